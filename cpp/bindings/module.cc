@@ -1,0 +1,220 @@
+// The only file that includes pybind11: exposes the C++ core as irforge._core. Long calls
+// (reading, writing) release the GIL; Python objects keep their C++ owners alive.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <map>
+
+#include "io/onnx/reader.h"
+#include "io/onnx/writer.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "support/error.h"
+
+namespace py = pybind11;
+using namespace irforge;
+
+namespace {
+
+py::object dims_to_py(const std::optional<Shape>& shape) {
+  if (!shape) return py::none();
+  py::list out;
+  for (const Dim& d : *shape) {
+    if (d.kind == Dim::Kind::kValue) out.append(d.value);
+    else if (d.kind == Dim::Kind::kParam) out.append(d.param);
+    else out.append(py::none());
+  }
+  return out;
+}
+
+py::dict value_to_py(const Value* v) {
+  py::dict d;
+  d["name"] = v->name();
+  d["kind"] = static_cast<int>(v->type().kind);
+  d["elem_type"] = static_cast<int>(v->type().elem_type);
+  d["shape"] = dims_to_py(v->type().shape);
+  d["type"] = type_to_string(v->type());
+  return d;
+}
+
+void count_ops(const Graph& g, std::map<std::string, int64_t>& hist) {
+  for (const auto& n : g.nodes()) {
+    std::string key = n->domain().empty() ? n->op_type() : n->domain() + "::" + n->op_type();
+    ++hist[key];
+    for (Graph* sub : n->subgraphs()) count_ops(*sub, hist);
+  }
+}
+
+struct WeightStats {
+  uint64_t bytes = 0;
+  uint64_t count = 0;
+};
+
+void count_weights(const Graph& g, WeightStats& s) {
+  for (const Value* v : g.initializers()) {
+    ++s.count;
+    if (v->initializer()) s.bytes += v->initializer()->nbytes();
+    if (v->sparse_initializer()) s.bytes += v->sparse_initializer()->values.nbytes() + v->sparse_initializer()->indices.nbytes();
+  }
+  for (const auto& n : g.nodes()) {
+    for (const auto& a : n->attributes()) {
+      if (a.t) {
+        ++s.count;
+        s.bytes += a.t->nbytes();
+      }
+    }
+    for (Graph* sub : n->subgraphs()) count_weights(*sub, s);
+  }
+}
+
+// Wraps a Python progress callback so it can be called from a GIL-released C++ loop; it also
+// lets Ctrl-C interrupt a long write (the writer then removes its temporary files).
+std::function<void(uint64_t, uint64_t)> wrap_progress(py::object cb) {
+  if (cb.is_none()) {
+    return [](uint64_t, uint64_t) {
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    };
+  }
+  return [cb](uint64_t done, uint64_t total) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    cb(done, total);
+  };
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "irforge C++ core";
+
+  static py::exception<Error> conversion_error(m, "ConversionError");
+  static py::exception<Error> invalid_model(m, "InvalidModelError", conversion_error.ptr());
+  static py::exception<Error> file_error(m, "ModelFileError", conversion_error.ptr());
+  static py::exception<Error> unsupported(m, "UnsupportedError", conversion_error.ptr());
+  static py::exception<Error> resource_limit(m, "ResourceLimitError", conversion_error.ptr());
+  static py::exception<Error> internal(m, "InternalError", conversion_error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Error& e) {
+      switch (e.kind()) {
+        case ErrorKind::kInvalidModel: py::set_error(invalid_model, e.what()); break;
+        case ErrorKind::kFile: py::set_error(file_error, e.what()); break;
+        case ErrorKind::kUnsupported: py::set_error(unsupported, e.what()); break;
+        case ErrorKind::kResourceLimit: py::set_error(resource_limit, e.what()); break;
+        case ErrorKind::kInternal: py::set_error(internal, e.what()); break;
+      }
+    } catch (const std::bad_alloc&) {
+      py::set_error(resource_limit, "out of memory while converting the model");
+    }
+  });
+
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model")
+      .def_readonly("ir_version", &Model::ir_version)
+      .def_readonly("producer_name", &Model::producer_name)
+      .def_readonly("producer_version", &Model::producer_version)
+      .def_readonly("source_path", &Model::source_path)
+      .def_property_readonly("opset_imports",
+                             [](const Model& self) {
+                               py::dict d;
+                               for (const auto& o : self.opset_imports) d[py::str(o.domain)] = o.version;
+                               return d;
+                             })
+      .def_property_readonly("graph_name", [](const Model& self) { return self.graph->name(); })
+      .def("inputs",
+           [](const Model& self) {
+             py::list out;
+             for (const Value* v : self.graph->inputs())
+               if (!v->initializer()) out.append(value_to_py(v));
+             return out;
+           })
+      .def("outputs",
+           [](const Model& self) {
+             py::list out;
+             for (const Value* v : self.graph->outputs()) out.append(value_to_py(v));
+             return out;
+           })
+      .def("op_histogram",
+           [](const Model& self) {
+             std::map<std::string, int64_t> hist;
+             count_ops(*self.graph, hist);
+             return hist;
+           })
+      .def("node_count",
+           [](const Model& self) {
+             std::map<std::string, int64_t> hist;
+             count_ops(*self.graph, hist);
+             int64_t n = 0;
+             for (auto& [k, c] : hist) n += c;
+             return n;
+           })
+      .def("weight_stats",
+           [](const Model& self) {
+             WeightStats s;
+             count_weights(*self.graph, s);
+             return py::make_tuple(s.count, s.bytes);
+           })
+      .def("function_names",
+           [](const Model& self) {
+             std::vector<std::string> names;
+             for (const auto& f : self.functions) names.push_back(f.domain.empty() ? f.name : f.domain + "::" + f.name);
+             return names;
+           })
+      .def("dump", [](const Model& self) { return print_model(self); })
+      .def("verify", [](const Model& self) { return verify(self); })
+      .def(
+          "save_onnx",
+          [](const Model& self, const std::string& path, const std::string& external_data, uint64_t size_threshold,
+             const std::string& data_location, py::object progress) {
+            OnnxWriteOptions opts;
+            if (external_data == "auto") opts.external_data = OnnxWriteOptions::ExternalData::kAuto;
+            else if (external_data == "always") opts.external_data = OnnxWriteOptions::ExternalData::kAlways;
+            else if (external_data == "never") opts.external_data = OnnxWriteOptions::ExternalData::kNever;
+            else throw py::value_error("external_data must be 'auto', 'always' or 'never'");
+            opts.size_threshold = size_threshold;
+            opts.data_location = data_location;
+            opts.progress = wrap_progress(progress);
+            py::gil_scoped_release release;
+            write_onnx_file(self, path, opts);
+          },
+          py::arg("path"), py::arg("external_data") = "auto", py::arg("size_threshold") = 1024,
+          py::arg("data_location") = "", py::arg("progress") = py::none())
+      .def("to_onnx_bytes", [](const Model& self) {
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          out = write_onnx_bytes(self);
+        }
+        return py::bytes(out);
+      });
+
+  m.def(
+      "read_onnx",
+      [](const std::string& path) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_onnx_file(path);
+        }
+        return model;
+      },
+      py::arg("path"));
+
+  m.def(
+      "read_onnx_bytes",
+      [](py::bytes data, const std::string& base_dir, const std::string& label) {
+        std::string_view view = data;
+        std::vector<uint8_t> copy(view.begin(), view.end());
+        auto storage = std::make_shared<OwnedStorage>(std::move(copy));
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_onnx_bytes(storage, base_dir, label);
+        }
+        return model;
+      },
+      py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
+}

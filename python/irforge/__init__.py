@@ -1,0 +1,34 @@
+"""irforge: a fast, memory-bounded model optimizer.
+
+Read a model (ONNX today), optimize it, and write it as ONNX or OpenVINO IR::
+
+    import irforge
+    model = irforge.convert_model("model.onnx")
+    irforge.save_model(model, "model_opt.onnx")
+"""
+
+from irforge._version import __version__
+from irforge.api import convert_model, save_model
+from irforge.errors import (
+    ConversionError,
+    InternalError,
+    InvalidModelError,
+    ModelFileError,
+    ResourceLimitError,
+    UnsupportedError,
+)
+from irforge.model import Model, TensorInfo
+
+__all__ = [
+    "__version__",
+    "convert_model",
+    "save_model",
+    "Model",
+    "TensorInfo",
+    "ConversionError",
+    "InvalidModelError",
+    "ModelFileError",
+    "UnsupportedError",
+    "ResourceLimitError",
+    "InternalError",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from irforge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,79 @@
+"""The user API: convert_model() reads a model into irforge's IR; save_model() writes it."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional, Union
+
+from irforge import _core
+from irforge.errors import ModelFileError, UnsupportedError
+from irforge.model import Model
+
+PathLike = Union[str, "os.PathLike[str]"]
+ProgressCallback = Callable[[int, int], None]
+
+
+def convert_model(input_model, *, verbose: bool = False) -> Model:
+    """Read a model into irforge.
+
+    `input_model` is a path to a .onnx file (external data is found beside it), the serialized
+    bytes of an ONNX model, an `onnx.ModelProto`, or an irforge Model (returned as is).
+    """
+    if isinstance(input_model, Model):
+        return input_model
+    if isinstance(input_model, (bytes, bytearray, memoryview)):
+        return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>"))
+    if isinstance(input_model, (str, os.PathLike)):
+        path = os.fspath(input_model)
+        if os.path.isdir(path):
+            raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it")
+        if not os.path.exists(path):
+            raise ModelFileError(f"{path}: no such file")
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in (".onnx", ""):
+            raise UnsupportedError(f"{path}: cannot read '{ext}' models yet; irforge reads ONNX (.onnx) files")
+        return Model(_core.read_onnx(path))
+    if type(input_model).__name__ == "ModelProto" and hasattr(input_model, "SerializeToString"):
+        try:
+            data = input_model.SerializeToString()
+        except ValueError as e:  # protobuf refuses messages over 2 GB
+            raise UnsupportedError(
+                "the onnx.ModelProto is too large to serialize in memory; save it with external data "
+                "and pass its path instead"
+            ) from e
+        return Model(_core.read_onnx_bytes(data, "", "<onnx.ModelProto>"))
+    raise TypeError(
+        f"convert_model() takes a path, bytes, onnx.ModelProto or irforge.Model, not {type(input_model).__name__}"
+    )
+
+
+def save_model(
+    model: Model,
+    output_model: PathLike,
+    compress_to_fp16: bool = True,
+    *,
+    external_data: Optional[bool] = None,
+    progress: Optional[ProgressCallback] = None,
+) -> None:
+    """Write `model` to `output_model`; the extension picks the format.
+
+    `.onnx`: ONNX. Weights go to one `<name>.onnx.data` file beside the model when
+    `external_data` is True, or automatically (None) when they would exceed protobuf's 2 GB limit.
+    `compress_to_fp16` applies to OpenVINO IR output (as in `openvino.save_model`); ONNX output keeps
+    the model's types.
+    The output appears atomically: on any error no partial file is left behind.
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"save_model() takes an irforge.Model (from irforge.convert_model), not {type(model).__name__}")
+    path = os.fspath(output_model)
+    ext = os.path.splitext(path)[1].lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ModelFileError(f"{path}: the folder {folder} does not exist")
+    if ext == ".onnx":
+        mode = "auto" if external_data is None else ("always" if external_data else "never")
+        model._core.save_onnx(path, external_data=mode, progress=progress)
+    elif ext == ".xml":
+        raise UnsupportedError(f"{path}: OpenVINO IR output is not available in this build yet; save as .onnx")
+    else:
+        raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")

@@ -1,0 +1,158 @@
+"""The irforge command line: `irforge convert`, `irforge info`, `irforge sample`.
+
+Option names follow OpenVINO's `ovc` (--output_model, --compress_to_fp16, --verbose) so its users
+feel at home. Imports stay lazy so `irforge --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import List, Optional
+
+
+def _bool_arg(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got '{text}'")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from irforge._version import __version__
+
+    p = argparse.ArgumentParser(
+        prog="irforge",
+        description="Convert and optimize models: ONNX in, optimized ONNX or OpenVINO IR out.",
+    )
+    p.add_argument("--version", action="version", version=f"irforge {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="convert a model", description="Convert a model to ONNX (.onnx) or OpenVINO IR (.xml).")
+    c.add_argument("input_model", help="the model to convert (.onnx)")
+    c.add_argument(
+        "--output_model",
+        "--output-model",
+        help="output path; the extension picks the format (.onnx or .xml). Default: <input stem>.xml in the current folder, as ovc",
+    )
+    c.add_argument(
+        "--compress_to_fp16",
+        "--compress-to-fp16",
+        type=_bool_arg,
+        default=True,
+        metavar="True|False",
+        help="store float weights as fp16 in OpenVINO IR output (default True, as ovc)",
+    )
+    c.add_argument(
+        "--external_data",
+        "--external-data",
+        type=_bool_arg,
+        default=None,
+        metavar="True|False",
+        help="ONNX output: weights in a .data file beside the model (default: only when over 2 GB)",
+    )
+    c.add_argument("--verbose", action="store_true", help="explain what happened")
+
+    i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
+    i.add_argument("input_model")
+    i.add_argument("--dump", action="store_true", help="also print the whole graph as text")
+
+    s = sub.add_parser("sample", help="print the path of a bundled sample model")
+    s.add_argument("name", nargs="?", default="tiny_resnet", help="sample name (default tiny_resnet)")
+    return p
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; silent when stderr is piped."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < (256 << 20):
+            return
+        width = 30
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * width)
+        sys.stderr.write(f"\r{self.label} [{bar:<{width}}] {frac * 100:5.1f}% {done / 2**30:.2f}/{total / 2**30:.2f} GiB")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _convert(args) -> int:
+    import irforge
+
+    out = args.output_model
+    if not out:
+        stem = os.path.splitext(os.path.basename(args.input_model))[0]
+        out = stem + ".xml"
+    t0 = time.perf_counter()
+    model = irforge.convert_model(args.input_model)
+    t1 = time.perf_counter()
+    if args.verbose:
+        print(f"read {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
+        print(model.summary(), file=sys.stderr)
+    progress = _Progress(f"writing {out}")
+    try:
+        irforge.save_model(model, out, compress_to_fp16=args.compress_to_fp16, external_data=args.external_data, progress=progress)
+    finally:
+        progress.finish()
+    t2 = time.perf_counter()
+    if args.verbose:
+        print(f"wrote {out} in {t2 - t1:.2f} s", file=sys.stderr)
+    print(f"[ SUCCESS ] {os.path.abspath(out)}")
+    return 0
+
+
+def _info(args) -> int:
+    import irforge
+
+    model = irforge.convert_model(args.input_model)
+    print(model.summary())
+    if args.dump:
+        print()
+        print(model.dump())
+    return 0
+
+
+def _sample(args) -> int:
+    from irforge import samples
+
+    print(samples.path(args.name))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    handlers = {"convert": _convert, "info": _info, "sample": _sample}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("irforge: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line and exit code 1
+        from irforge.errors import ConversionError
+
+        if isinstance(e, (ConversionError, TypeError, ValueError, OSError)):
+            print(f"irforge: error: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""irforge.Model: a converted model held by the C++ core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Union
+
+from irforge.dtypes import dtype_name
+
+Dim = Union[int, str, None]
+
+_KIND_NAMES = {0: "unknown", 1: "tensor", 2: "sparse_tensor", 3: "sequence", 4: "map", 5: "optional", 6: "opaque"}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Name, element type and shape of a model input or output.
+
+    `shape` is None when the rank is unknown; a dim is an int (static), a str (symbolic, e.g.
+    "batch") or None (unknown).
+    """
+
+    name: str
+    dtype: str
+    shape: Optional[Sequence[Dim]]
+    kind: str = "tensor"
+
+    def shape_str(self) -> str:
+        if self.shape is None:
+            return "[...]"
+        return "[" + ",".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    def __str__(self) -> str:
+        if self.kind != "tensor":
+            return f"{self.name}: {self.kind}"
+        return f"{self.name}: {self.dtype}{self.shape_str()}"
+
+
+def _info(d: dict) -> TensorInfo:
+    shape = d["shape"]
+    return TensorInfo(
+        name=d["name"],
+        dtype=dtype_name(d["elem_type"]),
+        shape=None if shape is None else tuple(shape),
+        kind=_KIND_NAMES.get(d["kind"], "unknown"),
+    )
+
+
+class Model:
+    """A model in irforge's graph IR. Create it with :func:`irforge.convert_model`."""
+
+    def __init__(self, core) -> None:
+        self._core = core
+
+    @property
+    def inputs(self) -> List[TensorInfo]:
+        """Graph inputs that are not initializers."""
+        return [_info(d) for d in self._core.inputs()]
+
+    @property
+    def outputs(self) -> List[TensorInfo]:
+        return [_info(d) for d in self._core.outputs()]
+
+    @property
+    def op_histogram(self) -> Dict[str, int]:
+        """Node count per op type (subgraphs included), e.g. {"Conv": 53, "Relu": 49}."""
+        return dict(self._core.op_histogram())
+
+    @property
+    def node_count(self) -> int:
+        return int(self._core.node_count())
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of all constant tensors (initializers and Constant attributes)."""
+        return int(self._core.weight_stats()[1])
+
+    @property
+    def weight_count(self) -> int:
+        return int(self._core.weight_stats()[0])
+
+    @property
+    def opset_imports(self) -> Dict[str, int]:
+        return dict(self._core.opset_imports)
+
+    @property
+    def ir_version(self) -> int:
+        return int(self._core.ir_version)
+
+    @property
+    def name(self) -> str:
+        return self._core.graph_name
+
+    @property
+    def functions(self) -> List[str]:
+        return list(self._core.function_names())
+
+    def dump(self) -> str:
+        """The graph as readable text."""
+        return self._core.dump()
+
+    def verify(self) -> List[str]:
+        """Structural problems of the IR (empty when well-formed)."""
+        return list(self._core.verify())
+
+    def to_onnx_bytes(self) -> bytes:
+        """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit)."""
+        return self._core.to_onnx_bytes()
+
+    def summary(self) -> str:
+        lines = [f"model: {self.name or '(unnamed)'}"]
+        source = self._core.source_path
+        if source:
+            lines.append(f"source: {source}")
+        opsets = ", ".join(f"{d or 'ai.onnx'} {v}" for d, v in sorted(self.opset_imports.items()))
+        lines.append(f"ir_version: {self.ir_version}; opsets: {opsets}")
+        lines.append("inputs:")
+        lines += [f"  {i}" for i in self.inputs]
+        lines.append("outputs:")
+        lines += [f"  {o}" for o in self.outputs]
+        lines.append(f"weights: {self.weight_count} tensors, {_human_bytes(self.weight_bytes)}")
+        hist = self.op_histogram
+        lines.append(f"nodes: {sum(hist.values())} ({len(hist)} op types)")
+        for op, n in sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {op:<32} {n}")
+        if self.functions:
+            lines.append("functions: " + ", ".join(self.functions))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(str(i) for i in self.inputs)
+        outs = ", ".join(str(o) for o in self.outputs)
+        return f"<irforge.Model inputs=({ins}) outputs=({outs}) nodes={self.node_count} weights={_human_bytes(self.weight_bytes)}>"
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

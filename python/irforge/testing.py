@@ -1,0 +1,97 @@
+"""Helpers for tests and users: run models in reference runtimes and compare outputs.
+
+Imports of onnxruntime/numpy happen inside the functions, so importing irforge stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+
+def onnxruntime_session(model_bytes_or_path, optimize: bool = False, threads: int = 1):
+    """An onnxruntime CPU session; graph optimizations off by default so results are faithful."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model_bytes_or_path, so, providers=["CPUExecutionProvider"])
+
+
+def run_onnxruntime(model_bytes_or_path, feeds: Dict[str, Any], optimize: bool = False) -> List[Any]:
+    sess = onnxruntime_session(model_bytes_or_path, optimize=optimize)
+    return sess.run(None, feeds)
+
+
+def assert_outputs_close(expected: Sequence[Any], actual: Sequence[Any], rtol: float = 1e-5, atol: float = 1e-7) -> None:
+    """Compares outputs element-wise (NaNs equal), recursing into sequences; raises AssertionError."""
+    import numpy as np
+
+    if len(expected) != len(actual):
+        raise AssertionError(f"expected {len(expected)} outputs, got {len(actual)}")
+    for i, (e, a) in enumerate(zip(expected, actual)):
+        _compare(e, a, rtol, atol, f"output {i}")
+
+
+def _compare(e, a, rtol, atol, where):
+    import numpy as np
+
+    if e is None or a is None:
+        if not (e is None and a is None):
+            raise AssertionError(f"{where}: expected {e!r}, got {a!r}")
+        return
+    if isinstance(e, (list, tuple)):
+        if not isinstance(a, (list, tuple)) or len(e) != len(a):
+            raise AssertionError(f"{where}: expected a sequence of {len(e)}, got {type(a).__name__}")
+        for k, (ee, aa) in enumerate(zip(e, a)):
+            _compare(ee, aa, rtol, atol, f"{where}[{k}]")
+        return
+    if isinstance(e, dict):
+        if set(e) != set(a):
+            raise AssertionError(f"{where}: map keys differ")
+        for k in e:
+            _compare(e[k], a[k], rtol, atol, f"{where}[{k!r}]")
+        return
+    e = np.asarray(e)
+    a = np.asarray(a)
+    if e.shape != a.shape:
+        raise AssertionError(f"{where}: shape {a.shape} != expected {e.shape}")
+    if e.dtype.kind in "OSU" or a.dtype.kind in "OSU" or e.dtype == bool:
+        np.testing.assert_array_equal(a, e, err_msg=where)
+        return
+    if e.dtype.kind in "iu" and a.dtype.kind in "iu":
+        np.testing.assert_array_equal(a, e, err_msg=where)
+        return
+    try:
+        ef = e.astype(np.float64)
+        af = a.astype(np.float64)
+    except (TypeError, ValueError):
+        np.testing.assert_array_equal(a.view(np.uint8), e.view(np.uint8), err_msg=where)
+        return
+    np.testing.assert_allclose(af, ef, rtol=rtol, atol=atol, equal_nan=True, err_msg=where)
+
+
+def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
+    """Random inputs for an irforge.Model's inputs; symbolic dims take `dim_values` or 1."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    dim_values = dim_values or {}
+    feeds = {}
+    for info in model.inputs:
+        shape = [d if isinstance(d, int) else dim_values.get(d, 1) if isinstance(d, str) else 1 for d in (info.shape or [])]
+        dt = info.dtype
+        if dt.startswith("float") or dt == "bfloat16":
+            arr = rng.standard_normal(shape).astype(np.float32 if dt == "bfloat16" else dt)
+        elif dt == "bool":
+            arr = rng.integers(0, 2, shape).astype(bool)
+        elif dt.startswith(("int", "uint")):
+            arr = rng.integers(0, 8, shape).astype(dt)
+        else:
+            raise ValueError(f"cannot make random data for input '{info.name}' of type {dt}")
+        feeds[info.name] = arr
+    return feeds
