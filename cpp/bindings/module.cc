@@ -9,6 +9,8 @@
 
 #include "io/onnx/reader.h"
 #include "io/onnx/writer.h"
+#include "io/openvino/lowering.h"
+#include "io/openvino/writer.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "support/error.h"
@@ -182,6 +184,30 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("path"), py::arg("external_data") = "auto", py::arg("size_threshold") = 1024,
           py::arg("data_location") = "", py::arg("progress") = py::none())
+      .def(
+          "save_openvino",
+          [](const Model& self, const std::string& xml_path, bool compress_to_fp16,
+             const std::vector<std::pair<std::string, std::string>>& rt_info, py::object progress) {
+            OvWriteOptions opts;
+            opts.compress_to_fp16 = compress_to_fp16;
+            opts.rt_info = rt_info;
+            opts.progress = wrap_progress(progress);
+            OvWriteStats st;
+            {
+              py::gil_scoped_release release;
+              st = write_openvino(self, xml_path, opts);
+            }
+            py::dict d;
+            d["layers"] = st.layers;
+            d["constants"] = st.constants;
+            d["deduplicated"] = st.deduplicated;
+            d["compressed"] = st.compressed;
+            d["kept_f32"] = st.kept_f32;
+            d["bin_bytes"] = st.bin_bytes;
+            return d;
+          },
+          py::arg("xml_path"), py::arg("compress_to_fp16") = true, py::arg("rt_info") = std::vector<std::pair<std::string, std::string>>{},
+          py::arg("progress") = py::none())
       .def("to_onnx_bytes", [](const Model& self) {
         std::string out;
         {
@@ -190,6 +216,8 @@ PYBIND11_MODULE(_core, m) {
         }
         return py::bytes(out);
       });
+
+  m.def("openvino_lowered_ops", []() { return ov::lower_registry().ops(); });
 
   m.def(
       "read_onnx",

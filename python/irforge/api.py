@@ -54,9 +54,11 @@ def save_model(
     *,
     external_data: Optional[bool] = None,
     progress: Optional[ProgressCallback] = None,
-) -> None:
+) -> Optional[dict]:
     """Write `model` to `output_model`; the extension picks the format.
 
+    `.xml`: OpenVINO IR v11 (`.xml` + `.bin` beside it). With `compress_to_fp16` (the default, as
+    in `openvino.save_model`) float32 weights are stored as float16 and decompressed at load time.
     `.onnx`: ONNX. Weights go to one `<name>.onnx.data` file beside the model when
     `external_data` is True, or automatically (None) when they would exceed protobuf's 2 GB limit.
     `compress_to_fp16` applies to OpenVINO IR output (as in `openvino.save_model`); ONNX output keeps
@@ -74,6 +76,15 @@ def save_model(
         mode = "auto" if external_data is None else ("always" if external_data else "never")
         model._core.save_onnx(path, external_data=mode, progress=progress)
     elif ext == ".xml":
-        raise UnsupportedError(f"{path}: OpenVINO IR output is not available in this build yet; save as .onnx")
+        from irforge._version import __version__
+
+        rt_info = [
+            ("irforge_version", __version__),
+            ("conversion_parameters/compress_to_fp16", str(bool(compress_to_fp16))),
+        ]
+        source = model._core.source_path
+        if source and not source.startswith("<"):
+            rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
+        return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "io/onnx/wire.h"
+#include "support/atomic_file.h"
 #include "support/error.h"
 
 namespace irforge {
@@ -336,40 +337,6 @@ class FileSink {
   std::string path_;
   Progress& progress_;
   uint64_t written_ = 0;
-};
-
-// A file written under a temporary name and renamed into place by commit(); removed otherwise.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)) {
-    tmp_ = path_ + ".irforge-tmp-" + std::to_string(::getpid());
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(ErrorKind::kFile, "cannot create '" + path_ + "': " + std::strerror(errno));
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  int fd() const { return fd_; }
-  const std::string& path() const { return path_; }
-  void close() {
-    if (fd_ >= 0 && ::close(fd_) != 0) {
-      fd_ = -1;
-      fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
-    }
-    fd_ = -1;
-  }
-  void commit() {
-    close();
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-      fail(ErrorKind::kFile, "cannot rename '" + tmp_ + "' to '" + path_ + "': " + std::strerror(errno));
-    committed_ = true;
-  }
-
- private:
-  std::string path_, tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
 };
 
 std::string basename_of(const std::string& path) {

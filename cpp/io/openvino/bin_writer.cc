@@ -1,0 +1,184 @@
+#include "io/openvino/bin_writer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "support/error.h"
+#include "support/fp16.h"
+
+namespace irforge::ov {
+
+namespace {
+
+constexpr size_t kChunkElems = size_t{4} << 20;  // 16 MiB of f32 per conversion step
+
+uint64_t sample_hash(const uint8_t* p, size_t n) {
+  // Cheap fingerprint (size + bytes at the start, middle and end); equality is confirmed with
+  // memcmp, so collisions cost time, never correctness.
+  uint64_t h = 1469598103934665603ull ^ n;
+  auto mix = [&](size_t off, size_t len) {
+    for (size_t i = 0; i < len && off + i < n; ++i) h = (h ^ p[off + i]) * 1099511628211ull;
+  };
+  mix(0, 64);
+  if (n > 128) mix(n / 2, 64);
+  if (n > 64) mix(n - 64, 64);
+  return h;
+}
+
+class BinWriter {
+ public:
+  BinWriter(int fd, std::string path, const std::function<void(uint64_t, uint64_t)>& progress, uint64_t total)
+      : fd_(fd), path_(std::move(path)), progress_(progress), total_(total) {}
+
+  BinStats stats;
+
+  void graph(OvGraph& g) {
+    for (Layer& l : g.layers) {
+      if (l.constant) constant(l);
+      for (auto& body : l.bodies) graph(*body);
+    }
+  }
+
+ private:
+  struct Written {
+    const ConstData* c;
+    uint64_t offset, size;
+    ElemType stored;
+  };
+
+  void constant(Layer& l) {
+    ConstData& c = *l.constant;
+    ++stats.constants;
+    const uint8_t* p = c.data();
+    size_t n = c.nbytes();
+    auto key = std::make_tuple(static_cast<int>(c.source_type), c.compress_to_f16, n, sample_hash(p, n));
+    auto& bucket = seen_[key];
+    for (const Written& w : bucket) {
+      if (w.c->data() == p || (n && std::memcmp(w.c->data(), p, n) == 0)) {
+        finish(l, w.offset, w.size, w.stored);
+        ++stats.deduplicated;
+        return;
+      }
+    }
+    uint64_t offset = offset_;
+    ElemType stored = c.source_type;
+    if (c.compress_to_f16) {
+      stored = write_f16(c, p, n) ? ElemType::kF16 : ElemType::kF32;
+      if (stored == ElemType::kF32) {
+        // Mostly out of f16 range: store the original values instead.
+        if (ftruncate(fd_, static_cast<off_t>(offset)) != 0 || lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+          fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(errno));
+        offset_ = offset;
+        write_view(c, p, n);
+        ++stats.kept_f32;
+      } else {
+        ++stats.compressed;
+      }
+    } else {
+      write_view(c, p, n);
+    }
+    uint64_t size = offset_ - offset;
+    bucket.push_back(Written{&c, offset, size, stored});
+    finish(l, offset, size, stored);
+  }
+
+  static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
+    ConstData& c = *l.constant;
+    c.offset = offset;
+    c.size = size;
+    c.stored_type = stored;
+    std::vector<std::pair<std::string, std::string>> data;
+    for (auto& kv : l.data)
+      if (kv.first != "element_type" && kv.first != "offset" && kv.first != "size") data.push_back(kv);
+    data.insert(data.begin(), {"element_type", elem_name(stored)});
+    data.push_back({"offset", std::to_string(offset)});
+    data.push_back({"size", std::to_string(size)});
+    l.data = std::move(data);
+    l.outputs[0].type = stored;
+  }
+
+  // Returns false (data already written as f16) when ≥75% of the values are out of f16 range.
+  bool write_f16(const ConstData& c, const uint8_t* p, size_t n) {
+    size_t count = n / 4;
+    buffer_.resize(std::min(count, kChunkElems));
+    size_t out_of_range = 0;
+    for (size_t i = 0; i < count; i += kChunkElems) {
+      size_t len = std::min(kChunkElems, count - i);
+      const float* src = reinterpret_cast<const float*>(p) + i;
+      out_of_range += convert_f32_to_f16_clamped(src, buffer_.data(), len);
+      write_raw(reinterpret_cast<const uint8_t*>(buffer_.data()), len * 2);
+      release(c, p + i * 4, len * 4);
+      advance(len * 4);
+    }
+    return out_of_range * 4 < count * 3;
+  }
+
+  void write_view(const ConstData& c, const uint8_t* p, size_t n) {
+    constexpr size_t kChunk = size_t{16} << 20;
+    for (size_t off = 0; off < n; off += kChunk) {
+      size_t len = std::min(kChunk, n - off);
+      write_raw(p + off, len);
+      release(c, p + off, len);
+      advance(len);
+    }
+  }
+
+  // Hands pages of a memory-mapped source back to the OS once written.
+  static void release(const ConstData& c, const uint8_t* p, size_t n) {
+    if (c.tensor && c.tensor->is_mapped()) c.tensor->storage()->mapping()->release(p, n);
+  }
+
+  void advance(uint64_t n) {
+    done_ += n;
+    if (progress_ && (done_ - reported_ >= (uint64_t{64} << 20))) {
+      reported_ = done_;
+      progress_(done_, total_);
+    }
+  }
+
+  void write_raw(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+      offset_ += static_cast<uint64_t>(w);
+      stats.bytes = offset_;
+    }
+  }
+
+  int fd_;
+  std::string path_;
+  const std::function<void(uint64_t, uint64_t)>& progress_;
+  uint64_t total_;
+  uint64_t offset_ = 0, done_ = 0, reported_ = 0;
+  std::vector<uint16_t> buffer_;
+  std::map<std::tuple<int, bool, size_t, uint64_t>, std::vector<Written>> seen_;
+};
+
+uint64_t total_bytes(const OvGraph& g) {
+  uint64_t n = 0;
+  for (const Layer& l : g.layers) {
+    if (l.constant) n += l.constant->nbytes();
+    for (const auto& b : l.bodies) n += total_bytes(*b);
+  }
+  return n;
+}
+
+}  // namespace
+
+BinStats write_bin(OvGraph& graph, int fd, const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
+  BinWriter w(fd, path, progress, total_bytes(graph));
+  w.graph(graph);
+  return w.stats;
+}
+
+}  // namespace irforge::ov

@@ -1,0 +1,432 @@
+#include "io/openvino/lowering.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "support/error.h"
+#include "support/fp16.h"
+
+namespace irforge::ov {
+
+std::string join_ints(const Ints& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+int64_t norm_axis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+
+namespace {
+
+PShape pshape_of(const Type& t) {
+  if (!t.is_tensor() || !t.shape) return std::nullopt;
+  std::vector<int64_t> dims;
+  for (const Dim& d : *t.shape) dims.push_back(d.is_static() ? d.value : -1);
+  return dims;
+}
+
+std::vector<uint8_t> encode_scalar(ElemType t, double v) {
+  auto bytes_of = [](const auto& x) {
+    std::vector<uint8_t> b(sizeof(x));
+    std::memcpy(b.data(), &x, sizeof(x));
+    return b;
+  };
+  switch (t) {
+    case ElemType::kF32: return bytes_of(static_cast<float>(v));
+    case ElemType::kF64: return bytes_of(v);
+    case ElemType::kF16: return bytes_of(f32_to_f16(static_cast<float>(v)));
+    case ElemType::kBf16: return bytes_of(f32_to_bf16(static_cast<float>(v)));
+    case ElemType::kI8: return bytes_of(static_cast<int8_t>(v));
+    case ElemType::kI16: return bytes_of(static_cast<int16_t>(v));
+    case ElemType::kI32: return bytes_of(static_cast<int32_t>(v));
+    case ElemType::kI64: return bytes_of(static_cast<int64_t>(v));
+    case ElemType::kU8: return bytes_of(static_cast<uint8_t>(v));
+    case ElemType::kU16: return bytes_of(static_cast<uint16_t>(v));
+    case ElemType::kU32: return bytes_of(static_cast<uint32_t>(v));
+    case ElemType::kU64: return bytes_of(static_cast<uint64_t>(v));
+    case ElemType::kBoolean: return {static_cast<uint8_t>(v != 0)};
+    default: fail(ErrorKind::kUnsupported, std::string("cannot make a scalar constant of type ") + elem_name(t));
+  }
+}
+
+template <typename T>
+void append_as(std::vector<double>& out, const uint8_t* p, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+    out.push_back(static_cast<double>(v));
+  }
+}
+
+std::optional<std::vector<double>> tensor_values(const Tensor& t) {
+  std::vector<double> out;
+  uint64_t n = t.element_count();
+  const uint8_t* p = t.data();
+  if (n > 0 && !p) return std::nullopt;
+  switch (t.dtype()) {
+    case DataType::kFloat: append_as<float>(out, p, n); break;
+    case DataType::kDouble: append_as<double>(out, p, n); break;
+    case DataType::kInt64: append_as<int64_t>(out, p, n); break;
+    case DataType::kInt32: append_as<int32_t>(out, p, n); break;
+    case DataType::kInt16: append_as<int16_t>(out, p, n); break;
+    case DataType::kInt8: append_as<int8_t>(out, p, n); break;
+    case DataType::kUint64: append_as<uint64_t>(out, p, n); break;
+    case DataType::kUint32: append_as<uint32_t>(out, p, n); break;
+    case DataType::kUint16: append_as<uint16_t>(out, p, n); break;
+    case DataType::kUint8:
+    case DataType::kBool: append_as<uint8_t>(out, p, n); break;
+    case DataType::kFloat16:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out.push_back(f16_to_f32(h));
+      }
+      break;
+    default: return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- NodeContext ------------------------------------------------------------------------------
+
+OvGraph& NodeContext::graph() { return g_.out(); }
+
+std::string NodeContext::layer_name() {
+  if (aux_ == 0) first_layer_ = static_cast<int>(graph().layers.size());
+  std::string base = node_.name().empty() ? (node_.num_outputs() ? node_.output(0)->name() : node_.op_type()) : node_.name();
+  return g_.unique_name(aux_++ == 0 ? base : base + "/" + std::to_string(aux_ - 1));
+}
+
+PortRef NodeContext::input(size_t i) {
+  if (!has_input(i)) unsupported("input " + std::to_string(i) + " is required");
+  return g_.port_of(node_.inputs()[i]);
+}
+
+PortRef NodeContext::input_keep_precision(size_t i) {
+  if (!has_input(i)) unsupported("input " + std::to_string(i) + " is required");
+  const Value* v = node_.inputs()[i];
+  if (const Tensor* t = g_.constant_tensor(v)) {
+    auto it = g_.const_ports_.find(v);
+    if (it != g_.const_ports_.end()) return it->second;
+    PortRef p = g_.constant(*t, false, v->name());
+    g_.const_ports_[v] = p;
+    return p;
+  }
+  return g_.port_of(v);
+}
+
+const Tensor* NodeContext::const_input(size_t i) const {
+  if (!has_input(i)) return nullptr;
+  return g_.constant_tensor(node_.inputs()[i]);
+}
+
+std::optional<Ints> NodeContext::const_ints(size_t i) const {
+  const Tensor* t = const_input(i);
+  if (!t) return std::nullopt;
+  auto vals = tensor_values(*t);
+  if (!vals) return std::nullopt;
+  Ints out;
+  out.reserve(vals->size());
+  for (double d : *vals) out.push_back(static_cast<int64_t>(d));
+  // int64 values beyond 2^53 lose precision through double; re-read them exactly.
+  if (t->dtype() == DataType::kInt64)
+    for (size_t k = 0; k < out.size(); ++k) std::memcpy(&out[k], t->data() + 8 * k, 8);
+  return out;
+}
+
+std::optional<std::vector<double>> NodeContext::const_floats(size_t i) const {
+  const Tensor* t = const_input(i);
+  if (!t) return std::nullopt;
+  return tensor_values(*t);
+}
+
+ElemType NodeContext::type(PortRef p) const { return g_.out().port(p).type; }
+PShape NodeContext::shape(PortRef p) const { return g_.out().port(p).shape; }
+
+std::optional<int64_t> NodeContext::input_rank(size_t i) const {
+  if (!has_input(i)) return std::nullopt;
+  const Value* v = node_.inputs()[i];
+  if (const Tensor* t = g_.constant_tensor(v)) return static_cast<int64_t>(t->dims().size());
+  const Type& ty = v->type();
+  if (ty.is_tensor() && ty.shape) return static_cast<int64_t>(ty.shape->size());
+  auto it = g_.ports_.find(v);
+  if (it != g_.ports_.end()) {
+    const PShape& s = g_.out().port(it->second).shape;
+    if (s) return static_cast<int64_t>(s->size());
+  }
+  return std::nullopt;
+}
+
+ElemType NodeContext::input_type(size_t i) { return type(input(i)); }
+
+std::vector<float> NodeContext::attr_floats(const std::string& name) const {
+  const Attribute* a = node_.attr(name);
+  return a && a->kind == AttrKind::kFloats ? a->floats : std::vector<float>{};
+}
+
+PortRef NodeContext::op(const std::string& type, const std::string& version, const std::vector<PortRef>& inputs,
+                        const Attrs& attrs, ElemType out) {
+  if (out == ElemType::kDynamic && !inputs.empty()) out = this->type(inputs[0]);
+  return op_multi(type, version, inputs, attrs, {out})[0];
+}
+
+std::vector<PortRef> NodeContext::op_multi(const std::string& type, const std::string& version,
+                                           const std::vector<PortRef>& inputs, const Attrs& attrs,
+                                           const std::vector<ElemType>& outs) {
+  std::string name = layer_name();
+  Layer& l = graph().add(type, version, name);
+  l.inputs = inputs;
+  l.data = attrs;
+  std::vector<PortRef> ports;
+  for (size_t k = 0; k < outs.size(); ++k) {
+    OutPort p;
+    p.type = outs[k];
+    l.outputs.push_back(p);
+    ports.push_back(PortRef{l.id, static_cast<int>(k)});
+  }
+  return ports;
+}
+
+PortRef NodeContext::const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes) {
+  Layer& l = graph().add("Const", "opset1", layer_name());
+  auto c = std::make_shared<ConstData>();
+  c->owned = std::move(bytes);
+  c->source_type = t;
+  c->stored_type = t;
+  l.constant = c;
+  l.data = {{"element_type", elem_name(t)}, {"shape", join_ints(shape)}};
+  OutPort p;
+  p.type = t;
+  p.shape = shape;
+  l.outputs.push_back(p);
+  return PortRef{l.id, 0};
+}
+
+PortRef NodeContext::const_i64(const Ints& values, std::optional<Ints> shape) {
+  std::vector<uint8_t> b(values.size() * 8);
+  if (!values.empty()) std::memcpy(b.data(), values.data(), b.size());
+  return const_bytes(ElemType::kI64, shape ? *shape : Ints{static_cast<int64_t>(values.size())}, std::move(b));
+}
+
+PortRef NodeContext::const_i32(const std::vector<int32_t>& values, std::optional<Ints> shape) {
+  std::vector<uint8_t> b(values.size() * 4);
+  if (!values.empty()) std::memcpy(b.data(), values.data(), b.size());
+  return const_bytes(ElemType::kI32, shape ? *shape : Ints{static_cast<int64_t>(values.size())}, std::move(b));
+}
+
+PortRef NodeContext::const_f32(const std::vector<float>& values, std::optional<Ints> shape) {
+  std::vector<uint8_t> b(values.size() * 4);
+  if (!values.empty()) std::memcpy(b.data(), values.data(), b.size());
+  return const_bytes(ElemType::kF32, shape ? *shape : Ints{static_cast<int64_t>(values.size())}, std::move(b));
+}
+
+PortRef NodeContext::scalar(ElemType t, double v) { return const_bytes(t, Ints{}, encode_scalar(t, v)); }
+
+PortRef NodeContext::convert(PortRef p, ElemType t) {
+  if (type(p) == t) return p;
+  return op("Convert", "opset1", {p}, {{"destination_type", elem_name(t)}}, t);
+}
+
+PortRef NodeContext::convert_like(PortRef p, PortRef like) {
+  if (type(p) == type(like) && type(p) != ElemType::kDynamic) return p;
+  return op("ConvertLike", "opset1", {p, like}, {}, type(like));
+}
+
+void NodeContext::set_output(size_t i, PortRef p) {
+  if (i >= node_.num_outputs()) return;
+  const Value* v = node_.output(i);
+  g_.ports_[v] = p;
+  OutPort& port = graph().port(p);
+  if (!v->name().empty()) port.names.push_back(v->name());
+  if (!port.shape) port.shape = pshape_of(v->type());
+}
+
+bool NodeContext::output_used(size_t i) const {
+  if (i >= node_.num_outputs()) return false;
+  const Value* v = node_.output(i);
+  return !v->name().empty() && (v->has_uses() || v->is_graph_output());
+}
+
+void NodeContext::unsupported(const std::string& why) const {
+  fail(ErrorKind::kUnsupported, node_.describe() + ": " + why);
+}
+
+std::vector<std::string> LowerRegistry::ops() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : fns_) out.push_back(k.first.empty() ? k.second : k.first + "::" + k.second);
+  return out;
+}
+
+const LowerRegistry& lower_registry() {
+  static const LowerRegistry registry = [] {
+    LowerRegistry r;
+    register_elementwise_ops(r);
+    register_nn_ops(r);
+    register_tensor_ops(r);
+    register_reduce_ops(r);
+    register_control_ops(r);
+    register_misc_ops(r);
+    return r;
+  }();
+  return registry;
+}
+
+// ---- GraphLowering ----------------------------------------------------------------------------
+
+std::string GraphLowering::unique_name(const std::string& base) {
+  int& n = names_[base];
+  if (n++ == 0) return base;
+  for (;;) {
+    std::string candidate = base + "_" + std::to_string(n - 1);
+    if (names_.emplace(candidate, 1).second) return candidate;
+    ++n;
+  }
+}
+
+const Tensor* GraphLowering::constant_tensor(const Value* v) const {
+  if (!v) return nullptr;
+  if (v->initializer() && !v->is_graph_input()) return v->initializer().get();
+  auto it = constant_nodes_.find(v);
+  return it == constant_nodes_.end() ? nullptr : it->second;
+}
+
+PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::string& name) {
+  auto type = from_onnx(t.dtype());
+  if (!type || *type == ElemType::kString)
+    fail(ErrorKind::kUnsupported, "constant '" + t.name() + "' has type " + dtype_name(t.dtype()) + ", which OpenVINO IR cannot hold");
+  Layer& l = out_.add("Const", "opset1", unique_name(name.empty() ? "Constant" : name));
+  auto c = std::make_shared<ConstData>();
+  // The Model outlives lowering and writing, so a non-owning alias of the tensor is safe.
+  c->tensor = std::shared_ptr<const Tensor>(std::shared_ptr<const Tensor>(), &t);
+  c->source_type = *type;
+  c->stored_type = *type;
+  bool compress = compressible && options_.compress_to_fp16 && *type == ElemType::kF32 && t.element_count() > 0;
+  c->compress_to_f16 = compress;
+  l.constant = c;
+  l.data = {{"element_type", elem_name(compress ? ElemType::kF16 : *type)}, {"shape", join_ints(t.dims())}};
+  OutPort p;
+  p.type = compress ? ElemType::kF16 : *type;
+  p.shape = t.dims();
+  l.outputs.push_back(p);
+  PortRef cref{l.id, 0};
+  if (!compress) return cref;
+  Layer& cv = out_.add("Convert", "opset1", unique_name(l.name + "/decompression"));
+  cv.inputs = {cref};
+  cv.data = {{"destination_type", "f32"}};
+  cv.rt_info = {"<attribute name=\"decompression\" version=\"0\" />"};
+  cv.decompression_convert = true;
+  OutPort q;
+  q.type = ElemType::kF32;
+  q.shape = t.dims();
+  cv.outputs.push_back(q);
+  return PortRef{cv.id, 0};
+}
+
+PortRef GraphLowering::port_of(const Value* v) {
+  auto it = ports_.find(v);
+  if (it != ports_.end()) return it->second;
+  if (const Tensor* t = constant_tensor(v)) {
+    auto ct = compressed_ports_.find(v);
+    if (ct != compressed_ports_.end()) return ct->second;
+    PortRef p = constant(*t, true, v->name());
+    out_.port(p).names.push_back(v->name());
+    compressed_ports_[v] = p;
+    return p;
+  }
+  fail(ErrorKind::kInternal, "value '" + v->name() + "' has no OpenVINO port (lowered out of order?)");
+}
+
+namespace {
+// A Constant node's value as a tensor (value, value_float(s), value_int(s)).
+std::shared_ptr<Tensor> constant_node_tensor(const Node& n) {
+  for (const auto& a : n.attributes()) {
+    if (a.name == "value" && a.t) return a.t;
+    auto t = std::make_shared<Tensor>();
+    auto fill = [&](DataType dt, Ints dims, const void* p, size_t bytes) {
+      t->set_dtype(dt);
+      t->set_dims(std::move(dims));
+      std::vector<uint8_t> b(bytes);
+      if (bytes) std::memcpy(b.data(), p, bytes);
+      t->set_owned(std::move(b));
+      return t;
+    };
+    if (a.name == "value_float") return fill(DataType::kFloat, {}, &a.f, 4);
+    if (a.name == "value_floats") return fill(DataType::kFloat, {static_cast<int64_t>(a.floats.size())}, a.floats.data(), a.floats.size() * 4);
+    if (a.name == "value_int") return fill(DataType::kInt64, {}, &a.i, 8);
+    if (a.name == "value_ints") return fill(DataType::kInt64, {static_cast<int64_t>(a.ints.size())}, a.ints.data(), a.ints.size() * 8);
+  }
+  return nullptr;
+}
+}  // namespace
+
+void GraphLowering::lower_nodes(const Graph& g) {
+  const LowerRegistry& reg = lower_registry();
+  std::vector<std::shared_ptr<Tensor>> keep;
+  for (const auto& up : g.nodes()) {
+    const Node& n = *up;
+    if (n.op_type() == "Constant" && n.domain().empty()) {
+      auto t = constant_node_tensor(n);
+      if (!t) fail(ErrorKind::kUnsupported, n.describe() + ": only tensor, float(s) and int(s) constants can be lowered");
+      constant_nodes_[n.output(0)] = t.get();
+      owned_tensors_.push_back(t);
+      continue;
+    }
+    const LowerFn* fn = reg.find(n.domain(), n.op_type());
+    if (!fn)
+      fail(ErrorKind::kUnsupported, n.describe() + ": no OpenVINO lowering for " +
+                                        (n.domain().empty() ? "ONNX op " : "op of domain '" + n.domain() + "' ") + n.op_type());
+    int64_t opset = model_.opset_version(n.domain());
+    NodeContext ctx(*this, n, opset);
+    (*fn)(ctx);
+    for (size_t k = 0; k < n.num_outputs(); ++k) {
+      const Value* v = n.output(k);
+      if (!v->name().empty() && (v->has_uses() || v->is_graph_output()) && !ports_.count(v))
+        fail(ErrorKind::kInternal, n.describe() + ": the lowering did not produce output " + std::to_string(k));
+    }
+    // The layer producing the node's first output carries the node's name, as in ovc's IR.
+    if (n.num_outputs() && ports_.count(n.output(0)) && ctx.first_layer() >= 0) {
+      int produced = ports_[n.output(0)].layer;
+      if (produced > ctx.first_layer()) std::swap(out_.layers[produced].name, out_.layers[ctx.first_layer()].name);
+    }
+  }
+}
+
+std::unique_ptr<OvGraph> lower_model(const Model& model, const LowerOptions& options) {
+  auto out = std::make_unique<OvGraph>();
+  GraphLowering gl(model, options, *out);
+  const Graph& g = *model.graph;
+  for (const Value* v : g.inputs()) {
+    if (v->initializer()) continue;  // an input with a default is treated as a constant
+    const Type& t = v->type();
+    if (!t.is_tensor()) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' is not a tensor (" + type_to_string(t) + ")");
+    auto et = from_onnx(t.elem_type);
+    if (!et) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' has type " + dtype_name(t.elem_type) + ", which OpenVINO cannot hold");
+    Layer& l = out->add("Parameter", "opset1", gl.unique_name(v->name()));
+    std::string shape = "...";
+    if (t.shape) {
+      shape.clear();
+      for (size_t i = 0; i < t.shape->size(); ++i)
+        shape += (i ? "," : "") + ((*t.shape)[i].is_static() ? std::to_string((*t.shape)[i].value) : std::string("?"));
+    }
+    l.data = {{"shape", shape}, {"element_type", elem_name(*et)}};
+    OutPort p;
+    p.type = *et;
+    p.shape = pshape_of(t);
+    p.names.push_back(v->name());
+    l.outputs.push_back(p);
+    gl.bind(v, PortRef{l.id, 0});
+  }
+  gl.lower_nodes(g);
+  for (const Value* v : g.outputs()) {
+    PortRef p = gl.port_of(v);
+    OutPort& port = out->port(p);
+    if (std::find(port.names.begin(), port.names.end(), v->name()) == port.names.end()) port.names.push_back(v->name());
+    Layer& r = out->add("Result", "opset1", gl.unique_name(v->name() + "/sink_port_0"));
+    r.inputs = {p};
+  }
+  return out;
+}
+
+}  // namespace irforge::ov

@@ -1,0 +1,235 @@
+// Element-wise ONNX ops: arithmetic, comparison, logic, unary math and activations.
+// ONNX broadcasting is numpy-style, as OpenVINO's auto_broadcast="numpy".
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "io/openvino/lowering.h"
+
+namespace irforge::ov {
+
+namespace {
+
+const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
+
+LowerFn binary(const char* type, ElemType out = ElemType::kDynamic) {
+  return [type, out](NodeContext& c) { c.set_output(0, c.op(type, "opset1", {c.input(0), c.input(1)}, kNumpy, out)); };
+}
+
+LowerFn unary(const char* type, const char* version = "opset1") {
+  return [type, version](NodeContext& c) { c.set_output(0, c.op(type, version, {c.input(0)})); };
+}
+
+// Sum/Max/Min/Mean take any number of inputs.
+LowerFn variadic(const char* type, bool mean = false) {
+  return [type, mean](NodeContext& c) {
+    PortRef acc = c.input(0);
+    for (size_t i = 1; i < c.num_inputs(); ++i) acc = c.op(type, "opset1", {acc, c.input(i)}, kNumpy);
+    if (mean && c.num_inputs() > 1) acc = c.op("Divide", "opset1", {acc, c.scalar(c.type(acc), static_cast<double>(c.num_inputs()))}, kNumpy);
+    c.set_output(0, acc);
+  };
+}
+
+void lower_div(NodeContext& c) {
+  // ONNX integer division truncates toward zero; OpenVINO's default (python) division floors.
+  c.set_output(0, c.op("Divide", "opset1", {c.input(0), c.input(1)}, {{"m_pythondiv", "false"}, {"auto_broadcast", "numpy"}}));
+}
+
+void lower_pow(NodeContext& c) {
+  PortRef base = c.input(0);
+  PortRef exp = c.convert_like(c.input(1), base);
+  c.set_output(0, c.op("Power", "opset1", {base, exp}, kNumpy));
+}
+
+void lower_mod(NodeContext& c) {
+  bool fmod = c.attr_int("fmod", 0) != 0;
+  c.set_output(0, c.op(fmod ? "Mod" : "FloorMod", "opset1", {c.input(0), c.input(1)}, kNumpy));
+}
+
+void lower_cast(NodeContext& c) {
+  auto to = from_onnx(static_cast<DataType>(c.attr_int("to", 1)));
+  if (!to || *to == ElemType::kString) c.unsupported("cast to this element type is not available in OpenVINO");
+  PortRef x = c.input(0);
+  c.set_output(0, c.op("Convert", "opset1", {x}, {{"destination_type", elem_name(*to)}}, *to));
+}
+
+void lower_cast_like(NodeContext& c) { c.set_output(0, c.convert_like(c.input(0), c.input(1))); }
+
+void lower_identity(NodeContext& c) { c.set_output(0, c.input(0)); }
+
+void lower_clip(NodeContext& c) {
+  PortRef x = c.input(0);
+  std::optional<double> lo, hi;
+  bool dynamic_bounds = false;
+  if (c.opset() < 11) {
+    if (c.has_attr("min")) lo = c.attr_float("min", 0.f);
+    if (c.has_attr("max")) hi = c.attr_float("max", 0.f);
+  } else {
+    for (size_t i : {size_t{1}, size_t{2}}) {
+      if (!c.has_input(i)) continue;
+      auto v = c.const_floats(i);
+      if (v && v->size() == 1) (i == 1 ? lo : hi) = (*v)[0];
+      else dynamic_bounds = true;
+    }
+  }
+  ElemType t = c.type(x);
+  if (!dynamic_bounds && is_float(t)) {
+    double min = lo ? *lo : -std::numeric_limits<double>::infinity();
+    double max = hi ? *hi : std::numeric_limits<double>::infinity();
+    auto fmt = [](double v) {
+      if (std::isinf(v)) return std::string(v > 0 ? "inf" : "-inf");
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.9g", v);
+      return std::string(buf);
+    };
+    c.set_output(0, c.op("Clamp", "opset1", {x}, {{"min", fmt(min)}, {"max", fmt(max)}}));
+    return;
+  }
+  // Integer types or bounds computed at run time: Maximum/Minimum keep exact semantics.
+  PortRef y = x;
+  if (c.has_input(1)) y = c.op("Maximum", "opset1", {y, c.input(1)}, kNumpy);
+  else if (lo) y = c.op("Maximum", "opset1", {y, c.scalar(t, *lo)}, kNumpy);
+  if (c.has_input(2)) y = c.op("Minimum", "opset1", {y, c.input(2)}, kNumpy);
+  else if (hi) y = c.op("Minimum", "opset1", {y, c.scalar(t, *hi)}, kNumpy);
+  c.set_output(0, y);
+}
+
+void lower_leaky_relu(NodeContext& c) {
+  PortRef x = c.input(0);
+  c.set_output(0, c.op("PRelu", "opset1", {x, c.scalar(c.type(x), c.attr_float("alpha", 0.01f))}));
+}
+
+void lower_prelu(NodeContext& c) { c.set_output(0, c.op("PRelu", "opset1", {c.input(0), c.convert_like(c.input(1), c.input(0))})); }
+
+void lower_elu(NodeContext& c) {
+  c.set_output(0, c.op("Elu", "opset1", {c.input(0)}, {{"alpha", std::to_string(c.attr_float("alpha", 1.f))}}));
+}
+
+void lower_selu(NodeContext& c) {
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  PortRef alpha = c.scalar(t, c.attr_float("alpha", 1.67326319217681884765625f));
+  PortRef gamma = c.scalar(t, c.attr_float("gamma", 1.05070102214813232421875f));
+  c.set_output(0, c.op("Selu", "opset1", {x, alpha, gamma}));
+}
+
+void lower_hard_sigmoid(NodeContext& c) {
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  c.set_output(0, c.op("HardSigmoid", "opset1", {x, c.scalar(t, c.attr_float("alpha", 0.2f)), c.scalar(t, c.attr_float("beta", 0.5f))}));
+}
+
+void lower_gelu(NodeContext& c) {
+  std::string mode = c.attr_string("approximate", "none") == "tanh" ? "TANH" : "ERF";
+  c.set_output(0, c.op("Gelu", "opset7", {c.input(0)}, {{"approximation_mode", mode}}));
+}
+
+void lower_reciprocal(NodeContext& c) {
+  PortRef x = c.input(0);
+  c.set_output(0, c.op("Divide", "opset1", {c.scalar(c.type(x), 1.0), x}, kNumpy));
+}
+
+void lower_where(NodeContext& c) {
+  c.set_output(0, c.op("Select", "opset1", {c.input(0), c.input(1), c.input(2)}, kNumpy, c.type(c.input(1))));
+}
+
+void lower_is_inf(NodeContext& c) {
+  c.set_output(0, c.op("IsInf", "opset10", {c.input(0)},
+                       {{"detect_negative", c.attr_int("detect_negative", 1) ? "true" : "false"},
+                        {"detect_positive", c.attr_int("detect_positive", 1) ? "true" : "false"}},
+                       ElemType::kBoolean));
+}
+
+void lower_round(NodeContext& c) { c.set_output(0, c.op("Round", "opset5", {c.input(0)}, {{"mode", "half_to_even"}})); }
+
+void lower_softplus(NodeContext& c) { c.set_output(0, c.op("SoftPlus", "opset4", {c.input(0)})); }
+
+void lower_thresholded_relu(NodeContext& c) {
+  // y = x if x > alpha else 0
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  PortRef mask = c.op("Greater", "opset1", {x, c.scalar(t, c.attr_float("alpha", 1.f))}, kNumpy, ElemType::kBoolean);
+  c.set_output(0, c.op("Select", "opset1", {mask, x, c.scalar(t, 0.0)}, kNumpy, t));
+}
+
+void lower_celu(NodeContext& c) {
+  // max(0,x) + min(0, alpha*(exp(x/alpha)-1))
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  double alpha = c.attr_float("alpha", 1.f);
+  PortRef a = c.scalar(t, alpha);
+  PortRef e = c.op("Exp", "opset1", {c.op("Divide", "opset1", {x, a}, kNumpy)});
+  PortRef neg = c.op("Multiply", "opset1", {a, c.op("Subtract", "opset1", {e, c.scalar(t, 1.0)}, kNumpy)}, kNumpy);
+  PortRef zero = c.scalar(t, 0.0);
+  c.set_output(0, c.op("Add", "opset1", {c.op("Maximum", "opset1", {x, zero}, kNumpy), c.op("Minimum", "opset1", {neg, zero}, kNumpy)}, kNumpy));
+}
+
+}  // namespace
+
+void register_elementwise_ops(LowerRegistry& r) {
+  r.add("Add", binary("Add"));
+  r.add("Sub", binary("Subtract"));
+  r.add("Mul", binary("Multiply"));
+  r.add("Div", lower_div);
+  r.add("Pow", lower_pow);
+  r.add("Mod", lower_mod);
+  r.add("Max", variadic("Maximum"));
+  r.add("Min", variadic("Minimum"));
+  r.add("Sum", variadic("Add"));
+  r.add("Mean", variadic("Add", true));
+  r.add("Equal", binary("Equal", ElemType::kBoolean));
+  r.add("Less", binary("Less", ElemType::kBoolean));
+  r.add("Greater", binary("Greater", ElemType::kBoolean));
+  r.add("LessOrEqual", binary("LessEqual", ElemType::kBoolean));
+  r.add("GreaterOrEqual", binary("GreaterEqual", ElemType::kBoolean));
+  r.add("And", binary("LogicalAnd", ElemType::kBoolean));
+  r.add("Or", binary("LogicalOr", ElemType::kBoolean));
+  r.add("Xor", binary("LogicalXor", ElemType::kBoolean));
+  r.add("Not", unary("LogicalNot"));
+  r.add("Abs", unary("Abs"));
+  r.add("Neg", unary("Negative"));
+  r.add("Exp", unary("Exp"));
+  r.add("Log", unary("Log"));
+  r.add("Sqrt", unary("Sqrt"));
+  r.add("Relu", unary("ReLU"));
+  r.add("Sigmoid", unary("Sigmoid"));
+  r.add("Tanh", unary("Tanh"));
+  r.add("Erf", unary("Erf"));
+  r.add("Floor", unary("Floor"));
+  r.add("Ceil", unary("Ceiling"));
+  r.add("Sin", unary("Sin"));
+  r.add("Cos", unary("Cos"));
+  r.add("Tan", unary("Tan"));
+  r.add("Asin", unary("Asin"));
+  r.add("Acos", unary("Acos"));
+  r.add("Atan", unary("Atan"));
+  r.add("Sinh", unary("Sinh"));
+  r.add("Cosh", unary("Cosh"));
+  r.add("Asinh", unary("Asinh", "opset4"));
+  r.add("Acosh", unary("Acosh", "opset4"));
+  r.add("Atanh", unary("Atanh", "opset4"));
+  r.add("Sign", unary("Sign"));
+  r.add("Softsign", unary("SoftSign", "opset9"));
+  r.add("Mish", unary("Mish", "opset4"));
+  r.add("HardSwish", unary("HSwish", "opset4"));
+  r.add("IsNaN", [](NodeContext& c) { c.set_output(0, c.op("IsNaN", "opset10", {c.input(0)}, {}, ElemType::kBoolean)); });
+  r.add("IsInf", lower_is_inf);
+  r.add("Round", lower_round);
+  r.add("Softplus", lower_softplus);
+  r.add("Reciprocal", lower_reciprocal);
+  r.add("Identity", lower_identity);
+  r.add("Cast", lower_cast);
+  r.add("CastLike", lower_cast_like);
+  r.add("Clip", lower_clip);
+  r.add("LeakyRelu", lower_leaky_relu);
+  r.add("PRelu", lower_prelu);
+  r.add("Elu", lower_elu);
+  r.add("Selu", lower_selu);
+  r.add("HardSigmoid", lower_hard_sigmoid);
+  r.add("Gelu", lower_gelu);
+  r.add("Where", lower_where);
+  r.add("ThresholdedRelu", lower_thresholded_relu);
+  r.add("Celu", lower_celu);
+}
+
+}  // namespace irforge::ov
