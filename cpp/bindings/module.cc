@@ -12,6 +12,8 @@
 #include "io/openvino/lowering.h"
 #include "io/openvino/writer.h"
 #include "ir/printer.h"
+#include "passes/pass_manager.h"
+#include "passes/registry.h"
 #include "ir/verifier.h"
 #include "support/error.h"
 
@@ -216,6 +218,50 @@ PYBIND11_MODULE(_core, m) {
         }
         return py::bytes(out);
       });
+
+  m.def(
+      "run_passes",
+      [](Model& model, const std::string& pipeline, bool verify, const std::string& dump_after, py::object dump_cb,
+         uint64_t fold_size_limit, int64_t target_opset) {
+        passes::PipelineOptions opts;
+        opts.verify = verify;
+        opts.pass.fold_size_limit = fold_size_limit;
+        opts.pass.target_opset = target_opset;
+        if (!dump_after.empty() && !dump_cb.is_none()) {
+          opts.after_pass = [&](const std::string& name, const Model& m) {
+            if (name != dump_after) return;
+            std::string text = print_model(m);
+            py::gil_scoped_acquire gil;
+            dump_cb(name, text);
+          };
+        }
+        std::vector<passes::PassRun> runs;
+        {
+          py::gil_scoped_release release;
+          runs = passes::run_pipeline(model, pipeline, opts);
+        }
+        py::list out;
+        for (const auto& r : runs) {
+          py::dict d;
+          d["name"] = r.name;
+          d["seconds"] = r.seconds;
+          d["changed"] = r.changed;
+          d["rewrites"] = r.rewrites;
+          d["nodes_before"] = r.nodes_before;
+          d["nodes_after"] = r.nodes_after;
+          out.append(d);
+        }
+        return out;
+      },
+      py::arg("model"), py::arg("pipeline"), py::arg("verify") = false, py::arg("dump_after") = "",
+      py::arg("dump_callback") = py::none(), py::arg("fold_size_limit") = uint64_t{1} << 20, py::arg("target_opset") = 0);
+  m.def("list_passes", []() {
+    py::list out;
+    for (const auto& p : passes::list_passes()) out.append(py::make_tuple(p.name, p.summary));
+    return out;
+  });
+  m.def("default_pipeline", []() { return std::string(passes::default_pipeline()); });
+  m.def("validate_pipeline", [](const std::string& text) { passes::parse_pipeline(text); });
 
   m.def("openvino_lowered_ops", []() { return ov::lower_registry().ops(); });
 

@@ -8,7 +8,7 @@ Read a model (ONNX today), optimize it, and write it as ONNX or OpenVINO IR::
 """
 
 from irforge._version import __version__
-from irforge.api import convert_model, save_model
+from irforge.api import convert_model, list_passes, save_model
 from irforge.errors import (
     ConversionError,
     InternalError,
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "convert_model",
     "save_model",
+    "list_passes",
     "Model",
     "TensorInfo",
     "ConversionError",

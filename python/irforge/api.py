@@ -13,12 +13,47 @@ PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[int, int], None]
 
 
-def convert_model(input_model, *, verbose: bool = False) -> Model:
-    """Read a model into irforge.
+def convert_model(
+    input_model,
+    *,
+    transform: Optional[str] = "default",
+    verify: bool = False,
+    dump_after: Optional[str] = None,
+    dump_callback: Optional[Callable[[str, str], None]] = None,
+    fold_size_limit: int = 1 << 20,
+) -> Model:
+    """Read a model into irforge and optimize it.
 
     `input_model` is a path to a .onnx file (external data is found beside it), the serialized
-    bytes of an ONNX model, an `onnx.ModelProto`, or an irforge Model (returned as is).
+    bytes of an ONNX model, an `onnx.ModelProto`, or an irforge Model (optimized again).
+
+    `transform` is the pass pipeline: "default" (what `irforge convert` runs), "none" (read
+    only), or pipeline text such as "remove-identity,dce,(fold,dce)*4" (see `list_passes()`).
+    `verify` checks the IR after every pass; `dump_after` names a pass after which the graph is
+    handed to `dump_callback(pass_name, text)` (default: printed). Per-pass timings and change
+    counts are in `model.pass_log`.
     """
+    model = _read(input_model)
+    if transform and transform != "none":
+        model.pass_log = list(
+            _core.run_passes(
+                model._core,
+                transform,
+                verify=verify,
+                dump_after=dump_after or "",
+                dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
+                fold_size_limit=fold_size_limit,
+            )
+        )
+    return model
+
+
+def list_passes():
+    """(name, summary) of every pass, in registry order."""
+    return [tuple(p) for p in _core.list_passes()]
+
+
+def _read(input_model) -> Model:
     if isinstance(input_model, Model):
         return input_model
     if isinstance(input_model, (bytes, bytearray, memoryview)):

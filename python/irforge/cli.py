@@ -55,11 +55,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="True|False",
         help="ONNX output: weights in a .data file beside the model (default: only when over 2 GB)",
     )
-    c.add_argument("--verbose", action="store_true", help="explain what happened")
+    c.add_argument(
+        "--transform",
+        default="default",
+        help='pass pipeline: "default", "none", or text like "remove-identity,dce" (see `irforge passes`)',
+    )
+    c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
+    c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
 
     i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
     i.add_argument("input_model")
     i.add_argument("--dump", action="store_true", help="also print the whole graph as text")
+
+    sub.add_parser("passes", help="list the optimization passes")
 
     s = sub.add_parser("sample", help="print the path of a bundled sample model")
     s.add_argument("name", nargs="?", default="tiny_resnet", help="sample name (default tiny_resnet)")
@@ -98,19 +106,34 @@ def _convert(args) -> int:
         stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
     t0 = time.perf_counter()
-    model = irforge.convert_model(args.input_model)
+    model = irforge.convert_model(
+        args.input_model,
+        transform=args.transform,
+        dump_after=args.dump_after,
+        dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
+    )
     t1 = time.perf_counter()
     if args.verbose:
-        print(f"read {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
+        print(f"converted {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
         print(model.summary(), file=sys.stderr)
+        print(model.pass_table(), file=sys.stderr)
     progress = _Progress(f"writing {out}")
     try:
-        irforge.save_model(model, out, compress_to_fp16=args.compress_to_fp16, external_data=args.external_data, progress=progress)
+        stats = irforge.save_model(
+            model, out, compress_to_fp16=args.compress_to_fp16, external_data=args.external_data, progress=progress
+        )
     finally:
         progress.finish()
     t2 = time.perf_counter()
     if args.verbose:
         print(f"wrote {out} in {t2 - t1:.2f} s", file=sys.stderr)
+        if isinstance(stats, dict):
+            print(
+                f"OpenVINO IR: {stats['layers']} layers, {stats['constants']} constants "
+                f"({stats['deduplicated']} deduplicated, {stats['compressed']} compressed to f16, "
+                f"{stats['kept_f32']} kept f32), .bin {stats['bin_bytes']} bytes",
+                file=sys.stderr,
+            )
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
     return 0
 
@@ -123,6 +146,16 @@ def _info(args) -> int:
     if args.dump:
         print()
         print(model.dump())
+    return 0
+
+
+def _passes(args) -> int:
+    import irforge
+    from irforge import _core
+
+    for name, summary in irforge.list_passes():
+        print(f"{name:<28} {summary}")
+    print(f"\ndefault pipeline: {_core.default_pipeline()}")
     return 0
 
 
@@ -139,7 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    handlers = {"convert": _convert, "info": _info, "sample": _sample}
+    handlers = {"convert": _convert, "info": _info, "passes": _passes, "sample": _sample}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -51,6 +51,8 @@ class Model:
 
     def __init__(self, core) -> None:
         self._core = core
+        # One dict per pass run (name, seconds, changed, rewrites, nodes_before, nodes_after).
+        self.pass_log: List[dict] = []
 
     @property
     def inputs(self) -> List[TensorInfo]:
@@ -126,6 +128,20 @@ class Model:
         if self.functions:
             lines.append("functions: " + ", ".join(self.functions))
         return "\n".join(lines)
+
+    def pass_table(self) -> str:
+        """The pass log as a table (what `irforge convert --verbose` prints)."""
+        if not self.pass_log:
+            return "no passes ran"
+        rows = [f"{'pass':<28} {'time ms':>9} {'changed':>8} {'rewrites':>9} {'nodes':>13}"]
+        for r in self.pass_log:
+            nodes = f"{r['nodes_before']}->{r['nodes_after']}"
+            rows.append(
+                f"{r['name']:<28} {r['seconds'] * 1000:>9.2f} {('yes' if r['changed'] else 'no'):>8} {r['rewrites']:>9} {nodes:>13}"
+            )
+        total = sum(r["seconds"] for r in self.pass_log)
+        rows.append(f"{'total':<28} {total * 1000:>9.2f}")
+        return "\n".join(rows)
 
     def __repr__(self) -> str:
         ins = ", ".join(str(i) for i in self.inputs)

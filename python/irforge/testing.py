@@ -95,3 +95,47 @@ def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = No
             raise ValueError(f"cannot make random data for input '{info.name}' of type {dt}")
         feeds[info.name] = arr
     return feeds
+
+
+def check_pass(model_proto, pipeline: str, *, fires: bool, feeds=None, rtol: float = 1e-5, atol: float = 1e-6, openvino: bool = True):
+    """The standard test of a pass (or pipeline) on a small model.
+
+    Runs `pipeline` with the IR verifier on, asserts it reports a change exactly when `fires`,
+    runs it again on its own output and asserts no change (idempotence), and compares the
+    result with the original in onnxruntime (and, when `openvino`, the result's OpenVINO IR on
+    the CPU plugin in f32) on fixed-seed random inputs. Returns the optimized irforge.Model.
+    """
+    import irforge
+
+    original = model_proto.SerializeToString()
+    model = irforge.convert_model(original, transform=pipeline, verify=True)
+    changed = any(r["changed"] for r in model.pass_log)
+    assert changed == fires, f"{pipeline}: expected changed={fires}, pass log: {model.pass_log}"
+    again = irforge.convert_model(model.to_onnx_bytes(), transform=pipeline, verify=True)
+    assert not any(r["changed"] for r in again.pass_log), f"{pipeline} is not idempotent: {again.pass_log}"
+
+    feeds = feeds or random_feeds(irforge.convert_model(original, transform="none"), seed=0)
+    expected = run_onnxruntime(original, feeds)
+    assert expected and all(getattr(e, "size", 1) > 0 for e in expected), "nothing to compare"
+    assert_outputs_close(expected, run_onnxruntime(model.to_onnx_bytes(), feeds), rtol=rtol, atol=atol)
+    if openvino:
+        assert_outputs_close(expected, run_openvino(model, feeds), rtol=max(rtol, 1e-4), atol=max(atol, 1e-5))
+    return model
+
+
+def run_openvino(model, feeds: Dict[str, Any], compress_to_fp16: bool = False) -> List[Any]:
+    """Writes `model` (an irforge.Model) as OpenVINO IR and runs it on the CPU plugin in f32."""
+    import os
+    import tempfile
+
+    import openvino as ov
+
+    import irforge
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = os.path.join(tmp, "model.xml")
+        irforge.save_model(model, xml, compress_to_fp16=compress_to_fp16)
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        result = compiled.create_infer_request().infer(feeds)
+        return [result[o] for o in compiled.outputs]

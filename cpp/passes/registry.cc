@@ -1,0 +1,49 @@
+#include "passes/registry.h"
+
+#include <functional>
+
+#include "passes/cleanup/dead_code_elimination.h"
+#include "passes/cleanup/remove_identity_ops.h"
+#include "passes/fusion/fuse_batchnorm_into_conv.h"
+
+namespace irforge::passes {
+
+namespace {
+
+struct Entry {
+  const char* name;
+  std::function<std::unique_ptr<Pass>()> make;
+};
+
+// Every pass, in one list.
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> kEntries = {
+      {"dce", [] { return std::make_unique<DeadCodeElimination>(); }},
+      {"remove-identity", [] { return std::make_unique<RemoveIdentityOps>(); }},
+      {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
+  };
+  return kEntries;
+}
+
+}  // namespace
+
+std::vector<PassInfo> list_passes() {
+  std::vector<PassInfo> out;
+  for (const auto& e : entries()) {
+    auto p = e.make();
+    out.push_back({p->name(), p->summary()});
+  }
+  return out;
+}
+
+std::unique_ptr<Pass> create_pass(const std::string& name) {
+  for (const auto& e : entries())
+    if (name == e.name) return e.make();
+  return nullptr;
+}
+
+// Cleanup first so fusions see the real producer/consumer pairs; fusions leave the replaced
+// weights unused, so dce runs again at the end.
+const char* default_pipeline() { return "remove-identity,dce,fuse-batchnorm-into-conv,dce"; }
+
+}  // namespace irforge::passes

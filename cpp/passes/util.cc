@@ -1,0 +1,122 @@
+#include "passes/util.h"
+
+#include <cstring>
+#include <functional>
+
+#include "support/fp16.h"
+
+namespace irforge::passes {
+
+namespace {
+std::shared_ptr<Tensor> constant_node_value(const Node& n) {
+  for (const auto& a : n.attributes()) {
+    if (a.name == "value" && a.t) return a.t;
+  }
+  return nullptr;
+}
+
+template <typename T>
+void push_all(std::vector<double>& out, const uint8_t* p, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+    out.push_back(static_cast<double>(v));
+  }
+}
+}  // namespace
+
+const Tensor* constant_of(const Value* v) {
+  if (!v) return nullptr;
+  if (v->initializer() && !v->is_graph_input()) return v->initializer().get();
+  const Node* p = v->producer();
+  if (p && p->op_type() == "Constant" && p->domain().empty()) return constant_node_value(*p).get();
+  return nullptr;
+}
+
+std::optional<std::vector<double>> constant_doubles(const Value* v) {
+  const Tensor* t = constant_of(v);
+  if (!t) return std::nullopt;
+  std::vector<double> out;
+  uint64_t n = t->element_count();
+  const uint8_t* p = t->data();
+  if (n && !p) return std::nullopt;
+  switch (t->dtype()) {
+    case DataType::kFloat: push_all<float>(out, p, n); break;
+    case DataType::kDouble: push_all<double>(out, p, n); break;
+    case DataType::kInt64: push_all<int64_t>(out, p, n); break;
+    case DataType::kInt32: push_all<int32_t>(out, p, n); break;
+    case DataType::kInt8: push_all<int8_t>(out, p, n); break;
+    case DataType::kUint8: push_all<uint8_t>(out, p, n); break;
+    case DataType::kFloat16:
+      for (uint64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out.push_back(f16_to_f32(h));
+      }
+      break;
+    default: return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::vector<int64_t>> constant_ints(const Value* v) {
+  const Tensor* t = constant_of(v);
+  if (!t) return std::nullopt;
+  if (t->dtype() == DataType::kInt64) {
+    std::vector<int64_t> out(t->element_count());
+    if (!out.empty()) std::memcpy(out.data(), t->data(), out.size() * 8);
+    return out;
+  }
+  if (t->dtype() != DataType::kInt32) return std::nullopt;
+  auto d = constant_doubles(v);
+  if (!d) return std::nullopt;
+  return std::vector<int64_t>(d->begin(), d->end());
+}
+
+NameGen::NameGen(const Model& m) {
+  std::function<void(const Graph&)> collect = [&](const Graph& g) {
+    for (const Value* v : g.inputs()) used_.insert(v->name());
+    for (const Value* v : g.initializers()) used_.insert(v->name());
+    for (const auto& n : g.nodes()) {
+      if (!n->name().empty()) used_.insert(n->name());
+      for (size_t k = 0; k < n->num_outputs(); ++k) used_.insert(n->output(k)->name());
+      for (Graph* sub : n->subgraphs()) collect(*sub);
+    }
+  };
+  if (m.graph) collect(*m.graph);
+}
+
+std::string NameGen::fresh(const std::string& base) {
+  if (used_.insert(base).second) return base;
+  for (int i = 1;; ++i) {
+    std::string c = base + "_" + std::to_string(i);
+    if (used_.insert(c).second) return c;
+  }
+}
+
+Value* add_f32_initializer(Graph& g, const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values) {
+  auto t = std::make_shared<Tensor>(name, DataType::kFloat, dims);
+  std::vector<uint8_t> bytes(values.size() * 4);
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  t->set_owned(std::move(bytes));
+  return g.add_initializer(std::move(t));
+}
+
+bool single_use_by(const Value* v, const Node* user) {
+  return v->uses().size() == 1 && v->uses()[0].node == user && !v->is_graph_output();
+}
+
+bool replace_value(Graph& g, Value* old, Value* replacement) {
+  if (old->is_graph_output()) {
+    // The replacement takes over the output's name; it must be free to be renamed.
+    if (!replacement->producer() || replacement->is_graph_output() || replacement->graph() != old->graph()) return false;
+    std::string name = old->name();
+    old->set_name(name + "__replaced");
+    replacement->set_name(name);
+    if (!replacement->type().known()) replacement->set_type(old->type());
+  }
+  g.replace_all_uses(old, replacement);
+  return true;
+}
+
+}  // namespace irforge::passes

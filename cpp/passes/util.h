@@ -1,0 +1,45 @@
+// Small helpers shared by passes: constant lookup, new initializers, unique names.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace irforge::passes {
+
+// The tensor of a value that is constant: a (non-input) initializer or the output of a
+// Constant node with a tensor / float(s) / int(s) value. nullptr otherwise.
+const Tensor* constant_of(const Value* v);
+
+// Constant values as doubles / int64s (numeric types only); nullopt if not constant.
+std::optional<std::vector<double>> constant_doubles(const Value* v);
+std::optional<std::vector<int64_t>> constant_ints(const Value* v);
+
+// Unique value names for a model: collects every name once, then hands out fresh ones.
+class NameGen {
+ public:
+  explicit NameGen(const Model& m);
+  std::string fresh(const std::string& base);
+  void reserve(const std::string& name) { used_.insert(name); }
+
+ private:
+  std::unordered_set<std::string> used_;
+};
+
+// A new float32 initializer in `g` with the given values.
+Value* add_f32_initializer(Graph& g, const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values);
+
+// True if `v` is used only as input of `user` (once) and is not a graph output.
+bool single_use_by(const Value* v, const Node* user);
+
+// Makes `replacement` stand for `old` everywhere. If `old` is a graph output its name moves
+// to `replacement` (graph output names are the model's interface) — only done when
+// `replacement` is an internal node output; returns false (nothing changed) otherwise.
+bool replace_value(Graph& g, Value* old, Value* replacement);
+
+}  // namespace irforge::passes
