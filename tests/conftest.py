@@ -1,7 +1,11 @@
 import os
+import sys
 import warnings
 
 import pytest
+
+# Test helpers (bench_models) live beside the tests.
+sys.path.insert(0, os.path.dirname(__file__))
 
 # The node test-case generators warn about overflowing casts on import; that is expected.
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"onnx\.backend\.test\.case")

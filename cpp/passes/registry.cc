@@ -5,6 +5,7 @@
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
+#include "passes/shape/infer_shapes.h"
 
 namespace irforge::passes {
 
@@ -21,6 +22,7 @@ const std::vector<Entry>& entries() {
       {"dce", [] { return std::make_unique<DeadCodeElimination>(); }},
       {"remove-identity", [] { return std::make_unique<RemoveIdentityOps>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
+      {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
   };
   return kEntries;
 }
@@ -42,8 +44,9 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
   return nullptr;
 }
 
-// Cleanup first so fusions see the real producer/consumer pairs; fusions leave the replaced
-// weights unused, so dce runs again at the end.
-const char* default_pipeline() { return "remove-identity,dce,fuse-batchnorm-into-conv,dce"; }
+// Cleanup first so fusions see the real producer/consumer pairs; shapes are inferred early
+// because folding Shape and matching fusions need them; fusions leave the replaced weights
+// unused, so dce runs again at the end.
+const char* default_pipeline() { return "remove-identity,dce,infer-shapes,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes

@@ -75,8 +75,12 @@ def _compare(e, a, rtol, atol, where):
     np.testing.assert_allclose(af, ef, rtol=rtol, atol=atol, equal_nan=True, err_msg=where)
 
 
-def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = None) -> Dict[str, Any]:
-    """Random inputs for an irforge.Model's inputs; symbolic dims take `dim_values` or 1."""
+def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = None, int_high: int = 2) -> Dict[str, Any]:
+    """Random inputs for an irforge.Model's inputs; symbolic dims take `dim_values` or 1.
+
+    Integer inputs are drawn from [0, int_high): small, so they are valid indices (token ids,
+    token types, masks) for any embedding table.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -90,7 +94,7 @@ def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = No
         elif dt == "bool":
             arr = rng.integers(0, 2, shape).astype(bool)
         elif dt.startswith(("int", "uint")):
-            arr = rng.integers(0, 8, shape).astype(dt)
+            arr = rng.integers(0, int_high, shape).astype(dt)
         else:
             raise ValueError(f"cannot make random data for input '{info.name}' of type {dt}")
         feeds[info.name] = arr
