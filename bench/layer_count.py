@@ -20,7 +20,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
-sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.append(os.path.join(HERE, "..", "python"))
 
 
 def layer_types(xml_path):

@@ -13,7 +13,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python"))
+# An installed irforge (or PYTHONPATH) wins; the source tree is the fallback.
+sys.path.append(os.path.join(os.path.dirname(__file__), "..", "python"))
 
 from irforge._node_suite import cases, run_suite  # noqa: E402
 

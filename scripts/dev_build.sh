@@ -11,7 +11,7 @@ if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DIRFORGE_BUILD_PYTHON=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -Dpybind11_DIR="$(python3 -c 'import pybind11; print(pybind11.get_cmake_dir())')" >/dev/null
 fi
-ninja -C "$build" _core >/dev/null
+if ! out=$(ninja -C "$build" _core 2>&1); then echo "$out" >&2; exit 1; fi
 stage="$build/stage/irforge"
 mkdir -p "$stage"
 for f in "$root"/python/irforge/*; do

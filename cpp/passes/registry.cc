@@ -4,6 +4,7 @@
 
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
+#include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/shape/infer_shapes.h"
 
@@ -21,6 +22,7 @@ const std::vector<Entry>& entries() {
   static const std::vector<Entry> kEntries = {
       {"dce", [] { return std::make_unique<DeadCodeElimination>(); }},
       {"remove-identity", [] { return std::make_unique<RemoveIdentityOps>(); }},
+      {"fold", [] { return std::make_unique<ConstantFolding>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
   };
@@ -45,8 +47,11 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 }
 
 // Cleanup first so fusions see the real producer/consumer pairs; shapes are inferred early
-// because folding Shape and matching fusions need them; fusions leave the replaced weights
+// because folding Shape and matching fusions need them. Folding makes more shapes static (a
+// Reshape by a now-constant shape) and inference then lets more Shape nodes fold, so the two
+// run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
+// come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
-const char* default_pipeline() { return "remove-identity,dce,infer-shapes,fuse-batchnorm-into-conv,dce"; }
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define IRFORGE_X86 1
 #endif
@@ -128,7 +129,13 @@ __attribute__((target("avx,f16c"))) size_t convert_f16c(const float* src, uint16
 
 size_t convert_f32_to_f16_clamped(const float* src, uint16_t* dst, size_t n) {
 #ifdef IRFORGE_X86
-  static const bool has_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  // cpuid leaf 1, ecx: bit 29 F16C, bit 28 AVX (read directly: clang's __builtin_cpu_supports
+  // does not know "f16c").
+  static const bool has_f16c = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    return (c & (1u << 29)) != 0 && (c & (1u << 28)) != 0;
+  }();
   if (has_f16c) return convert_f16c(src, dst, n);
 #endif
   return convert_scalar(src, dst, n);

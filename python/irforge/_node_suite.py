@@ -32,6 +32,20 @@ def _feeds(model, inputs):
     return dict(zip(names, inputs))
 
 
+def _as_array(v):
+    """Case inputs may be numpy scalars or TensorProtos; sequences/optionals are not tensors."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    if isinstance(v, np.ndarray):
+        return v
+    if isinstance(v, TensorProto):
+        return numpy_helper.to_array(v)
+    if isinstance(v, (np.generic, int, float, bool)):
+        return np.asarray(v)
+    return None
+
+
 def run_case(name: str, tool: str) -> Tuple[str, bool, str]:
     """Returns (case name, passed, reason). `tool` is "irforge" or "openvino"."""
     import numpy as np
@@ -56,8 +70,8 @@ def run_case(name: str, tool: str) -> Tuple[str, bool, str]:
                 model = ov.convert_model(path)
             compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
             for inputs, expected in case.data_sets:
-                feeds = _feeds(case.model, inputs)
-                if any(not isinstance(v, np.ndarray) for v in feeds.values()):
+                feeds = {k: _as_array(v) for k, v in _feeds(case.model, inputs).items()}
+                if any(v is None for v in feeds.values()):
                     return name, False, "non-tensor input"
                 request = compiled.create_infer_request()
                 result = request.infer({k: v for k, v in feeds.items()})

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -67,28 +68,35 @@ class OnnxReader {
  private:
   // ---- model ----------------------------------------------------------------------------------
   void parse_model(Model& m) {
+    if (storage_->size() == 0) fail_invalid("the file is empty (0 bytes), not an ONNX model");
     Reader r(storage_->data(), storage_->size());
     Field f;
     bool have_graph = false;
-    while (r.next(f)) {
-      switch (f.number) {
-        case 1: m.ir_version = static_cast<int64_t>(f.varint); check(f, wire::kVarint, "ir_version"); break;
-        case 8: m.opset_imports.push_back(parse_opset(f)); break;
-        case 2: m.producer_name = str(f, "producer_name"); break;
-        case 3: m.producer_version = str(f, "producer_version"); break;
-        case 4: m.domain = str(f, "domain"); break;
-        case 5: check(f, wire::kVarint, "model_version"); m.model_version = static_cast<int64_t>(f.varint); m.has_model_version = true; break;
-        case 6: m.doc_string = str(f, "doc_string"); break;
-        case 7:
-          check(f, wire::kLengthDelimited, "graph");
-          if (have_graph) fail_invalid("model has more than one graph field");
-          graph_field_ = f;
-          have_graph = true;
-          break;
-        case 14: m.metadata_props.push_back(parse_string_pair(f)); break;
-        case 25: function_fields_.push_back(f); break;
-        default: m.unknown_fields += f.raw();
+    try {
+      while (r.next(f)) {
+        switch (f.number) {
+          case 1: m.ir_version = static_cast<int64_t>(f.varint); check(f, wire::kVarint, "ir_version"); break;
+          case 8: m.opset_imports.push_back(parse_opset(f)); break;
+          case 2: m.producer_name = str(f, "producer_name"); break;
+          case 3: m.producer_version = str(f, "producer_version"); break;
+          case 4: m.domain = str(f, "domain"); break;
+          case 5: check(f, wire::kVarint, "model_version"); m.model_version = static_cast<int64_t>(f.varint); m.has_model_version = true; break;
+          case 6: m.doc_string = str(f, "doc_string"); break;
+          case 7:
+            check(f, wire::kLengthDelimited, "graph");
+            if (have_graph) fail_invalid("model has more than one graph field");
+            graph_field_ = f;
+            have_graph = true;
+            break;
+          case 14: m.metadata_props.push_back(parse_string_pair(f)); break;
+          case 25: function_fields_.push_back(f); break;
+          default: m.unknown_fields += f.raw();
+        }
       }
+    } catch (const Error& e) {
+      // The outermost message does not parse: the file is cut short, damaged, or not ONNX.
+      throw Error(e.kind(), std::string("not an ONNX model, or a truncated or damaged one") +
+                                (looks_like_text() ? " (the file looks like text)" : "") + ": " + e.what());
     }
     if (!have_graph) fail_invalid("not an ONNX model: no graph found (is this a .onnx file?)");
     if (m.ir_version <= 0) fail_invalid("not an ONNX model: missing or invalid ir_version");
@@ -98,6 +106,16 @@ class OnnxReader {
       m.functions.emplace_back();
       parse_function(ff, m.functions.back());
     }
+  }
+
+  bool looks_like_text() const {
+    size_t n = std::min<size_t>(storage_->size(), 256);
+    for (size_t k = 0; k < n; ++k) {
+      uint8_t c = storage_->data()[k];
+      if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return false;
+      if (c == 0x7f) return false;
+    }
+    return n > 0;
   }
 
   OpsetImport parse_opset(const Field& f) {
@@ -190,8 +208,14 @@ class OnnxReader {
       Pending p;
       p.node = graph.append_node("");
       parse_node_header(node_fields[idx], *p.node, p.inputs, p.attributes, gname, idx);
-      for (size_t k = 0; k < p.node->num_outputs(); ++k)
-        define(p.node->output(k), "output of " + p.node->describe());
+      for (size_t k = 0; k < p.node->num_outputs(); ++k) {
+        Value* out = p.node->output(k);
+        // SSA across scopes: a subgraph's node may not redefine a name it can see from outside.
+        if (parent && !out->name().empty() && parent->find(out->name()))
+          fail_invalid(gname + ": " + p.node->describe() + " output " + quoted(out->name()) +
+                       " redefines a tensor of an enclosing graph (names must be unique)");
+        define(out, "output of " + p.node->describe());
+      }
       pending.push_back(std::move(p));
     }
     // Pass 2: resolve inputs and parse attributes (subgraphs see every name of this graph).
@@ -211,7 +235,15 @@ class OnnxReader {
         try {
           parse_attribute(af, n.attributes().back(), &scope, depth);
         } catch (const Error& e) {
-          throw Error(e.kind(), gname + ": " + n.describe() + ": " + e.what());
+          // Name the outer levels only: a path through 64 nested graphs helps nobody.
+          if (depth >= kNamedLevels) {
+            ++unnamed_levels_;
+            throw;
+          }
+          std::string inner = e.what();
+          if (unnamed_levels_ > 0) inner = "(" + std::to_string(unnamed_levels_) + " more nested levels) " + inner;
+          unnamed_levels_ = 0;
+          throw Error(e.kind(), gname + ": " + n.describe() + ": " + inner);
         }
       }
     }
@@ -244,19 +276,23 @@ class OnnxReader {
     Field f;
     std::vector<std::string> outputs;
     std::string op_type, domain;
-    while (r.next(f)) {
-      switch (f.number) {
-        case 1: inputs.push_back(str(f, "node input")); break;
-        case 2: outputs.push_back(str(f, "node output")); break;
-        case 3: n.set_name(str(f, "node name")); break;
-        case 4: op_type = str(f, "op_type"); break;
-        case 7: domain = str(f, "domain"); break;
-        case 8: n.overload() = str(f, "overload"); break;
-        case 5: check(f, wire::kLengthDelimited, "attribute"); attrs.push_back(f); break;
-        case 6: n.doc_string() = str(f, "doc_string"); break;
-        case 9: n.metadata_props().push_back(parse_string_pair(f)); break;
-        default: n.unknown_fields() += f.raw();
+    try {
+      while (r.next(f)) {
+        switch (f.number) {
+          case 1: inputs.push_back(str(f, "node input")); break;
+          case 2: outputs.push_back(str(f, "node output")); break;
+          case 3: n.set_name(str(f, "node name")); break;
+          case 4: op_type = str(f, "op_type"); break;
+          case 7: domain = str(f, "domain"); break;
+          case 8: n.overload() = str(f, "overload"); break;
+          case 5: check(f, wire::kLengthDelimited, "attribute"); attrs.push_back(f); break;
+          case 6: n.doc_string() = str(f, "doc_string"); break;
+          case 9: n.metadata_props().push_back(parse_string_pair(f)); break;
+          default: n.unknown_fields() += f.raw();
+        }
       }
+    } catch (const Error& e) {
+      throw Error(e.kind(), gname + ": node #" + std::to_string(index) + (n.name().empty() ? "" : " " + quoted(n.name())) + ": " + e.what());
     }
     if (domain == "ai.onnx") domain.clear();
     n.set_op_type(op_type);
@@ -270,14 +306,22 @@ class OnnxReader {
     check(f, wire::kLengthDelimited, "value info");
     ValueInfo vi;
     Reader r(f);
-    Field g;
+    Field g, type_field;
+    bool has_type = false;
     while (r.next(g)) {
       switch (g.number) {
         case 1: vi.name = str(g, "value name"); break;
-        case 2: check(g, wire::kLengthDelimited, "type"); vi.type = parse_type(g, 0); break;
+        case 2: check(g, wire::kLengthDelimited, "type"); type_field = g; has_type = true; break;
         case 3: vi.doc_string = str(g, "doc_string"); break;
         case 4: vi.metadata.push_back(parse_string_pair(g)); break;
         default: break;
+      }
+    }
+    if (has_type) {
+      try {
+        vi.type = parse_type(type_field, 0);  // after the loop, so errors can name the value
+      } catch (const Error& e) {
+        throw Error(e.kind(), "value " + quoted(vi.name) + ": " + e.what());
       }
     }
     return vi;
@@ -507,11 +551,14 @@ class OnnxReader {
     auto sp = std::make_shared<SparseTensor>();
     Reader r(f);
     Field g;
+    bool has_values = false, has_indices = false;
     while (r.next(g)) {
-      if (g.number == 1) sp->values = std::move(*parse_tensor(g, what + " values"));
-      else if (g.number == 2) sp->indices = std::move(*parse_tensor(g, what + " indices"));
+      if (g.number == 1) { sp->values = std::move(*parse_tensor(g, what + " values")); has_values = true; }
+      else if (g.number == 2) { sp->indices = std::move(*parse_tensor(g, what + " indices")); has_indices = true; }
       else if (g.number == 3) wire::read_repeated(g, sp->dims, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint);
     }
+    if (!has_values || !has_indices)
+      fail_invalid(what + " " + quoted(sp->values.name()) + " has no " + (has_values ? "indices" : "values") + " tensor");
     for (int64_t d : sp->dims)
       if (d < 0) fail_invalid(what + " " + quoted(sp->values.name()) + " has a negative dimension");
     return sp;
@@ -529,24 +576,28 @@ class OnnxReader {
     std::vector<int64_t> dims;
     Reader r(tf);
     Field f;
-    while (r.next(f)) {
-      switch (f.number) {
-        case 1: wire::read_repeated(f, dims, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
-        case 2: check(f, wire::kVarint, "data_type"); dtype = static_cast<int32_t>(f.varint); break;
-        case 4: wire::read_repeated(f, typed.floats, [](uint64_t raw32) { uint32_t b = static_cast<uint32_t>(raw32); float v; std::memcpy(&v, &b, 4); return v; }, wire::kFixed32); break;
-        case 5: wire::read_repeated(f, typed.int32s, [](uint64_t v) { return static_cast<int32_t>(v); }, wire::kVarint); break;
-        case 6: t->strings().push_back(str(f, "string_data")); break;
-        case 7: wire::read_repeated(f, typed.int64s, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
-        case 8: t->set_name(str(f, "tensor name")); break;
-        case 12: t->doc_string() = str(f, "doc_string"); break;
-        case 9: check(f, wire::kLengthDelimited, "raw_data"); raw = f.data; raw_size = f.size; has_raw = true; break;
-        case 13: external_info.push_back(parse_string_pair(f)); break;
-        case 14: check(f, wire::kVarint, "data_location"); external = f.varint == 1; break;
-        case 10: wire::read_repeated(f, typed.doubles, [](uint64_t v) { double d; std::memcpy(&d, &v, 8); return d; }, wire::kFixed64); break;
-        case 11: wire::read_repeated(f, typed.uint64s, [](uint64_t v) { return v; }, wire::kVarint); break;
-        case 16: t->metadata_props().push_back(parse_string_pair(f)); break;
-        default: t->unknown_fields() += f.raw();
+    try {
+      while (r.next(f)) {
+        switch (f.number) {
+          case 1: wire::read_repeated(f, dims, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
+          case 2: check(f, wire::kVarint, "data_type"); dtype = static_cast<int32_t>(f.varint); break;
+          case 4: wire::read_repeated(f, typed.floats, [](uint64_t raw32) { uint32_t b = static_cast<uint32_t>(raw32); float v; std::memcpy(&v, &b, 4); return v; }, wire::kFixed32); break;
+          case 5: wire::read_repeated(f, typed.int32s, [](uint64_t v) { return static_cast<int32_t>(v); }, wire::kVarint); break;
+          case 6: t->strings().push_back(str(f, "string_data")); break;
+          case 7: wire::read_repeated(f, typed.int64s, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
+          case 8: t->set_name(str(f, "tensor name")); break;
+          case 12: t->doc_string() = str(f, "doc_string"); break;
+          case 9: check(f, wire::kLengthDelimited, "raw_data"); raw = f.data; raw_size = f.size; has_raw = true; break;
+          case 13: external_info.push_back(parse_string_pair(f)); break;
+          case 14: check(f, wire::kVarint, "data_location"); external = f.varint == 1; break;
+          case 10: wire::read_repeated(f, typed.doubles, [](uint64_t v) { double d; std::memcpy(&d, &v, 8); return d; }, wire::kFixed64); break;
+          case 11: wire::read_repeated(f, typed.uint64s, [](uint64_t v) { return v; }, wire::kVarint); break;
+          case 16: t->metadata_props().push_back(parse_string_pair(f)); break;
+          default: t->unknown_fields() += f.raw();
+        }
       }
+    } catch (const Error& e) {
+      throw Error(e.kind(), what + (t->name().empty() ? "" : " " + quoted(t->name())) + ": " + e.what());
     }
     const std::string label = what + " " + quoted(t->name());
     if (!is_known_dtype(dtype) || dtype == 0)
@@ -599,7 +650,14 @@ class OnnxReader {
   }
 
   std::vector<uint8_t> convert_typed(const TypedData& td, DataType dt, uint64_t count, const std::string& label) {
-    std::vector<uint8_t> out(*raw_bytes_for(dt, count));
+    // Allocate only after the value count matched: a tensor declaring 2^40 elements without
+    // data must fail, not allocate (and zero) terabytes.
+    const uint64_t nbytes = *raw_bytes_for(dt, count);
+    std::vector<uint8_t> out;
+    auto need_count = [&](const auto& v, uint64_t want, const std::string& lbl, const char* field) {
+      OnnxReader::need_count(v, want, lbl, field);
+      out.resize(static_cast<size_t>(nbytes));
+    };
     auto put = [&](const void* src, size_t n) { if (n) std::memcpy(out.data(), src, n); };
     switch (dt) {
       case DataType::kFloat: need_count(td.floats, count, label, "float_data"); put(td.floats.data(), out.size()); break;
@@ -639,7 +697,7 @@ class OnnxReader {
       case DataType::kInt2:
       case DataType::kUint2:
         // int32_data holds the packed bytes, one per entry.
-        need_count(td.int32s, out.size(), label, "int32_data");
+        need_count(td.int32s, nbytes, label, "int32_data");
         for (size_t k = 0; k < out.size(); ++k) out[k] = static_cast<uint8_t>(td.int32s[k]);
         break;
       case DataType::kFloat6E2M3:
@@ -735,6 +793,8 @@ class OnnxReader {
     return static_cast<DataType>(v);
   }
 
+  static constexpr int kNamedLevels = 4;  // error messages name this many enclosing graphs
+  int unnamed_levels_ = 0;
   std::shared_ptr<const Storage> storage_;
   std::string base_dir_, label_;
   ReadLimits limits_;

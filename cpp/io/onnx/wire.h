@@ -56,7 +56,9 @@ class Reader {
       }
       case kLengthDelimited: {
         uint64_t len = varint();
-        if (len > static_cast<uint64_t>(end_ - p_)) bad("length-delimited field runs past the end of its message");
+        if (len > static_cast<uint64_t>(end_ - p_))
+          bad("field " + std::to_string(f.number) + " declares " + std::to_string(len) + " bytes but only " +
+              std::to_string(end_ - p_) + " remain in its message");
         f.data = p_;
         f.size = static_cast<size_t>(len);
         p_ += len;

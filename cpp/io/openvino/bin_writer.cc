@@ -79,6 +79,11 @@ class BinWriter {
       } else {
         ++stats.compressed;
       }
+    } else if (n == 0) {
+      // An empty constant still gets one byte, as OpenVINO's own writer does: with size="0"
+      // the runtime leaves a null data pointer and shape inference fails on it.
+      static const uint8_t kZero = 0;
+      write_raw(&kZero, 1);
     } else {
       write_view(c, p, n);
     }

@@ -192,6 +192,9 @@ std::vector<PortRef> NodeContext::op_multi(const std::string& type, const std::s
 PortRef NodeContext::const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes) {
   Layer& l = graph().add("Const", "opset1", layer_name());
   auto c = std::make_shared<ConstData>();
+  // An empty constant still gets one byte, as OpenVINO's own writer does: with size="0" the
+  // reader leaves its data pointer null and shape inference of e.g. ReduceSum(x, []) fails.
+  if (bytes.empty()) bytes.push_back(0);
   c->owned = std::move(bytes);
   c->source_type = t;
   c->stored_type = t;
@@ -264,10 +267,21 @@ const LowerRegistry& lower_registry() {
     LowerRegistry r;
     register_elementwise_ops(r);
     register_nn_ops(r);
+    register_conv_ops(r);
+    register_matmul_ops(r);
+    register_norm_ops(r);
+    register_pool_ops(r);
     register_tensor_ops(r);
+    register_indexing_ops(r);
+    register_resize_ops(r);
     register_reduce_ops(r);
     register_control_ops(r);
+    register_attention_ops(r);
+    register_rnn_ops(r);
+    register_loss_ops(r);
     register_misc_ops(r);
+    register_quant_ops(r);
+    register_signal_ops(r);
     return r;
   }();
   return registry;
@@ -298,8 +312,11 @@ PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::s
     fail(ErrorKind::kUnsupported, "constant '" + t.name() + "' has type " + dtype_name(t.dtype()) + ", which OpenVINO IR cannot hold");
   Layer& l = out_.add("Const", "opset1", unique_name(name.empty() ? "Constant" : name));
   auto c = std::make_shared<ConstData>();
-  // The Model outlives lowering and writing, so a non-owning alias of the tensor is safe.
+  // The Model outlives lowering and writing, so a non-owning alias of its tensors is safe; values
+  // of Constant nodes built by the lowering (value_float, ...) die with it, so the Const shares them.
   c->tensor = std::shared_ptr<const Tensor>(std::shared_ptr<const Tensor>(), &t);
+  for (const auto& owned : owned_tensors_)
+    if (owned.get() == &t) c->tensor = owned;
   c->source_type = *type;
   c->stored_type = *type;
   bool compress = compressible && options_.compress_to_fp16 && *type == ElemType::kF32 && t.element_count() > 0;

@@ -89,6 +89,8 @@ class NodeContext {
   OvGraph& graph();
   std::string layer_name();  // unique layer name derived from the node; call right before adding
   int first_layer() const { return first_layer_; }  // index of the first layer this node added
+  // The lowering of the graph this node belongs to (sub-graph ops lower their bodies from it).
+  GraphLowering& lowering() { return g_; }
 
  private:
   GraphLowering& g_;
@@ -124,6 +126,11 @@ class GraphLowering {
  public:
   GraphLowering(const Model& model, const LowerOptions& options, OvGraph& out) : model_(model), options_(options), out_(out) {}
   void bind(const Value* v, PortRef p) { ports_[v] = p; }
+  // A body's lowering knows the Constant-node values of its enclosing graphs as constants too.
+  void inherit_constants(const GraphLowering& outer) {
+    constant_nodes_.insert(outer.constant_nodes_.begin(), outer.constant_nodes_.end());
+    owned_tensors_.insert(owned_tensors_.end(), outer.owned_tensors_.begin(), outer.owned_tensors_.end());
+  }
   // Parameters for graph inputs (if `make_parameters`), layers for nodes.
   void lower_nodes(const Graph& g);
   PortRef port_of(const Value* v);
@@ -155,9 +162,20 @@ int64_t norm_axis(int64_t axis, int64_t rank);
 // Family registration functions (one per ops/*.cc file).
 void register_elementwise_ops(LowerRegistry& r);
 void register_nn_ops(LowerRegistry& r);
+void register_conv_ops(LowerRegistry& r);
+void register_matmul_ops(LowerRegistry& r);
+void register_norm_ops(LowerRegistry& r);
+void register_pool_ops(LowerRegistry& r);
 void register_tensor_ops(LowerRegistry& r);
+void register_indexing_ops(LowerRegistry& r);
+void register_resize_ops(LowerRegistry& r);
 void register_reduce_ops(LowerRegistry& r);
 void register_control_ops(LowerRegistry& r);
+void register_attention_ops(LowerRegistry& r);
+void register_rnn_ops(LowerRegistry& r);
+void register_loss_ops(LowerRegistry& r);
 void register_misc_ops(LowerRegistry& r);
+void register_quant_ops(LowerRegistry& r);
+void register_signal_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov

@@ -59,15 +59,17 @@ struct ConstData {
 
 struct OvGraph;
 
+// One <input>/<output> of a sub-graph layer's port map.
 struct PortMapEntry {
   bool is_input = true;
-  int external_port = 0;
-  int internal_layer_id = 0;
+  int external_port = 0;      // the layer's input or output index; -1 for Loop's special ports
+  int internal_layer_id = 0;  // the body's Parameter (input) or Result (output)
   int64_t axis = -1;  // concatenated/sliced axis for TensorIterator-style maps; -1 = none
   int64_t start = 0, stride = 1, part_size = 1, end = -1;
   int purpose = 0;  // 0 none, 1 current_iteration, 2 execution_condition (Loop)
 };
 
+// Loop/TensorIterator: the body Result whose value feeds a body Parameter in the next iteration.
 struct BackEdge {
   int from_layer = 0, from_port = 0, to_layer = 0;
 };

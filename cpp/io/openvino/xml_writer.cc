@@ -127,7 +127,9 @@ class XmlWriter {
     const std::string& tag = l.port_map_tags[b];
     out += pad + "<" + tag + ">\n";
     for (const PortMapEntry& e : l.port_maps[b]) {
-      out += pad + "\t<" + std::string(e.is_input ? "input" : "output") + " external_port_id=\"" + std::to_string(e.external_port) +
+      // external_port_id is the layer's port id: outputs are numbered after the inputs.
+      int external = e.external_port < 0 || e.is_input ? e.external_port : e.external_port + static_cast<int>(l.inputs.size());
+      out += pad + "\t<" + std::string(e.is_input ? "input" : "output") + " external_port_id=\"" + std::to_string(external) +
              "\" internal_layer_id=\"" + std::to_string(e.internal_layer_id) + "\"";
       if (e.axis >= 0) {
         out += " axis=\"" + std::to_string(e.axis) + "\" start=\"" + std::to_string(e.start) + "\" end=\"" + std::to_string(e.end) +

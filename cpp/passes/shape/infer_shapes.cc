@@ -555,12 +555,16 @@ void split(Ctx& c) {
   int64_t axis = norm(c.n.attr_int("axis", 0), static_cast<int64_t>(s->size()));
   if (axis < 0 || axis >= static_cast<int64_t>(s->size())) return;
   std::optional<std::vector<int64_t>> sizes;
+  bool runtime_sizes = false;  // split sizes given but only known at run time
   if (c.opset < 13 && c.n.attr("split")) sizes = c.n.attr_ints("split");
-  else if (c.n.inputs().size() > 1 && c.n.input(1)) sizes = c.ints(1);
+  else if (c.n.inputs().size() > 1 && c.n.input(1)) {
+    sizes = c.ints(1);
+    runtime_sizes = !sizes;
+  }
   for (size_t k = 0; k < n; ++k) {
     Dims out = *s;
     if (sizes && sizes->size() == n) out[axis] = Dim::of((*sizes)[k]);
-    else if ((*s)[axis].is_static() && !sizes) {
+    else if ((*s)[axis].is_static() && !sizes && !runtime_sizes) {
       int64_t total = (*s)[axis].value, chunk = (total + static_cast<int64_t>(n) - 1) / static_cast<int64_t>(n);
       out[axis] = Dim::of(std::max<int64_t>(0, std::min(chunk, total - chunk * static_cast<int64_t>(k))));
     } else out[axis] = unknown();

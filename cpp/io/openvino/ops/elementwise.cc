@@ -1,5 +1,6 @@
 // Element-wise ONNX ops: arithmetic, comparison, logic, unary math and activations.
 // ONNX broadcasting is numpy-style, as OpenVINO's auto_broadcast="numpy".
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -12,8 +13,8 @@ namespace {
 
 const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
 
-LowerFn binary(const char* type, ElemType out = ElemType::kDynamic) {
-  return [type, out](NodeContext& c) { c.set_output(0, c.op(type, "opset1", {c.input(0), c.input(1)}, kNumpy, out)); };
+LowerFn binary(const char* type, ElemType out = ElemType::kDynamic, const char* version = "opset1") {
+  return [type, out, version](NodeContext& c) { c.set_output(0, c.op(type, version, {c.input(0), c.input(1)}, kNumpy, out)); };
 }
 
 LowerFn unary(const char* type, const char* version = "opset1") {
@@ -36,24 +37,71 @@ void lower_div(NodeContext& c) {
 }
 
 void lower_pow(NodeContext& c) {
-  PortRef base = c.input(0);
-  PortRef exp = c.convert_like(c.input(1), base);
-  c.set_output(0, c.op("Power", "opset1", {base, exp}, kNumpy));
+  // ONNX's output has the base's type. An integer base with a float exponent is computed in
+  // the exponent's type and truncated (4 ^ 0.5 = 2, not 4 ^ 0); otherwise the exponent takes
+  // the base's type.
+  PortRef base = c.input(0), exp = c.input(1);
+  ElemType tb = c.type(base), te = c.type(exp);
+  if (is_integer(tb) && is_float(te)) {
+    c.set_output(0, c.convert(c.op("Power", "opset1", {c.convert(base, te), exp}, kNumpy), tb));
+    return;
+  }
+  c.set_output(0, c.op("Power", "opset1", {base, c.convert_like(exp, base)}, kNumpy));
 }
 
 void lower_mod(NodeContext& c) {
-  bool fmod = c.attr_int("fmod", 0) != 0;
-  c.set_output(0, c.op(fmod ? "Mod" : "FloorMod", "opset1", {c.input(0), c.input(1)}, kNumpy));
+  PortRef x = c.input(0), y = c.input(1);
+  if (c.attr_int("fmod", 0) != 0) {
+    c.set_output(0, c.op("Mod", "opset1", {x, y}, kNumpy));
+    return;
+  }
+  PortRef r = c.op("FloorMod", "opset1", {x, y}, kNumpy);
+  ElemType t = c.type(r);
+  if (is_float(t)) {
+    // Python-style float modulo by ±inf (ONNX follows numpy): a finite x stays x when it is zero
+    // or has the divisor's sign, else the result is the divisor. OpenVINO's FloorMod gives NaN.
+    auto is = [&](const char* type, PortRef v) { return c.op(type, "opset10", {v}, {}, ElemType::kBoolean); };
+    auto logical = [&](const char* type, PortRef a, PortRef b) { return c.op(type, "opset1", {a, b}, kNumpy, ElemType::kBoolean); };
+    PortRef zero = c.scalar(t, 0.0);
+    PortRef x_finite = c.op("LogicalNot", "opset1", {logical("LogicalOr", is("IsInf", x), is("IsNaN", x))}, {}, ElemType::kBoolean);
+    PortRef by_inf = logical("LogicalAnd", is("IsInf", y), x_finite);
+    PortRef same_sign = logical("Equal", logical("Greater", x, zero), logical("Greater", y, zero));
+    PortRef keep_x = logical("LogicalOr", logical("Equal", x, zero), same_sign);
+    PortRef inf_result = c.op("Select", "opset1", {keep_x, x, y}, kNumpy, t);
+    r = c.op("Select", "opset1", {by_inf, inf_result, r}, kNumpy, t);
+  }
+  c.set_output(0, r);
+}
+
+// Cast to float8 saturates by default (ONNX Cast-19 `saturate`): out-of-range values and
+// infinities become the largest finite value. OpenVINO's Convert gives NaN (e4m3) or inf (e5m2)
+// instead, which is the saturate=0 behaviour; saturation is a Clamp in front.
+PortRef saturated_convert(NodeContext& c, PortRef x, ElemType to, bool saturate) {
+  double max = to == ElemType::kF8E4M3 ? 448.0 : to == ElemType::kF8E5M2 ? 57344.0 : 0.0;
+  ElemType from = c.type(x);
+  if (saturate && max > 0 && from != ElemType::kF8E4M3 && from != ElemType::kF8E5M2) {
+    PortRef clamped = c.op("Clamp", "opset1", {x}, {{"min", std::to_string(-max)}, {"max", std::to_string(max)}});
+    // The CPU plugin's Clamp turns NaN into the lower bound; NaN must stay NaN.
+    if (is_float(from)) clamped = c.op("Select", "opset1", {c.op("IsNaN", "opset10", {x}, {}, ElemType::kBoolean), x, clamped}, kNumpy, from);
+    x = clamped;
+  }
+  return c.op("Convert", "opset1", {x}, {{"destination_type", elem_name(to)}}, to);
 }
 
 void lower_cast(NodeContext& c) {
   auto to = from_onnx(static_cast<DataType>(c.attr_int("to", 1)));
   if (!to || *to == ElemType::kString) c.unsupported("cast to this element type is not available in OpenVINO");
-  PortRef x = c.input(0);
-  c.set_output(0, c.op("Convert", "opset1", {x}, {{"destination_type", elem_name(*to)}}, *to));
+  c.set_output(0, saturated_convert(c, c.input(0), *to, c.attr_int("saturate", 1) != 0));
 }
 
-void lower_cast_like(NodeContext& c) { c.set_output(0, c.convert_like(c.input(0), c.input(1))); }
+void lower_cast_like(NodeContext& c) {
+  ElemType to = c.type(c.input(1));
+  if (to == ElemType::kDynamic) {
+    c.set_output(0, c.convert_like(c.input(0), c.input(1)));
+    return;
+  }
+  c.set_output(0, c.type(c.input(0)) == to ? c.input(0) : saturated_convert(c, c.input(0), to, c.attr_int("saturate", 1) != 0));
+}
 
 void lower_identity(NodeContext& c) { c.set_output(0, c.input(0)); }
 
@@ -164,6 +212,54 @@ void lower_celu(NodeContext& c) {
   c.set_output(0, c.op("Add", "opset1", {c.op("Maximum", "opset1", {x, zero}, kNumpy), c.op("Minimum", "opset1", {neg, zero}, kNumpy)}, kNumpy));
 }
 
+bool is_signed_int(ElemType t) {
+  return t == ElemType::kI4 || t == ElemType::kI8 || t == ElemType::kI16 || t == ElemType::kI32 || t == ElemType::kI64;
+}
+
+void lower_bit_shift(NodeContext& c) {
+  // ONNX (BitShift-28) defines shifts by a negative amount or by >= the bit width: the result is
+  // the sign fill alone (-1 for a negative x shifted right, else 0). OpenVINO leaves them
+  // undefined, so they are selected explicitly unless the amounts are constants within range.
+  bool right = c.attr_string("direction") == "RIGHT";
+  PortRef x = c.input(0), y = c.input(1);
+  ElemType t = c.type(x);
+  PortRef z = c.op(right ? "BitwiseRightShift" : "BitwiseLeftShift", "opset15", {x, y}, kNumpy);
+  auto bits = static_cast<int64_t>(elem_bits(t));
+  auto amounts = c.const_ints(1);
+  bool in_range = amounts && std::all_of(amounts->begin(), amounts->end(), [&](int64_t v) { return v >= 0 && v < bits; });
+  if (!in_range) {
+    PortRef bad = c.op("GreaterEqual", "opset1", {y, c.scalar(t, static_cast<double>(bits))}, kNumpy, ElemType::kBoolean);
+    PortRef fill = c.scalar(t, 0.0);
+    if (is_signed_int(t)) {
+      PortRef negative = c.op("Less", "opset1", {y, c.scalar(t, 0.0)}, kNumpy, ElemType::kBoolean);
+      bad = c.op("LogicalOr", "opset1", {bad, negative}, kNumpy, ElemType::kBoolean);
+      if (right) {
+        PortRef x_neg = c.op("Less", "opset1", {x, c.scalar(t, 0.0)}, kNumpy, ElemType::kBoolean);
+        fill = c.op("Select", "opset1", {x_neg, c.scalar(t, -1.0), fill}, kNumpy, t);
+      }
+    }
+    z = c.op("Select", "opset1", {bad, fill, z}, kNumpy, t);
+  }
+  c.set_output(0, z);
+}
+
+void lower_shrink(NodeContext& c) {
+  // y = x + bias if x < -lambd; x - bias if x > lambd; else 0
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  double lambd = c.attr_float("lambd", 0.5f), bias = c.attr_float("bias", 0.f);
+  PortRef low = c.op("Less", "opset1", {x, c.scalar(t, -lambd)}, kNumpy, ElemType::kBoolean);
+  PortRef high = c.op("Greater", "opset1", {x, c.scalar(t, lambd)}, kNumpy, ElemType::kBoolean);
+  PortRef b = c.scalar(t, bias);
+  PortRef y = c.op("Select", "opset1", {high, c.op("Subtract", "opset1", {x, b}, kNumpy), c.scalar(t, 0.0)}, kNumpy, t);
+  c.set_output(0, c.op("Select", "opset1", {low, c.op("Add", "opset1", {x, b}, kNumpy), y}, kNumpy, t));
+}
+
+// x * sigmoid(alpha * x): OpenVINO's Swish with beta = alpha.
+PortRef swish(NodeContext& c, PortRef x) { return c.op("Swish", "opset4", {x, c.scalar(c.type(x), c.attr_float("alpha", 1.f))}); }
+
+void lower_swiglu(NodeContext& c) { c.set_output(0, c.op("Multiply", "opset1", {swish(c, c.input(0)), c.input(1)}, kNumpy)); }
+
 }  // namespace
 
 void register_elementwise_ops(LowerRegistry& r) {
@@ -230,6 +326,14 @@ void register_elementwise_ops(LowerRegistry& r) {
   r.add("Where", lower_where);
   r.add("ThresholdedRelu", lower_thresholded_relu);
   r.add("Celu", lower_celu);
+  r.add("BitShift", lower_bit_shift);
+  r.add("BitwiseAnd", binary("BitwiseAnd", ElemType::kDynamic, "opset13"));
+  r.add("BitwiseOr", binary("BitwiseOr", ElemType::kDynamic, "opset13"));
+  r.add("BitwiseXor", binary("BitwiseXor", ElemType::kDynamic, "opset13"));
+  r.add("BitwiseNot", unary("BitwiseNot", "opset13"));
+  r.add("Shrink", lower_shrink);
+  r.add("Swish", [](NodeContext& c) { c.set_output(0, swish(c, c.input(0))); });
+  r.add("SwiGLU", lower_swiglu);
 }
 
 }  // namespace irforge::ov

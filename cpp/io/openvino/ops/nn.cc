@@ -1,8 +1,215 @@
-// ONNX ops of the "nn" family lowered to OpenVINO opsets.
-#include "io/openvino/lowering.h"
+// ONNX ops of the nn family: Softmax, LogSoftmax, Hardmax and Dropout, plus the helpers the
+// other nn files share (nn_common.h). Convolutions are in conv.cc, MatMul/Gemm/Einsum in
+// matmul.cc, normalizations in norm.cc, pooling in pool.cc.
+#include <cstdio>
+
+#include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
-void register_nn_ops(LowerRegistry& r) { (void)r; }
+namespace nn {
+
+std::string fmt_float(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+PortRef shape_of(NodeContext& c, PortRef x) { return c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64); }
+
+PortRef binary(NodeContext& c, const char* type, PortRef a, PortRef b) { return c.op(type, "opset1", {a, b}, kNumpy); }
+
+PortRef reshape(NodeContext& c, PortRef x, PortRef target, bool special_zero) {
+  return c.op("Reshape", "opset1", {x, target}, {{"special_zero", fmt_bool(special_zero)}});
+}
+
+PortRef reshape(NodeContext& c, PortRef x, const Ints& target, bool special_zero) {
+  return reshape(c, x, c.const_i64(target), special_zero);
+}
+
+PortRef reduce(NodeContext& c, const char* type, PortRef x, PortRef axes, bool keep_dims) {
+  std::string t = type;
+  const char* version = t == "ReduceL1" || t == "ReduceL2" ? "opset4" : "opset1";
+  return c.op(t, version, {x, axes}, {{"keep_dims", fmt_bool(keep_dims)}});
+}
+
+namespace {
+// The rank of `x` as a 1-element i64 tensor.
+PortRef rank_of(NodeContext& c, PortRef x) { return shape_of(c, shape_of(c, x)); }
+}  // namespace
+
+PortRef trailing_axes(NodeContext& c, size_t i, int64_t start) {
+  auto rank = c.input_rank(i);
+  if (start < 0 || rank) {
+    int64_t end = start < 0 ? 0 : *rank;
+    Ints axes;
+    for (int64_t a = start; a < end; ++a) axes.push_back(a);
+    return c.const_i64(axes);
+  }
+  PortRef r = c.op("Squeeze", "opset1", {rank_of(c, c.input(i)), c.const_i64({0})});
+  return c.op("Range", "opset4", {c.scalar_i64(start), r, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+}
+
+PortRef per_channel(NodeContext& c, PortRef v, std::optional<int64_t> rank, size_t like_input) {
+  if (!rank) rank = c.input_rank(like_input);
+  if (rank) {
+    Ints target(static_cast<size_t>(*rank), 1);
+    target[1] = -1;
+    return reshape(c, v, target);
+  }
+  // [1, -1] followed by rank-2 ones.
+  PortRef spatial = binary(c, "Subtract", rank_of(c, c.input(like_input)), c.const_i64({2}));
+  PortRef ones = c.op("Broadcast", "opset3", {c.const_i64({1}), spatial}, {{"mode", "numpy"}});
+  return reshape(c, v, c.op("Concat", "opset1", {c.const_i64({1, -1}), ones}, {{"axis", "0"}}));
+}
+
+int64_t spatial_rank(NodeContext& c, std::optional<size_t> weights) {
+  Ints k = c.attr_ints("kernel_shape");
+  if (!k.empty()) return static_cast<int64_t>(k.size());
+  if (weights)
+    if (auto r = c.input_rank(*weights)) return *r - 2;
+  if (auto r = c.input_rank(0)) return *r - 2;
+  c.unsupported("the number of spatial dimensions is unknown (no kernel_shape and unknown input rank)");
+}
+
+Window window_attrs(NodeContext& c, int64_t n) {
+  Window w;
+  auto ints_or = [&](const char* name, int64_t dflt, size_t count) {
+    Ints v = c.attr_ints(name);
+    if (v.empty()) v.assign(count, dflt);
+    if (v.size() != count) c.unsupported(std::string("attribute '") + name + "' has " + std::to_string(v.size()) + " values, expected " + std::to_string(count));
+    return v;
+  };
+  auto un = static_cast<size_t>(n);
+  w.kernel = c.attr_ints("kernel_shape");
+  w.strides = ints_or("strides", 1, un);
+  w.dilations = ints_or("dilations", 1, un);
+  Ints pads = ints_or("pads", 0, 2 * un);
+  w.pads_begin.assign(pads.begin(), pads.begin() + n);
+  w.pads_end.assign(pads.begin() + n, pads.end());
+  std::string ap = c.attr_string("auto_pad", "NOTSET");
+  if (ap == "NOTSET" || ap.empty()) w.auto_pad = "explicit";
+  else if (ap == "SAME_UPPER") w.auto_pad = "same_upper";
+  else if (ap == "SAME_LOWER") w.auto_pad = "same_lower";
+  else if (ap == "VALID") w.auto_pad = "valid";
+  else c.unsupported("unknown auto_pad '" + ap + "'");
+  if (w.auto_pad != "explicit") {
+    // OpenVINO ignores explicit pads with an auto_pad mode but still wants well-formed ones.
+    w.pads_begin.assign(un, 0);
+    w.pads_end.assign(un, 0);
+  }
+  return w;
+}
+
+NodeContext::Attrs conv_attrs(const Window& w) {
+  return {{"strides", join_ints(w.strides)},
+          {"dilations", join_ints(w.dilations)},
+          {"pads_begin", join_ints(w.pads_begin)},
+          {"pads_end", join_ints(w.pads_end)},
+          {"auto_pad", w.auto_pad}};
+}
+
+ElemType stash_type(NodeContext& c, ElemType input_type, bool has_stash_attr) {
+  if (!has_stash_attr) return input_type;
+  auto t = from_onnx(static_cast<DataType>(c.attr_int("stash_type", 1)));
+  if (!t || !is_float(*t)) c.unsupported("stash_type must be a floating-point type");
+  return *t;
+}
+
+}  // namespace nn
+
+namespace {
+
+using namespace nn;
+
+enum class SoftmaxKind { kSoftmax, kLogSoftmax, kHardmax };
+
+// One-hot of the first maximum along `axis` (TopK with stable ties picks the lowest index).
+// OneHot runs on TopK's indices with the reduced axis kept as 1 (the CPU plugin rejects
+// scalar indices), inserting the depth axis just before it; that 1 is then squeezed away.
+PortRef hardmax(NodeContext& c, PortRef x, int64_t axis) {
+  auto topk = c.op_multi("TopK", "opset11", {x, c.scalar_i64(1)},
+                         {{"axis", std::to_string(axis)}, {"mode", "max"}, {"sort", "value"}, {"index_element_type", "i64"}, {"stable", "true"}},
+                         {c.type(x), ElemType::kI64});
+  PortRef depth = c.op("Gather", "opset8", {shape_of(c, x), c.scalar_i64(axis), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+  ElemType t = c.type(x);
+  int64_t depth_axis = axis < 0 ? axis - 1 : axis;
+  PortRef y = c.op("OneHot", "opset1", {topk[1], depth, c.scalar(t, 1.0), c.scalar(t, 0.0)}, {{"axis", std::to_string(depth_axis)}}, t);
+  return c.op("Squeeze", "opset1", {y, c.const_i64({axis < 0 ? axis : axis + 1})});
+}
+
+PortRef softmax_on(NodeContext& c, SoftmaxKind kind, PortRef x, int64_t axis) {
+  switch (kind) {
+    case SoftmaxKind::kSoftmax: return c.op("SoftMax", "opset8", {x}, {{"axis", std::to_string(axis)}});
+    case SoftmaxKind::kLogSoftmax: return c.op("LogSoftmax", "opset5", {x}, {{"axis", std::to_string(axis)}});
+    case SoftmaxKind::kHardmax: return hardmax(c, x, axis);
+  }
+  return x;
+}
+
+LowerFn softmax_like(SoftmaxKind kind) {
+  return [kind](NodeContext& c) {
+    PortRef x = c.input(0);
+    auto rank = c.input_rank(0);
+    if (c.opset() >= 13) {
+      int64_t axis = c.attr_int("axis", -1);
+      c.set_output(0, softmax_on(c, kind, x, rank ? norm_axis(axis, *rank) : axis));
+      return;
+    }
+    // Before opset 13 the input is coerced to 2-D [d0*..*d(axis-1), d(axis)*..*d(n-1)] and the
+    // op runs on its rows: flatten the trailing dims into one, run on the last axis, restore.
+    int64_t axis = c.attr_int("axis", 1);
+    if (axis < 0) {
+      if (!rank && axis != -1) c.unsupported("a negative axis before opset 13 needs a known input rank");
+      axis = rank ? norm_axis(axis, *rank) : axis;
+    }
+    if (axis == -1 || (rank && axis == *rank - 1)) {
+      c.set_output(0, softmax_on(c, kind, x, axis));
+      return;
+    }
+    Ints target(static_cast<size_t>(axis), 0);
+    target.push_back(-1);
+    PortRef flat = reshape(c, x, target, true);
+    PortRef y = softmax_on(c, kind, flat, axis);
+    c.set_output(0, reshape(c, y, shape_of(c, x)));
+  };
+}
+
+// Inference Dropout is the identity and its mask all true. Training mode (opset 12+, a
+// training_mode input that is true) with a non-zero ratio drops at random: unsupported.
+void lower_dropout(NodeContext& c) {
+  PortRef x = c.input(0);
+  if (c.opset() >= 12 && c.has_input(2)) {
+    auto training = c.const_ints(2);
+    if (!training) c.unsupported("training_mode is computed at run time; only inference Dropout can be lowered");
+    if (!training->empty() && (*training)[0] != 0) {
+      double ratio = 0.5;
+      if (c.has_input(1)) {
+        auto r = c.const_floats(1);
+        if (!r || r->empty()) c.unsupported("training_mode is true and the ratio is computed at run time (random dropout)");
+        ratio = (*r)[0];
+      }
+      if (ratio != 0.0) c.unsupported("training_mode is true with a non-zero ratio: random dropout cannot be lowered");
+    }
+  }
+  c.set_output(0, x);
+  if (c.output_used(1)) {
+    // The mask is bool since opset 10; before that it had the data's type.
+    ElemType mt = ElemType::kBoolean;
+    if (auto t = from_onnx(c.node().output(1)->type().elem_type)) mt = *t;
+    else if (c.opset() < 10) mt = c.type(x);
+    PortRef one = c.scalar(mt, 1.0);
+    c.set_output(1, c.op("Broadcast", "opset3", {one, shape_of(c, x)}, {{"mode", "numpy"}}, mt));
+  }
+}
+
+}  // namespace
+
+void register_nn_ops(LowerRegistry& r) {
+  r.add("Softmax", softmax_like(SoftmaxKind::kSoftmax));
+  r.add("LogSoftmax", softmax_like(SoftmaxKind::kLogSoftmax));
+  r.add("Hardmax", softmax_like(SoftmaxKind::kHardmax));
+  r.add("Dropout", lower_dropout);
+}
 
 }  // namespace irforge::ov

@@ -1,0 +1,67 @@
+// Matrix products: MatMul, MatMulInteger, Gemm, Einsum. OpenVINO's MatMul already follows
+// numpy semantics for 1-D operands and batch broadcasting, as ONNX MatMul does.
+#include <string>
+
+#include "io/openvino/ops/nn_common.h"
+
+namespace irforge::ov {
+
+namespace {
+
+using namespace nn;
+
+PortRef matmul(NodeContext& c, PortRef a, PortRef b, bool ta = false, bool tb = false) {
+  return c.op("MatMul", "opset1", {a, b}, {{"transpose_a", fmt_bool(ta)}, {"transpose_b", fmt_bool(tb)}});
+}
+
+void lower_matmul(NodeContext& c) { c.set_output(0, matmul(c, c.input(0), c.input(1))); }
+
+// MatMulInteger: (A - a_zero_point) x (B - b_zero_point) in int32. A per-row a_zero_point [M]
+// must broadcast along A's rows, so it becomes [M, 1]; a per-column b_zero_point [N] already
+// broadcasts along B's last axis.
+void lower_matmul_integer(NodeContext& c) {
+  PortRef a = c.convert(c.input(0), ElemType::kI32);
+  PortRef b = c.convert(c.input_keep_precision(1), ElemType::kI32);
+  if (c.has_input(2)) {
+    PortRef zp = c.convert(c.input_keep_precision(2), ElemType::kI32);
+    if (c.input_rank(2).value_or(0) == 1) zp = c.op("Unsqueeze", "opset1", {zp, c.const_i64({-1})});
+    a = binary(c, "Subtract", a, zp);
+  }
+  if (c.has_input(3)) b = binary(c, "Subtract", b, c.convert(c.input_keep_precision(3), ElemType::kI32));
+  c.set_output(0, matmul(c, a, b));
+}
+
+// Gemm: alpha * A' x B' + beta * C, C optional (since opset 11) and unidirectionally
+// broadcast to the product (numpy broadcasting covers it).
+void lower_gemm(NodeContext& c) {
+  PortRef y = matmul(c, c.input(0), c.input(1), c.attr_int("transA", 0) != 0, c.attr_int("transB", 0) != 0);
+  ElemType t = c.type(y);
+  double alpha = c.attr_float("alpha", 1.f), beta = c.attr_float("beta", 1.f);
+  if (alpha != 1.0) y = binary(c, "Multiply", y, c.scalar(t, alpha));
+  if (c.has_input(2) && beta != 0.0) {
+    PortRef bias = c.input(2);
+    if (beta != 1.0) bias = binary(c, "Multiply", bias, c.scalar(t, beta));
+    y = binary(c, "Add", y, bias);
+  }
+  c.set_output(0, y);
+}
+
+// OpenVINO's Einsum takes the same equation syntax without blanks.
+void lower_einsum(NodeContext& c) {
+  std::string eq;
+  for (char ch : c.attr_string("equation")) if (ch != ' ') eq += ch;
+  std::vector<PortRef> inputs;
+  for (size_t i = 0; i < c.num_inputs(); ++i) inputs.push_back(c.input(i));
+  c.set_output(0, c.op("Einsum", "opset7", inputs, {{"equation", eq}}));
+}
+
+}  // namespace
+
+void register_matmul_ops(LowerRegistry& r) {
+  r.add("MatMul", lower_matmul);
+  r.add("MatMulInteger", lower_matmul_integer);
+  r.add("Gemm", lower_gemm);
+  r.add("Einsum", lower_einsum);
+}
+
+}  // namespace irforge::ov

@@ -1,0 +1,338 @@
+// ONNX quantization ops lowered to OpenVINO: QuantizeLinear, DequantizeLinear,
+// DynamicQuantizeLinear, QLinearMatMul, QLinearConv.
+//
+// Scale and zero point come in three granularities (ONNX): a scalar (per tensor), a 1-D vector
+// along `axis` (per axis), or a tensor of x's rank holding one value per `block_size` elements
+// along `axis` (blocked, opset 21). They are made broadcastable against x here.
+//
+// Quantizing to an integer type with constant scale and zero point is a FakeQuantize to the
+// type's range followed by a Convert, as OpenVINO's own ONNX frontend does: the CPU plugin's
+// low-precision transformations recognise FakeQuantize → ... → (Convert, Subtract, Multiply)
+// chains and run the ops between in int8. With input range [(lo - zp) * s, (hi - zp) * s],
+// output range [lo, hi] and hi - lo + 1 levels, FakeQuantize computes
+// clamp(round(x / s) + zp, lo, hi) (see `quantize` for how its rounding differs on exact ties).
+// Dequantization is Convert → Subtract → Multiply, the chain those transformations fold into
+// the int8 op before it.
+#include <algorithm>
+#include <cstdio>
+
+#include "io/openvino/lowering.h"
+#include "io/openvino/ops/nn_common.h"
+
+namespace irforge::ov {
+
+namespace {
+
+const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
+
+PortRef bin(NodeContext& c, const char* type, PortRef a, PortRef b) { return c.op(type, "opset1", {a, b}, kNumpy); }
+
+// The [lo, hi] range of an integer quantized type; nullopt for float types.
+std::optional<std::pair<double, double>> int_range(ElemType t) {
+  switch (t) {
+    case ElemType::kU8: return std::make_pair(0.0, 255.0);
+    case ElemType::kI8: return std::make_pair(-128.0, 127.0);
+    case ElemType::kU16: return std::make_pair(0.0, 65535.0);
+    case ElemType::kI16: return std::make_pair(-32768.0, 32767.0);
+    case ElemType::kU4: return std::make_pair(0.0, 15.0);
+    case ElemType::kI4: return std::make_pair(-8.0, 7.0);
+    default: return std::nullopt;
+  }
+}
+
+// Largest finite value of a float8/float4 type (saturation bound).
+std::optional<double> float_max(ElemType t) {
+  switch (t) {
+    case ElemType::kF8E4M3: return 448.0;
+    case ElemType::kF8E5M2: return 57344.0;
+    case ElemType::kF4E2M1: return 6.0;
+    default: return std::nullopt;
+  }
+}
+
+// Scale or zero point (input `pi`) made broadcastable against x (input 0) per the granularity
+// rules in the file comment.
+PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_t block) {
+  auto prank = c.input_rank(pi);
+  if (!prank) c.unsupported("the rank of the scale / zero point must be known");
+  if (*prank == 0) return p;
+  auto xrank = c.input_rank(0);
+  if (block > 0) {
+    // Element i along the axis uses value i / block_size: a Gather repeats each value.
+    PortRef x = c.input(0);
+    PortRef shape = c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64);
+    PortRef len = c.op("Gather", "opset8", {shape, c.scalar_i64(axis), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+    PortRef range = c.op("Range", "opset4", {c.scalar_i64(0), len, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+    PortRef idx = bin(c, "Divide", range, c.scalar_i64(block));
+    return c.op("Gather", "opset8", {p, idx, c.scalar_i64(axis)}, {{"batch_dims", "0"}});
+  }
+  if (*prank != 1) c.unsupported("a scale / zero point of rank > 1 needs block_size");
+  // Per axis: [n] → [n, 1, ...] with one 1 per dim after the axis (counted at run time when the
+  // axis is non-negative and x's rank unknown).
+  if (!xrank && axis >= 0) {
+    PortRef rank = c.op("ShapeOf", "opset3", {c.op("ShapeOf", "opset3", {c.input(0)}, {{"output_type", "i64"}}, ElemType::kI64)},
+                        {{"output_type", "i64"}}, ElemType::kI64);
+    PortRef trailing = bin(c, "Subtract", rank, c.const_i64({axis + 1}));
+    PortRef ones = c.op("Broadcast", "opset3", {c.scalar_i64(1), trailing}, {{"mode", "numpy"}});
+    PortRef target = c.op("Concat", "opset1", {c.const_i64({-1}), ones}, {{"axis", "0"}});
+    return c.op("Reshape", "opset1", {p, target}, {{"special_zero", "false"}});
+  }
+  int64_t trailing = xrank ? *xrank - norm_axis(axis, *xrank) - 1 : -axis - 1;
+  if (trailing <= 0) return p;
+  Ints target(static_cast<size_t>(trailing) + 1, 1);
+  target[0] = -1;
+  return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
+}
+
+// The FakeQuantize input range [(lo - zp) * s, (hi - zp) * s] as constants, when the scale at
+// input `si` and the zero point at `zi` (if given) are constants, per tensor or per axis; their
+// shape is `shape` (e.g. [n, 1, 1] per axis). The CPU plugin's low-precision transformations
+// only take FakeQuantize ops whose ranges are Const layers, not subgraphs that fold to them.
+using Range = std::pair<PortRef, PortRef>;
+std::optional<Range> constant_range(NodeContext& c, size_t si, std::optional<size_t> zi, const Ints& shape, std::pair<double, double> range) {
+  auto scale = c.const_floats(si);
+  std::optional<std::vector<double>> zero;
+  if (zi) zero = c.const_floats(*zi);
+  if (!scale || (zi && !zero) || scale->empty()) return std::nullopt;
+  size_t n = scale->size();
+  int64_t elements = 1;
+  for (int64_t d : shape) elements *= d;
+  if (static_cast<size_t>(elements) != n || (zero && zero->size() != n && zero->size() != 1)) return std::nullopt;
+  std::vector<float> lo(n), hi(n);
+  for (size_t i = 0; i < n; ++i) {
+    float s = static_cast<float>((*scale)[i]);
+    float z = zero ? static_cast<float>((*zero)[zero->size() == 1 ? 0 : i]) : 0.f;
+    lo[i] = (static_cast<float>(range.first) - z) * s;
+    hi[i] = (static_cast<float>(range.second) - z) * s;
+  }
+  return Range{c.const_f32(lo, shape), c.const_f32(hi, shape)};
+}
+
+// The shape a per-axis parameter vector of length n takes to broadcast along `axis` of input 0:
+// [n, 1, ...]; nullopt when that needs x's unknown rank.
+std::optional<Ints> per_axis_shape(NodeContext& c, int64_t n, int64_t axis) {
+  auto xrank = c.input_rank(0);
+  if (!xrank && axis >= 0) return std::nullopt;
+  int64_t trailing = xrank ? *xrank - norm_axis(axis, *xrank) - 1 : -axis - 1;
+  Ints shape(static_cast<size_t>(std::max<int64_t>(trailing, 0)) + 1, 1);
+  shape[0] = n;
+  return shape;
+}
+
+PortRef clamp(NodeContext& c, PortRef x, double lo, double hi) {
+  char a[32], b[32];
+  std::snprintf(a, sizeof a, "%.9g", lo);
+  std::snprintf(b, sizeof b, "%.9g", hi);
+  return c.op("Clamp", "opset1", {x}, {{"min", a}, {"max", b}});
+}
+
+// y = saturate(round(x / s) + zp) in type `out` (x, s, zp already broadcastable and in one
+// float type). For integer types, with `fq` (constant ranges, see constant_range) this is a
+// FakeQuantize; it rounds half to even after adding zp - lo, so when that is odd an exact tie
+// x / s = k + 0.5 lands one step away from ONNX. Without constant ranges (parameters computed
+// at run time, which the CPU plugin could not run in int8 anyway) it is the exact
+// Divide/Round/Add/Clamp form.
+PortRef quantize(NodeContext& c, PortRef x, PortRef s, std::optional<PortRef> zp, ElemType out, bool saturate, std::optional<Range> fq) {
+  if (auto range = int_range(out)) {
+    if (fq && c.type(x) == ElemType::kF32) {
+      auto levels = static_cast<int64_t>(range->second - range->first + 1);
+      PortRef lo = c.scalar(ElemType::kF32, range->first), hi = c.scalar(ElemType::kF32, range->second);
+      return c.convert(c.op("FakeQuantize", "opset1", {x, fq->first, fq->second, lo, hi}, {{"levels", std::to_string(levels)}, {"auto_broadcast", "numpy"}}),
+                       out);
+    }
+    PortRef y = c.op("Round", "opset5", {bin(c, "Divide", x, s)}, {{"mode", "half_to_even"}});
+    if (zp) y = bin(c, "Add", y, *zp);
+    return c.convert(clamp(c, y, range->first, range->second), out);
+  }
+  auto fmax = float_max(out);
+  if (!fmax) c.unsupported(std::string("quantizing to ") + elem_name(out) + " is not supported");
+  // Float targets: x / s + zp, clamped to the finite range when saturating (the Convert then
+  // rounds to nearest even). Without saturation OpenVINO's Convert gives NaN (e4m3) or inf
+  // (e5m2) out of range, as ONNX specifies. The CPU plugin's Clamp maps NaN to the lower bound,
+  // so NaNs are passed around it.
+  PortRef y = bin(c, "Divide", x, s);
+  if (zp) y = bin(c, "Add", y, *zp);
+  if (saturate) {
+    PortRef nan = c.op("IsNaN", "opset10", {y}, {}, ElemType::kBoolean);
+    y = c.op("Select", "opset1", {nan, y, clamp(c, y, -*fmax, *fmax)}, kNumpy, c.type(y));
+  }
+  return c.convert(y, out);
+}
+
+// The element type a QuantizeLinear produces: the zero point's, else output_dtype, else u8.
+ElemType quantized_type(NodeContext& c) {
+  if (c.has_input(2)) return c.type(c.input_keep_precision(2));
+  if (int64_t dt = c.attr_int("output_dtype", 0)) {
+    auto t = from_onnx(static_cast<DataType>(dt));
+    if (!t) c.unsupported("output_dtype has no OpenVINO element type");
+    return *t;
+  }
+  return ElemType::kU8;
+}
+
+void lower_quantize_linear(NodeContext& c) {
+  // x / scale is computed in the scale's type (ONNX), or in `precision` when given.
+  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  int64_t block = c.attr_int("block_size", 0);
+  PortRef s = c.input_keep_precision(1);
+  ElemType ct = c.type(s);
+  if (int64_t p = c.attr_int("precision", 0)) {
+    auto t = from_onnx(static_cast<DataType>(p));
+    if (!t) c.unsupported("precision has no OpenVINO element type");
+    ct = *t;
+    s = c.convert(s, ct);
+  }
+  ElemType out = quantized_type(c);
+  PortRef x = c.convert(c.input(0), ct);
+  s = broadcastable(c, s, 1, axis, block);
+  std::optional<PortRef> zp;
+  if (c.has_input(2)) zp = broadcastable(c, c.convert(c.input_keep_precision(2), ct), 2, axis, block);
+  std::optional<Range> fq;
+  auto range = int_range(out);
+  auto srank = c.input_rank(1);
+  if (range && block == 0 && srank && *srank <= 1) {
+    const Tensor* st = c.const_input(1);
+    std::optional<Ints> shape = *srank == 0 ? Ints{} : st ? per_axis_shape(c, static_cast<int64_t>(st->element_count()), axis) : std::nullopt;
+    if (shape) fq = constant_range(c, 1, c.has_input(2) ? std::optional<size_t>(2) : std::nullopt, *shape, *range);
+  }
+  c.set_output(0, quantize(c, x, s, zp, out, c.attr_int("saturate", 1) != 0, fq));
+}
+
+// Blocked dequantization of x with static dims whose axis length is a multiple of the block:
+// x [.., D, ..] → [.., D/B, B, ..] against scale / zero point [.., D/B, 1, ..], then back to x's
+// shape. For constant int4/int8 weights this is the grouped decompression form (Const [O, I/G, G]
+// → Convert → Subtract → Multiply → Reshape) that the CPU plugin's compressed MatMul kernels
+// expect; with scales repeated to x's full shape those kernels give wrong results for int4.
+std::optional<PortRef> dequantize_grouped(NodeContext& c, ElemType out, int64_t axis, int64_t block) {
+  PShape xs = c.shape(c.input(0));
+  if (!xs || std::any_of(xs->begin(), xs->end(), [](int64_t d) { return d < 0; })) return std::nullopt;
+  auto r = static_cast<int64_t>(xs->size());
+  int64_t a = norm_axis(axis, r);
+  if (a < 0 || a >= r || (*xs)[static_cast<size_t>(a)] % block != 0 || c.input_rank(1) != r) return std::nullopt;
+  Ints split(xs->begin(), xs->end());
+  split[static_cast<size_t>(a)] /= block;
+  split.insert(split.begin() + a + 1, block);
+  auto reshape = [&](PortRef p, const Ints& shape) { return c.op("Reshape", "opset1", {p, c.const_i64(shape)}, {{"special_zero", "false"}}); };
+  auto grouped = [&](size_t i) { return c.op("Unsqueeze", "opset1", {c.convert(c.input_keep_precision(i), out), c.const_i64({a + 1})}); };
+  PortRef y = c.convert(reshape(c.input_keep_precision(0), split), out);
+  if (c.has_input(2)) y = bin(c, "Subtract", y, grouped(2));
+  return reshape(bin(c, "Multiply", y, grouped(1)), *xs);
+}
+
+void lower_dequantize_linear(NodeContext& c) {
+  // y = (x - zp) * scale in the output type (the scale's, or output_dtype).
+  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  int64_t block = c.attr_int("block_size", 0);
+  PortRef s = c.input_keep_precision(1);
+  ElemType out = c.type(s);
+  if (int64_t dt = c.attr_int("output_dtype", 0)) {
+    auto t = from_onnx(static_cast<DataType>(dt));
+    if (!t) c.unsupported("output_dtype has no OpenVINO element type");
+    out = *t;
+  }
+  if (block > 0) {
+    if (auto y = dequantize_grouped(c, out, axis, block)) {
+      c.set_output(0, *y);
+      return;
+    }
+  }
+  PortRef y = c.convert(c.input_keep_precision(0), out);
+  if (c.has_input(2)) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
+  c.set_output(0, bin(c, "Multiply", y, broadcastable(c, c.convert(s, out), 1, axis, block)));
+}
+
+void lower_dynamic_quantize_linear(NodeContext& c) {
+  // scale = (max(x, 0) - min(x, 0)) / 255, zp = saturate(round(-min(x, 0) / scale)) (u8),
+  // y = saturate(round(x / scale) + zp).
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  PortRef axes = c.op("Range", "opset4",
+                      {c.scalar_i64(0),
+                       c.op("Squeeze", "opset1",
+                            {c.op("ShapeOf", "opset3", {c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64)},
+                                  {{"output_type", "i64"}}, ElemType::kI64),
+                             c.const_i64({0})}),
+                       c.scalar_i64(1)},
+                      {{"output_type", "i64"}}, ElemType::kI64);
+  PortRef zero = c.scalar(t, 0.0);
+  PortRef hi = bin(c, "Maximum", c.op("ReduceMax", "opset1", {x, axes}, {{"keep_dims", "false"}}), zero);
+  PortRef lo = bin(c, "Minimum", c.op("ReduceMin", "opset1", {x, axes}, {{"keep_dims", "false"}}), zero);
+  PortRef scale = bin(c, "Divide", bin(c, "Subtract", hi, lo), c.scalar(t, 255.0));
+  PortRef zp = c.op("Round", "opset5", {bin(c, "Divide", c.op("Negative", "opset1", {lo}), scale)}, {{"mode", "half_to_even"}});
+  zp = clamp(c, zp, 0, 255);
+  c.set_output(0, quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt));
+  c.set_output(1, scale);
+  c.set_output(2, c.convert(zp, ElemType::kU8));
+}
+
+// (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi`, the pair
+// broadcast along `axis` when 1-D.
+PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
+  auto along = [&](PortRef p, size_t i) {
+    if (c.input_rank(i).value_or(0) != 1) return p;
+    Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
+    target[0] = -1;
+    return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
+  };
+  PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
+  y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
+  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
+}
+
+// Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor).
+void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi) {
+  PortRef s = c.convert(c.input_keep_precision(si), ElemType::kF32);
+  ElemType out = c.type(c.input_keep_precision(zi));
+  if (!int_range(out)) c.unsupported(std::string("requantizing to ") + elem_name(out) + " is not supported");
+  PortRef zp = c.convert(c.input_keep_precision(zi), ElemType::kF32);
+  c.set_output(0, quantize(c, y, s, zp, out, true, constant_range(c, si, zi, Ints{}, *int_range(out))));
+}
+
+void lower_qlinear_matmul(NodeContext& c) {
+  // a: per tensor or per row ([M], axis -2); b: per tensor or per column ([N], the last axis).
+  auto ra = c.input_rank(0), rb = c.input_rank(3);
+  if (!ra || !rb) c.unsupported("QLinearMatMul needs inputs of known rank");
+  PortRef a = dequantize_f32(c, 0, 1, 2, -2, std::max<int64_t>(*ra, 2));
+  PortRef b = dequantize_f32(c, 3, 4, 5, -1, *rb);
+  PortRef y = c.op("MatMul", "opset1", {a, b}, {{"transpose_a", "false"}, {"transpose_b", "false"}});
+  set_requantized(c, y, 6, 7);
+}
+
+void lower_qlinear_conv(NodeContext& c) {
+  // Dequantized x and w (per output channel: w_scale [M] along axis 0), a float convolution,
+  // the int32 bias dequantized with scale x_scale * w_scale, then requantization.
+  int64_t n = nn::spatial_rank(c, 3);
+  nn::Window win = nn::window_attrs(c, n);
+  PortRef x = dequantize_f32(c, 0, 1, 2, 1, n + 2);
+  PortRef w = dequantize_f32(c, 3, 4, 5, 0, n + 2);
+  int64_t group = c.attr_int("group", 1);
+  PortRef y;
+  if (group == 1) {
+    y = c.op("Convolution", "opset1", {x, w}, nn::conv_attrs(win));
+  } else {
+    PShape ws = c.shape(c.input(3));
+    if (!ws || std::any_of(ws->begin(), ws->end(), [](int64_t d) { return d < 0; })) c.unsupported("grouped QLinearConv needs static weight dims");
+    Ints target = {group, (*ws)[0] / group};
+    target.insert(target.end(), ws->begin() + 1, ws->end());
+    w = c.op("Reshape", "opset1", {w, c.const_i64(target)}, {{"special_zero", "false"}});
+    y = c.op("GroupConvolution", "opset1", {x, w}, nn::conv_attrs(win));
+  }
+  if (c.has_input(8)) {
+    PortRef bs = bin(c, "Multiply", c.convert(c.input_keep_precision(1), ElemType::kF32), c.convert(c.input_keep_precision(4), ElemType::kF32));
+    PortRef bias = bin(c, "Multiply", c.convert(c.input_keep_precision(8), ElemType::kF32), bs);
+    y = bin(c, "Add", y, nn::per_channel(c, bias, n + 2));
+  }
+  set_requantized(c, y, 6, 7);
+}
+
+}  // namespace
+
+void register_quant_ops(LowerRegistry& r) {
+  r.add("QuantizeLinear", lower_quantize_linear);
+  r.add("DequantizeLinear", lower_dequantize_linear);
+  r.add("DynamicQuantizeLinear", lower_dynamic_quantize_linear);
+  r.add("QLinearMatMul", lower_qlinear_matmul);
+  r.add("QLinearConv", lower_qlinear_conv);
+}
+
+}  // namespace irforge::ov

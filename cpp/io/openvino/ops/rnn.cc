@@ -1,0 +1,346 @@
+// Recurrent ONNX ops: RNN, GRU, LSTM → RNNSequence/GRUSequence/LSTMSequence-5, or a Loop over
+// time steps for what those lack; the stateful CausalConvWithState.
+//
+// Layouts differ: ONNX X is [seq, batch, input] (layout 0) or [batch, seq, input] (layout 1),
+// states [num_directions, batch, hidden] (layout 0) or [batch, num_directions, hidden];
+// OpenVINO takes X [batch, seq, input] and states [batch, num_directions, hidden] and returns
+// Y [batch, num_directions, seq, hidden]. Gate order: LSTM weights are iofc in ONNX and fico
+// in OpenVINO; GRU is zrh in both. ONNX biases hold the input and recurrent halves separately
+// ([dirs, 2·gates·hidden]); OpenVINO adds them (except GRU's recurrent h bias under
+// linear_before_reset).
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "io/openvino/ops/subgraph.h"
+
+namespace irforge::ov {
+
+namespace {
+
+const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
+
+enum class Cell { kRnn, kGru, kLstm };
+
+PortRef transpose(NodeContext& c, PortRef x, const Ints& perm) { return c.op("Transpose", "opset1", {x, c.const_i64(perm)}); }
+
+PortRef dim_1d(NodeContext& c, PortRef x, int64_t axis) {
+  PortRef shape = c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64);
+  return c.op("Gather", "opset8", {shape, c.const_i64({axis}), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+}
+
+std::vector<PortRef> split(NodeContext& c, PortRef x, int64_t axis, int parts) {
+  return c.op_multi("Split", "opset1", {x, c.scalar_i64(axis)}, {{"num_splits", std::to_string(parts)}},
+                    std::vector<ElemType>(static_cast<size_t>(parts), c.type(x)));
+}
+
+PortRef concat(NodeContext& c, const std::vector<PortRef>& parts, int64_t axis) {
+  return c.op("Concat", "opset1", parts, {{"axis", std::to_string(axis)}});
+}
+
+// Reorders the gate blocks of `x` along `axis`: output block k is input block order[k].
+PortRef reorder_gates(NodeContext& c, PortRef x, int64_t axis, const std::vector<int>& order) {
+  std::vector<PortRef> blocks = split(c, x, axis, static_cast<int>(order.size()));
+  std::vector<PortRef> out;
+  for (int k : order) out.push_back(blocks[static_cast<size_t>(k)]);
+  return concat(c, out, axis);
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+
+struct Activation {
+  std::string name;  // lower case
+  float alpha = 0.f, beta = 0.f;
+};
+
+bool native_activation(const Activation& a) { return a.name == "sigmoid" || a.name == "tanh" || a.name == "relu"; }
+
+// The recurrent op as parsed from the node, in OpenVINO's layout.
+struct Recurrent {
+  Cell cell;
+  int64_t hidden = 0, dirs = 1;
+  std::string direction;
+  bool batch_major = false;
+  std::vector<std::vector<Activation>> acts;  // per direction: f (, g (, h))
+  float clip = 0.f;                           // 0: none
+  PortRef x, h0, c0, lens, w, r, b, p;        // x [batch, seq, input]; h0/c0 [batch, dirs, hidden]
+};
+
+// ONNX activations with their alpha/beta: the activation_alpha/beta lists are consumed, in
+// order, by the functions that take the parameter; others get the ONNX defaults.
+std::vector<std::vector<Activation>> parse_activations(NodeContext& c, Cell cell, int64_t dirs) {
+  size_t per_dir = cell == Cell::kLstm ? 3 : cell == Cell::kGru ? 2 : 1;
+  std::vector<std::string> names;
+  if (const Attribute* a = c.node().attr("activations"))
+    for (const std::string& s : a->strings) names.push_back(lower(s));
+  if (names.empty()) {
+    std::vector<std::string> one = cell == Cell::kLstm ? std::vector<std::string>{"sigmoid", "tanh", "tanh"}
+                                   : cell == Cell::kGru ? std::vector<std::string>{"sigmoid", "tanh"}
+                                                        : std::vector<std::string>{"tanh"};
+    for (int64_t d = 0; d < dirs; ++d) names.insert(names.end(), one.begin(), one.end());
+  } else if (names.size() == per_dir && dirs == 2) {
+    names.insert(names.end(), names.begin(), names.end());
+  }
+  if (names.size() != per_dir * static_cast<size_t>(dirs))
+    c.unsupported("expected " + std::to_string(per_dir * static_cast<size_t>(dirs)) + " activations");
+  std::vector<float> alphas = c.attr_floats("activation_alpha"), betas = c.attr_floats("activation_beta");
+  size_t ai = 0, bi = 0;
+  std::vector<std::vector<Activation>> out(static_cast<size_t>(dirs));
+  for (size_t k = 0; k < names.size(); ++k) {
+    Activation a{names[k]};
+    const std::string& n = a.name;
+    bool takes_alpha = n == "affine" || n == "leakyrelu" || n == "thresholdedrelu" || n == "scaledtanh" || n == "hardsigmoid" || n == "elu";
+    bool takes_beta = n == "affine" || n == "scaledtanh" || n == "hardsigmoid";
+    a.alpha = n == "leakyrelu" ? 0.01f : n == "hardsigmoid" ? 0.2f : 1.f;
+    a.beta = n == "hardsigmoid" ? 0.5f : n == "scaledtanh" ? 1.f : 0.f;
+    if (takes_alpha && ai < alphas.size()) a.alpha = alphas[ai++];
+    if (takes_beta && bi < betas.size()) a.beta = betas[bi++];
+    if (!native_activation(a) && !takes_alpha && n != "softsign" && n != "softplus") c.unsupported("unknown activation '" + n + "'");
+    out[k / per_dir].push_back(a);
+  }
+  return out;
+}
+
+PortRef activate(NodeContext& b, PortRef x, const Activation& a) {
+  ElemType t = b.type(x);
+  const std::string& n = a.name;
+  if (n == "sigmoid") return b.op("Sigmoid", "opset1", {x});
+  if (n == "tanh") return b.op("Tanh", "opset1", {x});
+  if (n == "relu") return b.op("ReLU", "opset1", {x});
+  if (n == "affine") return b.op("Add", "opset1", {b.op("Multiply", "opset1", {x, b.scalar(t, a.alpha)}, kNumpy), b.scalar(t, a.beta)}, kNumpy);
+  if (n == "leakyrelu") return b.op("PReLU", "opset1", {x, b.scalar(t, a.alpha)});
+  if (n == "thresholdedrelu")
+    return b.op("Select", "opset1", {b.op("Greater", "opset1", {x, b.scalar(t, a.alpha)}, kNumpy, ElemType::kBoolean), x, b.scalar(t, 0)}, kNumpy, t);
+  if (n == "scaledtanh")
+    return b.op("Multiply", "opset1", {b.op("Tanh", "opset1", {b.op("Multiply", "opset1", {x, b.scalar(t, a.beta)}, kNumpy)}), b.scalar(t, a.alpha)}, kNumpy);
+  if (n == "hardsigmoid") return b.op("HardSigmoid", "opset1", {x, b.scalar(t, a.alpha), b.scalar(t, a.beta)});
+  if (n == "elu") return b.op("Elu", "opset1", {x}, {{"alpha", std::to_string(a.alpha)}});
+  if (n == "softsign") return b.op("SoftSign", "opset9", {x});
+  return b.op("SoftPlus", "opset4", {x});
+}
+
+// [batch, dirs, seq, hidden] etc. → ONNX layouts, set as the node's outputs.
+void set_outputs(NodeContext& c, const Recurrent& rc, const std::vector<PortRef>& outs) {
+  // Y: [batch, dirs, seq, hidden] → [seq, dirs, batch, hidden] or [batch, seq, dirs, hidden].
+  if (c.output_used(0)) c.set_output(0, transpose(c, outs[0], rc.batch_major ? Ints{0, 2, 1, 3} : Ints{2, 1, 0, 3}));
+  for (size_t i = 1; i < outs.size(); ++i)
+    if (c.output_used(i)) c.set_output(i, rc.batch_major ? outs[i] : transpose(c, outs[i], {1, 0, 2}));
+}
+
+// RNNSequence/GRUSequence/LSTMSequence-5.
+void lower_native(NodeContext& c, const Recurrent& rc) {
+  ElemType t = c.type(rc.x);
+  int gates = rc.cell == Cell::kLstm ? 4 : rc.cell == Cell::kGru ? 3 : 1;
+  bool lbr = rc.cell == Cell::kGru && c.attr_int("linear_before_reset", 0) != 0;
+  PortRef w = rc.w, r = rc.r, b;
+  if (rc.b.valid()) {
+    std::vector<PortRef> halves = split(c, rc.b, 1, 2);  // input and recurrent biases
+    if (lbr) {
+      // [Wb_z + Rb_z, Wb_r + Rb_r, Wb_h, Rb_h]: the recurrent h bias stays inside r ⊙ (...).
+      std::vector<PortRef> wb = split(c, halves[0], 1, 3), rb = split(c, halves[1], 1, 3);
+      b = concat(c, {c.op("Add", "opset1", {wb[0], rb[0]}, kNumpy), c.op("Add", "opset1", {wb[1], rb[1]}, kNumpy), wb[2], rb[2]}, 1);
+    } else {
+      b = c.op("Add", "opset1", {halves[0], halves[1]}, kNumpy);
+    }
+  } else {
+    b = c.op("Broadcast", "opset3", {c.scalar(t, 0), c.const_i64({rc.dirs, (gates + (lbr ? 1 : 0)) * rc.hidden})}, {{"mode", "numpy"}});
+  }
+  if (rc.cell == Cell::kLstm) {
+    const std::vector<int> fico = {2, 0, 3, 1};  // from iofc
+    w = reorder_gates(c, w, 1, fico);
+    r = reorder_gates(c, r, 1, fico);
+    b = reorder_gates(c, b, 1, fico);
+  }
+  std::string act_list;
+  for (const Activation& a : rc.acts[0]) act_list += (act_list.empty() ? "" : ",") + a.name;
+  NodeContext::Attrs attrs = {{"direction", rc.direction}, {"hidden_size", std::to_string(rc.hidden)}, {"activations", act_list},
+                              {"activations_alpha", ""}, {"activations_beta", ""}, {"clip", std::to_string(rc.clip)}};
+  if (rc.cell == Cell::kGru) attrs.insert(attrs.begin() + 1, {"linear_before_reset", lbr ? "true" : "false"});
+  std::vector<PortRef> outs;
+  if (rc.cell == Cell::kLstm)
+    outs = c.op_multi("LSTMSequence", "opset5", {rc.x, rc.h0, rc.c0, rc.lens, w, r, b}, attrs, {t, t, t});
+  else
+    outs = c.op_multi(rc.cell == Cell::kGru ? "GRUSequence" : "RNNSequence", "opset5", {rc.x, rc.h0, rc.lens, w, r, b}, attrs, {t, t});
+  set_outputs(c, rc, outs);
+}
+
+// The ONNX equations step by step in a Loop over time, one Loop per direction: for what the
+// sequence ops lack (peepholes, input_forget, other activations, per-direction activations)
+// and for sequence_lens under dynamic shapes, which the CPU plugin's sequence ops ignore.
+// Past a batch row's length its state is kept and its output is zero; a reverse direction runs
+// forward over the row's valid part reversed (ReverseSequence).
+void lower_step_loop(NodeContext& c, const Recurrent& rc) {
+  ElemType t = c.type(rc.x);
+  int gates = rc.cell == Cell::kLstm ? 4 : rc.cell == Cell::kGru ? 3 : 1;
+  bool lbr = rc.cell == Cell::kGru && c.attr_int("linear_before_reset", 0) != 0;
+  bool input_forget = rc.cell == Cell::kLstm && c.attr_int("input_forget", 0) != 0;
+  PortRef seq = c.op("Gather", "opset8", {c.op("ShapeOf", "opset3", {rc.x}, {{"output_type", "i64"}}, ElemType::kI64), c.scalar_i64(1), c.scalar_i64(0)});
+  PortRef lens = c.convert(rc.lens, ElemType::kI64);
+  auto pick = [&](PortRef v, int64_t d, int64_t axis) {
+    return c.op("Gather", "opset8", {v, c.scalar_i64(d), c.scalar_i64(axis)}, {{"batch_dims", "0"}});
+  };
+  std::vector<PortRef> ys, hs, cs;
+  for (int64_t d = 0; d < rc.dirs; ++d) {
+    bool reverse = rc.direction == "reverse" || d == 1;
+    const std::vector<Activation>& act = rc.acts[static_cast<size_t>(d)];
+    PortRef x = reverse ? c.op("ReverseSequence", "opset1", {rc.x, lens}, {{"batch_axis", "0"}, {"seq_axis", "1"}}) : rc.x;
+    PortRef w = pick(rc.w, d, 0), r = pick(rc.r, d, 0);  // [gates·hidden, input or hidden]
+    PortRef wb, rb;
+    if (rc.b.valid()) {
+      std::vector<PortRef> halves = split(c, pick(rc.b, d, 0), 0, 2);
+      wb = halves[0];
+      rb = halves[1];
+    } else {
+      wb = rb = c.op("Broadcast", "opset3", {c.scalar(t, 0), c.const_i64({gates * rc.hidden})}, {{"mode", "numpy"}});
+    }
+
+    LoopBuilder loop(c, seq, c.scalar(ElemType::kBoolean, 1));
+    NodeContext& b = loop.b();
+    PortRef step = loop.iteration();
+    auto in = [&](PortRef v, std::optional<int64_t> rank, const char* name) { return loop.invariant(v, dynamic_dims(rank), name); };
+    PortRef x_t = b.op("Gather", "opset8", {in(x, 3, "x"), step, b.scalar_i64(1)}, {{"batch_dims", "0"}});  // [batch, input]
+    PortRef h_in = loop.carried(pick(rc.h0, d, 1), dynamic_dims(2), "h");
+    PortRef c_in = rc.cell == Cell::kLstm ? loop.carried(pick(rc.c0, d, 1), dynamic_dims(2), "c") : PortRef{};
+    PortRef w_p = in(w, 2, "W"), r_p = in(r, 2, "R");
+    auto matmul_t = [&](PortRef a, PortRef m) { return b.op("MatMul", "opset1", {a, m}, {{"transpose_a", "false"}, {"transpose_b", "true"}}); };
+    auto add = [&](PortRef a, PortRef v) { return b.op("Add", "opset1", {a, v}, kNumpy); };
+    auto mul = [&](PortRef a, PortRef v) { return b.op("Multiply", "opset1", {a, v}, kNumpy); };
+    auto clipped = [&](PortRef v) {
+      if (rc.clip <= 0.f) return v;
+      std::string bound = std::to_string(rc.clip);
+      return b.op("Clamp", "opset1", {v}, {{"min", "-" + bound}, {"max", bound}});
+    };
+    PortRef xw = add(matmul_t(x_t, w_p), in(wb, 1, "Wb"));
+    PortRef hr = add(matmul_t(h_in, r_p), in(rb, 1, "Rb"));
+    PortRef h_new, c_new;
+    if (rc.cell == Cell::kRnn) {
+      h_new = activate(b, clipped(add(xw, hr)), act[0]);
+    } else if (rc.cell == Cell::kGru) {
+      std::vector<PortRef> xs = split(b, xw, 1, 3), hs3 = split(b, hr, 1, 3);
+      PortRef z = activate(b, clipped(add(xs[0], hs3[0])), act[0]);
+      PortRef rg = activate(b, clipped(add(xs[1], hs3[1])), act[0]);
+      PortRef pre;
+      if (lbr) {
+        pre = add(xs[2], mul(rg, hs3[2]));
+      } else {
+        // (r ⊙ h) R_hᵀ + Rb_h: the reset gate applies before the recurrent matmul.
+        PortRef r_h = in(split(c, r, 0, 3)[2], 2, "R_h"), rb_h = in(split(c, rb, 0, 3)[2], 1, "Rb_h");
+        pre = add(xs[2], add(matmul_t(mul(rg, h_in), r_h), rb_h));
+      }
+      PortRef hh = activate(b, clipped(pre), act[1]);
+      h_new = add(hh, mul(z, b.op("Subtract", "opset1", {h_in, hh}, kNumpy)));  // (1 - z) ⊙ hh + z ⊙ h
+    } else {
+      std::vector<PortRef> g = split(b, add(xw, hr), 1, 4);  // i, o, f, c
+      std::vector<PortRef> peep;
+      if (rc.p.valid()) peep = split(b, in(pick(rc.p, d, 0), 1, "P"), 0, 3);  // i, o, f
+      auto with_peep = [&](PortRef v, size_t k, PortRef cell_state) { return peep.empty() ? v : add(v, mul(peep[k], cell_state)); };
+      PortRef i = activate(b, clipped(with_peep(g[0], 0, c_in)), act[0]);
+      PortRef f = input_forget ? b.op("Subtract", "opset1", {b.scalar(t, 1), i}, kNumpy) : activate(b, clipped(with_peep(g[2], 2, c_in)), act[0]);
+      PortRef cand = activate(b, clipped(g[3]), act[1]);
+      c_new = add(mul(f, c_in), mul(i, cand));
+      PortRef o = activate(b, clipped(with_peep(g[1], 1, c_new)), act[0]);
+      h_new = mul(o, activate(b, c_new, act[2]));
+    }
+    // Rows whose sequence has ended keep their state and output zeros.
+    PortRef live = b.op("Unsqueeze", "opset1", {b.op("Less", "opset1", {step, in(lens, 1, "lens")}, kNumpy, ElemType::kBoolean), b.const_i64({1})});
+    auto keep = [&](PortRef next, PortRef prev) { return b.op("Select", "opset1", {live, next, prev}, kNumpy, t); };
+    size_t h_out = loop.carry(h_in, keep(h_new, h_in));
+    size_t c_out = rc.cell == Cell::kLstm ? loop.carry(c_in, keep(c_new, c_in)) : 0;
+    size_t y_out = loop.concat_output(b.op("Unsqueeze", "opset1", {keep(h_new, b.scalar(t, 0)), b.const_i64({1})}), 1);
+    std::vector<PortRef> outs = loop.finish();
+    PortRef y = outs[y_out];  // [batch, seq, hidden]
+    if (reverse) y = c.op("ReverseSequence", "opset1", {y, lens}, {{"batch_axis", "0"}, {"seq_axis", "1"}});
+    ys.push_back(c.op("Unsqueeze", "opset1", {y, c.const_i64({1})}));
+    hs.push_back(c.op("Unsqueeze", "opset1", {outs[h_out], c.const_i64({1})}));
+    if (rc.cell == Cell::kLstm) cs.push_back(c.op("Unsqueeze", "opset1", {outs[c_out], c.const_i64({1})}));
+  }
+  std::vector<PortRef> outs = {concat(c, ys, 1), concat(c, hs, 1)};
+  if (rc.cell == Cell::kLstm) outs.push_back(concat(c, cs, 1));
+  set_outputs(c, rc, outs);
+}
+
+bool static_shape(NodeContext& c, size_t i) {
+  const Type& t = c.node().inputs()[i]->type();
+  if (!t.is_tensor() || !t.shape) return false;
+  for (const Dim& d : *t.shape)
+    if (!d.is_static()) return false;
+  return true;
+}
+
+void lower_recurrent(NodeContext& c, Cell cell) {
+  Recurrent rc{cell};
+  rc.hidden = c.attr_int("hidden_size", 0);
+  if (rc.hidden <= 0) c.unsupported("the hidden_size attribute is required");
+  rc.direction = c.attr_string("direction", "forward");
+  if (rc.direction != "forward" && rc.direction != "reverse" && rc.direction != "bidirectional")
+    c.unsupported("unknown direction '" + rc.direction + "'");
+  rc.dirs = rc.direction == "bidirectional" ? 2 : 1;
+  rc.batch_major = c.attr_int("layout", 0) != 0;
+  rc.acts = parse_activations(c, cell, rc.dirs);
+  if (c.has_attr("clip")) rc.clip = c.attr_float("clip", 0.f);
+
+  rc.x = c.input(0);
+  ElemType t = c.type(rc.x);
+  if (!rc.batch_major) rc.x = transpose(c, rc.x, {1, 0, 2});  // [batch, seq, input]
+  PortRef batch = dim_1d(c, rc.x, 0);
+  auto state = [&](size_t i) {
+    if (c.has_input(i)) return rc.batch_major ? c.input(i) : transpose(c, c.input(i), {1, 0, 2});
+    PortRef shape = concat(c, {batch, c.const_i64({rc.dirs, rc.hidden})}, 0);
+    return c.op("Broadcast", "opset3", {c.scalar(t, 0), shape}, {{"mode", "numpy"}});
+  };
+  rc.h0 = state(5);
+  if (cell == Cell::kLstm) rc.c0 = state(6);
+  rc.lens = c.has_input(4) ? c.input(4) : c.op("Broadcast", "opset3", {dim_1d(c, rc.x, 1), batch}, {{"mode", "numpy"}});
+  rc.w = c.input(1);
+  rc.r = c.input(2);
+  if (c.has_input(3)) rc.b = c.input(3);
+  if (cell == Cell::kLstm && c.has_input(7)) rc.p = c.input(7);
+
+  bool native = !rc.p.valid() && !(cell == Cell::kLstm && c.attr_int("input_forget", 0) != 0) &&
+                !(c.has_input(4) && !static_shape(c, 0));
+  for (const auto& dir : rc.acts)
+    for (size_t k = 0; k < dir.size(); ++k)
+      native = native && native_activation(dir[k]) && dir[k].name == rc.acts[0][k].name;
+  if (native) lower_native(c, rc);
+  else lower_step_loop(c, rc);
+}
+
+// CausalConvWithState: a depthwise causal Conv1d over [past_state, input] (the past defaults to
+// zeros), with an optional SiLU; present_state is the last kernel-1 positions of that sequence.
+void lower_causal_conv_with_state(NodeContext& c) {
+  std::string activation = c.attr_string("activation", "none");
+  if (activation != "none" && activation != "silu" && activation != "swish") c.unsupported("unknown activation '" + activation + "'");
+  PortRef x = c.input(0), w = c.input(1);  // [B, C, L], [C, 1, k]
+  PortRef length = dim_1d(c, x, 2);
+  PortRef past;
+  if (c.has_input(3)) {
+    past = c.input(3);
+  } else {
+    PortRef k_minus_1 = c.op("Subtract", "opset1", {dim_1d(c, w, 2), c.const_i64({1})}, kNumpy);
+    PortRef shape = concat(c, {dim_1d(c, x, 0), dim_1d(c, x, 1), k_minus_1}, 0);
+    past = c.op("Broadcast", "opset3", {c.scalar(c.type(x), 0), shape}, {{"mode", "numpy"}});
+  }
+  PortRef padded = concat(c, {past, x}, 2);
+  // Depthwise: one group per channel, weights [C, 1, 1, k].
+  PortRef y = c.op("GroupConvolution", "opset1", {padded, c.op("Unsqueeze", "opset1", {w, c.const_i64({1})})},
+                   {{"strides", "1"}, {"pads_begin", "0"}, {"pads_end", "0"}, {"dilations", "1"}, {"auto_pad", "explicit"}});
+  if (c.has_input(2)) y = c.op("Add", "opset1", {y, c.op("Reshape", "opset1", {c.input(2), c.const_i64({1, -1, 1})}, {{"special_zero", "false"}})}, kNumpy);
+  if (activation != "none") y = c.op("Swish", "opset4", {y});
+  c.set_output(0, y);
+  if (c.output_used(1))
+    c.set_output(1, c.op("Slice", "opset8", {padded, length, c.const_i64({std::numeric_limits<int64_t>::max()}), c.const_i64({1}), c.const_i64({2})}));
+}
+
+}  // namespace
+
+void register_rnn_ops(LowerRegistry& r) {
+  r.add("RNN", [](NodeContext& c) { lower_recurrent(c, Cell::kRnn); });
+  r.add("GRU", [](NodeContext& c) { lower_recurrent(c, Cell::kGru); });
+  r.add("LSTM", [](NodeContext& c) { lower_recurrent(c, Cell::kLstm); });
+  r.add("CausalConvWithState", lower_causal_conv_with_state);
+}
+
+}  // namespace irforge::ov

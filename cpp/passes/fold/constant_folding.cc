@@ -1,0 +1,125 @@
+#include "passes/fold/constant_folding.h"
+
+#include <algorithm>
+#include <exception>
+#include <limits>
+#include <vector>
+
+#include "passes/fold/kernels.h"
+#include "passes/util.h"
+
+namespace irforge::passes {
+
+namespace {
+
+bool used(const Value* v) { return v->has_uses() || v->is_graph_output(); }
+
+// The bytes agree with dtype and dims (a kernel may then index them freely).
+bool well_formed(const Tensor& t) {
+  if (t.dtype() == DataType::kString) return t.strings().size() == t.element_count();
+  auto expected = raw_bytes_for(t.dtype(), t.element_count());
+  return expected && *expected == t.nbytes() && (t.nbytes() == 0 || t.data());
+}
+
+// The dims of a value whose IR type is a tensor of known rank, -1 where a dim is not static.
+bool ir_dims(const Value* v, std::vector<int64_t>& dims) {
+  const Type& t = v->type();
+  if (!t.is_tensor() || !t.shape) return false;
+  for (const Dim& d : *t.shape) dims.push_back(d.is_static() && d.value >= 0 ? d.value : -1);
+  return true;
+}
+
+class Folder {
+ public:
+  explicit Folder(const PassOptions& options) : options_(options) {}
+
+  // Topological order, subgraphs when their owner is reached (they can only capture values
+  // defined before it), so constant chains fold in one sweep.
+  int64_t graph(Graph& g) {
+    int64_t folded = 0;
+    std::vector<Node*> nodes;
+    for (const auto& n : g.nodes()) nodes.push_back(n.get());
+    for (Node* n : nodes) {
+      for (Graph* sub : n->subgraphs()) folded += graph(*sub);
+      if (try_fold(g, n)) ++folded;
+    }
+    return folded;
+  }
+
+ private:
+  bool try_fold(Graph& g, Node* n) {
+    if (!n->domain().empty() && n->domain() != "ai.onnx") return false;
+    fold::Kernel kernel = fold::find_kernel(n->op_type());
+    if (!kernel || n->num_outputs() == 0 || !n->subgraphs().empty()) return false;
+    bool any_used = false;
+    for (size_t k = 0; k < n->num_outputs(); ++k) any_used = any_used || used(n->output(k));
+    if (!any_used) return false;  // a dead node: dce's job
+
+    const bool shape_op = n->op_type() == "Shape" || n->op_type() == "Size";
+    Tensor dims_only;  // Shape/Size of a non-constant input: dims from the IR type
+    std::vector<const Tensor*> inputs;
+    uint64_t in_bytes = 0;
+    for (size_t i = 0; i < n->inputs().size(); ++i) {
+      Value* v = n->input(i);
+      const Tensor* t = v ? constant_of(v) : nullptr;
+      if (v && !t) {
+        // Shape reads only the dims it returns (the kernel refuses a -1 among them); Size needs all.
+        std::vector<int64_t> dims;
+        if (!shape_op || i != 0 || !ir_dims(v, dims)) return false;
+        if (n->op_type() == "Size" && std::count(dims.begin(), dims.end(), -1)) return false;
+        dims_only = Tensor("", v->type().elem_type, std::move(dims));
+        t = &dims_only;
+      } else if (t) {
+        if (!well_formed(*t)) return false;
+        in_bytes += t->nbytes();
+      }
+      inputs.push_back(t);
+    }
+    // A Constant node's value is moved into an initializer, not created: no limit applies.
+    const uint64_t budget = n->op_type() == "Constant" ? std::numeric_limits<uint64_t>::max()
+                                                       : std::max<uint64_t>(options_.fold_size_limit, in_bytes);
+    fold::Evaluation ev(*n, std::move(inputs), budget);
+    try {
+      if (!kernel(ev)) return false;
+    } catch (const std::exception&) {  // e.g. bad_alloc: folding is an optimization, never fatal
+      return false;
+    }
+    auto& outs = ev.outputs();
+    if (outs.size() != n->num_outputs()) return false;
+    uint64_t out_bytes = 0;
+    for (size_t k = 0; k < outs.size(); ++k) {
+      const Type& declared = n->output(k)->type();
+      if (declared.known() && (!declared.is_tensor() || (declared.elem_type != DataType::kUndefined && declared.elem_type != outs[k]->dtype())))
+        return false;  // the model says otherwise: leave it to the verifier / runtime
+      out_bytes += outs[k]->nbytes();
+    }
+    if (out_bytes > budget) return false;
+
+    for (size_t k = 0; k < outs.size(); ++k) {
+      Value* old = n->output(k);
+      if (!used(old)) continue;
+      outs[k]->set_name(old->name());
+      Value* folded = g.add_initializer(outs[k]);  // same name; `old` goes away with the node
+      if (old->is_graph_output() && old->type().known()) folded->set_type(old->type());  // the declared interface
+      folded->doc_string() = old->doc_string();
+      folded->metadata_props() = old->metadata_props();
+      g.replace_all_uses(old, folded);
+    }
+    g.remove_node(n);
+    return true;
+  }
+
+  const PassOptions& options_;
+};
+
+}  // namespace
+
+PassResult ConstantFolding::run(Model& model, const PassOptions& options) {
+  PassResult r;
+  if (!model.graph) return r;
+  r.rewrites = Folder(options).graph(*model.graph);
+  r.changed = r.rewrites > 0;
+  return r;
+}
+
+}  // namespace irforge::passes

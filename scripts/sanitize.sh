@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Builds the Python extension with AddressSanitizer + UndefinedBehaviorSanitizer (gcc) into
+# build/sanitize, stages it as an importable package, and runs pytest on it.
+#
+#   scripts/sanitize.sh [PYTEST ARGS...]
+#
+# Default: the ONNX reader/writer tests and the malformed-input tests. Any arguments replace
+# that list and are passed to pytest as they are (e.g. `scripts/sanitize.sh tests/test_onnx_io.py -k external`).
+# The interpreter is not instrumented, so the ASan runtime is preloaded; leak detection is off
+# because CPython does not free everything at exit. Any ASan or UBSan report fails the run
+# (UBSan is built with -fno-sanitize-recover, ASan aborts on the first error).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${SANITIZE_BUILD:-$ROOT/build/sanitize}"
+PY="${PYTHON:-python3}"
+
+if [ $# -eq 0 ]; then
+  set -- "$ROOT/tests/test_onnx_io.py" "$ROOT/tests/test_malformed_inputs.py"
+fi
+
+GEN=()
+command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER="${CXX:-g++}" \
+    -DIRFORGE_SANITIZE=ON \
+    -DIRFORGE_BUILD_PYTHON=ON \
+    -DPython_EXECUTABLE="$(command -v "$PY")" \
+    -Dpybind11_DIR="$("$PY" -c 'import pybind11; print(pybind11.get_cmake_dir())')" >/dev/null
+fi
+cmake --build "$BUILD" --target _core -j "${SANITIZE_BUILD_JOBS:-2}"
+
+# Stage: symlinks to the Python sources plus the sanitized extension (never the dev build's).
+STAGE="$BUILD/stage"
+mkdir -p "$STAGE/irforge"
+for f in "$ROOT"/python/irforge/*; do
+  base="$(basename "$f")"
+  case "$base" in _core*.so | __pycache__) continue ;; esac
+  ln -sfn "$f" "$STAGE/irforge/$base"
+done
+find "$STAGE/irforge" -maxdepth 1 -name '_core*.so' -delete
+ln -sfn "$(ls "$BUILD"/_core*.so)" "$STAGE/irforge/"
+
+ASAN_LIB="$("${CC:-gcc}" -print-file-name=libasan.so)"
+if [ ! -e "$ASAN_LIB" ]; then
+  echo "sanitize.sh: libasan.so not found (gcc -print-file-name=libasan.so gave '$ASAN_LIB')" >&2
+  exit 2
+fi
+
+# libstdc++ is preloaded too: python does not link it, and ASan's __cxa_throw interceptor must
+# find the real one at start-up, or the first C++ exception dies in "CHECK failed:
+# real___cxa_throw != 0".
+STDCXX_LIB="$("${CXX:-g++}" -print-file-name=libstdc++.so)"
+
+# Reports go to files as well as stderr: pytest captures fd 2 and an abort loses the capture.
+LOGS="$BUILD/sanitizer-logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+export PYTHONPATH="$STAGE${PYTHONPATH:+:$PYTHONPATH}"
+export LD_PRELOAD="$ASAN_LIB:$STDCXX_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1:log_path=$LOGS/asan}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan}"
+
+# Make sure the staged, sanitized build is what gets imported.
+SANITIZE_BUILD_DIR="$BUILD" "$PY" - <<'EOF'
+import os, sys
+import irforge._core as core
+so = os.path.realpath(core.__file__)
+if not so.startswith(os.path.realpath(os.environ["SANITIZE_BUILD_DIR"]) + os.sep):
+    sys.exit(f"sanitize.sh: imported {so}, not the sanitized build")
+print(f"sanitize.sh: testing {so}", file=sys.stderr)
+EOF
+
+cd "$ROOT"
+set +e
+"$PY" -m pytest -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ -n "$(ls -A "$LOGS")" ]; then
+  echo "sanitize.sh: sanitizer reports:" >&2
+  for f in "$LOGS"/*; do
+    echo "==== $f" >&2
+    head -c 20000 "$f" >&2
+  done
+  [ $rc -eq 0 ] && rc=1
+fi
+if [ $rc -eq 0 ]; then
+  echo "sanitize.sh: PASS: no ASan/UBSan reports" >&2
+else
+  echo "sanitize.sh: FAIL (exit $rc)" >&2
+fi
+exit $rc
