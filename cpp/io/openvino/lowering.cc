@@ -301,7 +301,9 @@ std::string GraphLowering::unique_name(const std::string& base) {
 
 const Tensor* GraphLowering::constant_tensor(const Value* v) const {
   if (!v) return nullptr;
-  if (v->initializer() && !v->is_graph_input()) return v->initializer().get();
+  // An input with an initializer (IR < 4 style) is a constant with a default: lowered as the
+  // constant, as lower_model creates no Parameter for it.
+  if (v->initializer()) return v->initializer().get();
   auto it = constant_nodes_.find(v);
   return it == constant_nodes_.end() ? nullptr : it->second;
 }
