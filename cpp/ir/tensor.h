@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,6 +101,10 @@ class Tensor {
   StringPairs metadata_props_;
   std::string unknown_fields_;
 };
+
+// The values of a numeric tensor as doubles (float, double, float16, all integer types, bool);
+// nullopt for other types. For reading small constants (shapes, axes, scalars).
+std::optional<std::vector<double>> tensor_as_doubles(const Tensor& t);
 
 struct SparseTensor {
   Tensor values;

@@ -15,14 +15,6 @@ std::shared_ptr<Tensor> constant_node_value(const Node& n) {
   return nullptr;
 }
 
-template <typename T>
-void push_all(std::vector<double>& out, const uint8_t* p, uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, p + i * sizeof(T), sizeof(T));
-    out.push_back(static_cast<double>(v));
-  }
-}
 }  // namespace
 
 const Tensor* constant_of(const Value* v) {
@@ -36,27 +28,7 @@ const Tensor* constant_of(const Value* v) {
 std::optional<std::vector<double>> constant_doubles(const Value* v) {
   const Tensor* t = constant_of(v);
   if (!t) return std::nullopt;
-  std::vector<double> out;
-  uint64_t n = t->element_count();
-  const uint8_t* p = t->data();
-  if (n && !p) return std::nullopt;
-  switch (t->dtype()) {
-    case DataType::kFloat: push_all<float>(out, p, n); break;
-    case DataType::kDouble: push_all<double>(out, p, n); break;
-    case DataType::kInt64: push_all<int64_t>(out, p, n); break;
-    case DataType::kInt32: push_all<int32_t>(out, p, n); break;
-    case DataType::kInt8: push_all<int8_t>(out, p, n); break;
-    case DataType::kUint8: push_all<uint8_t>(out, p, n); break;
-    case DataType::kFloat16:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * i, 2);
-        out.push_back(f16_to_f32(h));
-      }
-      break;
-    default: return std::nullopt;
-  }
-  return out;
+  return tensor_as_doubles(*t);
 }
 
 std::optional<std::vector<int64_t>> constant_ints(const Value* v) {

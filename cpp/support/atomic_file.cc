@@ -23,18 +23,20 @@ AtomicFile::~AtomicFile() {
   if (!committed_) ::unlink(tmp_.c_str());
 }
 
-void AtomicFile::write_all(const void* data, size_t n) {
+void write_fully(int fd, const void* data, size_t n, const std::string& path) {
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
+    ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
+      fail(ErrorKind::kFile, "cannot write '" + path + "': " + std::strerror(errno));
     }
     p += w;
     n -= static_cast<size_t>(w);
   }
 }
+
+void AtomicFile::write_all(const void* data, size_t n) { write_fully(fd_, data, n, path_); }
 
 void AtomicFile::close() {
   int fd = fd_;

@@ -7,6 +7,9 @@
 
 namespace irforge {
 
+// Writes all n bytes to fd (retrying short writes and EINTR); Error(kFile) naming `path` otherwise.
+void write_fully(int fd, const void* data, size_t n, const std::string& path);
+
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);

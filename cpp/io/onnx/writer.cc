@@ -322,16 +322,8 @@ class FileSink {
 
  private:
   void write_raw(const uint8_t* p, size_t n) {
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      written_ += static_cast<uint64_t>(w);
-    }
+    write_fully(fd_, p, n, path_);
+    written_ += n;
   }
   int fd_;
   std::string path_;

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "support/atomic_file.h"
 #include "support/error.h"
 #include "support/fp16.h"
 
@@ -147,17 +148,9 @@ class BinWriter {
   }
 
   void write_raw(const uint8_t* p, size_t n) {
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      offset_ += static_cast<uint64_t>(w);
-      stats.bytes = offset_;
-    }
+    write_fully(fd_, p, n, path_);
+    offset_ += n;
+    stats.bytes = offset_;
   }
 
   int fd_;
