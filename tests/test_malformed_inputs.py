@@ -507,6 +507,5 @@ def test_subgraph_input_may_reuse_an_outer_name_when_reading():
     irforge.convert_model(model.to_onnx_bytes())
 
 
-@pytest.mark.xfail(strict=True, reason="verifier reports 'two values are named' for a subgraph input that reuses an outer name")
 def test_subgraph_input_reusing_an_outer_name_verifies():
     assert irforge.convert_model(_scan_body_input_reusing_outer_name()).verify() == []

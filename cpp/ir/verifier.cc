@@ -15,13 +15,15 @@ class Verifier {
   std::vector<std::string> problems;
 
   // `visible` holds values defined so far in enclosing scopes.
-  void graph(const Graph& g, std::unordered_set<const Value*>& visible, const std::string& where) {
+  void graph(const Graph& g, std::unordered_set<const Value*>& visible, const std::string& where, bool nested = false) {
     std::vector<const Value*> added;
     auto define = [&](const Value* v) {
       if (v->graph() != &g) report(where, "value '" + v->name() + "' belongs to another graph");
       if (!visible.insert(v).second) report(where, "value '" + v->name() + "' is defined twice");
       added.push_back(v);
-      if (!v->name().empty()) {
+      // A subgraph's formal inputs may reuse an outer name (valid ONNX: they shadow it).
+      bool shadowing_allowed = nested && v->is_graph_input();
+      if (!v->name().empty() && !shadowing_allowed) {
         auto [it, inserted] = names_.emplace(v->name(), v);
         if (!inserted && it->second != v) report(where, "two values are named '" + v->name() + "'");
       }
@@ -42,7 +44,7 @@ class Verifier {
         if (std::find(uses.begin(), uses.end(), Use{const_cast<Node*>(n), i}) == uses.end())
           report(where, "value '" + v->name() + "' does not list its use by " + n->describe());
       }
-      for (Graph* sub : n->subgraphs()) graph(*sub, visible, where + " > " + n->describe());
+      for (Graph* sub : n->subgraphs()) graph(*sub, visible, where + " > " + n->describe(), true);
       for (size_t k = 0; k < n->num_outputs(); ++k) {
         const Value* v = n->output(k);
         if (v->producer() != n || v->output_index() != k)
