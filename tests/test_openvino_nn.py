@@ -17,15 +17,11 @@ from onnx import helper as h
 
 ov = pytest.importorskip("openvino")
 irforge = pytest.importorskip("irforge")
-from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402
+from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino  # noqa: E402
 
 
 def _run_ir(model, feeds, tmp_path):
-    xml = tmp_path / "m.xml"
-    irforge.save_model(irforge.convert_model(model), str(xml), compress_to_fp16=False)
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    result = compiled.create_infer_request().infer(feeds)
-    actual = [result[o] for o in compiled.outputs]
+    actual = run_openvino(irforge.convert_model(model), feeds)
     assert actual and all(np.asarray(a).size for a in actual)
     return actual
 

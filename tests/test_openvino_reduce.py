@@ -15,17 +15,13 @@ from onnx.reference import ReferenceEvaluator
 
 ov = pytest.importorskip("openvino")
 irforge = pytest.importorskip("irforge")
-from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402
+from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino  # noqa: E402
 
 RNG = np.random.RandomState(0)
 
 
 def _run_openvino(model, feeds, tmp_path):
-    xml = tmp_path / "m.xml"
-    irforge.save_model(irforge.convert_model(model), str(xml), compress_to_fp16=False)
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    result = compiled.create_infer_request().infer(feeds)
-    return [result[o] for o in compiled.outputs]
+    return run_openvino(irforge.convert_model(model), feeds)
 
 
 def _check(model, feeds, tmp_path, expected=None, rtol=1e-5, atol=1e-6):

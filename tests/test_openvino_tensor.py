@@ -12,7 +12,7 @@ from onnx import helper as h
 
 ov = pytest.importorskip("openvino")
 irforge = pytest.importorskip("irforge")
-from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402
+from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino  # noqa: E402
 
 RNG = np.random.RandomState(0)
 
@@ -20,11 +20,7 @@ RNG = np.random.RandomState(0)
 def _check(model, feeds, tmp_path, expected=None, rtol=1e-5, atol=1e-6):
     if expected is None:
         expected = run_onnxruntime(model.SerializeToString(), feeds)
-    xml = tmp_path / "m.xml"
-    irforge.save_model(irforge.convert_model(model), str(xml), compress_to_fp16=False)
-    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    result = compiled.create_infer_request().infer(feeds)
-    actual = [result[o] for o in compiled.outputs]
+    actual = run_openvino(irforge.convert_model(model), feeds)
     assert actual and any(np.asarray(e).size for e in expected)
     assert_outputs_close(expected, actual, rtol=rtol, atol=atol)
 
