@@ -284,3 +284,26 @@ def test_the_budget_is_checked_before_allocating():
     m = _one_op("Expand", [X, I64(1 << 40, 2, 3, 4)], 13)
     model = irforge.convert_model(m.SerializeToString(), transform="fold", verify=True)
     assert not _fold_log(model)["changed"]
+
+
+def _tied_embedding(tied: bool):
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32), "wte")
+    nodes = [helper.make_node("Transpose", ["wte"], ["wte_t"]), helper.make_node("MatMul", ["x", "wte_t"], ["y"])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if tied:  # the embedding lookup reads the same weight
+        nodes.append(helper.make_node("Gather", ["wte", "ids"], ["emb"]))
+        outputs.append(helper.make_tensor_value_info("emb", TensorProto.FLOAT, None))
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64]),
+                                       helper.make_tensor_value_info("ids", TensorProto.INT64, [3])], outputs, [w])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_does_not_store_a_tied_weight_twice():
+    model = check_pass(_tied_embedding(tied=True), "fold,dce", fires=False, openvino=False)
+    assert model.weight_bytes == 64 * 64 * 4
+
+
+def test_folds_a_transposed_weight_nothing_else_reads():
+    model = check_pass(_tied_embedding(tied=False), "fold,dce", fires=True, openvino=False)
+    assert model.weight_bytes == 64 * 64 * 4
+    assert "Transpose" not in model.op_histogram

@@ -94,6 +94,18 @@ class Folder {
       out_bytes += outs[k]->nbytes();
     }
     if (out_bytes > budget) return false;
+    // Never store a weight twice: when a large constant input is still read elsewhere (e.g. a
+    // tied embedding under a Transpose), folding would keep it and add a transformed copy.
+    constexpr uint64_t kAlwaysFoldBytes = 4096;
+    if (n->op_type() != "Constant" && out_bytes > kAlwaysFoldBytes) {
+      for (Value* v : n->inputs()) {
+        const Tensor* t = v ? constant_of(v) : nullptr;
+        if (!t || t->nbytes() <= kAlwaysFoldBytes) continue;
+        bool read_elsewhere = v->is_graph_output() ||
+                              std::any_of(v->uses().begin(), v->uses().end(), [&](const Use& u) { return u.node != n; });
+        if (read_elsewhere) return false;
+      }
+    }
 
     for (size_t k = 0; k < outs.size(); ++k) {
       Value* old = n->output(k);
