@@ -123,6 +123,14 @@ std::optional<int64_t> NodeContext::input_rank(size_t i) const {
 
 ElemType NodeContext::input_type(size_t i) { return type(input(i)); }
 
+std::optional<ElemType> NodeContext::attr_elem_type(const std::string& name) const {
+  int64_t v = attr_int(name, 0);
+  if (v == 0) return std::nullopt;
+  auto t = v > 0 && v <= kMaxDataType ? from_onnx(static_cast<DataType>(v)) : std::nullopt;
+  if (!t) unsupported(name + " " + std::to_string(v) + " has no OpenVINO element type");
+  return t;
+}
+
 std::vector<float> NodeContext::attr_floats(const std::string& name) const {
   const Attribute* a = node_.attr(name);
   return a && a->kind == AttrKind::kFloats ? a->floats : std::vector<float>{};

@@ -58,6 +58,9 @@ class NodeContext {
   std::string attr_string(const std::string& name, const std::string& dflt = "") const { return node_.attr_string(name, dflt); }
   Ints attr_ints(const std::string& name) const { return node_.attr_ints(name); }
   std::vector<float> attr_floats(const std::string& name) const;
+  // An attribute holding an ONNX element type (`to`, `output_dtype`, ...): nullopt when absent or
+  // 0 (UNDEFINED); c.unsupported() naming the attribute when OpenVINO has no such type.
+  std::optional<ElemType> attr_elem_type(const std::string& name) const;
 
   // ---- building ----
   using Attrs = std::vector<std::pair<std::string, std::string>>;

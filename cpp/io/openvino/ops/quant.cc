@@ -162,11 +162,7 @@ PortRef quantize(NodeContext& c, PortRef x, PortRef s, std::optional<PortRef> zp
 // The element type a QuantizeLinear produces: the zero point's, else output_dtype, else u8.
 ElemType quantized_type(NodeContext& c) {
   if (c.has_input(2)) return c.type(c.input_keep_precision(2));
-  if (int64_t dt = c.attr_int("output_dtype", 0)) {
-    auto t = from_onnx(static_cast<DataType>(dt));
-    if (!t) c.unsupported("output_dtype has no OpenVINO element type");
-    return *t;
-  }
+  if (auto t = c.attr_elem_type("output_dtype")) return *t;
   return ElemType::kU8;
 }
 
@@ -176,9 +172,7 @@ void lower_quantize_linear(NodeContext& c) {
   int64_t block = c.attr_int("block_size", 0);
   PortRef s = c.input_keep_precision(1);
   ElemType ct = c.type(s);
-  if (int64_t p = c.attr_int("precision", 0)) {
-    auto t = from_onnx(static_cast<DataType>(p));
-    if (!t) c.unsupported("precision has no OpenVINO element type");
+  if (auto t = c.attr_elem_type("precision")) {
     ct = *t;
     s = c.convert(s, ct);
   }
@@ -225,11 +219,7 @@ void lower_dequantize_linear(NodeContext& c) {
   int64_t block = c.attr_int("block_size", 0);
   PortRef s = c.input_keep_precision(1);
   ElemType out = c.type(s);
-  if (int64_t dt = c.attr_int("output_dtype", 0)) {
-    auto t = from_onnx(static_cast<DataType>(dt));
-    if (!t) c.unsupported("output_dtype has no OpenVINO element type");
-    out = *t;
-  }
+  if (auto t = c.attr_elem_type("output_dtype")) out = *t;
   if (block > 0) {
     if (auto y = dequantize_grouped(c, out, axis, block)) {
       c.set_output(0, *y);
