@@ -7,8 +7,11 @@ set -euo pipefail
 name=${1:-dev}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/$name"
+# ccache (when installed) shares objects between worktrees: paths are hashed relative to this.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(dirname "$root")}
 if [ ! -f "$build/build.ninja" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DIRFORGE_BUILD_PYTHON=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  cmake -S "$root" -B "$build" -G Ninja "${launcher[@]}" -DIRFORGE_BUILD_PYTHON=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -Dpybind11_DIR="$(python3 -c 'import pybind11; print(pybind11.get_cmake_dir())')" >/dev/null
 fi
 if ! out=$(ninja -C "$build" _core 2>&1); then echo "$out" >&2; exit 1; fi

@@ -15,6 +15,7 @@
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "ir/verifier.h"
+#include "support/parallel.h"
 #include "support/error.h"
 
 namespace py = pybind11;
@@ -262,6 +263,10 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("default_pipeline", []() { return std::string(passes::default_pipeline()); });
   m.def("validate_pipeline", [](const std::string& text) { passes::parse_pipeline(text); });
+
+  m.def("set_num_threads", &set_thread_count, py::arg("n"),
+        "Threads for parallel C++ work (n <= 0: IRFORGE_NUM_THREADS or all cores).");
+  m.def("get_num_threads", &thread_count);
 
   m.def("openvino_lowered_ops", []() { return ov::lower_registry().ops(); });
 

@@ -123,3 +123,14 @@ def save_model(
         return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
+
+
+def set_num_threads(n: int) -> None:
+    """Sets how many threads irforge's C++ core uses (``n <= 0``: ``IRFORGE_NUM_THREADS`` or all
+    cores). Output bytes never depend on this number."""
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Returns how many threads irforge's C++ core uses."""
+    return _core.get_num_threads()

@@ -11,12 +11,14 @@
 #include "support/atomic_file.h"
 #include "support/error.h"
 #include "support/fp16.h"
+#include "support/parallel.h"
 
 namespace irforge::ov {
 
 namespace {
 
 constexpr size_t kChunkElems = size_t{4} << 20;  // 16 MiB of f32 per conversion step
+constexpr size_t kParallelGrain = size_t{1} << 16;  // elements per pool task
 
 uint64_t sample_hash(const uint8_t* p, size_t n) {
   // Cheap fingerprint (size + bytes at the start, middle and end); equality is confirmed with
@@ -116,7 +118,13 @@ class BinWriter {
     for (size_t i = 0; i < count; i += kChunkElems) {
       size_t len = std::min(kChunkElems, count - i);
       const float* src = reinterpret_cast<const float*>(p) + i;
-      out_of_range += convert_f32_to_f16_clamped(src, buffer_.data(), len);
+      // Convert the block on the pool; sub-chunk boundaries do not depend on the thread count.
+      std::vector<size_t> partial(chunk_count(len, kParallelGrain));
+      uint16_t* dst = buffer_.data();
+      parallel_for(len, kParallelGrain, [&](size_t chunk, size_t b, size_t e) {
+        partial[chunk] = convert_f32_to_f16_clamped(src + b, dst + b, e - b);
+      });
+      for (size_t v : partial) out_of_range += v;
       write_raw(reinterpret_cast<const uint8_t*>(buffer_.data()), len * 2);
       release(c, p + i * 4, len * 4);
       advance(len * 4);
