@@ -1,0 +1,33 @@
+// Fusion passes may create standard ONNX ops that are newer than the model's opset (Gelu-20,
+// LayerNormalization-17, RMSNormalization-23, Attention-23, ...): the IR is richer than any one
+// opset, and the OpenVINO writer lowers them directly. ONNX output must stay valid for the
+// model's opset (or --target_opset), so before writing ONNX every such op is expanded back into
+// ops available at that opset by the expander registered for it here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace irforge::passes {
+
+// Replaces `node` (in its graph) by an equivalent subgraph of ops available at `opset`; the
+// node's outputs must end up produced by the new nodes (replace_all_uses) and `node` removed.
+using Expander = void (*)(Graph& graph, Node* node, int64_t opset);
+
+struct ExpanderEntry {
+  const char* domain;    // "" for the default ONNX domain
+  const char* op_type;
+  int64_t since_opset;   // the op exists in the default domain from this opset on
+  Expander expand;
+};
+
+// Every expander, in one explicit list (expand_fused_ops.cc).
+const std::vector<ExpanderEntry>& expanders();
+
+// Expands every node (in all graphs and subgraphs) whose op is newer than `opset`; returns how
+// many nodes were expanded. Nodes without an expander are left alone.
+int64_t expand_ops_above_opset(Model& model, int64_t opset);
+
+}  // namespace irforge::passes
