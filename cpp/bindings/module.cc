@@ -12,6 +12,8 @@
 #include "io/openvino/lowering.h"
 #include "io/openvino/writer.h"
 #include "ir/printer.h"
+#include "ir/clone.h"
+#include "passes/legalize/onnx_output.h"
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "ir/verifier.h"
@@ -173,7 +175,7 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "save_onnx",
           [](const Model& self, const std::string& path, const std::string& external_data, uint64_t size_threshold,
-             const std::string& data_location, py::object progress) {
+             const std::string& data_location, py::object progress, int64_t target_opset) {
             OnnxWriteOptions opts;
             if (external_data == "auto") opts.external_data = OnnxWriteOptions::ExternalData::kAuto;
             else if (external_data == "always") opts.external_data = OnnxWriteOptions::ExternalData::kAlways;
@@ -183,10 +185,12 @@ PYBIND11_MODULE(_core, m) {
             opts.data_location = data_location;
             opts.progress = wrap_progress(progress);
             py::gil_scoped_release release;
-            write_onnx_file(self, path, opts);
+            // Fused ops newer than the output opset are expanded in a copy; `self` stays as it is.
+            auto legal = passes::legalize_for_onnx(self, target_opset);
+            write_onnx_file(legal ? *legal : self, path, opts);
           },
           py::arg("path"), py::arg("external_data") = "auto", py::arg("size_threshold") = 1024,
-          py::arg("data_location") = "", py::arg("progress") = py::none())
+          py::arg("data_location") = "", py::arg("progress") = py::none(), py::arg("target_opset") = 0)
       .def(
           "save_openvino",
           [](const Model& self, const std::string& xml_path, bool compress_to_fp16,
@@ -211,14 +215,19 @@ PYBIND11_MODULE(_core, m) {
           },
           py::arg("xml_path"), py::arg("compress_to_fp16") = true, py::arg("rt_info") = std::vector<std::pair<std::string, std::string>>{},
           py::arg("progress") = py::none())
-      .def("to_onnx_bytes", [](const Model& self) {
-        std::string out;
-        {
-          py::gil_scoped_release release;
-          out = write_onnx_bytes(self);
-        }
-        return py::bytes(out);
-      });
+      .def(
+          "to_onnx_bytes",
+          [](const Model& self, int64_t target_opset) {
+            std::string out;
+            {
+              py::gil_scoped_release release;
+              auto legal = passes::legalize_for_onnx(self, target_opset);
+              out = write_onnx_bytes(legal ? *legal : self);
+            }
+            return py::bytes(out);
+          },
+          py::arg("target_opset") = 0)
+      .def("copy", [](const Model& self) { return std::shared_ptr<Model>(clone_model(self)); });
 
   m.def(
       "run_passes",

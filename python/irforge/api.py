@@ -21,6 +21,7 @@ def convert_model(
     dump_after: Optional[str] = None,
     dump_callback: Optional[Callable[[str, str], None]] = None,
     fold_size_limit: int = 1 << 20,
+    target_opset: int = 0,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -32,8 +33,14 @@ def convert_model(
     `verify` checks the IR after every pass; `dump_after` names a pass after which the graph is
     handed to `dump_callback(pass_name, text)` (default: printed). Per-pass timings and change
     counts are in `model.pass_log`.
+
+    `target_opset` (0: the model's) is the default-domain opset of ONNX output. Fused ops newer
+    than it (e.g. Gelu, opset 20, in an opset-17 model) are written in their decomposed form; a
+    higher target raises the opset import and keeps them, when no other op changed meaning.
     """
     model = _read(input_model)
+    if target_opset:
+        model.target_opset = int(target_opset)
     if transform and transform != "none":
         model.pass_log = list(
             _core.run_passes(
@@ -43,6 +50,7 @@ def convert_model(
                 dump_after=dump_after or "",
                 dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
                 fold_size_limit=fold_size_limit,
+                target_opset=model.target_opset,
             )
         )
     return model
@@ -89,6 +97,7 @@ def save_model(
     *,
     external_data: Optional[bool] = None,
     progress: Optional[ProgressCallback] = None,
+    target_opset: Optional[int] = None,
 ) -> Optional[dict]:
     """Write `model` to `output_model`; the extension picks the format.
 
@@ -98,6 +107,8 @@ def save_model(
     `external_data` is True, or automatically (None) when they would exceed protobuf's 2 GB limit.
     `compress_to_fp16` applies to OpenVINO IR output (as in `openvino.save_model`); ONNX output keeps
     the model's types.
+    `target_opset` (ONNX output; default: the one given to `convert_model`, else the model's
+    opset): see `convert_model`. Saving never changes `model`.
     The output appears atomically: on any error no partial file is left behind.
     """
     if not isinstance(model, Model):
@@ -109,7 +120,8 @@ def save_model(
         raise ModelFileError(f"{path}: the folder {folder} does not exist")
     if ext == ".onnx":
         mode = "auto" if external_data is None else ("always" if external_data else "never")
-        model._core.save_onnx(path, external_data=mode, progress=progress)
+        opset = model.target_opset if target_opset is None else int(target_opset)
+        model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
     elif ext == ".xml":
         from irforge._version import __version__
 

@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         help='pass pipeline: "default", "none", or text like "remove-identity,dce" (see `irforge passes`)',
     )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
+    c.add_argument(
+        "--target_opset",
+        "--target-opset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ONNX output: raise the default opset to N so fused ops that exist at N (Gelu 20, RMSNormalization 23, ...) "
+        "are kept; refused when another op changed meaning since the model's opset (default: the model's opset)",
+    )
     c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
 
     i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
@@ -111,6 +120,7 @@ def _convert(args) -> int:
         transform=args.transform,
         dump_after=args.dump_after,
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
+        target_opset=args.target_opset,
     )
     t1 = time.perf_counter()
     if args.verbose:

@@ -53,6 +53,8 @@ class Model:
         self._core = core
         # One dict per pass run (name, seconds, changed, rewrites, nodes_before, nodes_after).
         self.pass_log: List[dict] = []
+        # Default-domain opset of ONNX output (0: the model's own); see convert_model.
+        self.target_opset = 0
 
     @property
     def inputs(self) -> List[TensorInfo]:
@@ -105,9 +107,19 @@ class Model:
         """Structural problems of the IR (empty when well-formed)."""
         return list(self._core.verify())
 
-    def to_onnx_bytes(self) -> bytes:
-        """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit)."""
-        return self._core.to_onnx_bytes()
+    def to_onnx_bytes(self, target_opset: Optional[int] = None) -> bytes:
+        """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit).
+
+        Fused ops newer than the output opset (`target_opset`, default the model's) are written
+        decomposed; the Model itself is not changed."""
+        opset = self.target_opset if target_opset is None else int(target_opset)
+        return self._core.to_onnx_bytes(target_opset=opset)
+
+    def copy(self) -> "Model":
+        """An independent copy of the graph (weights are shared, not copied)."""
+        m = Model(self._core.copy())
+        m.target_opset = self.target_opset
+        return m
 
     def summary(self) -> str:
         lines = [f"model: {self.name or '(unnamed)'}"]

@@ -115,7 +115,8 @@ def check_pass(model_proto, pipeline: str, *, fires: bool, feeds=None, rtol: flo
     model = irforge.convert_model(original, transform=pipeline, verify=True)
     changed = any(r["changed"] for r in model.pass_log)
     assert changed == fires, f"{pipeline}: expected changed={fires}, pass log: {model.pass_log}"
-    again = irforge.convert_model(model.to_onnx_bytes(), transform=pipeline, verify=True)
+    # On a copy, not through ONNX: ONNX output expands fused ops newer than the model's opset.
+    again = irforge.convert_model(model.copy(), transform=pipeline, verify=True)
     assert not any(r["changed"] for r in again.pass_log), f"{pipeline} is not idempotent: {again.pass_log}"
 
     feeds = feeds or random_feeds(irforge.convert_model(original, transform="none"), seed=0)

@@ -2,15 +2,29 @@
 
 #include <cstring>
 
+#include "passes/legalize/expand_activations_norms.h"
+#include "passes/util.h"
+#include "support/error.h"
+
 namespace irforge::passes {
 
 const std::vector<ExpanderEntry>& expanders() {
   // One line per fused op: {domain, op_type, since_opset, expander}.
-  static const std::vector<ExpanderEntry> kExpanders = {};
+  static const std::vector<ExpanderEntry> kExpanders = {
+      {"", "HardSigmoid", 6, expand_hard_sigmoid},
+      {"", "HardSwish", 14, expand_hard_swish},
+      {"", "LayerNormalization", 17, expand_layer_normalization},
+      {"", "Mish", 18, expand_mish},
+      {"", "Gelu", 20, expand_gelu},
+      {"", "RMSNormalization", 23, expand_rms_normalization},
+      {"", "Swish", 24, expand_swish},
+  };
   return kExpanders;
 }
 
 namespace {
+
+thread_local NameGen* g_names = nullptr;
 
 const ExpanderEntry* find_expander(const Node& n) {
   for (const auto& e : expanders())
@@ -20,8 +34,24 @@ const ExpanderEntry* find_expander(const Node& n) {
 
 }  // namespace
 
+std::string expansion_name(const std::string& base) {
+  if (!g_names) fail(ErrorKind::kInternal, "expansion_name() called outside expand_ops_above_opset()");
+  return g_names->fresh(base);
+}
+
+bool needs_expansion(const Node& n, int64_t opset) {
+  const ExpanderEntry* e = find_expander(n);
+  return e && e->since_opset > opset;
+}
+
 int64_t expand_ops_above_opset(Model& model, int64_t opset) {
   int64_t expanded = 0;
+  NameGen names(model);
+  struct Scope {
+    NameGen* prev;
+    ~Scope() { g_names = prev; }
+  } scope{g_names};
+  g_names = &names;
   std::vector<Graph*> graphs;
   for_each_graph(*model.graph, [&](Graph& g) { graphs.push_back(&g); });
   for (Graph* g : graphs) {

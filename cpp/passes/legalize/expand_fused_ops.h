@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ir/graph.h"
@@ -29,5 +30,11 @@ const std::vector<ExpanderEntry>& expanders();
 // Expands every node (in all graphs and subgraphs) whose op is newer than `opset`; returns how
 // many nodes were expanded. Nodes without an expander are left alone.
 int64_t expand_ops_above_opset(Model& model, int64_t opset);
+
+// True if `n` is a fused op newer than `opset` that has an expander.
+bool needs_expansion(const Node& n, int64_t opset);
+
+// A value/node name not yet used in the model being expanded; for expanders only.
+std::string expansion_name(const std::string& base);
 
 }  // namespace irforge::passes

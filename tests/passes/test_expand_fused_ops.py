@@ -1,0 +1,119 @@
+"""ONNX output of fused ops newer than the model's opset: expanded in a copy (the Model is not
+changed), valid per onnx.checker and equal in onnxruntime; --target_opset keeps them when safe."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import irforge
+from irforge.testing import assert_outputs_close, run_onnxruntime
+
+X = np.random.default_rng(0).standard_normal((2, 3, 8)).astype(np.float32)
+
+# op, since, attributes, inputs besides x
+CASES = [
+    ("Gelu", 20, {}, []),
+    ("Gelu", 20, {"approximate": "tanh"}, []),
+    ("LayerNormalization", 17, {"epsilon": 1e-3}, ["s", "b"]),
+    ("LayerNormalization", 17, {"axis": 1}, ["s2"]),
+    ("RMSNormalization", 23, {"epsilon": 1e-4}, ["s"]),
+    ("Swish", 24, {"alpha": 1.5}, []),
+    ("HardSwish", 14, {}, []),
+    ("Mish", 18, {}, []),
+]
+
+
+def _model(op, opset, attrs, extra, extra_nodes=()):
+    rng = np.random.default_rng(1)
+    inits = {"s": rng.uniform(0.5, 1.5, 8), "b": rng.standard_normal(8), "s2": rng.uniform(0.5, 1.5, (3, 8))}
+    nodes = [helper.make_node(op, ["x"] + extra, ["y"], **attrs), *extra_nodes]
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8])],
+        [helper.make_tensor_value_info(n.output[0], TensorProto.FLOAT, [2, 3, 8 if n.op_type != "ReduceMean" else 1]) for n in nodes],
+        [numpy_helper.from_array(inits[k].astype(np.float32), k) for k in extra])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("op,since,attrs,extra", CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+def test_expanded_below_since_version(op, since, attrs, extra):
+    ref = run_onnxruntime(_model(op, since, attrs, extra).SerializeToString(), {"x": X})
+    # The IR may hold an op newer than the model's opset (fusions create them).
+    model = irforge.convert_model(_model(op, 13, attrs, extra).SerializeToString(), transform="none")
+    before = model.dump()
+    data = model.to_onnx_bytes()
+    assert model.dump() == before, "writing ONNX changed the Model"
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    assert op not in {n.op_type for n in proto.graph.node}
+    assert [o.version for o in proto.opset_import if o.domain == ""] == [13]
+    assert_outputs_close(ref, run_onnxruntime(data, {"x": X}), rtol=1e-5, atol=1e-6)
+    # Raising the opset keeps the op.
+    kept = onnx.load_from_string(model.to_onnx_bytes(target_opset=since))
+    onnx.checker.check_model(kept, full_check=True)
+    assert op in {n.op_type for n in kept.graph.node}
+    assert_outputs_close(ref, run_onnxruntime(kept.SerializeToString(), {"x": X}), rtol=1e-5, atol=1e-6)
+
+
+def test_save_model_file_and_subgraph(tmp_path):
+    then = helper.make_graph([helper.make_node("Gelu", ["x"], ["t"])], "then", [], [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 3, 8])])
+    other = helper.make_graph([helper.make_node("Relu", ["x"], ["e"])], "else", [], [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 3, 8])])
+    g = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0), helper.make_node("Greater", ["s", "zero"], ["c"]),
+         helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8])],
+        [numpy_helper.from_array(np.array(-1e9, np.float32), "zero")])
+    model = irforge.convert_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString(), transform="none")
+    before = model.to_onnx_bytes(target_opset=20)
+    path = tmp_path / "m.onnx"
+    irforge.save_model(model, path)
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto)
+    assert "Gelu" not in str(proto.graph)
+    assert model.to_onnx_bytes(target_opset=20) == before
+    x = X.copy()
+    expected = x * 0.5 * (1 + np.vectorize(__import__("math").erf)(x / np.sqrt(2)))
+    assert_outputs_close([expected.astype(np.float32)], run_onnxruntime(str(path), {"x": x}), rtol=1e-5, atol=1e-6)
+
+
+def test_target_opset_refuses_ops_that_changed_meaning():
+    # ReduceMean lost its `axes` attribute in opset 18: raising 17 -> 20 would change it.
+    rm = helper.make_node("ReduceMean", ["y"], ["m"], axes=[-1])
+    model = irforge.convert_model(_model("Gelu", 17, {}, [], [rm]).SerializeToString(), transform="none", target_opset=20)
+    with pytest.raises(irforge.UnsupportedError, match=r"ReduceMean.*'axes'.*opset 18"):
+        model.to_onnx_bytes()
+    # Without the target the model is written at its own opset, Gelu expanded.
+    assert "Gelu" not in str(onnx.load_from_string(model.to_onnx_bytes(target_opset=17)).graph)
+
+
+def test_target_opset_raises_when_safe(tmp_path):
+    relu = helper.make_node("Softmax", ["y"], ["m"], axis=-1)  # Softmax-13 keeps its meaning through 20
+    model = irforge.convert_model(_model("Gelu", 17, {}, [], [relu]).SerializeToString(), transform="none", target_opset=20)
+    path = tmp_path / "m.onnx"
+    irforge.save_model(model, path)
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert [o.version for o in proto.opset_import if o.domain == ""] == [20]
+    assert "Gelu" in {n.op_type for n in proto.graph.node}
+
+
+def test_target_opset_below_model_opset_is_refused():
+    model = irforge.convert_model(_model("Relu", 17, {}, []).SerializeToString(), transform="none")
+    with pytest.raises(irforge.UnsupportedError, match="lower than the model's opset 17"):
+        model.to_onnx_bytes(target_opset=14)
+
+
+def test_softmax_before_13_is_refused():
+    model = irforge.convert_model(_model("Softmax", 11, {}, []).SerializeToString(), transform="none")
+    with pytest.raises(irforge.UnsupportedError, match=r"Softmax.*changed meaning in opset 13"):
+        model.to_onnx_bytes(target_opset=13)
+
+
+def test_cli_target_opset(tmp_path):
+    from irforge.cli import main
+
+    src = tmp_path / "in.onnx"
+    onnx.save(_model("Relu", 17, {}, []), src)
+    out = tmp_path / "out.onnx"
+    assert main(["convert", str(src), "--output_model", str(out), "--target_opset", "20"]) == 0
+    assert [o.version for o in onnx.load(out).opset_import if o.domain == ""] == [20]
