@@ -6,6 +6,13 @@
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
+#include "passes/fusion/fuse_gelu.h"
+#include "passes/fusion/fuse_hard_sigmoid.h"
+#include "passes/fusion/fuse_hard_swish.h"
+#include "passes/fusion/fuse_layer_norm.h"
+#include "passes/fusion/fuse_mish.h"
+#include "passes/fusion/fuse_rms_norm.h"
+#include "passes/fusion/fuse_swish.h"
 #include "passes/shape/infer_shapes.h"
 
 namespace irforge::passes {
@@ -24,6 +31,13 @@ const std::vector<Entry>& entries() {
       {"remove-identity", [] { return std::make_unique<RemoveIdentityOps>(); }},
       {"fold", [] { return std::make_unique<ConstantFolding>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
+      {"fuse-gelu", [] { return std::make_unique<FuseGelu>(); }},
+      {"fuse-layer-norm", [] { return std::make_unique<FuseLayerNorm>(); }},
+      {"fuse-rms-norm", [] { return std::make_unique<FuseRmsNorm>(); }},
+      {"fuse-swish", [] { return std::make_unique<FuseSwish>(); }},
+      {"fuse-hard-sigmoid", [] { return std::make_unique<FuseHardSigmoid>(); }},
+      {"fuse-hard-swish", [] { return std::make_unique<FuseHardSwish>(); }},
+      {"fuse-mish", [] { return std::make_unique<FuseMish>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
   };
   return kEntries;

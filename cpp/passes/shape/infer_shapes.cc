@@ -591,7 +591,7 @@ const std::map<std::string, Rule>& rules() {
                            "Sin", "Cos", "Tan", "Reciprocal", "Round", "Sign", "Not", "Softplus", "Softsign", "Mish",
                            "BatchNormalization", "InstanceNormalization", "LRN", "PRelu", "Dropout", "CumSum",
                            "MeanVarianceNormalization", "LpNormalization", "Hardmax", "Celu", "ThresholdedRelu",
-                           "RMSNormalization", "GroupNormalization", "Trilu"})
+                           "RMSNormalization", "GroupNormalization", "Trilu", "Swish"})
       r[op] = same_as_input;
     for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "BitShift"})
       r[op] = [](Ctx& c) { elementwise(c, c.type(0)); };

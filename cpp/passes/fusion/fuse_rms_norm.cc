@@ -1,0 +1,76 @@
+#include "passes/fusion/fuse_rms_norm.h"
+
+#include "passes/fusion/match_util.h"
+#include "passes/legalize/expand_util.h"
+
+namespace irforge::passes {
+
+namespace {
+
+using namespace fusion;
+
+bool try_fuse(FusionContext& cx, Node* n) {
+  auto nm = match_normalize(n);
+  if (!nm) return false;
+  Node* rm = nm->mean;
+  Value* a = nm->numerator;
+  auto axes = kept_reduce_axes(rm);
+  if (!axes || !are_trailing(*axes)) return false;
+  int64_t k = static_cast<int64_t>(axes->size());
+  Node* sq = rm->input(0)->producer();
+  if (squared(sq) != a || rm->input(0)->uses().size() != 1 || rm->input(0)->is_graph_output()) return false;
+
+  std::vector<Node*> pattern = nm->nodes;
+  pattern.push_back(rm);
+  pattern.push_back(sq);
+  Value* x = a;
+  Node* last = n;
+  Value* out = n->output(0);
+  // Llama: computes in float32 between Cast(x, float) and Cast(., type of x).
+  if (Node* c1 = producer_is(a, "Cast"); c1 && c1->attr_int("to", 0) == static_cast<int64_t>(DataType::kFloat) && is_float(c1->input(0))) {
+    if (!used_only_by(a, {sq, n})) return false;  // the float32 copy is an intermediate
+    x = c1->input(0);
+    pattern.push_back(c1);
+    if (x->type().elem_type != DataType::kFloat) {
+      Node* c2 = sole_user(out, "Cast");
+      if (!c2 || c2->attr_int("to", 0) != static_cast<int64_t>(x->type().elem_type)) return false;
+      pattern.push_back(c2);
+      last = c2;
+      out = c2->output(0);
+    }
+  }
+  if (x->type().elem_type != DataType::kFloat && last == n) return false;  // would change numerics
+  auto dims = trailing_dims(x, k);
+  if (!dims) return false;
+
+  Value* weight = nullptr;
+  if (Node* m = sole_user(out, "Mul")) {
+    Value* w = other_input(m, out);
+    if (w && w != out && matches_trailing_dims(w, x, k)) {
+      weight = w;
+      pattern.push_back(m);
+      last = m;
+      out = m->output(0);
+    }
+  }
+  if (!weight) {
+    if (x->type().elem_type != DataType::kFloat) return false;
+    weight = ones_f32(cx, out->name() + "_rms_scale", *dims);
+  }
+  std::vector<Attribute> attrs;
+  attrs.push_back(int_attr("axis", -k));
+  attrs.push_back(float_attr("epsilon", static_cast<float>(nm->eps)));
+  replace_with_fused(cx, last, out, "RMSNormalization", {x, weight}, std::move(attrs), pattern);
+  return true;
+}
+
+}  // namespace
+
+PassResult FuseRmsNorm::run(Model& model, const PassOptions&) {
+  PassResult r;
+  r.rewrites = fuse_everywhere(model, name(), try_fuse);
+  r.changed = r.rewrites > 0;
+  return r;
+}
+
+}  // namespace irforge::passes
