@@ -13,8 +13,13 @@ import irforge
 from irforge.testing import assert_outputs_close, random_feeds, run_onnxruntime
 
 
-def model(text: str) -> onnx.ModelProto:
+def model(text: str, **initializers) -> onnx.ModelProto:
+    """Parses `text`, adds numpy arrays as initializers, checks the result."""
+    from onnx import numpy_helper
+
     m = onnx.parser.parse_model(text)
+    for name, value in initializers.items():
+        m.graph.initializer.append(numpy_helper.from_array(value, name))
     onnx.checker.check_model(m, full_check=True)
     return m
 

@@ -28,7 +28,7 @@ bool try_fuse(FusionContext& cx, Node* n) {
   Node* mean = producer_is(sub->input(1), "ReduceMean");
   if (!mean || mean->input(0) != x || !used_only_by(sub->input(1), {sub, sub2})) return false;
   if (x->type().elem_type != DataType::kFloat) return false;  // LayerNormalization computes in float32
-  auto axes = kept_reduce_axes(mean), axes2 = kept_reduce_axes(var);
+  auto axes = kept_reduce_axes(mean), axes2 = kept_reduce_axes(var, rank_of(x));
   if (!axes || !axes2) return false;
   std::sort(axes->begin(), axes->end());
   std::sort(axes2->begin(), axes2->end());

@@ -14,11 +14,11 @@ bool try_fuse(FusionContext& cx, Node* n) {
   if (!nm) return false;
   Node* rm = nm->mean;
   Value* a = nm->numerator;
-  auto axes = kept_reduce_axes(rm);
-  if (!axes || !are_trailing(*axes)) return false;
-  int64_t k = static_cast<int64_t>(axes->size());
   Node* sq = rm->input(0)->producer();
   if (squared(sq) != a || rm->input(0)->uses().size() != 1 || rm->input(0)->is_graph_output()) return false;
+  auto axes = kept_reduce_axes(rm, rank_of(a));
+  if (!axes || !are_trailing(*axes)) return false;
+  int64_t k = static_cast<int64_t>(axes->size());
 
   std::vector<Node*> pattern = nm->nodes;
   pattern.push_back(rm);

@@ -110,7 +110,7 @@ std::optional<ScalarOperand> scalar_operand(const Node* n, const Value* like) {
   return std::nullopt;
 }
 
-std::optional<std::vector<int64_t>> kept_reduce_axes(const Node* r) {
+std::optional<std::vector<int64_t>> kept_reduce_axes(const Node* r, int64_t rank_hint) {
   if (r->attr_int("keepdims", 1) != 1) return std::nullopt;
   std::vector<int64_t> axes;
   if (r->attr("axes")) {
@@ -121,7 +121,7 @@ std::optional<std::vector<int64_t>> kept_reduce_axes(const Node* r) {
     axes = *c;
   }
   if (axes.empty()) return std::nullopt;
-  int64_t rank = rank_of(r->input(0));
+  int64_t rank = rank_of(r->input(0)) >= 0 ? rank_of(r->input(0)) : rank_hint;
   for (int64_t& a : axes) {
     if (a >= 0) {
       if (rank < 0 || a >= rank) return std::nullopt;

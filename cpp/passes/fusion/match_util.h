@@ -59,8 +59,9 @@ struct ScalarOperand {
 std::optional<ScalarOperand> scalar_operand(const Node* n, const Value* like);
 
 // The axes of a Reduce* node as negative numbers (needs the input's rank when the axes are
-// non-negative), requiring keepdims = 1 and explicit, constant axes; nullopt otherwise.
-std::optional<std::vector<int64_t>> kept_reduce_axes(const Node* reduce);
+// non-negative; `rank` is used when the input's type does not say), requiring keepdims = 1 and
+// explicit, constant axes; nullopt otherwise.
+std::optional<std::vector<int64_t>> kept_reduce_axes(const Node* reduce, int64_t rank = -1);
 
 // True if `axes` (negative, any order) are exactly the last axes.size() axes.
 bool are_trailing(std::vector<int64_t> axes);
