@@ -1,0 +1,50 @@
+"""The activation/normalization fusions on real torch.onnx exports (TorchScript exporter, opset
+17): the default pipeline leaves no decomposed GELU / RMSNorm / SiLU behind, ONNX output at the
+model's opset is expanded and valid, and --target_opset keeps the fused ops and still matches
+onnxruntime on the original. (The OpenVINO side is covered by tests/test_torch_architectures.py.)
+"""
+
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import irforge  # noqa: E402
+from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402
+from torch_models.architectures import export  # noqa: E402
+
+EXPECTED = {
+    "bert": ({"Gelu": 2, "LayerNormalization": 5}, {"Erf"}),
+    "gpt": ({"Gelu": 2, "LayerNormalization": 5}, {"Tanh", "Pow"}),
+    "vit": ({"Gelu": 2, "LayerNormalization": 5}, {"Erf"}),
+    "llama": ({"RMSNormalization": 5, "Swish": 2}, {"Sigmoid", "Pow", "ReduceMean", "Sqrt"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(EXPECTED))
+def test_default_pipeline_fuses_torch_exports(tmp_path, arch):
+    fused_ops, gone = EXPECTED[arch]
+    path = str(tmp_path / f"{arch}.onnx")
+    feeds = export(arch, path, False)
+    ref = run_onnxruntime(path, feeds)
+    model = irforge.convert_model(path, verify=True)
+    hist = model.op_histogram
+    assert {op: hist.get(op, 0) for op in fused_ops} == fused_ops, hist
+    assert not gone & set(hist), hist
+    if arch == "gpt":
+        assert model.dump().count('"tanh"') == 2
+
+    low = model.to_onnx_bytes()
+    proto = onnx.load_from_string(low)
+    onnx.checker.check_model(proto)
+    assert [o.version for o in proto.opset_import if o.domain == ""] == [17]
+    assert_outputs_close(ref, run_onnxruntime(low, feeds), rtol=1e-4, atol=1e-5)
+
+    high = model.to_onnx_bytes(target_opset=24)
+    proto = onnx.load_from_string(high)
+    onnx.checker.check_model(proto)
+    assert [o.version for o in proto.opset_import if o.domain == ""] == [24]
+    ops = {n.op_type for n in proto.graph.node}
+    assert set(fused_ops) <= ops
+    assert_outputs_close(ref, run_onnxruntime(high, feeds), rtol=1e-4, atol=1e-5)
