@@ -5,6 +5,7 @@
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
+#include "passes/fusion/fuse_attention.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/shape/infer_shapes.h"
 
@@ -25,6 +26,7 @@ const std::vector<Entry>& entries() {
       {"fold", [] { return std::make_unique<ConstantFolding>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
+      {"fuse-attention", [] { return std::make_unique<FuseAttention>(); }},
   };
   return kEntries;
 }
@@ -52,6 +54,6 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,dce"; }
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,fuse-attention,dce"; }
 
 }  // namespace irforge::passes

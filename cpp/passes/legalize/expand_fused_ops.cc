@@ -2,11 +2,15 @@
 
 #include <cstring>
 
+#include "passes/fusion/fuse_attention.h"
+
 namespace irforge::passes {
 
 const std::vector<ExpanderEntry>& expanders() {
   // One line per fused op: {domain, op_type, since_opset, expander}.
-  static const std::vector<ExpanderEntry> kExpanders = {};
+  static const std::vector<ExpanderEntry> kExpanders = {
+      {"", "Attention", 23, expand_attention},
+  };
   return kExpanders;
 }
 
