@@ -248,3 +248,19 @@ def test_real_exports_fuse_every_block(tmp_path, arch, dynamo):
     assert _core.expand_fused_ops(model._core, model.opset_imports[""]) == blocks
     onnx_out = run_onnxruntime(model.to_onnx_bytes(), feeds)
     assert_outputs_close(reference, onnx_out, rtol=1e-4, atol=1e-5)
+
+
+def test_openvino_lowering_is_one_sdpa_with_static_gqa_repeat(tmp_path):
+    # Causal without other masks uses SDPA's own causal mode (no bias subgraph is built), and a
+    # static kv-head repeat is Unsqueeze → Broadcast → Reshape with constant shapes.
+    import collections
+    import xml.etree.ElementTree as ET
+
+    model = _attention_model(mask="causal_trilu", gqa=2, dynamic_seq=True)
+    fused = irforge.convert_model(model, transform="infer-shapes,fuse-attention,dce")
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(fused, xml, compress_to_fp16=False)
+    layers = collections.Counter(l.get("type") for l in ET.parse(xml).getroot().find("layers") if l.get("type") != "Const")
+    assert layers == {"Parameter": 3, "ScaledDotProductAttention": 1, "Unsqueeze": 2, "Broadcast": 2, "Reshape": 2, "Result": 1}, layers
+    sdpa = [l for l in ET.parse(xml).getroot().find("layers") if l.get("type") == "ScaledDotProductAttention"][0]
+    assert sdpa.find("data").get("causal") == "true"
