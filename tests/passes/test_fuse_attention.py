@@ -264,3 +264,27 @@ def test_openvino_lowering_is_one_sdpa_with_static_gqa_repeat(tmp_path):
     assert layers == {"Parameter": 3, "ScaledDotProductAttention": 1, "Unsqueeze": 2, "Broadcast": 2, "Reshape": 2, "Result": 1}, layers
     sdpa = [l for l in ET.parse(xml).getroot().find("layers") if l.get("type") == "ScaledDotProductAttention"][0]
     assert sdpa.find("data").get("causal") == "true"
+
+
+def test_fully_masked_rows_stay_as_in_the_source(tmp_path):
+    # The decomposition gives NaN for a row whose mask is all -inf; the fused node is marked so the
+    # OpenVINO lowering keeps that (plain SDPA, no 3-layer zeroing guard), and so does the expander.
+    import collections
+    import xml.etree.ElementTree as ET
+
+    model = _attention_model(mask="padding", opset=17)
+    feeds = _feeds(model)
+    feeds["mask"][0, 0, 2, :] = -np.inf
+    expected = run_onnxruntime(model.SerializeToString(), feeds)
+    assert np.isnan(expected[0][0, :, 2]).all() and not np.isnan(expected[0][1]).any()
+    fused = irforge.convert_model(model, transform="infer-shapes,fuse-attention,dce", verify=True)
+    assert_outputs_close(expected, run_openvino(fused, feeds), rtol=1e-4, atol=1e-5)
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(fused, xml, compress_to_fp16=False)
+    layers = collections.Counter(l.get("type") for l in ET.parse(xml).getroot().find("layers") if l.get("type") != "Const")
+    assert layers == {"Parameter": 4, "ScaledDotProductAttention": 1, "Result": 1}, layers
+    # The mark survives an ONNX round trip.
+    again = irforge.convert_model(fused.to_onnx_bytes(), transform="none")
+    assert_outputs_close(expected, run_openvino(again, feeds), rtol=1e-4, atol=1e-5)
+    _core.expand_fused_ops(fused._core, 17)
+    assert_outputs_close(expected, run_onnxruntime(fused.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)

@@ -505,6 +505,9 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
   if (m.mask) att->add_input(m.mask);
   att->attributes().push_back(float_attr("scale", static_cast<float>(m.scale)));
   if (m.causal) att->attributes().push_back(int_attr("is_causal", 1));
+  // The decomposition gives NaN for a row whose mask is all -inf (ONNX Attention gives 0); the
+  // OpenVINO lowering may keep NaN instead of adding a guard (3 layers per block).
+  if (m.mask) att->metadata_props().push_back({"irforge.fully_masked_rows", "nan"});
   Value* y = att->add_output(names.fresh(out->output(0)->name() + "/attention"));
   y->set_type(out->output(0)->type());
   if (!replace_value(g, out->output(0), y)) return false;

@@ -29,7 +29,10 @@
 // accepted: the original and the fused op differ only when a length-1 axis broadcasts against a
 // longer one, which attention blocks do not do.
 // Semantic note: a score row whose every entry is -inf gives NaN in the decomposed form and 0 in
-// Attention; torch masks use the lowest finite value, so such rows do not arise from them.
+// ONNX Attention. Fused nodes with a mask carry metadata irforge.fully_masked_rows=nan: the
+// OpenVINO lowering then keeps the source's NaN (SDPA's own result) instead of adding a 3-layer
+// guard, and the expander writes the source form back; only onnxruntime's Attention (opset >= 23
+// output) gives 0 for such rows. Torch masks use the lowest finite value, so they do not occur.
 #pragma once
 
 #include <cstdint>

@@ -46,6 +46,12 @@ bool same_symbol(NodeContext& c, size_t i, int64_t a, size_t j, int64_t b) {
   return da.kind == Dim::Kind::kParam && db.kind == Dim::Kind::kParam && da.param == db.param;
 }
 
+bool nan_rows_allowed(NodeContext& c) {
+  for (const auto& [key, value] : c.node().metadata_props())
+    if (key == "irforge.fully_masked_rows" && value == "nan") return true;
+  return false;
+}
+
 PortRef add(NodeContext& c, PortRef a, PortRef b) { return c.op("Add", "opset1", {a, b}, kNumpy); }
 PortRef mul(NodeContext& c, PortRef a, PortRef b) { return c.op("Multiply", "opset1", {a, b}, kNumpy); }
 PortRef sub(NodeContext& c, PortRef a, PortRef b) { return c.op("Subtract", "opset1", {a, b}, kNumpy); }
@@ -155,7 +161,9 @@ void lower_attention(NodeContext& c) {
                {{"pad_mode", "constant"}});
     }
     bias = boolean ? additive_mask(c, m, t) : c.convert_like(m, q);
-    rows_may_be_masked = true;
+    // fuse-attention marks nodes fused from MatMul/Softmax decompositions, whose fully masked
+    // rows are NaN: the source's behaviour, which SDPA keeps without the guard below.
+    rows_may_be_masked = !nan_rows_allowed(c);
   }
   float softcap = c.attr_float("softcap", 0.f);
   int64_t mode = c.attr_int("qk_matmul_output_mode", 0);
