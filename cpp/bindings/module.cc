@@ -14,6 +14,7 @@
 #include "ir/printer.h"
 #include "ir/clone.h"
 #include "passes/legalize/onnx_output.h"
+#include "passes/legalize/expand_fused_ops.h"
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "ir/verifier.h"
@@ -270,6 +271,9 @@ PYBIND11_MODULE(_core, m) {
     for (const auto& p : passes::list_passes()) out.append(py::make_tuple(p.name, p.summary));
     return out;
   });
+  m.def(
+      "expand_fused_ops", [](Model& model, int64_t opset) { return passes::expand_ops_above_opset(model, opset); }, py::arg("model"),
+      py::arg("opset"), "Expands fused ops newer than `opset` into older ops (the step before ONNX output); returns how many.");
   m.def("default_pipeline", []() { return std::string(passes::default_pipeline()); });
   m.def("validate_pipeline", [](const std::string& text) { passes::parse_pipeline(text); });
 

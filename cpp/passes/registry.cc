@@ -5,6 +5,7 @@
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
+#include "passes/fusion/fuse_attention.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/fusion/fuse_gelu.h"
 #include "passes/fusion/fuse_hard_sigmoid.h"
@@ -39,6 +40,7 @@ const std::vector<Entry>& entries() {
       {"fuse-hard-swish", [] { return std::make_unique<FuseHardSwish>(); }},
       {"fuse-mish", [] { return std::make_unique<FuseMish>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
+      {"fuse-attention", [] { return std::make_unique<FuseAttention>(); }},
   };
   return kEntries;
 }
@@ -72,7 +74,7 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // x * HardSigmoid(x).
 const char* default_pipeline() {
   return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,"
-         "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,dce";
+         "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,dce";
 }
 
 }  // namespace irforge::passes

@@ -5,6 +5,7 @@
 #include "passes/legalize/expand_activations_norms.h"
 #include "passes/util.h"
 #include "support/error.h"
+#include "passes/fusion/fuse_attention.h"
 
 namespace irforge::passes {
 
@@ -18,6 +19,7 @@ const std::vector<ExpanderEntry>& expanders() {
       {"", "Gelu", 20, expand_gelu},
       {"", "RMSNormalization", 23, expand_rms_normalization},
       {"", "Swish", 24, expand_swish},
+      {"", "Attention", 23, expand_attention},
   };
   return kExpanders;
 }

@@ -1,6 +1,7 @@
 #include "passes/shape/infer_shapes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <unordered_map>
 #include <map>
@@ -398,6 +399,38 @@ void propagate_value(Ctx& c) {
     int64_t n = static_cast<int64_t>(in0->size());
     int64_t lo = std::clamp<int64_t>(norm((*b)[0], n), 0, n), hi = std::clamp<int64_t>((*e)[0] < 0 ? (*e)[0] + n : (*e)[0], 0, n);
     c.out_value = lo < hi ? Dims(in0->begin() + lo, in0->begin() + hi) : Dims{};
+  } else if (op == "Reshape") {
+    // A 1-D shape tensor reshaped to 1-D (torch's view(-1)) keeps its content.
+    auto target = c.ints(1);
+    if (target && target->size() == 1 && ((*target)[0] == -1 || (*target)[0] == static_cast<int64_t>(in0->size()))) c.out_value = in0;
+  } else if (op == "Equal") {
+    // 0/1 where decidable: a symbolic dim is a size (>= 0), so it never equals a negative value.
+    auto in1 = c.content(1);
+    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
+    Dims out;
+    for (size_t i = 0; i < std::max(in0->size(), in1->size()); ++i) {
+      const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
+      const Dim& b = (*in1)[in1->size() == 1 ? 0 : i];
+      if (a.is_static() && b.is_static()) out.push_back(Dim::of(a.value == b.value));
+      else if ((a.kind == Dim::Kind::kParam && b.is_static() && b.value < 0) || (b.kind == Dim::Kind::kParam && a.is_static() && a.value < 0))
+        out.push_back(Dim::of(0));
+      else out.push_back(unknown());
+    }
+    c.out_value = out;
+  } else if (op == "Where") {
+    // torch's expand(-1 → 1) idiom: Where(Equal(shape, -1), ones, shape).
+    auto x = c.content(1), y = c.content(2);
+    if (!x || !y) return;
+    size_t n = std::max({in0->size(), x->size(), y->size()});
+    for (const Dims* d : {&*in0, &*x, &*y})
+      if (d->size() != n && d->size() != 1) return;
+    Dims out;
+    for (size_t i = 0; i < n; ++i) {
+      const Dim& cond = (*in0)[in0->size() == 1 ? 0 : i];
+      if (!cond.is_static()) out.push_back(unknown());
+      else out.push_back(cond.value ? (*x)[x->size() == 1 ? 0 : i] : (*y)[y->size() == 1 ? 0 : i]);
+    }
+    c.out_value = out;
   } else if (op == "Mul" || op == "Add" || op == "Sub" || op == "Div") {
     auto in1 = c.content(1);
     if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
@@ -624,7 +657,21 @@ const std::map<std::string, Rule>& rules() {
     r["Slice"] = slice;
     r["Split"] = split;
     r["LayerNormalization"] = layer_norm;
-    r["Range"] = [](Ctx& c) { c.set(0, c.type(0), Dims{unknown()}); };
+    r["Range"] = [](Ctx& c) {
+      // Range(0, n, 1) has n elements (a static or symbolic size); other static ranges are counted.
+      auto start = c.content(0), limit = c.content(1), delta = c.content(2);
+      Dim len = unknown();
+      if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1) {
+        const Dim &s = (*start)[0], &l = (*limit)[0], &d = (*delta)[0];
+        if (s.is_static() && l.is_static() && d.is_static() && d.value != 0) {
+          double n = std::ceil(static_cast<double>(l.value - s.value) / static_cast<double>(d.value));
+          len = Dim::of(std::max<int64_t>(0, static_cast<int64_t>(n)));
+        } else if (s.is_static() && s.value == 0 && d.is_static() && d.value == 1 && l.kind == Dim::Kind::kParam) {
+          len = l;
+        }
+      }
+      c.set(0, c.type(0), Dims{len});
+    };
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);

@@ -33,6 +33,25 @@ std::optional<int64_t> static_dim(NodeContext& c, size_t i, int64_t axis) {
   return (*t.shape)[axis].value;
 }
 
+// Dim `a` of input i and dim `b` of input j are the same named symbol.
+bool same_symbol(NodeContext& c, size_t i, int64_t a, size_t j, int64_t b) {
+  if (!c.has_input(i) || !c.has_input(j)) return false;
+  const Type &ti = c.node().inputs()[i]->type(), &tj = c.node().inputs()[j]->type();
+  if (!ti.is_tensor() || !ti.shape || !tj.is_tensor() || !tj.shape) return false;
+  int64_t ri = static_cast<int64_t>(ti.shape->size()), rj = static_cast<int64_t>(tj.shape->size());
+  a = norm_axis(a, ri);
+  b = norm_axis(b, rj);
+  if (a < 0 || a >= ri || b < 0 || b >= rj) return false;
+  const Dim &da = (*ti.shape)[a], &db = (*tj.shape)[b];
+  return da.kind == Dim::Kind::kParam && db.kind == Dim::Kind::kParam && da.param == db.param;
+}
+
+bool nan_rows_allowed(NodeContext& c) {
+  for (const auto& [key, value] : c.node().metadata_props())
+    if (key == "irforge.fully_masked_rows" && value == "nan") return true;
+  return false;
+}
+
 PortRef add(NodeContext& c, PortRef a, PortRef b) { return c.op("Add", "opset1", {a, b}, kNumpy); }
 PortRef mul(NodeContext& c, PortRef a, PortRef b) { return c.op("Multiply", "opset1", {a, b}, kNumpy); }
 PortRef sub(NodeContext& c, PortRef a, PortRef b) { return c.op("Subtract", "opset1", {a, b}, kNumpy); }
@@ -98,7 +117,20 @@ void lower_attention(NodeContext& c) {
   else if (head) scale = c.scalar(t, 1.0 / std::sqrt(static_cast<double>(*head)));
   else scale = c.op("Divide", "opset1", {c.scalar(t, 1.0), c.op("Sqrt", "opset1", {c.convert(dim_of(c, q, 3), t)})}, kNumpy);
 
-  if (q_heads == 0 || kv_heads == 0 || q_heads != kv_heads) {
+  if (q_heads && kv_heads && q_heads != kv_heads && q_heads % kv_heads == 0 && !is3d) {
+    // Static head counts: Unsqueeze → Broadcast → Reshape with constant shapes (the form the
+    // CPU plugin's SDPA recognises for grouped-query attention).
+    int64_t reps = q_heads / kv_heads;
+    auto repeat = [&](PortRef x, size_t input) {
+      std::optional<int64_t> width = static_dim(c, input, 3);
+      if (!width) return repeat_heads(c, x, c.const_i64({reps}));
+      PortRef wide = c.op("Broadcast", "opset3", {c.op("Unsqueeze", "opset1", {x, c.const_i64({2})}), c.const_i64({1, 1, reps, 1, 1})},
+                          {{"mode", "bidirectional"}});
+      return c.op("Reshape", "opset1", {wide, c.const_i64({0, q_heads, -1, *width})}, {{"special_zero", "true"}});
+    };
+    k = repeat(k, 1);
+    v = repeat(v, 2);
+  } else if (q_heads == 0 || kv_heads == 0 || q_heads != kv_heads) {
     PortRef reps = q_heads && kv_heads ? c.const_i64({q_heads / kv_heads})
                                        : c.op("Divide", "opset1", {dim_of(c, q, 1, true), dim_of(c, k, 1, true)}, kNumpy);
     k = repeat_heads(c, k, reps);
@@ -119,6 +151,7 @@ void lower_attention(NodeContext& c) {
     std::optional<int64_t> mask_len = static_dim(c, 3, -1), kv_len = static_dim(c, 1, is3d ? 1 : 2);
     std::optional<int64_t> past_len = has_past ? static_dim(c, 4, 2) : std::optional<int64_t>(0);
     bool same = mask_len && kv_len && past_len && *mask_len == *kv_len + *past_len;
+    if (!same && !has_past) same = same_symbol(c, 3, -1, 1, is3d ? 1 : 2);  // e.g. both "sequence"
     std::optional<int64_t> mask_rank = c.input_rank(3);
     if (!same) {
       if (!mask_rank) c.unsupported("attn_mask needs a known rank to be padded to the kv length");
@@ -128,9 +161,21 @@ void lower_attention(NodeContext& c) {
                {{"pad_mode", "constant"}});
     }
     bias = boolean ? additive_mask(c, m, t) : c.convert_like(m, q);
-    rows_may_be_masked = true;
+    // fuse-attention marks nodes fused from MatMul/Softmax decompositions, whose fully masked
+    // rows are NaN: the source's behaviour, which SDPA keeps without the guard below.
+    rows_may_be_masked = !nan_rows_allowed(c);
   }
-  if (causal || window || nonpad) {
+  float softcap = c.attr_float("softcap", 0.f);
+  int64_t mode = c.attr_int("qk_matmul_output_mode", 0);
+  std::optional<ElemType> softmax_type;
+  if (c.has_attr("softmax_precision")) {
+    softmax_type = from_onnx(static_cast<DataType>(c.attr_int("softmax_precision", 1)));
+    if (!softmax_type || !is_float(*softmax_type)) c.unsupported("softmax_precision must be a floating-point type");
+  }
+  bool sdpa = softcap <= 0.f && !c.output_used(3) && !window && !nonpad && (!softmax_type || *softmax_type == t);
+  // SDPA's causal mode (top-left aligned) is ONNX's when there is no past and no other mask.
+  bool native_causal = sdpa && causal && !has_past && !c.has_input(3);
+  if ((causal && !native_causal) || window || nonpad) {
     // Query i (offset-aligned) and key j positions.
     PortRef q_len = dim_of(c, q, 2), kv_len = dim_of(c, k, 2);
     PortRef i = c.op("Unsqueeze", "opset1", {c.op("Range", "opset4", {c.scalar_i64(0), q_len, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64), c.const_i64({1})});
@@ -185,18 +230,8 @@ void lower_attention(NodeContext& c) {
     return c.op("Select", "opset1", {any, x, c.scalar(c.type(x), 0)}, kNumpy, c.type(x));
   };
 
-  float softcap = c.attr_float("softcap", 0.f);
-  int64_t mode = c.attr_int("qk_matmul_output_mode", 0);
-  std::optional<ElemType> softmax_type;
-  if (c.has_attr("softmax_precision")) {
-    softmax_type = from_onnx(static_cast<DataType>(c.attr_int("softmax_precision", 1)));
-    if (!softmax_type || !is_float(*softmax_type)) c.unsupported("softmax_precision must be a floating-point type");
-  }
-  bool sdpa = softcap <= 0.f && !c.output_used(3) && !window && !nonpad && (!softmax_type || *softmax_type == t);
-
   PortRef y;
   if (sdpa) {
-    bool native_causal = causal && !has_past && !c.has_input(3);
     PortRef mask = bias.valid() && !native_causal ? bias : c.scalar(t, 0);
     y = c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", native_causal ? "true" : "false"}});
     y = guard(y);
