@@ -685,4 +685,16 @@ PassResult FuseAttention::run(Model& model, const PassOptions&) {
   return r;
 }
 
+bool attention_runs_in_onnxruntime(const Node& node) {
+  Value* mask = node.input(3);
+  if (!mask) return true;
+  Value* q = node.input(0);
+  const auto& ms = mask->type().shape;
+  const auto& qs = q ? q->type().shape : std::nullopt;
+  if (!ms || !qs || ms->size() < 2 || qs->size() != 4) return false;
+  const Dim &m = (*ms)[ms->size() - 2], &l = (*qs)[2];
+  if (m.kind == Dim::Kind::kUnknown) return false;
+  return m.kind == l.kind && m.value == l.value && m.param == l.param;
+}
+
 }  // namespace irforge::passes

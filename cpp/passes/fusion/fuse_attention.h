@@ -54,4 +54,8 @@ class FuseAttention final : public Pass {
 // outputs, windows and 3-D inputs.
 void expand_attention(Graph& graph, Node* node, int64_t opset);
 
+// onnxruntime (1.32) requires an Attention mask's query axis to equal the query length, though
+// the spec lets it broadcast ([B,1,1,L] BERT masks): such nodes are expanded for ONNX output.
+bool attention_runs_in_onnxruntime(const Node& node);
+
 }  // namespace irforge::passes

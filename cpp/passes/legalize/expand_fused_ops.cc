@@ -19,7 +19,7 @@ const std::vector<ExpanderEntry>& expanders() {
       {"", "Gelu", 20, expand_gelu},
       {"", "RMSNormalization", 23, expand_rms_normalization},
       {"", "Swish", 24, expand_swish},
-      {"", "Attention", 23, expand_attention},
+      {"", "Attention", 23, expand_attention, attention_runs_in_onnxruntime},
   };
   return kExpanders;
 }
@@ -43,7 +43,7 @@ std::string expansion_name(const std::string& base) {
 
 bool needs_expansion(const Node& n, int64_t opset) {
   const ExpanderEntry* e = find_expander(n);
-  return e && e->since_opset > opset;
+  return e && (e->since_opset > opset || (e->runs_in_onnxruntime && !e->runs_in_onnxruntime(n)));
 }
 
 int64_t expand_ops_above_opset(Model& model, int64_t opset) {
@@ -59,7 +59,7 @@ int64_t expand_ops_above_opset(Model& model, int64_t opset) {
   for (Graph* g : graphs) {
     std::vector<std::pair<Node*, const ExpanderEntry*>> todo;
     for (auto& n : g->nodes())
-      if (const ExpanderEntry* e = find_expander(*n); e && e->since_opset > opset) todo.push_back({n.get(), e});
+      if (needs_expansion(*n, opset)) todo.push_back({n.get(), find_expander(*n)});
     for (auto& [node, e] : todo) {
       e->expand(*g, node, opset);
       ++expanded;

@@ -22,6 +22,9 @@ struct ExpanderEntry {
   const char* op_type;
   int64_t since_opset;   // the op exists in the default domain from this opset on
   Expander expand;
+  // Optional: false when a node of this op, though valid ONNX at since_opset or later, is a
+  // form onnxruntime does not run, so it is expanded even where the opset has the op.
+  bool (*runs_in_onnxruntime)(const Node& node) = nullptr;
 };
 
 // Every expander, in one explicit list (expand_fused_ops.cc).
