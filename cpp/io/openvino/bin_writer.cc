@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -62,7 +63,7 @@ class BinWriter {
     auto key = std::make_tuple(static_cast<int>(c.source_type), c.compress_to_f16, n, sample_hash(p, n));
     auto& bucket = seen_[key];
     for (const Written& w : bucket) {
-      if (w.c->data() == p || (n && std::memcmp(w.c->data(), p, n) == 0)) {
+      if (w.c->data() == p || same_bytes(*w.c, c, n)) {
         finish(l, w.offset, w.size, w.stored);
         ++stats.deduplicated;
         return;
@@ -93,6 +94,22 @@ class BinWriter {
     uint64_t size = offset_ - offset;
     bucket.push_back(Written{&c, offset, size, stored});
     finish(l, offset, size, stored);
+  }
+
+  // memcmp in bounded steps, handing both sides' mapped pages back as it goes: comparing two
+  // multi-GB weights must not leave them both resident (the first was released when written).
+  static bool same_bytes(const ConstData& a, const ConstData& b, size_t n) {
+    constexpr size_t kStep = size_t{16} << 20;
+    const uint8_t* pa = a.data();
+    const uint8_t* pb = b.data();
+    for (size_t off = 0; off < n; off += kStep) {
+      size_t len = std::min(kStep, n - off);
+      bool equal = std::memcmp(pa + off, pb + off, len) == 0;
+      release(a, pa + off, len);
+      release(b, pb + off, len);
+      if (!equal) return false;
+    }
+    return true;
   }
 
   static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
