@@ -303,7 +303,7 @@ class FileSink {
   FileSink(int fd, std::string path, Progress& progress) : fd_(fd), path_(std::move(path)), progress_(progress) {}
 
   void write_all(const uint8_t* p, size_t n, const void* mapping) {
-    constexpr size_t kChunk = size_t{16} << 20;
+    constexpr size_t kChunk = size_t{2} << 20;  // release a page-cache folio at a time
     while (n > 0) {
       size_t len = std::min(n, kChunk);
       write_raw(p, len);

@@ -18,7 +18,9 @@ namespace irforge::ov {
 
 namespace {
 
-constexpr size_t kChunkElems = size_t{4} << 20;  // 16 MiB of f32 per conversion step
+// 2 MiB of f32 per conversion step: its 1 MiB of f16 is still in cache when write() copies it,
+// and source pages are handed back a page-cache folio at a time.
+constexpr size_t kChunkElems = size_t{1} << 19;
 constexpr size_t kParallelGrain = size_t{1} << 16;  // elements per pool task
 
 uint64_t sample_hash(const uint8_t* p, size_t n) {
@@ -99,7 +101,7 @@ class BinWriter {
   // memcmp in bounded steps, handing both sides' mapped pages back as it goes: comparing two
   // multi-GB weights must not leave them both resident (the first was released when written).
   static bool same_bytes(const ConstData& a, const ConstData& b, size_t n) {
-    constexpr size_t kStep = size_t{16} << 20;
+    constexpr size_t kStep = size_t{2} << 20;  // one page-cache folio per side
     const uint8_t* pa = a.data();
     const uint8_t* pb = b.data();
     for (size_t off = 0; off < n; off += kStep) {
@@ -150,7 +152,7 @@ class BinWriter {
   }
 
   void write_view(const ConstData& c, const uint8_t* p, size_t n) {
-    constexpr size_t kChunk = size_t{16} << 20;
+    constexpr size_t kChunk = size_t{2} << 20;  // release a folio at a time
     for (size_t off = 0; off < n; off += kChunk) {
       size_t len = std::min(kChunk, n - off);
       write_raw(p + off, len);
