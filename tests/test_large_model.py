@@ -1,7 +1,16 @@
-"""A model with more than 2 GB of weights in external data round-trips with bounded memory.
+"""Models with more than 2 GB of weights in external data convert with bounded memory.
 
-The weights are memory-mapped, never copied: a child process converting it must stay far below
-the weight size in peak RSS, and the written weights must be byte-identical.
+The memory bound documented in the README: peak RSS is a fixed overhead (interpreter, irforge,
+the graph) plus what the chosen transformations materialise plus a constant streaming window;
+weights that pass through untouched cost address space, not RAM. These tests convert a 2.25 GiB
+model to ONNX and to fp16 OpenVINO IR in a child process and check that its peak RSS exceeds
+that of the same graph with 1 MiB weights by less than the streaming window, whatever the
+weight size.
+
+Peak RSS is the child's VmHWM (/proc/self/status), the high-water mark of its own address
+space. ru_maxrss would be wrong here: exec after vfork (what subprocess does) records the
+*parent's* peak into the child's ru_maxrss, so a child of a pytest process that had loaded a
+large model once reported 430 MiB for a 40 MiB conversion.
 """
 
 import hashlib
@@ -17,22 +26,35 @@ from onnx import TensorProto, helper
 
 TENSOR_BYTES = 768 << 20  # three of these: 2.25 GiB, past protobuf's 2 GB limit
 ROWS = 1024
+BLOCK_BYTES = 16 << 20
+# What a conversion may hold beyond the fixed overhead, whatever the weight size: the writers'
+# 2 MiB mapped source pieces (two when comparing duplicates) + the 1 MiB fp16 buffer, with slack
+# for allocator and page-table noise (measured: +1 MiB for ONNX, +6 MiB for fp16 IR).
+STREAMING_WINDOW = 32 << 20
 
 
-def _write_external_model(folder):
+def _block_for(k, i):
+    # Tensors 0 and 2 hold the same bytes (the IR writer must store them once, comparing them
+    # without keeping both resident); tensor 1 differs. Blocks are rotated so no two blocks of a
+    # tensor are equal.
+    return (k + (1 if i == 1 else 0)) % 7
+
+
+def _write_external_model(folder, tensor_bytes):
     """Writes model.onnx + weights.bin without holding the weights in memory."""
-    block = np.random.default_rng(0).standard_normal(16 << 20 >> 2).astype(np.float32).tobytes()  # 16 MiB
+    block = np.random.default_rng(0).standard_normal(min(BLOCK_BYTES, tensor_bytes) >> 2).astype(np.float32).tobytes()
     inits, nodes = [], []
     offset = 0
     with open(os.path.join(folder, "weights.bin"), "wb") as f:
         for i in range(3):
-            for k in range(TENSOR_BYTES // len(block)):
-                f.write(block[k % 7 :] + block[: k % 7])  # vary blocks so dedupe cannot cheat
-            tensor = onnx.TensorProto(name=f"w{i}", data_type=TensorProto.FLOAT, dims=[ROWS, TENSOR_BYTES // 4 // ROWS])
+            for k in range(tensor_bytes // len(block)):
+                r = _block_for(k, i) * 4  # whole floats, so every value stays a valid f32
+                f.write(block[r:] + block[:r])
+            tensor = onnx.TensorProto(name=f"w{i}", data_type=TensorProto.FLOAT, dims=[ROWS, tensor_bytes // 4 // ROWS])
             tensor.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", "weights.bin"), ("offset", str(offset)), ("length", str(TENSOR_BYTES))):
+            for key, value in (("location", "weights.bin"), ("offset", str(offset)), ("length", str(tensor_bytes))):
                 tensor.external_data.add(key=key, value=value)
-            offset += TENSOR_BYTES
+            offset += tensor_bytes
             inits.append(tensor)
             nodes.append(helper.make_node("MatMul", ["x", f"w{i}"], [f"y{i}"]))
     g = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ROWS])],
@@ -43,12 +65,38 @@ def _write_external_model(folder):
 
 
 CHILD = r"""
-import json, resource, sys
+import json, sys
 import irforge
 m = irforge.convert_model(sys.argv[1])
 irforge.save_model(m, sys.argv[2])
-print(json.dumps({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "weights": m.weight_bytes}))
+with open("/proc/self/status") as f:
+    hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"peak_rss": hwm, "weights": m.weight_bytes}))
 """
+
+
+def _convert(src, dst):
+    out = subprocess.run([sys.executable, "-c", CHILD, str(src), str(dst)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """(large model folder, same graph with 1 MiB tensors) — the large one written once."""
+    big, small = tmp_path_factory.mktemp("big"), tmp_path_factory.mktemp("small")
+    _write_external_model(big, TENSOR_BYTES)
+    _write_external_model(small, 1 << 20)
+    return big, small
+
+
+def _check_bound(big_info, small_info, what):
+    grown = big_info["peak_rss"] - small_info["peak_rss"]
+    print(f"\n{what}: peak RSS {big_info['peak_rss'] >> 20} MiB for {big_info['weights'] >> 20} MiB of weights, "
+          f"{small_info['peak_rss'] >> 20} MiB for the same graph with 3 MiB of weights")
+    assert big_info["weights"] == 3 * TENSOR_BYTES
+    assert grown < STREAMING_WINDOW, (
+        f"{what}: peak RSS grew by {grown >> 20} MiB with 2.25 GiB of weights (bound {STREAMING_WINDOW >> 20} MiB)")
 
 
 def _digest(path, offset, length):
@@ -65,28 +113,40 @@ def _digest(path, offset, length):
 
 
 @pytest.mark.slow
-def test_over_2gb_round_trip_maps_weights(tmp_path):
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    src.mkdir()
-    dst.mkdir()
-    _write_external_model(src)
-    out = subprocess.run([sys.executable, "-c", CHILD, str(src / "model.onnx"), str(dst / "model.onnx")],
-                         capture_output=True, text=True, check=True)
-    info = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\npeak RSS {info['peak_rss'] >> 20} MiB for {info['weights'] >> 20} MiB of weights")
-    weights = 3 * TENSOR_BYTES
-    assert info["weights"] == weights
-    # Mapped, not copied: peak RSS is a small fraction of the 2.25 GiB of weights. Measured
-    # 35-110 MiB typically; one loaded-machine run saw 430 MiB (under investigation), hence a
-    # bound of a quarter of the weights rather than a tight one.
-    assert info["peak_rss"] < 512 << 20, f"peak RSS {info['peak_rss'] >> 20} MiB for {weights >> 20} MiB of weights"
+def test_over_2gb_round_trip_maps_weights(models, tmp_path):
+    src, small = models
+    info = _convert(src / "model.onnx", tmp_path / "model.onnx")
+    _check_bound(info, _convert(small / "model.onnx", tmp_path / "small.onnx"), "ONNX round trip")
 
-    assert sorted(os.listdir(dst)) == ["model.onnx", "model.onnx.data"]
-    proto = onnx.load(str(dst / "model.onnx"), load_external_data=False)
+    assert sorted(os.listdir(tmp_path)) == ["model.onnx", "model.onnx.data", "small.onnx"]
+    proto = onnx.load(str(tmp_path / "model.onnx"), load_external_data=False)
     assert [n.op_type for n in proto.graph.node] == ["MatMul"] * 3
     for i, t in enumerate(proto.graph.initializer):
         assert t.data_location == TensorProto.EXTERNAL
         ext = {e.key: e.value for e in t.external_data}
         assert ext["location"] == "model.onnx.data" and int(ext["offset"]) % 4096 == 0
-        assert _digest(dst / "model.onnx.data", int(ext["offset"]), int(ext["length"])) == _digest(
+        assert _digest(tmp_path / "model.onnx.data", int(ext["offset"]), int(ext["length"])) == _digest(
             src / "weights.bin", i * TENSOR_BYTES, TENSOR_BYTES)
+
+
+@pytest.mark.slow
+def test_over_2gb_fp16_ir_streams_weights(models, tmp_path):
+    src, small = models
+    info = _convert(src / "model.onnx", tmp_path / "model.xml")
+    _check_bound(info, _convert(small / "model.onnx", tmp_path / "small.xml"), "fp16 IR")
+
+    # w0 and w2 are equal and stored once; every weight is f16 (half the bytes).
+    half = TENSOR_BYTES // 2
+    assert os.path.getsize(tmp_path / "model.bin") == 2 * half
+    xml = (tmp_path / "model.xml").read_text()
+    consts = [line for line in xml.splitlines() if 'element_type="f16"' in line and f'size="{half}"' in line]
+    assert len(consts) == 3 and len({c.split('offset="')[1].split('"')[0] for c in consts}) == 2, consts
+    # Spot-check values: a few windows of each stored weight against numpy's f32 -> f16.
+    weights = np.memmap(src / "weights.bin", dtype=np.float32, mode="r")
+    stored = np.memmap(tmp_path / "model.bin", dtype=np.float16, mode="r")
+    n = TENSOR_BYTES // 4
+    for dst_index, src_index in ((0, 0), (1, 1)):
+        for start in (0, n // 3, n - 4096):
+            want = weights[src_index * n + start : src_index * n + start + 4096].astype(np.float16)
+            got = stored[dst_index * n + start : dst_index * n + start + 4096]
+            np.testing.assert_array_equal(got, want)

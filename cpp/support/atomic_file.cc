@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -24,9 +25,12 @@ AtomicFile::~AtomicFile() {
 }
 
 void write_fully(int fd, const void* data, size_t n, const std::string& path) {
+  // At most 1 MiB per write(): on this project's VMs one 8 MiB write() into the page cache was
+  // 4-8x slower than eight 1 MiB ones (1.6 GB: 8-12 s against 1-2.3 s), as is dd with bs=8M.
+  constexpr size_t kMaxWrite = size_t{1} << 20;
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
+    ssize_t w = ::write(fd, p, std::min(n, kMaxWrite));
     if (w < 0) {
       if (errno == EINTR) continue;
       fail(ErrorKind::kFile, "cannot write '" + path + "': " + std::strerror(errno));

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -56,6 +57,15 @@ void MappedFile::release(const uint8_t* ptr, size_t len) const {
   begin = (begin + page - 1) & ~(page - 1);
   end &= ~(page - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+void MappedFile::release_around(const uint8_t* ptr, size_t len) const {
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  uintptr_t lo = reinterpret_cast<uintptr_t>(data_), hi = lo + size_;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(ptr) & ~(page - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(ptr) + len + page - 1) & ~(page - 1);
+  begin = std::max(begin, lo);  // data_ is page aligned; the last page may run past size_
+  if (size_ > 0 && end > begin && begin < hi) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace irforge

@@ -8,16 +8,40 @@ Read a model (ONNX today), optimize it, and write it as ONNX or OpenVINO IR::
 """
 
 from irforge._version import __version__
-from irforge.api import convert_model, get_num_threads, list_passes, save_model, set_num_threads
-from irforge.errors import (
-    ConversionError,
-    InternalError,
-    InvalidModelError,
-    ModelFileError,
-    ResourceLimitError,
-    UnsupportedError,
-)
-from irforge.model import Model, TensorInfo
+
+# The public names load lazily (PEP 562): `irforge --help` and `import irforge.cli` must not pay
+# for loading the C++ core, and nothing here may import numpy/onnx/openvino.
+_LAZY = {
+    "convert_model": "irforge.api",
+    "save_model": "irforge.api",
+    "list_passes": "irforge.api",
+    "set_num_threads": "irforge.api",
+    "get_num_threads": "irforge.api",
+    "Model": "irforge.model",
+    "TensorInfo": "irforge.model",
+    "ConversionError": "irforge.errors",
+    "InvalidModelError": "irforge.errors",
+    "ModelFileError": "irforge.errors",
+    "UnsupportedError": "irforge.errors",
+    "ResourceLimitError": "irforge.errors",
+    "InternalError": "irforge.errors",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'irforge' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -17,7 +18,9 @@ namespace irforge::ov {
 
 namespace {
 
-constexpr size_t kChunkElems = size_t{4} << 20;  // 16 MiB of f32 per conversion step
+// 2 MiB of f32 per conversion step: its 1 MiB of f16 is still in cache when write() copies it,
+// and source pages are handed back a page-cache folio at a time.
+constexpr size_t kChunkElems = size_t{1} << 19;
 constexpr size_t kParallelGrain = size_t{1} << 16;  // elements per pool task
 
 uint64_t sample_hash(const uint8_t* p, size_t n) {
@@ -62,7 +65,7 @@ class BinWriter {
     auto key = std::make_tuple(static_cast<int>(c.source_type), c.compress_to_f16, n, sample_hash(p, n));
     auto& bucket = seen_[key];
     for (const Written& w : bucket) {
-      if (w.c->data() == p || (n && std::memcmp(w.c->data(), p, n) == 0)) {
+      if (w.c->data() == p || same_bytes(*w.c, c, n)) {
         finish(l, w.offset, w.size, w.stored);
         ++stats.deduplicated;
         return;
@@ -93,6 +96,22 @@ class BinWriter {
     uint64_t size = offset_ - offset;
     bucket.push_back(Written{&c, offset, size, stored});
     finish(l, offset, size, stored);
+  }
+
+  // memcmp in bounded steps, handing both sides' mapped pages back as it goes: comparing two
+  // multi-GB weights must not leave them both resident (the first was released when written).
+  static bool same_bytes(const ConstData& a, const ConstData& b, size_t n) {
+    constexpr size_t kStep = size_t{2} << 20;  // one page-cache folio per side
+    const uint8_t* pa = a.data();
+    const uint8_t* pb = b.data();
+    for (size_t off = 0; off < n; off += kStep) {
+      size_t len = std::min(kStep, n - off);
+      bool equal = std::memcmp(pa + off, pb + off, len) == 0;
+      release(a, pa + off, len);
+      release(b, pb + off, len);
+      if (!equal) return false;
+    }
+    return true;
   }
 
   static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
@@ -133,7 +152,7 @@ class BinWriter {
   }
 
   void write_view(const ConstData& c, const uint8_t* p, size_t n) {
-    constexpr size_t kChunk = size_t{16} << 20;
+    constexpr size_t kChunk = size_t{2} << 20;  // release a folio at a time
     for (size_t off = 0; off < n; off += kChunk) {
       size_t len = std::min(kChunk, n - off);
       write_raw(p + off, len);

@@ -15,6 +15,8 @@ std::optional<std::vector<float>> f32_values(const Value* v) {
   if (!t || t->dtype() != DataType::kFloat) return std::nullopt;
   std::vector<float> out(t->element_count());
   if (!out.empty()) std::memcpy(out.data(), t->data(), out.size() * 4);
+  // Copied: the mapped source pages need not stay resident (they fault back in if read again).
+  if (t->is_mapped()) t->storage()->mapping()->release_around(t->data(), t->nbytes());
   return out;
 }
 
