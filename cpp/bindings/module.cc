@@ -285,12 +285,12 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "read_onnx_bytes",
       [](py::bytes data, const std::string& base_dir, const std::string& label) {
-        std::string_view view = data;
-        std::vector<uint8_t> copy(view.begin(), view.end());
-        auto storage = std::make_shared<OwnedStorage>(std::move(copy));
+        std::string_view view = data;  // `data` (immutable) stays referenced by the caller's frame
         std::shared_ptr<Model> model;
         {
+          // The copy of a large blob is long too: made without the GIL.
           py::gil_scoped_release release;
+          auto storage = std::make_shared<OwnedStorage>(std::vector<uint8_t>(view.begin(), view.end()));
           model = read_onnx_bytes(storage, base_dir, label);
         }
         return model;

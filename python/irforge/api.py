@@ -35,16 +35,17 @@ def convert_model(
     """
     model = _read(input_model)
     if transform and transform != "none":
-        model.pass_log = list(
-            _core.run_passes(
-                model._core,
-                transform,
-                verify=verify,
-                dump_after=dump_after or "",
-                dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
-                fold_size_limit=fold_size_limit,
+        with model._lock:
+            model.pass_log = list(
+                _core.run_passes(
+                    model._core,
+                    transform,
+                    verify=verify,
+                    dump_after=dump_after or "",
+                    dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
+                    fold_size_limit=fold_size_limit,
+                )
             )
-        )
     return model
 
 
@@ -109,7 +110,8 @@ def save_model(
         raise ModelFileError(f"{path}: the folder {folder} does not exist")
     if ext == ".onnx":
         mode = "auto" if external_data is None else ("always" if external_data else "never")
-        model._core.save_onnx(path, external_data=mode, progress=progress)
+        with model._lock:
+            model._core.save_onnx(path, external_data=mode, progress=progress)
     elif ext == ".xml":
         from irforge._version import __version__
 
@@ -120,7 +122,8 @@ def save_model(
         source = model._core.source_path
         if source and not source.startswith("<"):
             rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
-        return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
+        with model._lock:
+            return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 

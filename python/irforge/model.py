@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -51,6 +52,9 @@ class Model:
 
     def __init__(self, core) -> None:
         self._core = core
+        # The C++ calls run without the GIL; passes mutate the graph in place, so calls on one
+        # Model from several threads take turns (different Models run fully in parallel).
+        self._lock = threading.RLock()
         # One dict per pass run (name, seconds, changed, rewrites, nodes_before, nodes_after).
         self.pass_log: List[dict] = []
 
@@ -99,15 +103,18 @@ class Model:
 
     def dump(self) -> str:
         """The graph as readable text."""
-        return self._core.dump()
+        with self._lock:
+            return self._core.dump()
 
     def verify(self) -> List[str]:
         """Structural problems of the IR (empty when well-formed)."""
-        return list(self._core.verify())
+        with self._lock:
+            return list(self._core.verify())
 
     def to_onnx_bytes(self) -> bytes:
         """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit)."""
-        return self._core.to_onnx_bytes()
+        with self._lock:
+            return self._core.to_onnx_bytes()
 
     def summary(self) -> str:
         lines = [f"model: {self.name or '(unnamed)'}"]
