@@ -9,6 +9,8 @@ Read a model (ONNX today), optimize it, and write it as ONNX or OpenVINO IR::
 
 from irforge._version import __version__
 from irforge.api import convert_model, get_num_threads, list_passes, save_model, set_num_threads
+from irforge.check import check
+from irforge.extensions import register_pass, unregister_pass
 from irforge.errors import (
     ConversionError,
     InternalError,
@@ -26,6 +28,9 @@ __all__ = [
     "list_passes",
     "set_num_threads",
     "get_num_threads",
+    "check",
+    "register_pass",
+    "unregister_pass",
     "Model",
     "TensorInfo",
     "ConversionError",

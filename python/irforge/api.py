@@ -46,6 +46,7 @@ def convert_model(
                     fold_size_limit=fold_size_limit,
                 )
             )
+            model.transform = f"{model.transform},{transform}" if model.transform else transform
     return model
 
 
@@ -122,6 +123,8 @@ def save_model(
         source = model._core.source_path
         if source and not source.startswith("<"):
             rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
+        if model.transform:
+            rt_info.append(("conversion_parameters/transform", model.transform))
         with model._lock:
             return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:

@@ -57,6 +57,9 @@ class Model:
         self._lock = threading.RLock()
         # One dict per pass run (name, seconds, changed, rewrites, nodes_before, nodes_after).
         self.pass_log: List[dict] = []
+        # The pipeline text(s) run on this model, comma-joined (recorded in OpenVINO rt_info, so
+        # `irforge check` can bisect the same pipeline).
+        self.transform: str = ""
 
     @property
     def inputs(self) -> List[TensorInfo]:
