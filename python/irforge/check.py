@@ -21,7 +21,6 @@ Integer and bool outputs must be equal.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -240,8 +239,9 @@ def _compare(names, expected, actual, rtol, atol) -> List[OutputCheck]:
 
 
 def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) -> BisectResult:
+    import tempfile
+
     import irforge
-    from irforge import _core
 
     # The passes the pipeline really runs (fixed-point groups unrolled as they converge on this
     # model): a prefix of this list, run as plain pipeline text, reproduces the state after it.
