@@ -82,6 +82,7 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
 export PYTHONPATH="$STAGE${PYTHONPATH:+:$PYTHONPATH}"
+export IRFORGE_SANITIZER="$SANITIZER"  # tests that cannot run under a sanitizer skip themselves
 export LD_PRELOAD="$SHIM:$SAN_LIB:$STDCXX_LIB${LD_PRELOAD:+:$LD_PRELOAD}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1:verify_asan_link_order=0:log_path=$LOGS/asan}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:log_path=$LOGS/ubsan}"
