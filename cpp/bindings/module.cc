@@ -93,6 +93,37 @@ std::function<void(uint64_t, uint64_t)> wrap_progress(py::object cb) {
   };
 }
 
+// A pass written in Python (irforge.register_pass): the model goes to `fn` as ONNX bytes and
+// comes back as ONNX bytes (or None: unchanged). The callable is held as a raw reference so the
+// pass can be created and copied without the GIL (the pass manager runs without it).
+class PythonPass : public passes::Pass {
+ public:
+  PythonPass(std::string name, std::string summary, std::shared_ptr<PyObject> fn)
+      : name_(std::move(name)), summary_(std::move(summary)), fn_(std::move(fn)) {}
+  const char* name() const override { return name_.c_str(); }
+  const char* summary() const override { return summary_.c_str(); }
+  passes::PassResult run(Model& model, const passes::PassOptions&) override {
+    std::string before = write_onnx_bytes(model), after;
+    {
+      py::gil_scoped_acquire gil;
+      py::object out = py::reinterpret_borrow<py::object>(fn_.get())(py::bytes(before));
+      if (out.is_none()) return {};
+      after = out.cast<std::string>();
+    }
+    if (after == before) return {};
+    auto storage = std::make_shared<OwnedStorage>(std::vector<uint8_t>(after.begin(), after.end()));
+    std::unique_ptr<Model> result = read_onnx_bytes(storage, "", "<output of pass '" + name_ + "'>");
+    std::string source = model.source_path;
+    model = std::move(*result);
+    model.source_path = source;
+    return {true, 1};
+  }
+
+ private:
+  std::string name_, summary_;
+  std::shared_ptr<PyObject> fn_;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -274,6 +305,18 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "expand_fused_ops", [](Model& model, int64_t opset) { return passes::expand_ops_above_opset(model, opset); }, py::arg("model"),
       py::arg("opset"), "Expands fused ops newer than `opset` into older ops (the step before ONNX output); returns how many.");
+  m.def(
+      "register_python_pass",
+      [](const std::string& name, const std::string& summary, py::function fn) {
+        PyObject* raw = fn.inc_ref().ptr();
+        std::shared_ptr<PyObject> held(raw, [](PyObject* p) {
+          py::gil_scoped_acquire gil;
+          Py_DECREF(p);
+        });
+        passes::register_external_pass(name, summary, [=] { return std::make_unique<PythonPass>(name, summary, held); });
+      },
+      py::arg("name"), py::arg("summary"), py::arg("fn"));
+  m.def("unregister_python_pass", &passes::unregister_external_pass, py::arg("name"));
   m.def("default_pipeline", []() { return std::string(passes::default_pipeline()); });
   m.def("validate_pipeline", [](const std::string& text) { passes::parse_pipeline(text); });
 
@@ -298,12 +341,12 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "read_onnx_bytes",
       [](py::bytes data, const std::string& base_dir, const std::string& label) {
-        std::string_view view = data;
-        std::vector<uint8_t> copy(view.begin(), view.end());
-        auto storage = std::make_shared<OwnedStorage>(std::move(copy));
+        std::string_view view = data;  // `data` (immutable) stays referenced by the caller's frame
         std::shared_ptr<Model> model;
         {
+          // The copy of a large blob is long too: made without the GIL.
           py::gil_scoped_release release;
+          auto storage = std::make_shared<OwnedStorage>(std::vector<uint8_t>(view.begin(), view.end()));
           model = read_onnx_bytes(storage, base_dir, label);
         }
         return model;

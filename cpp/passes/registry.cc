@@ -1,6 +1,8 @@
 #include "passes/registry.h"
 
 #include <functional>
+#include <map>
+#include <mutex>
 
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
@@ -15,6 +17,7 @@
 #include "passes/fusion/fuse_rms_norm.h"
 #include "passes/fusion/fuse_swish.h"
 #include "passes/shape/infer_shapes.h"
+#include "support/error.h"
 
 namespace irforge::passes {
 
@@ -45,6 +48,17 @@ const std::vector<Entry>& entries() {
   return kEntries;
 }
 
+struct External {
+  std::string summary;
+  std::function<std::unique_ptr<Pass>()> make;
+};
+// Run-time registrations; the only mutable registry state, guarded by its mutex.
+std::mutex g_external_mutex;
+std::map<std::string, External>& externals() {
+  static auto* table = new std::map<std::string, External>();
+  return *table;
+}
+
 }  // namespace
 
 std::vector<PassInfo> list_passes() {
@@ -53,13 +67,31 @@ std::vector<PassInfo> list_passes() {
     auto p = e.make();
     out.push_back({p->name(), p->summary()});
   }
+  std::lock_guard<std::mutex> lock(g_external_mutex);
+  for (const auto& [name, ext] : externals()) out.push_back({name, ext.summary});
   return out;
 }
 
 std::unique_ptr<Pass> create_pass(const std::string& name) {
   for (const auto& e : entries())
     if (name == e.name) return e.make();
-  return nullptr;
+  std::lock_guard<std::mutex> lock(g_external_mutex);
+  auto it = externals().find(name);
+  return it == externals().end() ? nullptr : it->second.make();
+}
+
+void register_external_pass(const std::string& name, const std::string& summary, std::function<std::unique_ptr<Pass>()> make) {
+  for (const auto& e : entries())
+    if (name == e.name) fail(ErrorKind::kUnsupported, "cannot register pass '" + name + "': a built-in pass has that name");
+  if (name.empty() || name == "default" || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
+    fail(ErrorKind::kUnsupported, "cannot register pass '" + name + "': names are letters, digits, '-' and '_'");
+  std::lock_guard<std::mutex> lock(g_external_mutex);
+  externals()[name] = External{summary, std::move(make)};
+}
+
+bool unregister_external_pass(const std::string& name) {
+  std::lock_guard<std::mutex> lock(g_external_mutex);
+  return externals().erase(name) > 0;
 }
 
 // Cleanup first so fusions see the real producer/consumer pairs; shapes are inferred early

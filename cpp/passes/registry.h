@@ -1,6 +1,7 @@
 // Every pass, in one explicit list (registry.cc), created by name.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,5 +20,10 @@ std::vector<PassInfo> list_passes();
 std::unique_ptr<Pass> create_pass(const std::string& name);
 // The pipeline `irforge convert` runs by default.
 const char* default_pipeline();
+
+// Passes added at run time (irforge.register_pass: Python passes), usable in pipeline text like
+// the built-in ones. A name may not shadow a built-in pass. Thread-safe.
+void register_external_pass(const std::string& name, const std::string& summary, std::function<std::unique_ptr<Pass>()> make);
+bool unregister_external_pass(const std::string& name);
 
 }  // namespace irforge::passes

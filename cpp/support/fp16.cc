@@ -84,8 +84,11 @@ namespace {
 
 size_t convert_scalar(const float* src, uint16_t* dst, size_t n) {
   size_t out_of_range = 0;
+  // `src` may be unaligned (raw_data inside a protobuf message): load through memcpy.
+  const unsigned char* bytes = reinterpret_cast<const unsigned char*>(src);
   for (size_t i = 0; i < n; ++i) {
-    float v = src[i];
+    float v;
+    std::memcpy(&v, bytes + i * sizeof(float), sizeof(float));
     float a = std::fabs(v);
     if (a > kF16Max) {
       if (std::isfinite(v)) {

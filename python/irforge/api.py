@@ -42,17 +42,19 @@ def convert_model(
     if target_opset:
         model.target_opset = int(target_opset)
     if transform and transform != "none":
-        model.pass_log = list(
-            _core.run_passes(
-                model._core,
-                transform,
-                verify=verify,
-                dump_after=dump_after or "",
-                dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
-                fold_size_limit=fold_size_limit,
-                target_opset=model.target_opset,
+        with model._lock:
+            model.pass_log = list(
+                _core.run_passes(
+                    model._core,
+                    transform,
+                    verify=verify,
+                    dump_after=dump_after or "",
+                    dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
+                    fold_size_limit=fold_size_limit,
+                    target_opset=model.target_opset,
+                )
             )
-        )
+            model.transform = f"{model.transform},{transform}" if model.transform else transform
     return model
 
 
@@ -121,7 +123,8 @@ def save_model(
     if ext == ".onnx":
         mode = "auto" if external_data is None else ("always" if external_data else "never")
         opset = model.target_opset if target_opset is None else int(target_opset)
-        model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
+        with model._lock:
+            model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
     elif ext == ".xml":
         from irforge._version import __version__
 
@@ -132,7 +135,10 @@ def save_model(
         source = model._core.source_path
         if source and not source.startswith("<"):
             rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
-        return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
+        if model.transform:
+            rt_info.append(("conversion_parameters/transform", model.transform))
+        with model._lock:
+            return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 

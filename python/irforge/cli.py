@@ -71,6 +71,20 @@ def _parser() -> argparse.ArgumentParser:
         "are kept; refused when another op changed meaning since the model's opset (default: the model's opset)",
     )
     c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
+    c.add_argument("--check", action="store_true", help="then run `irforge check` on the result (exit 1 when it fails)")
+    _check_options(c)
+
+    k = sub.add_parser(
+        "check",
+        help="compare a converted model with its original",
+        description="Run the original (onnxruntime) and the converted model (OpenVINO for .xml, onnxruntime for .onnx) on "
+        "the same inputs, report per-output error, and when it is out of tolerance bisect the pass pipeline to name "
+        "the first pass after which the outputs diverge. Exit status 0 when every output is within tolerance, 1 otherwise.",
+    )
+    k.add_argument("original", help="the original model (.onnx)")
+    k.add_argument("converted", help="the converted model (.xml or .onnx)")
+    k.add_argument("--transform", default=None, help="pipeline to bisect (default: the one recorded in CONVERTED, else \"default\")")
+    _check_options(k)
 
     i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
     i.add_argument("input_model")
@@ -81,6 +95,62 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="print the path of a bundled sample model")
     s.add_argument("name", nargs="?", default="tiny_resnet", help="sample name (default tiny_resnet)")
     return p
+
+
+def _check_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("checking")
+    g.add_argument(
+        "--input_shape",
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help='input shapes for random inputs: "x[1,3,224,224]" or a symbolic dim "batch=2" (repeatable, or comma-separated)',
+    )
+    g.add_argument("--inputs", metavar="FILE.npz", help="inputs to use instead of random data (arrays named by input)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    g.add_argument("--rtol", type=float, default=None, help="largest error relative to each output's scale (default 1e-4; 2e-2 for fp16 weights)")
+    g.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance for outputs whose scale is ~0 (default 1e-6)")
+    g.add_argument("--no_bisect", "--no-bisect", action="store_true", help="do not bisect the pipeline on failure")
+
+
+def _parse_shape_specs(specs: List[str]):
+    """["x[1,3,8,8]", "batch=2,seq=4"] -> ({"x": [1,3,8,8]}, {"batch": 2, "seq": 4})."""
+    import re
+
+    shapes, dims = {}, {}
+    for spec in specs:
+        for item in re.findall(r"[^,\[\]=\s]+\s*\[[^\]]*\]|[^,\[\]=\s]+\s*=\s*\d+|\S[^,]*", spec):
+            m = re.fullmatch(r"\s*([^\[\]=\s]+)\s*\[([0-9,\s]*)\]\s*", item)
+            if m:
+                shapes[m.group(1)] = [int(d) for d in m.group(2).replace(" ", "").split(",") if d]
+                continue
+            m = re.fullmatch(r"\s*([^\[\]=\s]+)\s*=\s*(\d+)\s*", item)
+            if m:
+                dims[m.group(1)] = int(m.group(2))
+                continue
+            raise ValueError(f"--input_shape: cannot read '{item.strip()}'; write NAME[d0,d1,...] or DIM=VALUE")
+    return shapes, dims
+
+
+def _run_check(args, original: str, converted: str, transform) -> int:
+    from irforge.check import check
+
+    shapes, dims = _parse_shape_specs(args.input_shape)
+    report = check(
+        original,
+        converted,
+        inputs=args.inputs,
+        shapes=shapes,
+        dims=dims,
+        seed=args.seed,
+        rtol=args.rtol,
+        atol=args.atol,
+        transform=transform,
+        bisect=not args.no_bisect,
+    )
+    print(report)
+    return 0 if report.ok else 1
 
 
 class _Progress:
@@ -145,7 +215,13 @@ def _convert(args) -> int:
                 file=sys.stderr,
             )
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
+    if args.check:
+        return _run_check(args, args.input_model, out, args.transform)
     return 0
+
+
+def _check(args) -> int:
+    return _run_check(args, args.original, args.converted, args.transform)
 
 
 def _info(args) -> int:
@@ -182,7 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    handlers = {"convert": _convert, "info": _info, "passes": _passes, "sample": _sample}
+    handlers = {"convert": _convert, "info": _info, "passes": _passes, "sample": _sample, "check": _check}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -51,10 +52,16 @@ class Model:
 
     def __init__(self, core) -> None:
         self._core = core
+        # The C++ calls run without the GIL; passes mutate the graph in place, so calls on one
+        # Model from several threads take turns (different Models run fully in parallel).
+        self._lock = threading.RLock()
         # One dict per pass run (name, seconds, changed, rewrites, nodes_before, nodes_after).
         self.pass_log: List[dict] = []
         # Default-domain opset of ONNX output (0: the model's own); see convert_model.
         self.target_opset = 0
+        # The pipeline text(s) run on this model, comma-joined (recorded in OpenVINO rt_info, so
+        # `irforge check` can bisect the same pipeline).
+        self.transform: str = ""
 
     @property
     def inputs(self) -> List[TensorInfo]:
@@ -101,11 +108,13 @@ class Model:
 
     def dump(self) -> str:
         """The graph as readable text."""
-        return self._core.dump()
+        with self._lock:
+            return self._core.dump()
 
     def verify(self) -> List[str]:
         """Structural problems of the IR (empty when well-formed)."""
-        return list(self._core.verify())
+        with self._lock:
+            return list(self._core.verify())
 
     def to_onnx_bytes(self, target_opset: Optional[int] = None) -> bytes:
         """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit).
@@ -113,12 +122,15 @@ class Model:
         Fused ops newer than the output opset (`target_opset`, default the model's) are written
         decomposed; the Model itself is not changed."""
         opset = self.target_opset if target_opset is None else int(target_opset)
-        return self._core.to_onnx_bytes(target_opset=opset)
+        with self._lock:
+            return self._core.to_onnx_bytes(target_opset=opset)
 
     def copy(self) -> "Model":
         """An independent copy of the graph (weights are shared, not copied)."""
-        m = Model(self._core.copy())
+        with self._lock:
+            m = Model(self._core.copy())
         m.target_opset = self.target_opset
+        m.transform = self.transform
         return m
 
     def summary(self) -> str:

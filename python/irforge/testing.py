@@ -75,8 +75,11 @@ def _compare(e, a, rtol, atol, where):
     np.testing.assert_allclose(af, ef, rtol=rtol, atol=atol, equal_nan=True, err_msg=where)
 
 
-def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = None, int_high: int = 2) -> Dict[str, Any]:
-    """Random inputs for an irforge.Model's inputs; symbolic dims take `dim_values` or 1.
+def random_feeds(
+    model, seed: int = 0, dim_values: Optional[Dict[str, int]] = None, int_high: int = 2, shapes: Optional[Dict[str, Sequence[int]]] = None
+) -> Dict[str, Any]:
+    """Random inputs for an irforge.Model's inputs; symbolic dims take `dim_values` or 1, and
+    `shapes` gives whole input shapes by input name (checked against the static dims).
 
     Integer inputs are drawn from [0, int_high): small, so they are valid indices (token ids,
     token types, masks) for any embedding table.
@@ -86,8 +89,19 @@ def random_feeds(model, seed: int = 0, dim_values: Optional[Dict[str, int]] = No
     rng = np.random.default_rng(seed)
     dim_values = dim_values or {}
     feeds = {}
+    shapes = shapes or {}
+    unknown = set(shapes) - {i.name for i in model.inputs}
+    if unknown:
+        raise ValueError(f"no model input named {', '.join(sorted(unknown))}; inputs: {', '.join(i.name for i in model.inputs)}")
     for info in model.inputs:
         shape = [d if isinstance(d, int) else dim_values.get(d, 1) if isinstance(d, str) else 1 for d in (info.shape or [])]
+        if info.name in shapes:
+            given = [int(d) for d in shapes[info.name]]
+            if info.shape is not None and (
+                len(given) != len(info.shape) or any(isinstance(d, int) and d != g for d, g in zip(info.shape, given))
+            ):
+                raise ValueError(f"input '{info.name}' has shape {info.shape_str()}; {given} does not fit it")
+            shape = given
         dt = info.dtype
         if dt.startswith("float") or dt == "bfloat16":
             arr = rng.standard_normal(shape).astype(np.float32 if dt == "bfloat16" else dt)

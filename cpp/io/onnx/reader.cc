@@ -404,6 +404,16 @@ class OnnxReader {
           }
           shape.push_back(std::move(dim));
         }
+        // A static shape with more elements than any tensor may hold is hostile or corrupt, and
+        // its element count would overflow the arithmetic of shape inference and folding.
+        uint64_t count = 1;
+        for (const Dim& dim : shape) {
+          if (dim.kind != Dim::Kind::kValue || dim.value <= 0) continue;
+          uint64_t d = static_cast<uint64_t>(dim.value);
+          if (d > limits_.max_elements || count > limits_.max_elements / d)
+            fail(ErrorKind::kResourceLimit, "type " + shape_str(shape) + " declares more than " + std::to_string(limits_.max_elements) + " elements");
+          count *= d;
+        }
         t.shape = std::move(shape);
       }
     }
@@ -639,6 +649,17 @@ class OnnxReader {
       t->set_owned(convert_typed(typed, dt, count, label));
     }
     return t;
+  }
+
+  static std::string shape_str(const Shape& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (i) s += ",";
+      if (shape[i].kind == Dim::Kind::kValue) s += std::to_string(shape[i].value);
+      else if (shape[i].kind == Dim::Kind::kParam) s += shape[i].param;
+      else s += "?";
+    }
+    return s + "]";
   }
 
   static std::string dims_str(const std::vector<int64_t>& dims) {

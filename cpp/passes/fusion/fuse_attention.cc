@@ -687,14 +687,15 @@ PassResult FuseAttention::run(Model& model, const PassOptions&) {
 
 bool attention_runs_in_onnxruntime(const Node& node) {
   Value* mask = node.input(3);
-  if (!mask) return true;
+  // Only the forms fuse-attention creates (no past key/value, one output) can be expanded.
+  if (!mask || node.inputs().size() > 4 || node.num_outputs() > 1) return true;
   Value* q = node.input(0);
   const auto& ms = mask->type().shape;
   const auto& qs = q ? q->type().shape : std::nullopt;
-  if (!ms || !qs || ms->size() < 2 || qs->size() != 4) return false;
+  if (!ms || !qs || ms->size() < 2 || qs->size() != 4) return true;  // nothing provably broadcast
   const Dim &m = (*ms)[ms->size() - 2], &l = (*qs)[2];
-  if (m.kind == Dim::Kind::kUnknown) return false;
-  return m.kind == l.kind && m.value == l.value && m.param == l.param;
+  if (m.kind == l.kind && m.value == l.value && m.param == l.param) return true;
+  return !(m.is_static() && m.value == 1);  // a length-1 query axis broadcast over the queries
 }
 
 }  // namespace irforge::passes

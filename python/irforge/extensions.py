@@ -1,0 +1,41 @@
+"""Passes written in Python, usable in pipeline text beside the C++ passes.
+
+A Python pass sees the model as an ``onnx.ModelProto`` (so it works on models under protobuf's
+2 GB limit) and either modifies it in place, returns a new one, or returns None (unchanged)::
+
+    def drop_doc_strings(model):
+        for node in model.graph.node:
+            node.doc_string = ""
+
+    irforge.register_pass("drop-doc-strings", drop_doc_strings, "clear node doc strings")
+    irforge.convert_model("m.onnx", transform="default,drop-doc-strings")
+
+The pass reports a change when the model it leaves differs from the one it was given. Registrations last for the
+process (`unregister_pass` removes one); `irforge check` bisects pipelines that use them too.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from irforge import _core
+
+
+def register_pass(name: str, fn: Callable, summary: str = "") -> None:
+    """Makes `fn(onnx.ModelProto) -> ModelProto | None` available as pass `name`."""
+
+    def run(data: bytes) -> Optional[bytes]:
+        import onnx
+
+        model = onnx.load_from_string(data)
+        before = model.SerializeToString()  # protobuf's bytes, comparable with its own output
+        result = fn(model)
+        after = (model if result is None else result).SerializeToString()
+        return None if after == before else after
+
+    _core.register_python_pass(name, summary or f"Python pass {getattr(fn, '__qualname__', fn)!s}", run)
+
+
+def unregister_pass(name: str) -> bool:
+    """Removes a pass added with register_pass; False when there was none of that name."""
+    return bool(_core.unregister_python_pass(name))
