@@ -2,7 +2,9 @@
 
 #include <functional>
 
+#include "passes/cleanup/common_subexpression_elimination.h"
 #include "passes/cleanup/dead_code_elimination.h"
+#include "passes/cleanup/dedupe_weights.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
@@ -25,6 +27,8 @@ const std::vector<Entry>& entries() {
       {"fold", [] { return std::make_unique<ConstantFolding>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
+      {"cse", [] { return std::make_unique<CommonSubexpressionElimination>(); }},
+      {"dedupe-weights", [] { return std::make_unique<DedupeWeights>(); }},
   };
   return kEntries;
 }
@@ -52,6 +56,8 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,dce"; }
+// dedupe-weights and cse run inside the group: folding creates equal constants (merged by
+// bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes
