@@ -9,6 +9,7 @@
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/shape/infer_shapes.h"
+#include "passes/shape/simplify_shapes.h"
 
 namespace irforge::passes {
 
@@ -29,6 +30,7 @@ const std::vector<Entry>& entries() {
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
       {"cse", [] { return std::make_unique<CommonSubexpressionElimination>(); }},
       {"dedupe-weights", [] { return std::make_unique<DedupeWeights>(); }},
+      {"simplify-shapes", [] { return std::make_unique<SimplifyShapes>(); }},
   };
   return kEntries;
 }
@@ -58,6 +60,6 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // unused, so dce runs again at the end.
 // dedupe-weights and cse run inside the group: folding creates equal constants (merged by
 // bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes

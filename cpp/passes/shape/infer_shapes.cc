@@ -84,10 +84,20 @@ struct Ctx {
     if (i >= n.inputs().size() || !n.input(i)) return std::nullopt;
     auto it = values.find(n.input(i));
     if (it != values.end()) return it->second;
-    auto k = constant_ints(n.input(i));
-    if (!k) return std::nullopt;
     Dims d;
-    for (int64_t v : *k) d.push_back(Dim::of(v));
+    if (auto k = constant_ints(n.input(i))) {
+      for (int64_t v : *k) d.push_back(Dim::of(v));
+      return d;
+    }
+    // Bool and other integer constants (masks and conditions on shape values), when small.
+    const Tensor* t = constant_of(n.input(i));
+    if (!t || t->element_count() > 64 || (t->dtype() != DataType::kBool && t->dtype() != DataType::kInt8 &&
+                                          t->dtype() != DataType::kUint8 && t->dtype() != DataType::kInt16 &&
+                                          t->dtype() != DataType::kUint16 && t->dtype() != DataType::kUint32))
+      return std::nullopt;
+    auto k = tensor_as_doubles(*t);
+    if (!k) return std::nullopt;
+    for (double v : *k) d.push_back(Dim::of(static_cast<int64_t>(v)));
     return d;
   }
   bool has(size_t i) const { return i < in.size() && in[i].has_value(); }
@@ -368,8 +378,48 @@ void propagate_value(Ctx& c) {
   } else if (!in0) {
     return;
   } else if (op == "Cast" || op == "Identity" || op == "Squeeze" || op == "Unsqueeze") {
-    if (op == "Cast" && c.n.attr_int("to", 0) != static_cast<int64_t>(DataType::kInt64)) return;
+    // Dims fit int32 and int64 alike (exporters cast shape values to int32 and back).
+    int64_t to = c.n.attr_int("to", 0);
+    if (op == "Cast" && to != static_cast<int64_t>(DataType::kInt64) && to != static_cast<int64_t>(DataType::kInt32)) return;
     c.out_value = in0;
+  } else if (op == "Reshape") {
+    // Flattening a shape value to 1-D (or a 1-element one to a scalar) keeps its elements.
+    auto target = c.ints(1);
+    if (!target || target->size() > 1) return;
+    if (target->size() == 1 && (*target)[0] != -1 && (*target)[0] != static_cast<int64_t>(in0->size())) return;
+    if (target->empty() && in0->size() != 1) return;
+    c.out_value = in0;
+  } else if (op == "Equal") {
+    // Shape values compared with a constant, as exporters do for expand(-1): a named dim is
+    // never negative, so it differs from a negative constant.
+    auto in1 = c.content(1);
+    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
+    size_t n = std::max(in0->size(), in1->size());
+    Dims out;
+    for (size_t i = 0; i < n; ++i) {
+      const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
+      const Dim& b = (*in1)[in1->size() == 1 ? 0 : i];
+      if (a.is_static() && b.is_static()) out.push_back(Dim::of(a.value == b.value));
+      else if (same_dim(a, b)) out.push_back(Dim::of(1));
+      else if ((a.kind == Dim::Kind::kParam && b.is_static() && b.value < 0) || (b.kind == Dim::Kind::kParam && a.is_static() && a.value < 0))
+        out.push_back(Dim::of(0));
+      else out.push_back(unknown());
+    }
+    c.out_value = out;
+  } else if (op == "Where") {
+    auto a = c.content(1), b = c.content(2);
+    if (!a || !b) return;
+    size_t n = std::max({in0->size(), a->size(), b->size()});
+    for (const Dims* d : {&*in0, &*a, &*b})
+      if (d->size() != n && d->size() != 1) return;
+    Dims out;
+    for (size_t i = 0; i < n; ++i) {
+      const Dim& cond = (*in0)[in0->size() == 1 ? 0 : i];
+      if (!cond.is_static()) return;
+      const Dims& pick = cond.value ? *a : *b;
+      out.push_back(pick[pick.size() == 1 ? 0 : i]);
+    }
+    c.out_value = out;
   } else if (op == "Gather") {
     auto idx = c.ints(1);
     if (!idx || c.n.attr_int("axis", 0) != 0) return;
@@ -624,7 +674,18 @@ const std::map<std::string, Rule>& rules() {
     r["Slice"] = slice;
     r["Split"] = split;
     r["LayerNormalization"] = layer_norm;
-    r["Range"] = [](Ctx& c) { c.set(0, c.type(0), Dims{unknown()}); };
+    r["Range"] = [](Ctx& c) {
+      // arange(n) — start 0, delta 1 — has n elements, also when n is a named dim.
+      auto start = c.content(0), limit = c.content(1), delta = c.content(2);
+      Dim len = unknown();
+      if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1) {
+        const Dim &s0 = (*start)[0], &l = (*limit)[0], &d = (*delta)[0];
+        if (s0.is_static() && s0.value == 0 && d.is_static() && d.value == 1 && l.kind == Dim::Kind::kParam) len = l;
+        else if (s0.is_static() && l.is_static() && d.is_static() && d.value != 0)
+          len = Dim::of(std::max<int64_t>(0, (l.value - s0.value + d.value + (d.value > 0 ? -1 : 1)) / d.value));
+      }
+      c.set(0, c.type(0), Dims{len});
+    };
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);
@@ -691,6 +752,13 @@ int64_t infer(Graph& g, const Model& m, ShapeValues& values) {
 }
 
 }  // namespace
+
+std::unordered_map<const Value*, std::vector<Dim>> infer_shape_values(Model& model, int64_t* refined) {
+  ShapeValues values;
+  int64_t n = infer(*model.graph, model, values);
+  if (refined) *refined = n;
+  return values;
+}
 
 PassResult InferShapes::run(Model& model, const PassOptions&) {
   PassResult r;
