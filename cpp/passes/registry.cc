@@ -7,6 +7,7 @@
 #include "passes/cleanup/dedupe_weights.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
+#include "passes/fold/prune_if.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/shape/infer_shapes.h"
 #include "passes/shape/simplify_shapes.h"
@@ -31,6 +32,7 @@ const std::vector<Entry>& entries() {
       {"cse", [] { return std::make_unique<CommonSubexpressionElimination>(); }},
       {"dedupe-weights", [] { return std::make_unique<DedupeWeights>(); }},
       {"simplify-shapes", [] { return std::make_unique<SimplifyShapes>(); }},
+      {"prune-if", [] { return std::make_unique<PruneIf>(); }},
   };
   return kEntries;
 }
@@ -58,8 +60,10 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
+// simplify-shapes turns Shape-computed Reshape/Expand targets into constants (what fold can't
+// do with dynamic dims); prune-if inlines Ifs whose condition folding made constant.
 // dedupe-weights and cse run inside the group: folding creates equal constants (merged by
 // bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes
