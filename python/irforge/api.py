@@ -21,6 +21,7 @@ def convert_model(
     dump_after: Optional[str] = None,
     dump_callback: Optional[Callable[[str, str], None]] = None,
     fold_size_limit: int = 1 << 20,
+    input=None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -32,8 +33,19 @@ def convert_model(
     `verify` checks the IR after every pass; `dump_after` names a pass after which the graph is
     handed to `dump_callback(pass_name, text)` (default: printed). Per-pass timings and change
     counts are in `model.pass_log`.
+
+    `input` fixes input shapes, changes input types or freezes inputs to values, as in
+    `openvino.convert_model`: text like "x[1,3,224,224],mask{i64}->[1,1]" or Python shapes,
+    dicts and tuples (see irforge.inputs). Frozen inputs become constants, which the pipeline
+    then folds, including Ifs they decide.
     """
     model = _read(input_model)
+    if input is not None:
+        from irforge import inputs as _inputs
+
+        specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
+        if specs:
+            _core.apply_inputs(model._core, specs)
     if transform and transform != "none":
         model.pass_log = list(
             _core.run_passes(
