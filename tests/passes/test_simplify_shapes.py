@@ -122,3 +122,14 @@ def test_must_not_fire():
         helper.make_node("Reshape", ["x", "shape"], ["y"])]
     check_pass(_inferred(_model(nodes, INDEX + [_i64("minus1", [-1])], x_shape=(2, 3, 4))), "simplify-shapes", fires=False,
                feeds={"x": np.ones((2, 3, 4), np.float32)}, openvino=False)
+
+
+def test_flatten_becomes_a_constant_reshape():
+    for axis, _ in ((1, "copy the batch"), (2, "static tail"), (0, "all")):
+        m = _model([helper.make_node("Flatten", ["x"], ["f"], axis=axis), helper.make_node("Relu", ["f"], ["y"])], [])
+        model = check_pass(m, PIPE, fires=True, feeds=_feeds())
+        assert model.op_histogram == {"Reshape": 1, "Relu": 1}
+    # Neither side static beyond axis 1: stays a Flatten.
+    m = _model([helper.make_node("Flatten", ["x"], ["f"], axis=2), helper.make_node("Relu", ["f"], ["y"])], [],
+               x_shape=("batch", "seq", "width"))
+    check_pass(_inferred(m), "simplify-shapes", fires=False, feeds=_feeds())

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,7 @@ class Simplifier {
       for (Graph* sub : node->subgraphs()) n += graph(*sub);
       if (node->op_type() == "Reshape" && node->domain().empty()) n += reshape(g, *node);
       else if (node->op_type() == "Expand" && node->domain().empty()) n += expand(g, *node);
+      else if (node->op_type() == "Flatten" && node->domain().empty()) n += flatten(g, *node);
       for (size_t k = 0; k < node->num_outputs(); ++k) {
         Value* v = node->output(k);
         if (!used(v) || constant_of(v)) continue;
@@ -161,6 +163,36 @@ class Simplifier {
       return 0;
     }
     n.set_input(1, make_constant(g, target->name() + "_static", out, 1, DataType::kInt64));
+    return 1;
+  }
+
+  // Flatten(x, axis) with a known rank is Reshape(x, [d, -1]) where d is 0 (copy) for axis 1, 1
+  // for axis 0, or a static product; one Reshape by a constant instead of a runtime shape product.
+  int64_t flatten(Graph& g, Node& n) {
+    const Type& xt = n.input(0) ? n.input(0)->type() : Type{};
+    if (!xt.is_tensor() || !xt.shape || n.inputs().size() != 1) return 0;
+    const Dims& in = *xt.shape;
+    int64_t rank = static_cast<int64_t>(in.size()), axis = n.attr_int("axis", 1);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis > rank) return 0;
+    auto product = [&](int64_t b, int64_t e) -> std::optional<int64_t> {
+      int64_t p = 1;
+      for (int64_t i = b; i < e; ++i) {
+        if (!in[i].is_static()) return std::nullopt;
+        p *= in[i].value;
+      }
+      return p;
+    };
+    Dims target;
+    if (axis == 0) target = {Dim::of(1), Dim::of(-1)};
+    else if (axis == 1) target = {Dim::of(0), Dim::of(-1)};
+    else if (auto head = product(0, axis)) target = {Dim::of(*head), Dim::of(-1)};
+    else if (auto tail = product(axis, rank)) target = {Dim::of(-1), Dim::of(*tail)};
+    else return 0;
+    Value* c = make_constant(g, n.output(0)->name() + "_shape", target, 1, DataType::kInt64);
+    n.set_op_type("Reshape");
+    n.attributes().clear();
+    n.add_input(c);
     return 1;
   }
 

@@ -13,7 +13,8 @@
 //        Reshape(q[batch,seq,64], Concat(batch, seq, 4, 16))  ->  Reshape(q, [0, 0, 4, 16])
 //  3. Expand(x, t), t computed: entries equal to x's (right-aligned) dim become 1; the target
 //     is then a constant when nothing else is left;
-//  4. shape values with the same fully known content (same type and rank) are merged into the
+//  4. Flatten of a known-rank input becomes a Reshape by a constant ([0, -1] for axis 1);
+//  5. shape values with the same fully known content (same type and rank) are merged into the
 //     first one, so per-layer copies of "[seq, seq]" and everything built on them (causal
 //     masks) become one, and cse/dce clean up.
 // Named dims are taken as ONNX defines them: the same dim_param name is the same size.
