@@ -61,9 +61,10 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
 // simplify-shapes turns Shape-computed Reshape/Expand targets into constants (what fold can't
-// do with dynamic dims); prune-if inlines Ifs whose condition folding made constant.
+// do with dynamic dims); prune-if inlines Ifs whose condition folding made constant;
+// remove-identity runs again because inferred types reveal Casts to the same type.
 // dedupe-weights and cse run inside the group: folding creates equal constants (merged by
 // bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
+const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,prune-if,remove-identity,dedupe-weights,cse,dce)*4,fuse-batchnorm-into-conv,dce"; }
 
 }  // namespace irforge::passes

@@ -37,11 +37,23 @@ bool same_dim(const Dim& a, const Dim& b) {
 
 Dim unknown() { return Dim{}; }
 
+// The named dim for min(p, n) — what x[:p] of a static axis of size n >= 1 has (rotary tables
+// sliced to the sequence length). Broadcasting it with p always gives p in a valid run: equal
+// when p <= n, and otherwise n must be 1.
+Dim min_dim(const std::string& p, int64_t n) { return Dim::symbol("min(" + p + "," + std::to_string(n) + ")"); }
+bool is_min_of(const Dim& m, const Dim& p) {
+  if (m.kind != Dim::Kind::kParam || p.kind != Dim::Kind::kParam) return false;
+  const std::string prefix = "min(" + p.param + ",";
+  return m.param.compare(0, prefix.size(), prefix) == 0;
+}
+
 // numpy broadcasting of two dims; unknown when it cannot be decided statically.
 Dim broadcast_dim(const Dim& a, const Dim& b) {
   if (a.is_static() && a.value == 1) return b;
   if (b.is_static() && b.value == 1) return a;
   if (same_dim(a, b)) return a;
+  if (is_min_of(b, a)) return a;
+  if (is_min_of(a, b)) return b;
   if (a.is_static() && !b.is_static()) return a;
   if (b.is_static() && !a.is_static()) return b;
   return unknown();
@@ -552,6 +564,18 @@ void slice(Ctx& c) {
     steps = c.n.inputs().size() > 4 && c.n.input(4) ? c.ints(4) : std::vector<int64_t>{};
   }
   int64_t rank = static_cast<int64_t>(s->size());
+  if (c.opset >= 10 && starts && !ends && axes && steps && starts->size() == 1) {
+    // x[:p] along one axis, p a named dim (a computed end): min(p, n) for a static size n >= 1.
+    auto end = c.content(2);
+    int64_t a = axes->empty() ? 0 : norm((*axes)[0], rank);
+    bool unit = steps->empty() || (steps->size() == 1 && (*steps)[0] == 1);
+    if (end && end->size() == 1 && (*end)[0].kind == Dim::Kind::kParam && (*starts)[0] == 0 && unit && axes->size() <= 1 &&
+        a >= 0 && a < rank && (*s)[a].is_static() && (*s)[a].value >= 1) {
+      Dims out = *s;
+      out[a] = min_dim((*end)[0].param, (*s)[a].value);
+      return c.set(0, c.type(0), out);
+    }
+  }
   if (!starts || !ends || !axes || (steps == std::nullopt && c.opset >= 10)) {
     // Bounds known only at run time: the rank stays, the sliced dims become unknown.
     Dims out = *s;
