@@ -133,3 +133,17 @@ def test_flatten_becomes_a_constant_reshape():
     m = _model([helper.make_node("Flatten", ["x"], ["f"], axis=2), helper.make_node("Relu", ["f"], ["y"])], [],
                x_shape=("batch", "seq", "width"))
     check_pass(_inferred(m), "simplify-shapes", fires=False, feeds=_feeds())
+
+
+def test_rotary_table_sliced_to_the_sequence_keeps_the_sequence_dim():
+    # cos[:seq] * x, then x.reshape(b, s, 4, 16) from Shape(x*cos): the product's dims must
+    # stay [batch, seq, 64] (min(seq, 128) broadcast with seq is seq) for the Reshape to fold.
+    cos = numpy_helper.from_array(np.random.default_rng(5).standard_normal((128, 64)).astype(np.float32), "cos")
+    nodes = _dim("x", 1, "s") + [helper.make_node("Slice", ["cos", "zero", "s", "zero"], ["c"]),
+                                 helper.make_node("Mul", ["x", "c"], ["xc"])]
+    nodes += _dim("xc", 0, "b2") + _dim("xc", 1, "s2")
+    nodes += [helper.make_node("Concat", ["b2", "s2", "heads", "hdim"], ["shape"], axis=0),
+              helper.make_node("Reshape", ["xc", "shape"], ["y"])]
+    m = _model(nodes, INDEX + [cos, _i64("heads", [4]), _i64("hdim", [16])])
+    model = check_pass(m, PIPE, fires=True, feeds=_feeds(batch=2, seq=5))
+    assert model.op_histogram == {"Shape": 1, "Gather": 1, "Unsqueeze": 1, "Slice": 1, "Mul": 1, "Reshape": 1}, model.op_histogram
