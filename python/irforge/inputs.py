@@ -207,6 +207,28 @@ def _from_tuple(t: Sequence) -> InputSpec:
     return InputSpec(name, shape, dtype, value)
 
 
+def _is_single_input(items: Sequence) -> bool:
+    """At most one name, one shape, one type and one value, and a name or a value among them
+    (so ["x[1]", "y[2]"] or [[1], [2]] stay lists of inputs)."""
+    import numpy as np
+
+    kinds = []
+    for x in items:
+        if isinstance(x, (np.ndarray, np.generic, bool, float)):
+            kinds.append("value")
+        elif isinstance(x, str) and _type_of(x) is None:
+            if any(c in x for c in "[]{}->,"):
+                return False  # input text, not a bare name
+            kinds.append("name")
+        elif _is_shape(x):
+            kinds.append("shape")
+        elif _type_of(x) is not None:
+            kinds.append("type")
+        else:
+            return False
+    return len(kinds) == len(set(kinds)) and ("name" in kinds or "value" in kinds)
+
+
 def normalize_input(spec) -> List[InputSpec]:
     """Turns the forms ``convert_model(input=...)`` accepts into InputSpecs."""
     import numpy as np
@@ -239,6 +261,8 @@ def normalize_input(spec) -> List[InputSpec]:
         return normalize_input([spec])
     if _is_shape(spec):
         return [InputSpec(None, _shape_of(spec))]
+    if isinstance(spec, (list, tuple)) and _is_single_input(spec):
+        return [_from_tuple(spec)]  # ("x", [1, 3, 224, 224], np.float32), as openvino.convert_model reads it
     if isinstance(spec, (list, tuple)):
         out = []
         for item in spec:

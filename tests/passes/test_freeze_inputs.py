@@ -66,8 +66,9 @@ def test_parse_text_forms():
             parse_input_text(bad)
 
 
-@pytest.mark.parametrize("spec", ["x[2,3,4,4]", [2, 3, 4, 4], {"x": [2, 3, 4, 4]}, [("x", [2, 3, 4, 4], np.float32)]],
-                         ids=["text", "shape", "dict", "tuple"])
+@pytest.mark.parametrize("spec", ["x[2,3,4,4]", [2, 3, 4, 4], {"x": [2, 3, 4, 4]}, [("x", [2, 3, 4, 4], np.float32)],
+                                  ("x", [2, 3, 4, 4]), ["x[2,3,4,4]"]],
+                         ids=["text", "shape", "dict", "list-of-tuples", "tuple", "list-of-text"])
 def test_fixing_the_batch_folds_the_shape_subgraph(spec):
     m = _reshape_model()
     dynamic = irforge.convert_model(m)
