@@ -15,6 +15,7 @@
 #include "ir/clone.h"
 #include "passes/legalize/onnx_output.h"
 #include "passes/legalize/expand_fused_ops.h"
+#include "passes/freeze/apply_inputs.h"
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "ir/verifier.h"
@@ -297,6 +298,32 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("model"), py::arg("pipeline"), py::arg("verify") = false, py::arg("dump_after") = "",
       py::arg("dump_callback") = py::none(), py::arg("fold_size_limit") = uint64_t{1} << 20, py::arg("target_opset") = 0);
+  // specs: (name, shape or None (-1 = dynamic dim), ONNX elem type or 0, None or (bytes, elem type, dims)).
+  m.def(
+      "apply_inputs",
+      [](Model& model, const std::vector<py::tuple>& specs) {
+        std::vector<passes::InputSpec> out;
+        for (const py::tuple& t : specs) {
+          passes::InputSpec s;
+          s.name = t[0].cast<std::string>();
+          if (!t[1].is_none()) {
+            Shape shape;
+            for (int64_t d : t[1].cast<std::vector<int64_t>>()) shape.push_back(d >= 0 ? Dim::of(d) : Dim{});
+            s.shape = std::move(shape);
+          }
+          s.type = static_cast<DataType>(t[2].cast<int>());
+          if (!t[3].is_none()) {
+            py::tuple v = t[3].cast<py::tuple>();
+            std::string_view bytes = v[0].cast<py::bytes>();
+            auto tensor = std::make_shared<Tensor>(s.name, static_cast<DataType>(v[1].cast<int>()), v[2].cast<std::vector<int64_t>>());
+            tensor->set_owned(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+            s.value = std::move(tensor);
+          }
+          out.push_back(std::move(s));
+        }
+        passes::apply_input_specs(model, out);
+      },
+      py::arg("model"), py::arg("specs"));
   m.def("list_passes", []() {
     py::list out;
     for (const auto& p : passes::list_passes()) out.append(py::make_tuple(p.name, p.summary));

@@ -227,6 +227,15 @@ void Graph::move_before(Node* n, Node* anchor) {
   nodes_.splice(anchor->self_, nodes_, n->self_);
 }
 
+void Graph::splice_nodes_before(Graph& from, Node* anchor) {
+  for (auto& n : from.nodes_) {
+    n->graph_ = this;
+    for (auto& v : n->outputs_) v->graph_ = this;
+    for (Graph* sub : n->subgraphs()) sub->set_parent(this);
+  }
+  nodes_.splice(anchor->self_, from.nodes_);  // list iterators (Node::self_) stay valid
+}
+
 void Graph::replace_all_uses(Value* from, Value* to) {
   if (from == to) return;
   std::vector<Use> uses = from->uses_;

@@ -172,6 +172,10 @@ class Graph {
   void remove_node(Node* n);
   // Moves `n` to just before `anchor` (both in this graph).
   void move_before(Node* n, Node* anchor);
+  // Moves every node of `from` (e.g. an If branch being inlined) to just before `anchor` in this
+  // graph, in order. Nodes and their output values are the same objects afterwards, so every
+  // use stays valid; `from` keeps its inputs, initializers and outputs.
+  void splice_nodes_before(Graph& from, Node* anchor);
 
   // Every use of `from` (in this graph, its subgraphs, and graph outputs) now uses `to`.
   void replace_all_uses(Value* from, Value* to);

@@ -4,10 +4,13 @@
 #include <map>
 #include <mutex>
 
+#include "passes/cleanup/common_subexpression_elimination.h"
 #include "passes/cleanup/dead_code_elimination.h"
+#include "passes/cleanup/dedupe_weights.h"
 #include "passes/cleanup/remove_identity_ops.h"
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_attention.h"
+#include "passes/fold/prune_if.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 #include "passes/fusion/fuse_gelu.h"
 #include "passes/fusion/fuse_hard_sigmoid.h"
@@ -18,6 +21,7 @@
 #include "passes/fusion/fuse_swish.h"
 #include "passes/shape/infer_shapes.h"
 #include "support/error.h"
+#include "passes/shape/simplify_shapes.h"
 
 namespace irforge::passes {
 
@@ -44,6 +48,10 @@ const std::vector<Entry>& entries() {
       {"fuse-mish", [] { return std::make_unique<FuseMish>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
       {"fuse-attention", [] { return std::make_unique<FuseAttention>(); }},
+      {"cse", [] { return std::make_unique<CommonSubexpressionElimination>(); }},
+      {"dedupe-weights", [] { return std::make_unique<DedupeWeights>(); }},
+      {"simplify-shapes", [] { return std::make_unique<SimplifyShapes>(); }},
+      {"prune-if", [] { return std::make_unique<PruneIf>(); }},
   };
   return kEntries;
 }
@@ -104,9 +112,15 @@ bool unregister_external_pass(const std::string& name) {
 // (the 0.5, sqrt 2, eps they compare), so they run after that group; they are independent of
 // each other except that fuse-hard-sigmoid runs before fuse-hard-swish, which then sees
 // x * HardSigmoid(x).
+// simplify-shapes turns Shape-computed Reshape/Expand targets into constants (what fold can't
+// do with dynamic dims); prune-if inlines Ifs whose condition folding made constant;
+// remove-identity runs again because inferred types reveal Casts to the same type.
+// dedupe-weights and cse run inside the group: folding creates equal constants (merged by
+// bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,"
-         "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,dce";
+  return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,prune-if,remove-identity,dedupe-weights,cse,dce)*4,"
+         "fuse-batchnorm-into-conv,fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,"
+         "fuse-mish,fuse-attention,dce";
 }
 
 }  // namespace irforge::passes

@@ -22,6 +22,7 @@ def convert_model(
     dump_callback: Optional[Callable[[str, str], None]] = None,
     fold_size_limit: int = 1 << 20,
     target_opset: int = 0,
+    input=None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -37,10 +38,21 @@ def convert_model(
     `target_opset` (0: the model's) is the default-domain opset of ONNX output. Fused ops newer
     than it (e.g. Gelu, opset 20, in an opset-17 model) are written in their decomposed form; a
     higher target raises the opset import and keeps them, when no other op changed meaning.
+
+    `input` fixes input shapes, changes input types or freezes inputs to values, as in
+    `openvino.convert_model`: text like "x[1,3,224,224],mask{i64}->[1,1]" or Python shapes,
+    dicts and tuples (see irforge.inputs). Frozen inputs become constants, which the pipeline
+    then folds, including Ifs they decide.
     """
     model = _read(input_model)
     if target_opset:
         model.target_opset = int(target_opset)
+    if input is not None:
+        from irforge import inputs as _inputs
+
+        specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
+        if specs:
+            _core.apply_inputs(model._core, specs)
     if transform and transform != "none":
         with model._lock:
             model.pass_log = list(

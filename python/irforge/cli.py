@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         default="default",
         help='pass pipeline: "default", "none", or text like "remove-identity,dce" (see `irforge passes`)',
     )
+    c.add_argument(
+        "--input",
+        help='input shapes, types and frozen values as ovc/mo: "x[1,3,224,224]", "x[?,3,1..10,-1]", '
+        '"ids{i64}", "flag->False", "x[2]->[1,2]"; several separated by commas',
+    )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
     c.add_argument(
         "--target_opset",
@@ -191,6 +196,7 @@ def _convert(args) -> int:
         dump_after=args.dump_after,
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
         target_opset=args.target_opset,
+        input=args.input,
     )
     t1 = time.perf_counter()
     if args.verbose:

@@ -343,7 +343,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
       } else {
         if (m.mask) return reject("more than one additive mask");
         auto md = dims_of(mask);
-        if (!md || md->size() > 4 || elem_of(mask) != t) return reject("mask rank or type unknown");
+        if (!md || md->size() < 2 || md->size() > 4 || elem_of(mask) != t) return reject("mask rank (2-4 for Attention) or type unknown");
         m.mask = mask;
       }
       m.dead.push_back(p);

@@ -38,11 +38,23 @@ bool same_dim(const Dim& a, const Dim& b) {
 
 Dim unknown() { return Dim{}; }
 
+// The named dim for min(p, n) — what x[:p] of a static axis of size n >= 1 has (rotary tables
+// sliced to the sequence length). Broadcasting it with p always gives p in a valid run: equal
+// when p <= n, and otherwise n must be 1.
+Dim min_dim(const std::string& p, int64_t n) { return Dim::symbol("min(" + p + "," + std::to_string(n) + ")"); }
+bool is_min_of(const Dim& m, const Dim& p) {
+  if (m.kind != Dim::Kind::kParam || p.kind != Dim::Kind::kParam) return false;
+  const std::string prefix = "min(" + p.param + ",";
+  return m.param.compare(0, prefix.size(), prefix) == 0;
+}
+
 // numpy broadcasting of two dims; unknown when it cannot be decided statically.
 Dim broadcast_dim(const Dim& a, const Dim& b) {
   if (a.is_static() && a.value == 1) return b;
   if (b.is_static() && b.value == 1) return a;
   if (same_dim(a, b)) return a;
+  if (is_min_of(b, a)) return a;
+  if (is_min_of(a, b)) return b;
   if (a.is_static() && !b.is_static()) return a;
   if (b.is_static() && !a.is_static()) return b;
   return unknown();
@@ -85,10 +97,20 @@ struct Ctx {
     if (i >= n.inputs().size() || !n.input(i)) return std::nullopt;
     auto it = values.find(n.input(i));
     if (it != values.end()) return it->second;
-    auto k = constant_ints(n.input(i));
-    if (!k) return std::nullopt;
     Dims d;
-    for (int64_t v : *k) d.push_back(Dim::of(v));
+    if (auto k = constant_ints(n.input(i))) {
+      for (int64_t v : *k) d.push_back(Dim::of(v));
+      return d;
+    }
+    // Bool and other integer constants (masks and conditions on shape values), when small.
+    const Tensor* t = constant_of(n.input(i));
+    if (!t || t->element_count() > 64 || (t->dtype() != DataType::kBool && t->dtype() != DataType::kInt8 &&
+                                          t->dtype() != DataType::kUint8 && t->dtype() != DataType::kInt16 &&
+                                          t->dtype() != DataType::kUint16 && t->dtype() != DataType::kUint32))
+      return std::nullopt;
+    auto k = tensor_as_doubles(*t);
+    if (!k) return std::nullopt;
+    for (double v : *k) d.push_back(Dim::of(static_cast<int64_t>(v)));
     return d;
   }
   bool has(size_t i) const { return i < in.size() && in[i].has_value(); }
@@ -369,8 +391,48 @@ void propagate_value(Ctx& c) {
   } else if (!in0) {
     return;
   } else if (op == "Cast" || op == "Identity" || op == "Squeeze" || op == "Unsqueeze") {
-    if (op == "Cast" && c.n.attr_int("to", 0) != static_cast<int64_t>(DataType::kInt64)) return;
+    // Dims fit int32 and int64 alike (exporters cast shape values to int32 and back).
+    int64_t to = c.n.attr_int("to", 0);
+    if (op == "Cast" && to != static_cast<int64_t>(DataType::kInt64) && to != static_cast<int64_t>(DataType::kInt32)) return;
     c.out_value = in0;
+  } else if (op == "Reshape") {
+    // Flattening a shape value to 1-D (or a 1-element one to a scalar) keeps its elements.
+    auto target = c.ints(1);
+    if (!target || target->size() > 1) return;
+    if (target->size() == 1 && (*target)[0] != -1 && (*target)[0] != static_cast<int64_t>(in0->size())) return;
+    if (target->empty() && in0->size() != 1) return;
+    c.out_value = in0;
+  } else if (op == "Equal") {
+    // Shape values compared with a constant, as exporters do for expand(-1): a named dim is
+    // never negative, so it differs from a negative constant.
+    auto in1 = c.content(1);
+    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
+    size_t n = std::max(in0->size(), in1->size());
+    Dims out;
+    for (size_t i = 0; i < n; ++i) {
+      const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
+      const Dim& b = (*in1)[in1->size() == 1 ? 0 : i];
+      if (a.is_static() && b.is_static()) out.push_back(Dim::of(a.value == b.value));
+      else if (same_dim(a, b)) out.push_back(Dim::of(1));
+      else if ((a.kind == Dim::Kind::kParam && b.is_static() && b.value < 0) || (b.kind == Dim::Kind::kParam && a.is_static() && a.value < 0))
+        out.push_back(Dim::of(0));
+      else out.push_back(unknown());
+    }
+    c.out_value = out;
+  } else if (op == "Where") {
+    auto a = c.content(1), b = c.content(2);
+    if (!a || !b) return;
+    size_t n = std::max({in0->size(), a->size(), b->size()});
+    for (const Dims* d : {&*in0, &*a, &*b})
+      if (d->size() != n && d->size() != 1) return;
+    Dims out;
+    for (size_t i = 0; i < n; ++i) {
+      const Dim& cond = (*in0)[in0->size() == 1 ? 0 : i];
+      if (!cond.is_static()) return;
+      const Dims& pick = cond.value ? *a : *b;
+      out.push_back(pick[pick.size() == 1 ? 0 : i]);
+    }
+    c.out_value = out;
   } else if (op == "Gather") {
     auto idx = c.ints(1);
     if (!idx || c.n.attr_int("axis", 0) != 0) return;
@@ -535,6 +597,18 @@ void slice(Ctx& c) {
     steps = c.n.inputs().size() > 4 && c.n.input(4) ? c.ints(4) : std::vector<int64_t>{};
   }
   int64_t rank = static_cast<int64_t>(s->size());
+  if (c.opset >= 10 && starts && !ends && axes && steps && starts->size() == 1) {
+    // x[:p] along one axis, p a named dim (a computed end): min(p, n) for a static size n >= 1.
+    auto end = c.content(2);
+    int64_t a = axes->empty() ? 0 : norm((*axes)[0], rank);
+    bool unit = steps->empty() || (steps->size() == 1 && (*steps)[0] == 1);
+    if (end && end->size() == 1 && (*end)[0].kind == Dim::Kind::kParam && (*starts)[0] == 0 && unit && axes->size() <= 1 &&
+        a >= 0 && a < rank && (*s)[a].is_static() && (*s)[a].value >= 1) {
+      Dims out = *s;
+      out[a] = min_dim((*end)[0].param, (*s)[a].value);
+      return c.set(0, c.type(0), out);
+    }
+  }
   if (!starts || !ends || !axes || (steps == std::nullopt && c.opset >= 10)) {
     // Bounds known only at run time: the rank stays, the sliced dims become unknown.
     Dims out = *s;
@@ -738,6 +812,13 @@ int64_t infer(Graph& g, const Model& m, ShapeValues& values) {
 }
 
 }  // namespace
+
+std::unordered_map<const Value*, std::vector<Dim>> infer_shape_values(Model& model, int64_t* refined) {
+  ShapeValues values;
+  int64_t n = infer(*model.graph, model, values);
+  if (refined) *refined = n;
+  return values;
+}
 
 PassResult InferShapes::run(Model& model, const PassOptions&) {
   PassResult r;

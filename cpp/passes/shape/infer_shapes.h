@@ -9,6 +9,9 @@
 // a rule whose result conflicts with a stated static dim keeps the stated one.
 #pragma once
 
+#include <unordered_map>
+#include <vector>
+
 #include "passes/pass.h"
 
 namespace irforge::passes {
@@ -19,5 +22,11 @@ class InferShapes final : public Pass {
   const char* summary() const override { return "infer element types and (symbolic) shapes of intermediate values"; }
   PassResult run(Model& model, const PassOptions& options) override;
 };
+
+// Runs the same inference (refining types as the pass does; *refined counts the values changed)
+// and returns the symbolic contents it found for small integer shape tensors (Shape → Gather →
+// Concat chains): per element a static value, a named dim or unknown. The map keys are only
+// valid until a value is deleted.
+std::unordered_map<const Value*, std::vector<Dim>> infer_shape_values(Model& model, int64_t* refined = nullptr);
 
 }  // namespace irforge::passes

@@ -153,6 +153,7 @@ void lower_attention(NodeContext& c) {
     bool same = mask_len && kv_len && past_len && *mask_len == *kv_len + *past_len;
     if (!same && !has_past) same = same_symbol(c, 3, -1, 1, is3d ? 1 : 2);  // e.g. both "sequence"
     std::optional<int64_t> mask_rank = c.input_rank(3);
+    if (mask_rank && *mask_rank < 1) c.unsupported("attn_mask must have at least one dimension (the kv length)");
     if (!same) {
       if (!mask_rank) c.unsupported("attn_mask needs a known rank to be padded to the kv length");
       PortRef missing = sub(c, dim_of(c, k, 2, true), dim_of(c, m, -1, true));
