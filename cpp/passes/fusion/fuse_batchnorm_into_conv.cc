@@ -1,10 +1,12 @@
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "passes/util.h"
+#include "support/parallel.h"
 
 namespace irforge::passes {
 
@@ -48,7 +50,6 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
   Node* bn = m.bn;
   auto scale = f32_values(bn->input(1)), beta = f32_values(bn->input(2)), mean = f32_values(bn->input(3)), var = f32_values(bn->input(4));
   const Tensor* wt = constant_of(conv->input(1));
-  auto w = f32_values(conv->input(1));
   const std::vector<int64_t>& dims = wt->dims();
   bool transpose = conv->op_type() == "ConvTranspose";
   int64_t group = conv->attr_int("group", 1);
@@ -57,6 +58,7 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
   if (static_cast<int64_t>(scale->size()) != out_channels || beta->size() != scale->size() || mean->size() != scale->size() ||
       var->size() != scale->size())
     return false;
+  if (!transpose && dims[0] == 0) return false;
   std::vector<float> bias(out_channels, 0.f);
   if (conv->input(2)) {
     auto b = f32_values(conv->input(2));
@@ -69,29 +71,44 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
 
   int64_t inner = 1;
   for (size_t d = 2; d < dims.size(); ++d) inner *= dims[d];
-  std::vector<float> nw(w->size());
+  // The scaled weight is computed straight from the (mapped) source into the new tensor's bytes:
+  // one allocation of the weight's size, none for intermediate copies.
+  const size_t count = static_cast<size_t>(wt->element_count());
+  std::vector<uint8_t> bytes(count * 4);
+  const uint8_t* src = wt->data();
+  uint8_t* dst = bytes.data();
+  auto scaled = [&](size_t idx, int64_t o) {
+    float v;
+    std::memcpy(&v, src + idx * 4, 4);
+    float r = static_cast<float>(v * s[o]);
+    std::memcpy(dst + idx * 4, &r, 4);
+  };
   if (!transpose) {
-    int64_t per_out = static_cast<int64_t>(w->size()) / dims[0];
-    for (int64_t o = 0; o < dims[0]; ++o)
-      for (int64_t k = 0; k < per_out; ++k) nw[o * per_out + k] = static_cast<float>((*w)[o * per_out + k] * s[o]);
+    const size_t per_out = count / static_cast<size_t>(dims[0]);
+    // Rows are independent: the same bytes on any number of threads.
+    parallel_for(static_cast<size_t>(dims[0]), std::max<size_t>(1, (size_t{1} << 16) / std::max<size_t>(per_out, 1)),
+                 [&](size_t, size_t begin, size_t end) {
+                   for (size_t o = begin; o < end; ++o)
+                     for (size_t k = 0; k < per_out; ++k) scaled(o * per_out + k, static_cast<int64_t>(o));
+                 });
   } else {
     int64_t in_per_group = dims[0] / group;
     for (int64_t c = 0; c < dims[0]; ++c)
       for (int64_t j = 0; j < dims[1]; ++j) {
         int64_t o = (c / in_per_group) * dims[1] + j;
-        for (int64_t k = 0; k < inner; ++k) {
-          size_t idx = static_cast<size_t>((c * dims[1] + j) * inner + k);
-          nw[idx] = static_cast<float>((*w)[idx] * s[o]);
-        }
+        for (int64_t k = 0; k < inner; ++k) scaled(static_cast<size_t>((c * dims[1] + j) * inner + k), o);
       }
   }
+  if (wt->is_mapped()) wt->storage()->mapping()->release_around(wt->data(), wt->nbytes());
   std::vector<float> nb(out_channels);
   for (int64_t o = 0; o < out_channels; ++o) nb[o] = static_cast<float>((bias[o] - (*mean)[o]) * s[o] + (*beta)[o]);
 
   Value* y = bn->output(0);
   Value* conv_out = conv->output(0);
   std::string base = conv->input(1)->name();
-  Value* new_w = add_f32_initializer(g, names.fresh(base + "_bn_fused"), dims, nw);
+  auto new_tensor = std::make_shared<Tensor>(names.fresh(base + "_bn_fused"), DataType::kFloat, dims);
+  new_tensor->set_owned(std::move(bytes));
+  Value* new_w = g.add_initializer(std::move(new_tensor));
   Value* new_b = add_f32_initializer(g, names.fresh((conv->input(2) ? conv->input(2)->name() : base) + "_bn_fused_bias"), {out_channels}, nb);
   // Detach BN first so the conv output is free to take over the BN output (and its name).
   bn->clear_inputs();
