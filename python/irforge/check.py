@@ -114,6 +114,10 @@ def check(
     import irforge
     from irforge.testing import random_feeds, run_onnxruntime
 
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise UnsupportedError("irforge check runs the original in onnxruntime: pip install onnxruntime") from None
     original, converted = os.fspath(original), os.fspath(converted)
     for path, what in ((original, "original"), (converted, "converted")):
         if not os.path.isfile(path):
@@ -185,7 +189,10 @@ def _run_converted(path: str, kind: str, feeds, names: List[str]) -> List[Any]:
         produced = [o.name for o in sess.get_outputs()]
         results = dict(zip(produced, sess.run(None, feeds)))
         return [results.get(n, None) for n in names] if all(n in results for n in names) else list(results.values())
-    import openvino as ov
+    try:
+        import openvino as ov
+    except ImportError:
+        raise UnsupportedError(f"{path}: checking OpenVINO IR needs the openvino package (pip install openvino)") from None
 
     core = ov.Core()
     compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
