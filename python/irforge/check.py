@@ -136,6 +136,12 @@ def check(
     pipeline = transform or rt_info.get("conversion_parameters/transform") or "default"
 
     source = irforge.convert_model(original, transform="none")
+    symbols = {d for i in source.inputs for d in (i.shape or []) if isinstance(d, str)}
+    unknown = set(dims or {}) - symbols
+    if unknown and inputs is None:
+        raise ValueError(
+            f"no input has a dim named {', '.join(sorted(unknown))}; symbolic dims: {', '.join(sorted(symbols)) or 'none'}"
+        )
     feeds = _load_inputs(inputs) if inputs is not None else random_feeds(source, seed=seed, dim_values=dims, shapes=shapes)
     expected = run_onnxruntime(original, feeds)
     names = [o.name for o in source.outputs]
