@@ -156,6 +156,9 @@ def test_user_inputs_and_shapes(tmp_path):
     assert cli.main(["check", str(path), converted, "--inputs", str(npz)]) == 0
     assert cli.main(["check", str(path), converted, "--input_shape", "x[4,16]"]) == 0
     assert cli.main(["check", str(path), converted, "--input_shape", "batch=6"]) == 0
+    assert cli.main(["check", str(path), converted, "--input_shape", "x[2,16],batch=6"]) == 0
+    with pytest.raises(ValueError, match="no input has a dim named sequence; symbolic dims: batch"):
+        irforge.check(str(path), converted, dims={"batch": 2, "sequence": 3})
     with pytest.raises(ValueError, match=r"input 'x' has shape \[batch,16\]"):
         irforge.check(str(path), converted, shapes={"x": [4, 15]})
 

@@ -149,3 +149,27 @@ def test_long_chain_does_not_recurse_deeply(tmp_path):
     irforge.save_model(model, tmp_path / "chain.xml")
     irforge.save_model(model, tmp_path / "chain.onnx")
     assert onnx.load(str(tmp_path / "chain.onnx")).graph.node[-1].output[0] == prev
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_millions_of_tiny_nodes_are_refused():
+    # 5 bytes of protobuf per node: 21 MB would ask for ~4.2 million graph nodes; the reader
+    # stops counting at the limit before it builds any. (Initializers have the same limit.)
+    count = (1 << 22) + 1
+    graph = _field(2, b"g") + _field(1, _field(4, b"A")) * count
+    data = b"\x08\x08" + _field(7, graph) + _field(8, b"\x10" + _varint(17))  # ir_version 8, opset 17
+    with pytest.raises(ResourceLimitError, match="graph: more than 4194304 nodes in the model"):
+        irforge.convert_model(data, transform="none")

@@ -114,6 +114,10 @@ def check(
     import irforge
     from irforge.testing import random_feeds, run_onnxruntime
 
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise UnsupportedError("irforge check runs the original in onnxruntime: pip install onnxruntime") from None
     original, converted = os.fspath(original), os.fspath(converted)
     for path, what in ((original, "original"), (converted, "converted")):
         if not os.path.isfile(path):
@@ -132,6 +136,12 @@ def check(
     pipeline = transform or rt_info.get("conversion_parameters/transform") or "default"
 
     source = irforge.convert_model(original, transform="none")
+    symbols = {d for i in source.inputs for d in (i.shape or []) if isinstance(d, str)}
+    unknown = set(dims or {}) - symbols
+    if unknown and inputs is None:
+        raise ValueError(
+            f"no input has a dim named {', '.join(sorted(unknown))}; symbolic dims: {', '.join(sorted(symbols)) or 'none'}"
+        )
     feeds = _load_inputs(inputs) if inputs is not None else random_feeds(source, seed=seed, dim_values=dims, shapes=shapes)
     expected = run_onnxruntime(original, feeds)
     names = [o.name for o in source.outputs]
@@ -185,7 +195,10 @@ def _run_converted(path: str, kind: str, feeds, names: List[str]) -> List[Any]:
         produced = [o.name for o in sess.get_outputs()]
         results = dict(zip(produced, sess.run(None, feeds)))
         return [results.get(n, None) for n in names] if all(n in results for n in names) else list(results.values())
-    import openvino as ov
+    try:
+        import openvino as ov
+    except ImportError:
+        raise UnsupportedError(f"{path}: checking OpenVINO IR needs the openvino package (pip install openvino)") from None
 
     core = ov.Core()
     compiled = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})

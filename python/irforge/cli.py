@@ -125,12 +125,14 @@ def _parse_shape_specs(specs: List[str]):
 
     shapes, dims = {}, {}
     for spec in specs:
-        for item in re.findall(r"[^,\[\]=\s]+\s*\[[^\]]*\]|[^,\[\]=\s]+\s*=\s*\d+|\S[^,]*", spec):
-            m = re.fullmatch(r"\s*([^\[\]=\s]+)\s*\[([0-9,\s]*)\]\s*", item)
+        for item in re.split(r",(?![^\[]*\])", spec):  # commas outside brackets separate items
+            if not item.strip():
+                continue
+            m = re.fullmatch(r"\s*([^\[\]=\s,]+)\s*\[([0-9,\s]*)\]\s*", item)
             if m:
                 shapes[m.group(1)] = [int(d) for d in m.group(2).replace(" ", "").split(",") if d]
                 continue
-            m = re.fullmatch(r"\s*([^\[\]=\s]+)\s*=\s*(\d+)\s*", item)
+            m = re.fullmatch(r"\s*([^\[\]=\s,]+)\s*=\s*(\d+)\s*", item)
             if m:
                 dims[m.group(1)] = int(m.group(2))
                 continue

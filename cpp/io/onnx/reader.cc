@@ -154,9 +154,9 @@ class OnnxReader {
     Field f;
     while (r.next(f)) {
       switch (f.number) {
-        case 1: check(f, wire::kLengthDelimited, "node"); node_fields.push_back(f); break;
+        case 1: check(f, wire::kLengthDelimited, "node"); count_entry(nodes_seen_, "nodes", where); node_fields.push_back(f); break;
         case 2: graph.set_name(str(f, "graph name")); break;
-        case 5: initializers.push_back(parse_tensor(f, where + " initializer")); break;
+        case 5: count_entry(tensors_seen_, "initializers", where); initializers.push_back(parse_tensor(f, where + " initializer")); break;
         case 15: sparse_initializers.push_back(parse_sparse(f, where + " sparse initializer")); break;
         case 10: graph.doc_string() = str(f, "doc_string"); break;
         case 11: inputs.push_back(parse_value_info(f)); break;
@@ -823,6 +823,13 @@ class OnnxReader {
   std::shared_ptr<const Storage> storage_;
   std::string base_dir_, label_;
   ReadLimits limits_;
+  // Totals over all graphs: a few bytes of protobuf per node or tensor would otherwise let a
+  // small file demand gigabytes of graph structure.
+  uint64_t nodes_seen_ = 0, tensors_seen_ = 0;
+  void count_entry(uint64_t& seen, const char* what, const std::string& where) {
+    if (++seen > limits_.max_entries)
+      fail(ErrorKind::kResourceLimit, where + ": more than " + std::to_string(limits_.max_entries) + " " + what + " in the model");
+  }
   Field graph_field_;
   std::vector<Field> function_fields_;
   std::map<std::string, std::shared_ptr<const Storage>> external_files_;

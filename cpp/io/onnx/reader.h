@@ -16,6 +16,7 @@ struct ReadLimits {
   int max_type_depth = 64;         // nested sequence/map/optional types
   int64_t max_rank = 64;           // dims per tensor
   uint64_t max_elements = uint64_t{1} << 40;  // elements per tensor
+  uint64_t max_entries = uint64_t{1} << 22;   // nodes, and initializers, in the whole model
 };
 
 // Reads a .onnx file (memory-mapped). External data is resolved relative to its folder and may
