@@ -71,7 +71,7 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // each other except that fuse-hard-sigmoid runs before fuse-hard-swish, which then sees
 // x * HardSigmoid(x).
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,"
+  return "remove-identity,dce,(infer-shapes,remove-identity,fold,dce)*4,fuse-batchnorm-into-conv,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,dce";
 }
 
