@@ -14,6 +14,7 @@ bool try_fuse(FusionContext& cx, Node* n) {
   if (!nm) return false;
   Node* rm = nm->mean;
   Value* a = nm->numerator;
+  if (!rm->input(0) || !a) return false;
   Node* sq = rm->input(0)->producer();
   if (squared(sq) != a || rm->input(0)->uses().size() != 1 || rm->input(0)->is_graph_output()) return false;
   auto axes = kept_reduce_axes(rm, rank_of(a));
