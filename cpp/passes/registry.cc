@@ -66,10 +66,12 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
-// The activation/normalization fusions need shapes (ranks, weight dims) and folded constants
-// (the 0.5, sqrt 2, eps they compare), so they run after that group; they are independent of
-// each other except that fuse-hard-sigmoid runs before fuse-hard-swish, which then sees
-// x * HardSigmoid(x).
+// remove-identity runs inside the group too: a Cast is a no-op only once inference knows its
+// input type (torch's `.float()` on float32 tensors), and such Casts hide patterns (Llama's
+// RMSNorm weight). The activation/normalization fusions need shapes (ranks, weight dims) and
+// folded constants (the 0.5, sqrt 2, eps they compare), so they run after the group.
+// fuse-layer-norm runs before fuse-rms-norm (whose pattern is LayerNorm's centred inner part),
+// fuse-hard-sigmoid before fuse-hard-swish (which then also sees x * HardSigmoid(x)).
 const char* default_pipeline() {
   return "remove-identity,dce,(infer-shapes,remove-identity,fold,dce)*4,fuse-batchnorm-into-conv,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,dce";
