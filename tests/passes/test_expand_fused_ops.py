@@ -153,3 +153,20 @@ def test_all_fusions_then_onnx_output_without_openvino():
     data = model.to_onnx_bytes()
     onnx.checker.check_model(onnx.load_from_string(data))
     assert_outputs_close(expected, run_onnxruntime(data, feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_op_version_table_is_generated_from_the_installed_onnx():
+    # The C++ table that decides whether an opset can be raised mirrors onnx's schema history;
+    # when onnx is upgraded, rerun the generator.
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "cpp", "passes", "legalize", "onnx_op_versions.inc")) as f:
+        committed = f.read()
+    if f"from onnx {onnx.__version__} " not in committed.splitlines()[0]:
+        pytest.skip(f"the table was generated from another onnx version than {onnx.__version__}")
+    generated = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_onnx_op_versions.py")], check=True,
+                               capture_output=True, text=True).stdout
+    assert committed == generated, "run scripts/gen_onnx_op_versions.py > cpp/passes/legalize/onnx_op_versions.inc"
