@@ -108,17 +108,19 @@ bool unregister_external_pass(const std::string& name) {
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
 // unused, so dce runs again at the end.
+// remove-identity runs inside the group: a Cast is a no-op only once inference knows its input
+// type (torch's `.float()` on float32 tensors), such Casts hide patterns (Llama's RMSNorm
+// weight), and Ifs inlined by prune-if may leave Identities. simplify-shapes turns
+// Shape-computed Reshape/Expand targets into constants (what fold can't do with dynamic dims);
+// prune-if inlines Ifs whose condition folding made constant. dedupe-weights and cse run inside
+// the group: folding creates equal constants (merged by bytes), equal constants make equal nodes
+// (merged by cse), and merged nodes fold further.
 // The activation/normalization fusions need shapes (ranks, weight dims) and folded constants
-// (the 0.5, sqrt 2, eps they compare), so they run after that group; they are independent of
-// each other except that fuse-hard-sigmoid runs before fuse-hard-swish, which then sees
-// x * HardSigmoid(x).
-// simplify-shapes turns Shape-computed Reshape/Expand targets into constants (what fold can't
-// do with dynamic dims); prune-if inlines Ifs whose condition folding made constant;
-// remove-identity runs again because inferred types reveal Casts to the same type.
-// dedupe-weights and cse run inside the group: folding creates equal constants (merged by
-// bytes), equal constants make equal nodes (merged by cse), and merged nodes fold further.
+// (the 0.5, sqrt 2, eps they compare), so they run after the group. fuse-layer-norm runs before
+// fuse-rms-norm (whose pattern is LayerNorm's centred inner part), fuse-hard-sigmoid before
+// fuse-hard-swish (which then also sees x * HardSigmoid(x)).
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,simplify-shapes,fold,prune-if,remove-identity,dedupe-weights,cse,dce)*4,"
+  return "remove-identity,dce,(infer-shapes,remove-identity,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "fuse-batchnorm-into-conv,fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,"
          "fuse-mish,fuse-attention,dce";
 }

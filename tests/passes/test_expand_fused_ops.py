@@ -117,3 +117,56 @@ def test_cli_target_opset(tmp_path):
     out = tmp_path / "out.onnx"
     assert main(["convert", str(src), "--output_model", str(out), "--target_opset", "20"]) == 0
     assert [o.version for o in onnx.load(out).opset_import if o.domain == ""] == [20]
+
+
+def test_all_fusions_then_onnx_output_without_openvino():
+    # Every fusion in the default pipeline on one opset-14 graph, checked in onnxruntime only,
+    # so the sanitizer build (which cannot load OpenVINO) runs the fusion code too.
+    import onnx.parser
+
+    text = """<ir_version: 8, opset_import: ["" : 14]>
+    g (float[2,5,16] x, float[16] w) => (float[2,5,16] y) {
+      r2 = Constant <value = float {1.4142135}> () half = Constant <value = float {0.5}> () one = Constant <value = float {1.0}> ()
+      a = Div(x, r2) e = Erf(a) b = Add(e, one) m = Mul(x, b) gelu = Mul(m, half)
+      x2 = Mul(x, x) x3 = Mul(x, x2) c = Constant <value = float {0.044715}> () t = Mul(c, x3) i = Add(x, t)
+      k = Constant <value = float {0.7978845608}> () ka = Mul(k, i) th = Tanh(ka) tb = Add(one, th) tm = Mul(x, tb) tgelu = Mul(half, tm)
+      mu = ReduceMean <axes = [-1]> (gelu) d = Sub(gelu, mu) two = Constant <value = float {2.0}> () p = Pow(d, two)
+      v = ReduceMean <axes = [-1]> (p) eps = Constant <value = float {1e-5}> () ve = Add(v, eps) s = Sqrt(ve) ln = Div(d, s)
+      q = Pow(tgelu, two) qm = ReduceMean <axes = [-1]> (q) qe = Add(qm, eps) qs = Sqrt(qe) qr = Reciprocal(qs) qn = Mul(tgelu, qr) rms = Mul(w, qn)
+      sg = Sigmoid(x) silu = Mul(x, sg)
+      three = Constant <value = float {3.0}> () zero = Constant <value = float {0.0}> () six = Constant <value = float {6.0}> ()
+      h3 = Add(x, three) hc = Clip(h3, zero, six) hm = Mul(x, hc) hswish = Div(hm, six)
+      g3 = Add(x, three) gc = Clip(g3, zero, six) hsig = Div(gc, six)
+      sp = Softplus(x) mt = Tanh(sp) mish = Mul(x, mt)
+      s1 = Add(ln, rms) s2 = Add(s1, silu) s3 = Add(s2, hswish) s4 = Add(s3, hsig) y = Add(s4, mish)
+    }"""
+    proto = onnx.parser.parse_model(text)
+    proto.graph.initializer.append(numpy_helper.from_array(np.random.default_rng(3).uniform(0.5, 1.5, 16).astype(np.float32), "w"))
+    proto.graph.input.pop()  # w is an initializer, not an input
+    model = irforge.convert_model(proto.SerializeToString(), verify=True)
+    hist = model.op_histogram
+    for op in ("Gelu", "LayerNormalization", "RMSNormalization", "Swish", "HardSwish", "HardSigmoid", "Mish"):
+        assert op in hist, hist
+    assert not {"Erf", "Tanh", "Sigmoid", "Pow", "ReduceMean", "Clip", "Softplus"} & set(hist), hist
+    feeds = {"x": np.random.default_rng(4).standard_normal((2, 5, 16)).astype(np.float32) * 3}
+    expected = run_onnxruntime(proto.SerializeToString(), feeds)
+    data = model.to_onnx_bytes()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    assert_outputs_close(expected, run_onnxruntime(data, feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_op_version_table_is_generated_from_the_installed_onnx():
+    # The C++ table that decides whether an opset can be raised mirrors onnx's schema history;
+    # when onnx is upgraded, rerun the generator.
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    with open(os.path.join(root, "cpp", "passes", "legalize", "onnx_op_versions.inc")) as f:
+        committed = f.read()
+    if f"from onnx {onnx.__version__} " not in committed.splitlines()[0]:
+        pytest.skip(f"the table was generated from another onnx version than {onnx.__version__}")
+    generated = subprocess.run([sys.executable, os.path.join(root, "scripts", "gen_onnx_op_versions.py")], check=True,
+                               capture_output=True, text=True).stdout
+    assert committed == generated, "run scripts/gen_onnx_op_versions.py > cpp/passes/legalize/onnx_op_versions.inc"

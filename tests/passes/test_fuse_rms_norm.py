@@ -85,3 +85,18 @@ def test_must_not_fire(case):
         check_fusion(proto, "fuse-rms-norm,dce", fires=False, op="RMSNormalization", since=23, rtol=1e-2, atol=1e-2)
         return
     check_fusion(_model(MUST_NOT[case]), "fuse-rms-norm,dce", fires=False, op="RMSNormalization", since=23)
+
+
+def test_fuses_float32_with_no_op_casts():
+    # The Llama code on a float32 model: both casts are float32 -> float32.
+    text = (HEAD + SIG + "{ h = Cast <to = 1> (x) p = Mul(h, h) m = ReduceMean <axes = [-1]> (p) " + EPS +
+            " a = Add(m, eps) s = Sqrt(a) r = Reciprocal(s) n = Mul(h, r) c = Cast <to = 1> (n) y = Mul(w, c) }")
+    check_fusion(_model(text), "fuse-rms-norm,dce", fires=True, op="RMSNormalization", since=23)
+
+
+def test_must_not_fire_when_the_cast_back_goes_elsewhere():
+    text = ('<ir_version: 8, opset_import: ["" : 17]>\ng (float16[2,5,16] x) => (double[2,5,16] y)'
+            "{ h = Cast <to = 1> (x) p = Mul(h, h) m = ReduceMean <axes = [-1]> (p) " + EPS +
+            " a = Add(m, eps) s = Sqrt(a) n = Div(h, s) y = Cast <to = 11> (n) }")
+    x = np.random.default_rng(1).standard_normal((2, 5, 16)).astype(np.float16)
+    check_fusion(_model(text), "fuse-rms-norm,dce", fires=False, op="RMSNormalization", since=23, feeds={"x": x})

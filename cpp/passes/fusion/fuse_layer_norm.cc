@@ -16,6 +16,7 @@ bool try_fuse(FusionContext& cx, Node* n) {
   if (!nm) return false;
   Node* var = nm->mean;
   Value* d = nm->numerator;
+  if (!var->input(0) || !d) return false;
   Node* sq = var->input(0)->producer();
   Value* d2 = squared(sq);
   if (!d2 || var->input(0)->uses().size() != 1 || var->input(0)->is_graph_output()) return false;
@@ -25,6 +26,7 @@ bool try_fuse(FusionContext& cx, Node* n) {
   if (!sub || !sub2 || sub->input(0) != sub2->input(0) || sub->input(1) != sub2->input(1)) return false;
   if (sub == sub2 ? !used_only_by(d, {n, sq}) : (!used_only_by(d, {n}) || !used_only_by(d2, {sq}))) return false;
   Value* x = sub->input(0);
+  if (!x) return false;
   Node* mean = producer_is(sub->input(1), "ReduceMean");
   if (!mean || mean->input(0) != x || !used_only_by(sub->input(1), {sub, sub2})) return false;
   if (x->type().elem_type != DataType::kFloat) return false;  // LayerNormalization computes in float32

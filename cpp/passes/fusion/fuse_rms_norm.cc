@@ -14,6 +14,7 @@ bool try_fuse(FusionContext& cx, Node* n) {
   if (!nm) return false;
   Node* rm = nm->mean;
   Value* a = nm->numerator;
+  if (!rm->input(0) || !a) return false;
   Node* sq = rm->input(0)->producer();
   if (squared(sq) != a || rm->input(0)->uses().size() != 1 || rm->input(0)->is_graph_output()) return false;
   auto axes = kept_reduce_axes(rm, rank_of(a));
@@ -31,12 +32,14 @@ bool try_fuse(FusionContext& cx, Node* n) {
     if (!used_only_by(a, {sq, n})) return false;  // the float32 copy is an intermediate
     x = c1->input(0);
     pattern.push_back(c1);
-    if (x->type().elem_type != DataType::kFloat) {
-      Node* c2 = sole_user(out, "Cast");
-      if (!c2 || c2->attr_int("to", 0) != static_cast<int64_t>(x->type().elem_type)) return false;
+    // The cast back to x's type: required unless x is float32 already (then it is a no-op).
+    Node* c2 = sole_user(out, "Cast");
+    if (c2 && c2->attr_int("to", 0) == static_cast<int64_t>(x->type().elem_type)) {
       pattern.push_back(c2);
       last = c2;
       out = c2->output(0);
+    } else if (x->type().elem_type != DataType::kFloat) {
+      return false;
     }
   }
   if (x->type().elem_type != DataType::kFloat && last == n) return false;  // would change numerics

@@ -17,6 +17,11 @@ DataType stash(const Node* node) {
   return static_cast<DataType>(s);
 }
 
+Value* scale_of(const Node* node) {
+  if (!node->input(1)) fail(ErrorKind::kInvalidModel, "cannot expand " + node->describe() + ": it has no scale input");
+  return node->input(1);
+}
+
 }  // namespace
 
 // Gelu(x) = 0.5 x (1 + erf(x / sqrt 2)); approximate="tanh":
@@ -47,7 +52,7 @@ void expand_layer_normalization(Graph& g, Node* node, int64_t opset) {
   Value* d = e.op("Sub", {xs, e.reduce_mean(xs, axes)}, {}, st);
   Value* var = e.reduce_mean(e.op("Mul", {d, d}, {}, st), axes);
   Value* den = e.op("Sqrt", {e.op("Add", {var, e.scalar(node->attr_float("epsilon", 1e-5f), st)}, {}, st)}, {}, st);
-  Value* y = e.op("Mul", {e.cast(e.op("Div", {d, den}, {}, st), st, t), node->input(1)});
+  Value* y = e.op("Mul", {e.cast(e.op("Div", {d, den}, {}, st), st, t), scale_of(node)});
   if (node->input(2)) y = e.op("Add", {y, node->input(2)});
   e.finish(y);
 }
@@ -62,7 +67,7 @@ void expand_rms_normalization(Graph& g, Node* node, int64_t opset) {
   Value* xs = e.cast(x, t, st);
   Value* ms = e.reduce_mean(e.op("Mul", {xs, xs}, {}, st), axes);
   Value* den = e.op("Sqrt", {e.op("Add", {ms, e.scalar(node->attr_float("epsilon", 1e-5f), st)}, {}, st)}, {}, st);
-  e.finish(e.op("Mul", {e.cast(e.op("Div", {xs, den}, {}, st), st, t), node->input(1)}));
+  e.finish(e.op("Mul", {e.cast(e.op("Div", {xs, den}, {}, st), st, t), scale_of(node)}));
 }
 
 // Swish(x) = x * sigmoid(alpha * x).

@@ -34,6 +34,8 @@ Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
 }
 
 Expansion::Expansion(Graph& g, Node* node, int64_t opset) : g_(g), node_(node), opset_(opset) {
+  if (node->num_outputs() == 0 || !node->input(0))
+    fail(ErrorKind::kInvalidModel, "cannot expand " + node->describe() + " for ONNX output: it has no input or no output");
   elem_ = node->output(0)->type().elem_type;
   if (elem_ == DataType::kUndefined && node->input(0)) elem_ = node->input(0)->type().elem_type;
   if (elem_ == DataType::kUndefined)

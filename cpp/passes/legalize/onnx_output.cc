@@ -85,6 +85,7 @@ std::string opset_raise_problem(const Node& n, int64_t from, int64_t to) {
 }
 
 std::unique_ptr<Model> legalize_for_onnx(const Model& model, int64_t target_opset) {
+  if (!model.graph) return nullptr;
   int64_t base = model.opset_version("");
   int64_t target = target_opset > 0 ? target_opset : base;
   if (target_opset > 0 && base > 0 && target_opset < base)
