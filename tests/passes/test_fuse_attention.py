@@ -288,3 +288,26 @@ def test_fully_masked_rows_stay_as_in_the_source(tmp_path):
     assert_outputs_close(expected, run_openvino(again, feeds), rtol=1e-4, atol=1e-5)
     _core.expand_fused_ops(fused._core, 17)
     assert_outputs_close(expected, run_onnxruntime(fused.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["gpt", "llama"])
+def test_dynamo_export_with_dynamic_sequence_fuses_causal(tmp_path, arch):
+    # With dynamic shapes, dynamo builds the causal mask at run time (Trilu of an Expand-ed scalar).
+    torch = pytest.importorskip("torch")
+    from torch_models.architectures import ARCHITECTURES
+
+    module, inputs, names, _ = ARCHITECTURES[arch]()
+    path = str(tmp_path / f"{arch}.onnx")
+    dims = {n: {0: torch.export.Dim("batch", min=1, max=8), 1: torch.export.Dim("seq", min=2, max=32)} for n in names}
+    with torch.no_grad():
+        torch.onnx.export(module, inputs, path, input_names=names, dynamo=True, external_data=False, dynamic_shapes=dims)
+    model = irforge.convert_model(path, verify=True)
+    assert model.op_histogram.get("Attention") == 2 and "Softmax" not in model.op_histogram
+    g = onnx.load_from_string(model.to_onnx_bytes()).graph
+    assert all(any(a.name == "is_causal" and a.i == 1 for a in n.attribute) for n in g.node if n.op_type == "Attention")
+    feeds = {names[0]: np.random.RandomState(0).randint(0, 100, (3, 5)).astype(np.int64)}  # not the traced (2, 9/10)
+    expected = run_onnxruntime(path, feeds)
+    assert_outputs_close(expected, run_openvino(model, feeds), rtol=1e-4, atol=1e-5)
+    _core.expand_fused_ops(model._core, model.opset_imports[""])
+    assert_outputs_close(expected, run_onnxruntime(model.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)
