@@ -93,6 +93,14 @@ def _attention_model(*, scale="div", mask=None, gqa=1, k_layout="bnsd", opset=23
                   h.make_node("Trilu", ["ones"], ["tril"], upper=0), h.make_node("Not", ["tril"], ["above"]),
                   h.make_node("Where", ["above", "fill", x], ["masked"])]
         x = "masked"
+    elif mask == "causal_sdpa_export":  # torchscript F.scaled_dot_product_attention(is_causal=True)
+        inits += [_c("zero_idx", 2, np.int64), _c("ax0", [0], np.int64), _c("onef", [1.0]), _c("zerof", [0.0]), _c("ninf", [-np.inf])]
+        nodes += [h.make_node("Shape", ["q"], ["qshape"]), h.make_node("Gather", ["qshape", "zero_idx"], ["len"], axis=0),
+                  h.make_node("Unsqueeze", ["len", "ax0"], ["len1"]), h.make_node("Concat", ["len1", "len1"], ["ss"], axis=0),
+                  h.make_node("Expand", ["onef", "ss"], ["ones"]), h.make_node("Trilu", ["ones"], ["tril"], upper=0),
+                  h.make_node("Equal", ["tril", "zerof"], ["above"]), h.make_node("Where", ["above", "ninf", "zerof"], ["bias"]),
+                  h.make_node("Add", [x, "bias"], ["masked"])]
+        x = "masked"
     elif mask == "causal_range":  # arange(L)[None, :] <= arange(S)[:, None], kept where true
         inits += [_c("zero", 0, np.int64), _c("one", 1, np.int64), _c("zero_idx", 2, np.int64), _c("ax1", [1], np.int64),
                   _c("fill", -np.inf)]
@@ -154,7 +162,7 @@ def test_fuses_padding_mask_as_attn_mask():
     assert n_inputs == 4 and "is_causal" not in attrs
 
 
-@pytest.mark.parametrize("mask", ["causal_const", "causal_trilu", "causal_where_tril", "causal_range"])
+@pytest.mark.parametrize("mask", ["causal_const", "causal_trilu", "causal_where_tril", "causal_range", "causal_sdpa_export"])
 @pytest.mark.parametrize("gqa", [1, 2])
 def test_fuses_causal_masks_and_gqa(mask, gqa):
     dynamic = mask != "causal_const"

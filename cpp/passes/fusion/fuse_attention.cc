@@ -170,6 +170,17 @@ std::optional<Pattern> bool_pattern(const Value* v, int64_t opset, int depth = 0
     if (in) in->region = flip(in->region);
     return in;
   }
+  if (op == "Equal") {
+    // x == 0: true where x is zero, the complement of x's pattern (torch's tril(ones) == 0).
+    for (int side = 0; side < 2; ++side) {
+      auto zero = scalar_const(p->input(1 - side));
+      if (!zero || *zero != 0) continue;
+      auto in = bool_pattern(p->input(side), opset, depth + 1);
+      if (in) in->region = flip(in->region);
+      return in;
+    }
+    return std::nullopt;
+  }
   if (op == "Cast") {
     DataType to = static_cast<DataType>(p->attr_int("to", 0));
     if (to != DataType::kBool && !is_float_dtype(to) && to != DataType::kInt64 && to != DataType::kInt32) return std::nullopt;
