@@ -319,3 +319,30 @@ def test_dynamo_export_with_dynamic_sequence_fuses_causal(tmp_path, arch):
     assert_outputs_close(expected, run_openvino(model, feeds), rtol=1e-4, atol=1e-5)
     _core.expand_fused_ops(model._core, model.opset_imports[""])
     assert_outputs_close(expected, run_onnxruntime(model.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_near_causal_constant_mask_stays_an_explicit_mask():
+    # triu(min, 2) lets each query also see the next key: not causal, so it stays attn_mask.
+    model = _attention_model(mask="causal_const")
+    for init in model.graph.initializer:
+        if init.name == "triu":
+            init.CopyFrom(_c("triu", np.triu(np.full((S, S), LOWEST, np.float32), 2)))
+    fused = check_pass(model, "infer-shapes,fuse-attention,dce", fires=True, feeds=_feeds(model), rtol=1e-4, atol=1e-5)
+    attrs, n_inputs = _attention_attrs(fused)
+    assert "is_causal" not in attrs and n_inputs == 4
+
+
+def test_must_not_fire_on_near_causal_where_condition():
+    # masked_fill(~tril(ones, 1)): keeps j <= i + 1, not the causal pattern; Where needs one.
+    model = _attention_model(mask="causal_where_tril", dynamic_seq=True)
+    for node in model.graph.node:
+        if node.op_type == "Trilu":
+            node.input.append("k_one")
+    model.graph.initializer.append(_c("k_one", 1, np.int64))
+    check_pass(_with_shapes(model), "fuse-attention", fires=False, feeds=_feeds(model))
+
+
+def test_must_not_fire_when_probabilities_are_an_output():
+    model = _attention_model()
+    model.graph.output.append(h.make_tensor_value_info("probs", T.FLOAT, None))
+    check_pass(_with_shapes(model), "fuse-attention", fires=False, feeds=_feeds(model))
