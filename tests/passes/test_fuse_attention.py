@@ -346,3 +346,12 @@ def test_must_not_fire_when_probabilities_are_an_output():
     model = _attention_model()
     model.graph.output.append(h.make_tensor_value_info("probs", T.FLOAT, None))
     check_pass(_with_shapes(model), "fuse-attention", fires=False, feeds=_feeds(model))
+
+
+def test_infer_shapes_types_attention_outputs():
+    g = h.make_graph([h.make_node("Attention", ["q", "k", "v"], ["y"], is_causal=1)], "g",
+                     [h.make_tensor_value_info("q", T.FLOAT, ["b", 4, "s", 8]), h.make_tensor_value_info("k", T.FLOAT, ["b", 2, "s", 8]),
+                      h.make_tensor_value_info("v", T.FLOAT, ["b", 2, "s", 6])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)])
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 23)]), transform="infer-shapes", verify=True)
+    assert model.outputs[0].shape == ("b", 4, "s", 6)
