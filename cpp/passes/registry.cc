@@ -53,7 +53,8 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // Reshape by a now-constant shape) and inference then lets more Shape nodes fold, so the two
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
-// unused, so dce runs again at the end.
+// unused, so dce runs again at the end. fuse-attention needs folded scalar scales and causal
+// masks, and the ranks/dims infer-shapes found, so it comes after that group.
 const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,fuse-attention,dce"; }
 
 }  // namespace irforge::passes
