@@ -118,7 +118,8 @@ bool unregister_external_pass(const std::string& name) {
 // The activation/normalization fusions need shapes (ranks, weight dims) and folded constants
 // (the 0.5, sqrt 2, eps they compare), so they run after the group. fuse-layer-norm runs before
 // fuse-rms-norm (whose pattern is LayerNorm's centred inner part), fuse-hard-sigmoid before
-// fuse-hard-swish (which then also sees x * HardSigmoid(x)).
+// fuse-hard-swish (which then also sees x * HardSigmoid(x)). fuse-attention needs folded scalar
+// scales and causal masks, and the ranks/dims infer-shapes found.
 const char* default_pipeline() {
   return "remove-identity,dce,(infer-shapes,remove-identity,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "fuse-batchnorm-into-conv,fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,"

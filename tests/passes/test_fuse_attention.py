@@ -93,6 +93,14 @@ def _attention_model(*, scale="div", mask=None, gqa=1, k_layout="bnsd", opset=23
                   h.make_node("Trilu", ["ones"], ["tril"], upper=0), h.make_node("Not", ["tril"], ["above"]),
                   h.make_node("Where", ["above", "fill", x], ["masked"])]
         x = "masked"
+    elif mask == "causal_sdpa_export":  # torchscript F.scaled_dot_product_attention(is_causal=True)
+        inits += [_c("zero_idx", 2, np.int64), _c("ax0", [0], np.int64), _c("onef", [1.0]), _c("zerof", [0.0]), _c("ninf", [-np.inf])]
+        nodes += [h.make_node("Shape", ["q"], ["qshape"]), h.make_node("Gather", ["qshape", "zero_idx"], ["len"], axis=0),
+                  h.make_node("Unsqueeze", ["len", "ax0"], ["len1"]), h.make_node("Concat", ["len1", "len1"], ["ss"], axis=0),
+                  h.make_node("Expand", ["onef", "ss"], ["ones"]), h.make_node("Trilu", ["ones"], ["tril"], upper=0),
+                  h.make_node("Equal", ["tril", "zerof"], ["above"]), h.make_node("Where", ["above", "ninf", "zerof"], ["bias"]),
+                  h.make_node("Add", [x, "bias"], ["masked"])]
+        x = "masked"
     elif mask == "causal_range":  # arange(L)[None, :] <= arange(S)[:, None], kept where true
         inits += [_c("zero", 0, np.int64), _c("one", 1, np.int64), _c("zero_idx", 2, np.int64), _c("ax1", [1], np.int64),
                   _c("fill", -np.inf)]
@@ -154,7 +162,7 @@ def test_fuses_padding_mask_as_attn_mask():
     assert n_inputs == 4 and "is_causal" not in attrs
 
 
-@pytest.mark.parametrize("mask", ["causal_const", "causal_trilu", "causal_where_tril", "causal_range"])
+@pytest.mark.parametrize("mask", ["causal_const", "causal_trilu", "causal_where_tril", "causal_range", "causal_sdpa_export"])
 @pytest.mark.parametrize("gqa", [1, 2])
 def test_fuses_causal_masks_and_gqa(mask, gqa):
     dynamic = mask != "causal_const"
@@ -290,3 +298,62 @@ def test_fully_masked_rows_stay_as_in_the_source(tmp_path):
     assert_outputs_close(expected, run_openvino(again, feeds), rtol=1e-4, atol=1e-5)
     _core.expand_fused_ops(fused._core, 17)
     assert_outputs_close(expected, run_onnxruntime(fused.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["gpt", "llama"])
+def test_dynamo_export_with_dynamic_sequence_fuses_causal(tmp_path, arch):
+    # With dynamic shapes, dynamo builds the causal mask at run time (Trilu of an Expand-ed scalar).
+    torch = pytest.importorskip("torch")
+    from torch_models.architectures import ARCHITECTURES
+
+    module, inputs, names, _ = ARCHITECTURES[arch]()
+    path = str(tmp_path / f"{arch}.onnx")
+    dims = {n: {0: torch.export.Dim("batch", min=1, max=8), 1: torch.export.Dim("seq", min=2, max=32)} for n in names}
+    with torch.no_grad():
+        torch.onnx.export(module, inputs, path, input_names=names, dynamo=True, external_data=False, dynamic_shapes=dims)
+    model = irforge.convert_model(path, verify=True)
+    assert model.op_histogram.get("Attention") == 2 and "Softmax" not in model.op_histogram
+    g = onnx.load_from_string(model.to_onnx_bytes()).graph
+    assert all(any(a.name == "is_causal" and a.i == 1 for a in n.attribute) for n in g.node if n.op_type == "Attention")
+    feeds = {names[0]: np.random.RandomState(0).randint(0, 100, (3, 5)).astype(np.int64)}  # not the traced (2, 9/10)
+    expected = run_onnxruntime(path, feeds)
+    assert_outputs_close(expected, run_openvino(model, feeds), rtol=1e-4, atol=1e-5)
+    _core.expand_fused_ops(model._core, model.opset_imports[""])
+    assert_outputs_close(expected, run_onnxruntime(model.to_onnx_bytes(), feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_near_causal_constant_mask_stays_an_explicit_mask():
+    # triu(min, 2) lets each query also see the next key: not causal, so it stays attn_mask.
+    model = _attention_model(mask="causal_const")
+    for init in model.graph.initializer:
+        if init.name == "triu":
+            init.CopyFrom(_c("triu", np.triu(np.full((S, S), LOWEST, np.float32), 2)))
+    fused = check_pass(model, "infer-shapes,fuse-attention,dce", fires=True, feeds=_feeds(model), rtol=1e-4, atol=1e-5)
+    attrs, n_inputs = _attention_attrs(fused)
+    assert "is_causal" not in attrs and n_inputs == 4
+
+
+def test_must_not_fire_on_near_causal_where_condition():
+    # masked_fill(~tril(ones, 1)): keeps j <= i + 1, not the causal pattern; Where needs one.
+    model = _attention_model(mask="causal_where_tril", dynamic_seq=True)
+    for node in model.graph.node:
+        if node.op_type == "Trilu":
+            node.input.append("k_one")
+    model.graph.initializer.append(_c("k_one", 1, np.int64))
+    check_pass(_with_shapes(model), "fuse-attention", fires=False, feeds=_feeds(model))
+
+
+def test_must_not_fire_when_probabilities_are_an_output():
+    model = _attention_model()
+    model.graph.output.append(h.make_tensor_value_info("probs", T.FLOAT, None))
+    check_pass(_with_shapes(model), "fuse-attention", fires=False, feeds=_feeds(model))
+
+
+def test_infer_shapes_types_attention_outputs():
+    g = h.make_graph([h.make_node("Attention", ["q", "k", "v"], ["y"], is_causal=1)], "g",
+                     [h.make_tensor_value_info("q", T.FLOAT, ["b", 4, "s", 8]), h.make_tensor_value_info("k", T.FLOAT, ["b", 2, "s", 8]),
+                      h.make_tensor_value_info("v", T.FLOAT, ["b", 2, "s", 6])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)])
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 23)]), transform="infer-shapes", verify=True)
+    assert model.outputs[0].shape == ("b", 4, "s", 6)

@@ -45,3 +45,34 @@ def test_agrees_with_onnx_shape_inference(tmp_path, arch):
     # The written value_info must be acceptable to onnxruntime and keep results.
     feeds = random_feeds(irforge.convert_model(proto, transform="none"), dim_values={"batch": 2, "sequence": 5})
     assert_outputs_close(run_onnxruntime(proto.SerializeToString(), feeds), run_onnxruntime(model.to_onnx_bytes(), feeds), rtol=1e-5, atol=1e-5)
+
+
+def test_range_length_and_torch_expand_idiom_keep_symbolic_dims():
+    # Range(0, n, 1) has n elements; torchscript's expand writes its target shape as
+    # Where(Equal(shape, -1), 1, shape), which is the shape itself (dims are never -1).
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    c = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
+    nodes = [
+        h.make_node("Shape", ["x"], ["shape"]),
+        h.make_node("Gather", ["shape", "one"], ["n"], axis=0),
+        h.make_node("Range", ["zero", "n", "step"], ["positions"]),
+        h.make_node("Unsqueeze", ["x", "ax1"], ["x5"]),
+        h.make_node("Concat", ["shape_b", "two", "shape_rest"], ["target"], axis=0),
+        h.make_node("Slice", ["shape", "s0", "s1"], ["shape_b"]),
+        h.make_node("Slice", ["shape", "s1", "s3"], ["shape_rest"]),
+        h.make_node("Reshape", ["target", "minus_one"], ["flat"]),
+        h.make_node("Equal", ["flat", "neg"], ["is_neg"]),
+        h.make_node("Where", ["is_neg", "ones", "flat"], ["expand_to"]),
+        h.make_node("Expand", ["x5", "expand_to"], ["y"]),
+    ]
+    inits = [c("one", 1), c("zero", 0), c("step", 1), c("ax1", [1]), c("two", [2]), c("s0", [0]), c("s1", [1]), c("s3", [3]),
+             c("minus_one", [-1]), c("neg", [-1, -1, -1, -1]), c("ones", [1, 1, 1, 1])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["b", "s", 4])],
+                     [h.make_tensor_value_info("positions", T.INT64, None), h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    proto = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    model = irforge.convert_model(proto, transform="infer-shapes", verify=True)
+    shapes = {o.name: o.shape for o in model.outputs}
+    assert shapes == {"positions": ("s",), "y": ("b", 2, "s", 4)}

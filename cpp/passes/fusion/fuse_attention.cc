@@ -143,6 +143,21 @@ std::optional<Index> range_index(const Value* v, int64_t opset) {
   return std::nullopt;
 }
 
+// The single value a tensor is filled with: ConstantOfShape(value), or Expand of a scalar
+// constant (torch.ones/full under dynamo with dynamic shapes).
+std::optional<double> fill_value(const Value* v) {
+  Node* p = v ? v->producer() : nullptr;
+  if (is_op(p, "ConstantOfShape")) {
+    const Attribute* value = p->attr("value");
+    if (!value || !value->t) return 0.0;  // the default is a float 0
+    auto fv = tensor_as_doubles(*value->t);
+    if (!fv || fv->size() != 1) return std::nullopt;
+    return (*fv)[0];
+  }
+  if (is_op(p, "Expand")) return scalar_const(p->input(0));
+  return std::nullopt;
+}
+
 // A boolean (or 0/1) tensor that is true exactly on a causal region.
 std::optional<Pattern> bool_pattern(const Value* v, int64_t opset, int depth = 0) {
   if (!v || depth > 8) return std::nullopt;
@@ -155,18 +170,25 @@ std::optional<Pattern> bool_pattern(const Value* v, int64_t opset, int depth = 0
     if (in) in->region = flip(in->region);
     return in;
   }
+  if (op == "Equal") {
+    // x == 0: true where x is zero, the complement of x's pattern (torch's tril(ones) == 0).
+    for (int side = 0; side < 2; ++side) {
+      auto zero = scalar_const(p->input(1 - side));
+      if (!zero || *zero != 0) continue;
+      auto in = bool_pattern(p->input(side), opset, depth + 1);
+      if (in) in->region = flip(in->region);
+      return in;
+    }
+    return std::nullopt;
+  }
   if (op == "Cast") {
     DataType to = static_cast<DataType>(p->attr_int("to", 0));
     if (to != DataType::kBool && !is_float_dtype(to) && to != DataType::kInt64 && to != DataType::kInt32) return std::nullopt;
     return bool_pattern(p->input(0), opset, depth + 1);
   }
   if (op == "Trilu") {
-    Node* fill = producer_op(p->input(0), "ConstantOfShape");
-    if (!fill) return std::nullopt;
-    const Attribute* value = fill->attr("value");
-    if (!value || !value->t) return std::nullopt;
-    auto fv = tensor_as_doubles(*value->t);
-    if (!fv || fv->size() != 1 || (*fv)[0] == 0) return std::nullopt;
+    auto fv = fill_value(p->input(0));
+    if (!fv || *fv == 0) return std::nullopt;
     int64_t k = 0;
     if (p->input(1)) {
       auto kk = scalar_const(p->input(1));
@@ -206,13 +228,10 @@ std::optional<Pattern> additive_causal(const Value* v, DataType t, int64_t opset
   Node* p = v ? v->producer() : nullptr;
   if (is_op(p, "Trilu")) {
     // triu(full(value), 1)
-    Node* fill = producer_op(p->input(0), "ConstantOfShape");
-    if (!fill || p->attr_int("upper", 1) == 0 || !p->input(1)) return std::nullopt;
+    auto fv = fill_value(p->input(0));
+    if (!fv || !is_mask_value(*fv, t) || p->attr_int("upper", 1) == 0 || !p->input(1)) return std::nullopt;
     auto k = scalar_const(p->input(1));
-    const Attribute* value = fill->attr("value");
-    if (!k || *k != 1 || !value || !value->t) return std::nullopt;
-    auto fv = tensor_as_doubles(*value->t);
-    if (!fv || fv->size() != 1 || !is_mask_value((*fv)[0], t)) return std::nullopt;
+    if (!k || *k != 1) return std::nullopt;
     auto d = dims_of(v);
     if (!d || d->size() != 2) return std::nullopt;
     return Pattern{Region::kStrictUpper, (*d)[0], (*d)[1]};

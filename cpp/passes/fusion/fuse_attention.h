@@ -17,8 +17,9 @@
 // (Unsqueeze at axis 2, Expand of that axis, Reshape merging it into the heads) is dropped, since
 // Attention repeats kv heads itself, in the same order ([h0, h0, h1, h1, ...]).
 // Causal masks are recognised when they provably mask exactly the keys j > i: constant tensors
-// with that pattern; Trilu of ConstantOfShape (torch.tril/triu, as masked_fill condition or
-// additive mask); Range-index comparisons (arange(L) > arange(S)[:, None]); Not/Cast of those.
+// with that pattern; Trilu of ConstantOfShape or of an Expand-ed scalar (torch.tril/triu, as a
+// masked_fill condition or an additive mask); Range-index comparisons (arange(L) > arange(S)[:,
+// None]); Not/Cast/Equal-to-0 of those.
 // The masking value must be -inf or at most half the type's lowest value, so masked keys get
 // weight exactly 0 as with -inf. Any other additive mask becomes attn_mask.
 //

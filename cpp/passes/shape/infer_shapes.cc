@@ -731,6 +731,11 @@ const std::map<std::string, Rule>& rules() {
     r["Slice"] = slice;
     r["Split"] = split;
     r["LayerNormalization"] = layer_norm;
+    r["Attention"] = [](Ctx& c) {
+      // 4-D: Y [B, Hq, S, Ev] from Q [B, Hq, S, E] and V [B, Hkv, L, Ev].
+      auto q = c.shape(0), v = c.shape(2);
+      if (q && v && q->size() == 4 && v->size() == 4) c.set(0, c.type(0), Dims{(*q)[0], (*q)[1], (*q)[2], (*v)[3]});
+    };
     r["Range"] = [](Ctx& c) {
       // Range(0, n, 1) has n elements (a static or symbolic size); other static ranges are counted.
       auto start = c.content(0), limit = c.content(1), delta = c.content(2);
