@@ -1,6 +1,7 @@
 // ONNX ops of the nn family: Softmax, LogSoftmax, Hardmax and Dropout, plus the helpers the
 // other nn files share (nn_common.h). Convolutions are in conv.cc, MatMul/Gemm/Einsum in
 // matmul.cc, normalizations in norm.cc, pooling in pool.cc.
+#include <algorithm>
 #include <cstdio>
 
 #include "io/openvino/ops/nn_common.h"
@@ -24,6 +25,36 @@ PortRef reshape(NodeContext& c, PortRef x, PortRef target, bool special_zero) {
 }
 
 PortRef reshape(NodeContext& c, PortRef x, const Ints& target, bool special_zero) {
+  // A constant (bias, grouped weights) is re-created in the target shape instead, as OpenVINO
+  // would fold it: no Reshape layer and no shape constant in the IR.
+  PShape s = c.shape(x);
+  if (s && std::all_of(s->begin(), s->end(), [](int64_t d) { return d >= 0; })) {
+    Ints dims = target;
+    int64_t known = 1, infer = -1;
+    bool ok = true;
+    for (size_t i = 0; i < dims.size() && ok; ++i) {
+      if (dims[i] == 0 && special_zero) {
+        if (i >= s->size()) ok = false;
+        else dims[i] = (*s)[i];
+      }
+      if (dims[i] == -1) {
+        if (infer >= 0) ok = false;
+        infer = static_cast<int64_t>(i);
+      } else if (dims[i] < 0) {
+        ok = false;
+      } else {
+        known *= dims[i];
+      }
+    }
+    int64_t total = 1;
+    for (int64_t d : *s) total *= d;
+    if (ok && infer >= 0) {
+      if (known == 0 || total % known != 0) ok = false;
+      else dims[static_cast<size_t>(infer)] = total / known;
+    }
+    if (ok)
+      if (auto p = c.reshaped_constant(x, dims)) return *p;
+  }
   return reshape(c, x, c.const_i64(target), special_zero);
 }
 
