@@ -487,7 +487,11 @@ std::unique_ptr<OvGraph> lower_model(const Model& model, const LowerOptions& opt
   const Graph& g = *model.graph;
   for (const Value* v : g.inputs()) {
     if (v->initializer()) continue;  // an input with a default is treated as a constant
-    const Type& t = v->type();
+    // OpenVINO has no optional type: an optional tensor input becomes a Parameter of the tensor
+    // type, i.e. an input that is always present (the Optional* lowerings treat it so too).
+    const Type& declared = v->type();
+    bool optional_tensor = declared.kind == Type::Kind::kOptional && declared.elem && declared.elem->is_tensor();
+    const Type& t = optional_tensor ? *declared.elem : declared;
     if (!t.is_tensor()) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' is not a tensor (" + type_to_string(t) + ")");
     auto et = from_onnx(t.elem_type);
     if (!et) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' has type " + dtype_name(t.elem_type) + ", which OpenVINO cannot hold");
