@@ -319,3 +319,26 @@ def test_roi_align_opset10_output_half_pixel(tmp_path):
         initializers=[_const("idx", np.array([0, 1, 1], np.int64))],
     )
     _check(model, {"x": x, "rois": rois}, tmp_path, rtol=1e-4, atol=1e-5)
+
+
+# ---- ai.onnx.ml -------------------------------------------------------------------------------
+
+
+def _ml_model(node, inputs, outputs):
+    g = h.make_graph([node], "g", inputs, outputs)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("ai.onnx.ml", 3)])
+
+
+def test_binarizer(tmp_path):
+    node = h.make_node("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.25)
+    model = _ml_model(node, [_vi("x", T.FLOAT, ["n", 5])], [_vi("y", T.FLOAT)])
+    x = RNG.randn(3, 5).astype(np.float32)
+    x[0, 0] = 0.25  # not above the threshold
+    _check(model, {"x": x}, tmp_path)
+
+
+@pytest.mark.parametrize("shape,indices", [([3, 4], [0, 3, 1]), ([2, 3, 5], [[4], [0]]), ([6], [5, 0, 2])])
+def test_array_feature_extractor(tmp_path, shape, indices):
+    node = h.make_node("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")
+    model = _ml_model(node, [_vi("x", T.FLOAT, shape), _vi("i", T.INT64, list(np.shape(indices)))], [_vi("y", T.FLOAT)])
+    _check(model, {"x": RNG.randn(*shape).astype(np.float32), "i": np.array(indices, np.int64)}, tmp_path)

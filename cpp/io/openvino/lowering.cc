@@ -296,6 +296,7 @@ const LowerRegistry& lower_registry() {
     register_misc_ops(r);
     register_quant_ops(r);
     register_signal_ops(r);
+    register_ml_ops(r);
     return r;
   }();
   return registry;

@@ -190,5 +190,6 @@ void register_loss_ops(LowerRegistry& r);
 void register_misc_ops(LowerRegistry& r);
 void register_quant_ops(LowerRegistry& r);
 void register_signal_ops(LowerRegistry& r);
+void register_ml_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov
