@@ -297,6 +297,7 @@ const LowerRegistry& lower_registry() {
     register_quant_ops(r);
     register_signal_ops(r);
     register_ml_ops(r);
+    register_training_ops(r);
     return r;
   }();
   return registry;

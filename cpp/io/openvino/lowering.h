@@ -191,5 +191,6 @@ void register_misc_ops(LowerRegistry& r);
 void register_quant_ops(LowerRegistry& r);
 void register_signal_ops(LowerRegistry& r);
 void register_ml_ops(LowerRegistry& r);
+void register_training_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov
