@@ -2,7 +2,8 @@
 
     python bench/ov_node_suite.py [--tools irforge,openvino] [--filter SUBSTR] [--out results.json]
 
-Prints both pass counts (same run) and writes per-case results as JSON. The CI test
+Prints both pass counts (same run) and writes per-case results as JSON. Each case runs alone in
+a worker process; a case that crashes its worker or times out fails with that reason. The CI test
 tests/test_openvino_node_cases.py runs irforge's side and fails below the recorded baseline in
 bench/ov_node_suite_baseline.json.
 """
@@ -24,6 +25,7 @@ def main():
     ap.add_argument("--tools", default="irforge,openvino")
     ap.add_argument("--filter", default="")
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per case before its worker is replaced")
     ap.add_argument("--out", default="")
     ap.add_argument("--failures", action="store_true", help="print each failing case and why")
     args = ap.parse_args()
@@ -31,7 +33,7 @@ def main():
     report = {}
     for tool in args.tools.split(","):
         t0 = time.time()
-        res = run_suite(tool, names, args.processes)
+        res = run_suite(tool, names, args.processes, timeout=args.timeout)
         passed = sum(ok for ok, _ in res.values())
         print(f"{tool}: {passed}/{len(names)} cases pass ({time.time() - t0:.0f} s)")
         report[tool] = {n: {"pass": ok, "why": why} for n, (ok, why) in res.items()}

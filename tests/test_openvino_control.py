@@ -293,6 +293,34 @@ def test_optional_of_tensor(tmp_path):
     _check(m, {"x": np.arange(4, dtype=np.float32)}, tmp_path)
 
 
+def test_optional_tensor_graph_input_is_a_present_tensor(tmp_path):
+    # An optional<tensor> graph input becomes a Parameter of the tensor type (OpenVINO has no
+    # optional): the IR's input is always present, so OptionalHasElement on it is true.
+    opt = h.make_value_info("x", h.make_optional_type_proto(h.make_tensor_type_proto(T.FLOAT, ["n", 3])))
+    nodes = [
+        h.make_node("OptionalHasElement", ["x"], ["has"]),
+        h.make_node("OptionalGetElement", ["x"], ["got"]),
+        h.make_node("Cast", ["has"], ["fh"], to=T.FLOAT),
+        h.make_node("Add", ["got", "fh"], ["y"]),
+    ]
+    m = _model(nodes, [opt], [_vi("y"), _vi("has", T.BOOL)], opset=18)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(irforge.convert_model(m), xml)
+    compiled = ov.Core().compile_model(xml, "CPU")
+    assert compiled.input(0).get_element_type() == ov.Type.f32
+    assert "x" in compiled.input(0).get_names()
+    _check(m, {"x": x}, tmp_path)
+
+
+def test_optional_sequence_graph_input_is_refused(tmp_path):
+    seq = h.make_sequence_type_proto(h.make_tensor_type_proto(T.FLOAT, [2]))
+    opt = h.make_value_info("s", h.make_optional_type_proto(seq))
+    m = _model([h.make_node("OptionalHasElement", ["s"], ["has"])], [opt], [_vi("has", T.BOOL)], opset=18)
+    with pytest.raises(irforge.ConversionError, match="graph input 's' is not a tensor"):
+        irforge.save_model(irforge.convert_model(m), str(tmp_path / "m.xml"))
+
+
 def test_loop_carried_value_grows(tmp_path):
     # The carried value changes shape every iteration (a concatenation), as in decoding loops.
     body = h.make_graph(

@@ -319,3 +319,58 @@ def test_roi_align_opset10_output_half_pixel(tmp_path):
         initializers=[_const("idx", np.array([0, 1, 1], np.int64))],
     )
     _check(model, {"x": x, "rois": rois}, tmp_path, rtol=1e-4, atol=1e-5)
+
+
+# ---- ai.onnx.ml -------------------------------------------------------------------------------
+
+
+def _ml_model(node, inputs, outputs):
+    g = h.make_graph([node], "g", inputs, outputs)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("ai.onnx.ml", 3)])
+
+
+def test_binarizer(tmp_path):
+    node = h.make_node("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.25)
+    model = _ml_model(node, [_vi("x", T.FLOAT, ["n", 5])], [_vi("y", T.FLOAT)])
+    x = RNG.randn(3, 5).astype(np.float32)
+    x[0, 0] = 0.25  # not above the threshold
+    _check(model, {"x": x}, tmp_path)
+
+
+@pytest.mark.parametrize("shape,indices", [([3, 4], [0, 3, 1]), ([2, 3, 5], [[4], [0]]), ([6], [5, 0, 2])])
+def test_array_feature_extractor(tmp_path, shape, indices):
+    node = h.make_node("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")
+    model = _ml_model(node, [_vi("x", T.FLOAT, shape), _vi("i", T.INT64, list(np.shape(indices)))], [_vi("y", T.FLOAT)])
+    _check(model, {"x": RNG.randn(*shape).astype(np.float32), "i": np.array(indices, np.int64)}, tmp_path)
+
+
+# ---- ai.onnx.preview.training optimizers (checked against the onnx reference) --------------------
+
+
+def _optimizer_model(op, groups, attrs):
+    """`op` over two tensors of shapes [3] and [2, 2]: inputs R, T, then `groups` of X, G, state..."""
+    shapes = [[3], [2, 2]]
+    names = [[f"{g}{i}" for i in range(2)] for g in groups]
+    inputs = [_vi("R", T.FLOAT, []), _vi("T", T.INT64, [])]
+    inputs += [_vi(n, T.FLOAT, shapes[i]) for group in names for i, n in enumerate(group)]
+    outs = [[f"{g}{i}_new" for i in range(2)] for g in [groups[0]] + list(groups[2:])]
+    node = h.make_node(op, ["R", "T"] + sum(names, []), sum(outs, []), domain="ai.onnx.preview.training", **attrs)
+    g = h.make_graph([node], "g", inputs, [_vi(n, T.FLOAT, None) for n in sum(outs, [])])
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("ai.onnx.preview.training", 1)])
+    return model, {n: RNG.rand(*shapes[i]).astype(np.float32) for group in names for i, n in enumerate(group)}
+
+
+@pytest.mark.parametrize("t", [0, 3])
+@pytest.mark.parametrize(
+    "op,groups,attrs",
+    [
+        ("Adagrad", "XGH", dict(decay_factor=0.1, epsilon=1e-5, norm_coefficient=0.01)),
+        ("Momentum", "XGV", dict(alpha=0.9, beta=0.5, mode="standard", norm_coefficient=0.02)),
+        ("Momentum", "XGV", dict(alpha=0.8, beta=0.6, mode="nesterov", norm_coefficient=0.0)),
+        ("Adam", "XGVH", dict(alpha=0.85, beta=0.95, epsilon=1e-4, norm_coefficient=0.01, norm_coefficient_post=0.02)),
+    ],
+)
+def test_training_optimizers(tmp_path, op, groups, attrs, t):
+    model, feeds = _optimizer_model(op, groups, attrs)
+    feeds.update(R=np.array(0.1, np.float32), T=np.array(t, np.int64))
+    _check(model, feeds, tmp_path, reference=True, rtol=1e-5, atol=1e-6)

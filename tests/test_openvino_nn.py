@@ -387,9 +387,22 @@ def test_dropout_inference_with_mask(opset, tmp_path):
     _check(model, feeds, tmp_path, expected=expected)
 
 
-def test_dropout_training_is_unsupported(tmp_path):
-    node = h.make_node("Dropout", ["x", "ratio", "training"], ["y"])
-    inits = [_init("ratio", np.float32(0.3)), _init("training", np.bool_(True))]
-    model = _model([node], [_vi("x", T.FLOAT, [2])], [_vi("y", T.FLOAT)], 13, inits)
-    with pytest.raises(irforge.UnsupportedError, match="random"):
-        irforge.save_model(irforge.convert_model(model), str(tmp_path / "m.xml"))
+def test_dropout_training_mode_at_run_time(tmp_path):
+    # Training mode drops each element with probability `ratio` and scales the rest by
+    # 1 / (1 - ratio); random draws can't equal onnxruntime's, so the statistics are checked.
+    # training_mode false and a ratio of 0 (both fed at run time) give x exactly.
+    node = h.make_node("Dropout", ["x", "ratio", "training"], ["y", "mask"], seed=7)
+    model = _model([node], [_vi("x", T.FLOAT, ["n", 100]), _vi("ratio", T.FLOAT, []), _vi("training", T.BOOL, [])],
+                   [_vi("y", T.FLOAT), _vi("mask", T.BOOL)], 13)
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(irforge.convert_model(model), xml)
+    compiled = ov.Core().compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    x = _rand(100, 100) + 3.0  # no zeros in x: a zero in y means dropped
+    y, mask = compiled({"x": x, "ratio": np.float32(0.3), "training": np.bool_(True)}).values()
+    assert 0.25 < 1 - mask.mean() < 0.35
+    np.testing.assert_allclose(y[mask], x[mask] / 0.7, rtol=1e-6)
+    assert not y[~mask].any()
+    for ratio, training in [(0.3, False), (0.0, True)]:
+        y, mask = compiled({"x": x, "ratio": np.float32(ratio), "training": np.bool_(training)}).values()
+        np.testing.assert_array_equal(y, x)
+        assert mask.all()

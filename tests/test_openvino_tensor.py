@@ -420,6 +420,40 @@ def test_col2im_constant_shapes(tmp_path):
     _check(model, {"x": _f32([1, 8, 20])}, tmp_path)
 
 
+def _col2im_columns(image, block, strides, dilations, pads):
+    positions = 1
+    for i, (d, b) in enumerate(zip(image, block)):
+        padded = d + pads[i] + pads[len(image) + i]
+        positions *= (padded - (dilations[i] * (b - 1) + 1)) // strides[i] + 1
+    return int(np.prod(block)), positions
+
+
+@pytest.mark.parametrize(
+    "image,block,strides,dilations,pads,runtime",
+    [
+        ([3, 4, 5], [1, 2, 2], [1, 1, 2], [1, 1, 1], [0, 1, 0, 0, 0, 1], False),  # 3-D, strides and pads
+        ([5, 4, 3], [2, 2, 1], [1, 2, 1], [2, 1, 1], [0, 0, 0, 0, 0, 0], True),  # dilations; shapes fed at run time
+        ([7], [3], [2], [1], [1, 1], True),  # 1-D
+    ],
+)
+def test_col2im_other_than_2d(tmp_path, image, block, strides, dilations, pads, runtime):
+    # OpenVINO's Col2Im is 2-D only; other ranks are a scatter-add into the padded image.
+    from onnx.reference import ReferenceEvaluator
+
+    k, l = _col2im_columns(image, block, strides, dilations, pads)
+    n = len(image)
+    node = h.make_node("Col2Im", ["x", "img", "blk"], ["y"], strides=strides, dilations=dilations, pads=pads)
+    shapes = [_vi("img", T.INT64, [n]), _vi("blk", T.INT64, [n])] if runtime else []
+    inits = [] if runtime else [_i64("img", image), _i64("blk", block)]
+    model = _model([node], [_vi("x", T.FLOAT, ["b", 2 * k, l])] + shapes, [_vi("y")], opset=18, initializers=inits)
+    feeds = {"x": _f32([2, 2 * k, l])}
+    if runtime:
+        feeds.update(img=np.array(image, np.int64), blk=np.array(block, np.int64))
+    expected = ReferenceEvaluator(model).run(None, feeds)
+    assert expected[0].shape == (2, 2, *image)
+    _check(model, feeds, tmp_path, expected=expected)
+
+
 # ---- BitCast ------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,10 @@
 #include "io/openvino/lowering.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <tuple>
 
 #include "support/error.h"
 #include "support/fp16.h"
@@ -197,6 +200,47 @@ PortRef NodeContext::const_f32(const std::vector<float>& values, std::optional<I
 
 PortRef NodeContext::scalar(ElemType t, double v) { return const_bytes(t, Ints{}, encode_scalar(t, v)); }
 
+std::optional<PortRef> NodeContext::reshaped_constant(PortRef p, const Ints& dims) {
+  const Layer* src = &graph().layers[p.layer];
+  bool decompress = src->decompression_convert;
+  if (decompress) src = &graph().layers[src->inputs[0].layer];
+  if (!src->constant || p.port != 0) return std::nullopt;
+  const PShape& old_shape = src->outputs[0].shape;
+  if (!old_shape) return std::nullopt;
+  int64_t before = 1, after = 1;
+  for (int64_t d : *old_shape) before *= d;
+  for (int64_t d : dims) after *= d < 0 ? -1 : d;
+  if (before != after || after < 0) return std::nullopt;
+  auto data = std::make_shared<ConstData>(*src->constant);
+  ElemType stored = src->outputs[0].type;
+  std::string stored_name;
+  for (const auto& kv : src->data)
+    if (kv.first == "element_type") stored_name = kv.second;
+  // Copies of what is needed from the old layers: add() may move them.
+  auto cv_data = graph().layers[p.layer].data;
+  auto cv_rt_info = graph().layers[p.layer].rt_info;
+  ElemType cv_type = graph().layers[p.layer].outputs[0].type;
+  Layer& l = graph().add("Const", "opset1", layer_name());
+  l.constant = std::move(data);
+  l.data = {{"element_type", stored_name}, {"shape", join_ints(dims)}};
+  OutPort q;
+  q.type = stored;
+  q.shape = dims;
+  l.outputs.push_back(q);
+  PortRef out{l.id, 0};
+  if (!decompress) return out;
+  Layer& cv = graph().add("Convert", "opset1", layer_name());
+  cv.inputs = {out};
+  cv.data = std::move(cv_data);
+  cv.rt_info = std::move(cv_rt_info);
+  cv.decompression_convert = true;
+  OutPort r;
+  r.type = cv_type;
+  r.shape = dims;
+  cv.outputs.push_back(r);
+  return PortRef{cv.id, 0};
+}
+
 PortRef NodeContext::convert(PortRef p, ElemType t) {
   if (type(p) == t) return p;
   return op("Convert", "opset1", {p}, {{"destination_type", elem_name(t)}}, t);
@@ -252,6 +296,8 @@ const LowerRegistry& lower_registry() {
     register_misc_ops(r);
     register_quant_ops(r);
     register_signal_ops(r);
+    register_ml_ops(r);
+    register_training_ops(r);
     return r;
   }();
   return registry;
@@ -276,6 +322,61 @@ const Tensor* GraphLowering::constant_tensor(const Value* v) const {
   if (v->initializer()) return v->initializer().get();
   auto it = constant_nodes_.find(v);
   return it == constant_nodes_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+// Whether 2-D `b` ([c, r]) is the transpose of 2-D `a` ([r, c]), element bytes compared. A few
+// probes reject unrelated weights after touching a handful of pages; the full check runs in
+// tiles so that both operands are read cache-friendly.
+bool is_transpose_of(const Tensor& a, const Tensor& b, size_t esize) {
+  const int64_t r = a.dims()[0], c = a.dims()[1];
+  const uint8_t* pa = a.data();
+  const uint8_t* pb = b.data();
+  auto same = [&](int64_t i, int64_t j) {
+    return std::memcmp(pa + (static_cast<size_t>(i) * c + j) * esize, pb + (static_cast<size_t>(j) * r + i) * esize, esize) == 0;
+  };
+  if (!same(0, 0) || !same(r - 1, c - 1) || !same(0, c - 1) || !same(r - 1, 0) || !same(r / 2, c / 3)) return false;
+  constexpr int64_t kTile = 32;
+  for (int64_t i0 = 0; i0 < r; i0 += kTile)
+    for (int64_t j0 = 0; j0 < c; j0 += kTile)
+      for (int64_t i = i0; i < std::min(r, i0 + kTile); ++i)
+        for (int64_t j = j0; j < std::min(c, j0 + kTile); ++j)
+          if (!same(i, j)) return false;
+  return true;
+}
+
+}  // namespace
+
+const Value* GraphLowering::transposed_twin(const Value* v) {
+  if (!v || !v->initializer() || !v->graph()) return nullptr;
+  const Graph* g = v->graph();
+  auto built = twins_.find(g);
+  if (built == twins_.end()) {
+    auto& twins = twins_[g];
+    // Earlier 2-D initializers without a twin, by (dtype, rows, cols).
+    std::map<std::tuple<int, int64_t, int64_t>, std::vector<const Value*>> firsts;
+    for (const Value* w : g->initializers()) {
+      const Tensor* t = w->initializer().get();
+      if (!t || t->dims().size() != 2 || t->element_count() < 2 || !t->data()) continue;
+      const int bits = bits_per_element(t->dtype());
+      if (bits < 8 || bits % 8 != 0 || t->nbytes() != t->element_count() * (bits / 8)) continue;
+      const int64_t r = t->dims()[0], c = t->dims()[1];
+      const Value* found = nullptr;
+      auto cand = firsts.find({static_cast<int>(t->dtype()), c, r});
+      if (cand != firsts.end())
+        for (const Value* u : cand->second)
+          if (is_transpose_of(*u->initializer(), *t, static_cast<size_t>(bits / 8))) {
+            found = u;
+            break;
+          }
+      if (found) twins[w] = found;
+      else firsts[{static_cast<int>(t->dtype()), r, c}].push_back(w);
+    }
+    built = twins_.find(g);
+  }
+  auto it = built->second.find(v);
+  return it == built->second.end() ? nullptr : it->second;
 }
 
 PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::string& name) {
@@ -388,7 +489,11 @@ std::unique_ptr<OvGraph> lower_model(const Model& model, const LowerOptions& opt
   const Graph& g = *model.graph;
   for (const Value* v : g.inputs()) {
     if (v->initializer()) continue;  // an input with a default is treated as a constant
-    const Type& t = v->type();
+    // OpenVINO has no optional type: an optional tensor input becomes a Parameter of the tensor
+    // type, i.e. an input that is always present (the Optional* lowerings treat it so too).
+    const Type& declared = v->type();
+    bool optional_tensor = declared.kind == Type::Kind::kOptional && declared.elem && declared.elem->is_tensor();
+    const Type& t = optional_tensor ? *declared.elem : declared;
     if (!t.is_tensor()) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' is not a tensor (" + type_to_string(t) + ")");
     auto et = from_onnx(t.elem_type);
     if (!et) fail(ErrorKind::kUnsupported, "graph input '" + v->name() + "' has type " + dtype_name(t.elem_type) + ", which OpenVINO cannot hold");
@@ -415,6 +520,7 @@ std::unique_ptr<OvGraph> lower_model(const Model& model, const LowerOptions& opt
     Layer& r = out->add("Result", "opset1", gl.unique_name(v->name() + "/sink_port_0"));
     r.inputs = {p};
   }
+  prune_dead_layers(*out);
   return out;
 }
 

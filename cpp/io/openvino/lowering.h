@@ -78,6 +78,10 @@ class NodeContext {
   PortRef scalar(ElemType t, double v);
   PortRef const_f32(const std::vector<float>& values, std::optional<Ints> shape = std::nullopt);
   PortRef const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes);
+  // `p` in the static shape `dims` (same element count) when `p` is a constant (a Const, or a
+  // Const behind its decompression Convert): a new Const over the same bytes, so that no Reshape
+  // and no shape constant reach the IR. nullopt when `p` is computed.
+  std::optional<PortRef> reshaped_constant(PortRef p, const Ints& dims);
   PortRef convert(PortRef p, ElemType t);
   // Convert `p` to the element type of `like` (ConvertLike).
   PortRef convert_like(PortRef p, PortRef like);
@@ -143,6 +147,11 @@ class GraphLowering {
   const LowerOptions& options() const { return options_; }
   std::string unique_name(const std::string& base);
   const Tensor* constant_tensor(const Value* v) const;
+  // Another initializer of v's graph that holds v's values transposed (both 2-D), or null. Of
+  // each such pair only the later one has a twin, the earlier one, so that a product reading
+  // either refers to the earlier one (with its transpose flag flipped) and the weight is stored
+  // once: TorchScript exports a tied LM head as a pre-transposed copy of the embedding.
+  const Value* transposed_twin(const Value* v);
 
  private:
   friend class NodeContext;
@@ -155,6 +164,7 @@ class GraphLowering {
   std::unordered_map<const Value*, const Tensor*> constant_nodes_;  // outputs of Constant nodes
   std::unordered_map<std::string, int> names_;
   std::vector<std::shared_ptr<Tensor>> owned_tensors_;  // values of Constant nodes built here
+  std::unordered_map<const Graph*, std::unordered_map<const Value*, const Value*>> twins_;  // per graph, built on demand
 };
 
 // Shared helpers for op families.
@@ -180,5 +190,7 @@ void register_loss_ops(LowerRegistry& r);
 void register_misc_ops(LowerRegistry& r);
 void register_quant_ops(LowerRegistry& r);
 void register_signal_ops(LowerRegistry& r);
+void register_ml_ops(LowerRegistry& r);
+void register_training_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov

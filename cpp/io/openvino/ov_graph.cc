@@ -143,4 +143,61 @@ bool is_integer(ElemType t) {
   }
 }
 
+namespace {
+
+// Prunes `g`; new_id maps each old layer id to its new one (-1 = removed).
+size_t prune(OvGraph& g, std::vector<int>& new_id) {
+  size_t removed = 0;
+  for (Layer& l : g.layers) {
+    for (size_t b = 0; b < l.bodies.size(); ++b) {
+      std::vector<int> body_id;
+      removed += prune(*l.bodies[b], body_id);
+      // Port maps and back edges name body Parameters and Results, which always stay.
+      if (b < l.port_maps.size())
+        for (PortMapEntry& e : l.port_maps[b]) e.internal_layer_id = body_id[e.internal_layer_id];
+      if (b < l.back_edges.size())
+        for (BackEdge& e : l.back_edges[b]) {
+          e.from_layer = body_id[e.from_layer];
+          e.to_layer = body_id[e.to_layer];
+        }
+    }
+  }
+  std::vector<bool> live(g.layers.size(), false);
+  std::vector<int> stack;
+  for (const Layer& l : g.layers)
+    if (l.outputs.empty() || l.type == "Parameter") stack.push_back(l.id);
+  while (!stack.empty()) {
+    int id = stack.back();
+    stack.pop_back();
+    if (live[id]) continue;
+    live[id] = true;
+    for (const PortRef& p : g.layers[id].inputs)
+      if (!live[p.layer]) stack.push_back(p.layer);
+  }
+  new_id.assign(g.layers.size(), -1);
+  std::vector<Layer> kept;
+  kept.reserve(g.layers.size());
+  for (Layer& l : g.layers) {
+    if (!live[l.id]) {
+      ++removed;
+      continue;
+    }
+    new_id[l.id] = static_cast<int>(kept.size());
+    kept.push_back(std::move(l));
+  }
+  for (Layer& l : kept) {
+    l.id = new_id[l.id];
+    for (PortRef& p : l.inputs) p.layer = new_id[p.layer];
+  }
+  g.layers = std::move(kept);
+  return removed;
+}
+
+}  // namespace
+
+size_t prune_dead_layers(OvGraph& g) {
+  std::vector<int> ids;
+  return prune(g, ids);
+}
+
 }  // namespace irforge::ov

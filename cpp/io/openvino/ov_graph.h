@@ -110,4 +110,11 @@ struct OvGraph {
   OutPort& port(PortRef r) { return layers[r.layer].outputs[r.port]; }
 };
 
+// Removes layers whose outputs reach no Result (in `g` and, recursively, in sub-graph bodies)
+// and renumbers the rest in order. Parameters and output-less layers (Result) always stay. A
+// lowering may build a layer it ends up bypassing (a Transpose folded into a MatMul, a constant
+// re-created in another shape); pruning keeps such layers, and their constants, out of the IR.
+// Returns the number of layers removed.
+size_t prune_dead_layers(OvGraph& g);
+
 }  // namespace irforge::ov

@@ -14,7 +14,42 @@ PortRef matmul(NodeContext& c, PortRef a, PortRef b, bool ta = false, bool tb = 
   return c.op("MatMul", "opset1", {a, b}, {{"transpose_a", fmt_bool(ta)}, {"transpose_b", fmt_bool(tb)}});
 }
 
-void lower_matmul(NodeContext& c) { c.set_output(0, matmul(c, c.input(0), c.input(1))); }
+// Whether ONNX node `t` is a Transpose that swaps the last two axes of an operand of rank >= 2.
+bool swaps_last_two(const Node& t) {
+  if (t.op_type() != "Transpose" || !t.domain().empty() || t.num_outputs() != 1) return false;
+  Ints perm = t.attr_ints("perm");
+  if (!t.attr("perm")) return false;  // reversed dims: a swap only at rank 2, unknown here
+  if (perm.size() < 2) return false;
+  for (size_t k = 0; k + 2 < perm.size(); ++k)
+    if (perm[k] != static_cast<int64_t>(k)) return false;
+  return perm[perm.size() - 2] == static_cast<int64_t>(perm.size()) - 1 && perm.back() == static_cast<int64_t>(perm.size()) - 2;
+}
+
+// Operand i of a matrix product and whether the product reads it transposed. A Transpose of the
+// last two axes in front of it becomes the product's flag (as in OpenVINO's own IR); a constant
+// operand that another initializer holds transposed reads that initializer, so the weight is
+// stored once (`b_side`: only the right-hand operand, where weights sit).
+std::pair<PortRef, bool> operand(NodeContext& c, size_t i, bool transposed, bool b_side) {
+  const Value* v = c.node().inputs()[i];
+  const Node* t = v->producer();
+  if (t && t->graph() == c.node().graph() && swaps_last_two(*t) && t->inputs().size() == 1 && t->inputs()[0]) {
+    v = t->inputs()[0];
+    transposed = !transposed;
+  }
+  if (b_side && v->graph() == c.node().graph())
+    if (const Value* twin = c.lowering().transposed_twin(v)) {
+      v = twin;
+      transposed = !transposed;
+    }
+  return {c.lowering().port_of(v), transposed};
+}
+
+void lower_matmul(NodeContext& c) {
+  // A 1-D operand is never transposed (numpy semantics): only then may flags change.
+  auto a = c.input_rank(0).value_or(0) >= 2 ? operand(c, 0, false, false) : std::pair{c.input(0), false};
+  auto b = c.input_rank(1).value_or(0) >= 2 ? operand(c, 1, false, true) : std::pair{c.input(1), false};
+  c.set_output(0, matmul(c, a.first, b.first, a.second, b.second));
+}
 
 // MatMulInteger: (A - a_zero_point) x (B - b_zero_point) in int32. A per-row a_zero_point [M]
 // must broadcast along A's rows, so it becomes [M, 1]; a per-column b_zero_point [N] already
@@ -34,7 +69,9 @@ void lower_matmul_integer(NodeContext& c) {
 // Gemm: alpha * A' x B' + beta * C, C optional (since opset 11) and unidirectionally
 // broadcast to the product (numpy broadcasting covers it).
 void lower_gemm(NodeContext& c) {
-  PortRef y = matmul(c, c.input(0), c.input(1), c.attr_int("transA", 0) != 0, c.attr_int("transB", 0) != 0);
+  auto a = operand(c, 0, c.attr_int("transA", 0) != 0, false);
+  auto b = operand(c, 1, c.attr_int("transB", 0) != 0, true);
+  PortRef y = matmul(c, a.first, b.first, a.second, b.second);
   ElemType t = c.type(y);
   double alpha = c.attr_float("alpha", 1.f), beta = c.attr_float("beta", 1.f);
   if (alpha != 1.0) y = binary(c, "Multiply", y, c.scalar(t, alpha));

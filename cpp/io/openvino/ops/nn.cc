@@ -1,6 +1,7 @@
 // ONNX ops of the nn family: Softmax, LogSoftmax, Hardmax and Dropout, plus the helpers the
 // other nn files share (nn_common.h). Convolutions are in conv.cc, MatMul/Gemm/Einsum in
 // matmul.cc, normalizations in norm.cc, pooling in pool.cc.
+#include <algorithm>
 #include <cstdio>
 
 #include "io/openvino/ops/nn_common.h"
@@ -24,6 +25,36 @@ PortRef reshape(NodeContext& c, PortRef x, PortRef target, bool special_zero) {
 }
 
 PortRef reshape(NodeContext& c, PortRef x, const Ints& target, bool special_zero) {
+  // A constant (bias, grouped weights) is re-created in the target shape instead, as OpenVINO
+  // would fold it: no Reshape layer and no shape constant in the IR.
+  PShape s = c.shape(x);
+  if (s && std::all_of(s->begin(), s->end(), [](int64_t d) { return d >= 0; })) {
+    Ints dims = target;
+    int64_t known = 1, infer = -1;
+    bool ok = true;
+    for (size_t i = 0; i < dims.size() && ok; ++i) {
+      if (dims[i] == 0 && special_zero) {
+        if (i >= s->size()) ok = false;
+        else dims[i] = (*s)[i];
+      }
+      if (dims[i] == -1) {
+        if (infer >= 0) ok = false;
+        infer = static_cast<int64_t>(i);
+      } else if (dims[i] < 0) {
+        ok = false;
+      } else {
+        known *= dims[i];
+      }
+    }
+    int64_t total = 1;
+    for (int64_t d : *s) total *= d;
+    if (ok && infer >= 0) {
+      if (known == 0 || total % known != 0) ok = false;
+      else dims[static_cast<size_t>(infer)] = total / known;
+    }
+    if (ok)
+      if (auto p = c.reshaped_constant(x, dims)) return *p;
+  }
   return reshape(c, x, c.const_i64(target), special_zero);
 }
 
@@ -177,30 +208,43 @@ LowerFn softmax_like(SoftmaxKind kind) {
 
 // Inference Dropout is the identity and its mask all true. Training mode (opset 12+, a
 // training_mode input that is true) with a non-zero ratio drops at random: unsupported.
+// Dropout: the identity in inference. In training mode (an input from opset 12) it zeroes each
+// element with probability `ratio` and scales the rest by 1 / (1 - ratio); a constant false
+// training_mode or a constant zero ratio keeps the identity, otherwise the mask is drawn with
+// RandomUniform (seeded by `seed` when given) and applied where training_mode holds at run time.
+// Random masks cannot equal another runtime's draws, but a run-time ratio of 0 gives x exactly.
 void lower_dropout(NodeContext& c) {
   PortRef x = c.input(0);
+  ElemType mt = ElemType::kBoolean;  // the mask is bool since opset 10; before, the data's type
+  if (auto t = c.num_outputs() > 1 ? from_onnx(c.node().output(1)->type().elem_type) : std::nullopt) mt = *t;
+  else if (c.opset() < 10) mt = c.type(x);
+  bool may_train = false;
   if (c.opset() >= 12 && c.has_input(2)) {
     auto training = c.const_ints(2);
-    if (!training) c.unsupported("training_mode is computed at run time; only inference Dropout can be lowered");
-    if (!training->empty() && (*training)[0] != 0) {
-      double ratio = 0.5;
-      if (c.has_input(1)) {
-        auto r = c.const_floats(1);
-        if (!r || r->empty()) c.unsupported("training_mode is true and the ratio is computed at run time (random dropout)");
-        ratio = (*r)[0];
-      }
-      if (ratio != 0.0) c.unsupported("training_mode is true with a non-zero ratio: random dropout cannot be lowered");
+    may_train = !training || (!training->empty() && (*training)[0] != 0);
+    if (may_train && c.has_input(1)) {
+      auto r = c.const_floats(1);
+      if (r && !r->empty() && (*r)[0] == 0.0) may_train = false;
     }
   }
-  c.set_output(0, x);
-  if (c.output_used(1)) {
-    // The mask is bool since opset 10; before that it had the data's type.
-    ElemType mt = ElemType::kBoolean;
-    if (auto t = from_onnx(c.node().output(1)->type().elem_type)) mt = *t;
-    else if (c.opset() < 10) mt = c.type(x);
-    PortRef one = c.scalar(mt, 1.0);
-    c.set_output(1, c.op("Broadcast", "opset3", {one, shape_of(c, x)}, {{"mode", "numpy"}}, mt));
+  PortRef ones = c.op("Broadcast", "opset3", {c.scalar(mt, 1.0), shape_of(c, x)}, {{"mode", "numpy"}}, mt);
+  if (!may_train) {
+    c.set_output(0, x);
+    if (c.output_used(1)) c.set_output(1, ones);
+    return;
   }
+  ElemType t = c.type(x);
+  PortRef ratio = c.has_input(1) ? c.convert(c.input_keep_precision(1), t) : c.scalar(t, 0.5);
+  int64_t seed = c.attr_int("seed", 0);
+  PortRef u = c.op("RandomUniform", "opset8", {shape_of(c, x), c.scalar(t, 0.0), c.scalar(t, 1.0)},
+                   {{"output_type", elem_name(t)}, {"global_seed", std::to_string(seed)}, {"op_seed", std::to_string(seed)}}, t);
+  PortRef keep = c.op("GreaterEqual", "opset1", {u, ratio}, kNumpy, ElemType::kBoolean);
+  PortRef scale = binary(c, "Divide", c.scalar(t, 1.0), binary(c, "Subtract", c.scalar(t, 1.0), ratio));
+  PortRef dropped = binary(c, "Multiply", c.op("Select", "opset1", {keep, x, c.scalar(t, 0.0)}, kNumpy, t), scale);
+  PortRef training = c.has_input(2) ? c.convert(c.input_keep_precision(2), ElemType::kBoolean) : c.scalar(ElemType::kBoolean, 1.0);
+  c.set_output(0, c.op("Select", "opset1", {training, dropped, x}, kNumpy, t));
+  if (c.output_used(1))
+    c.set_output(1, c.op("Select", "opset1", {training, c.convert(keep, mt), ones}, kNumpy, mt));
 }
 
 }  // namespace

@@ -29,6 +29,18 @@ Moments moments(NodeContext& c, PortRef x, PortRef axes) {
   return {d, mean, var};
 }
 
+// Whether input i is a constant whose every value is `v`. LayerNormalization/RMSNormalization
+// outputs have X's shape whatever Scale and B broadcast to, so a scale of ones or a bias of
+// zeros can be left out exactly (models initialised and never trained, or exported with
+// elementwise_affine=False, carry them; ovc drops them too).
+bool constant_all(NodeContext& c, size_t i, double v) {
+  auto vals = c.const_floats(i);
+  if (!vals || vals->empty()) return false;
+  for (double d : *vals)
+    if (d != v) return false;
+  return true;
+}
+
 PortRef inv_std(NodeContext& c, PortRef var, double eps) {
   ElemType t = c.type(var);
   PortRef s = c.op("Sqrt", "opset1", {binary(c, "Add", var, c.scalar(t, eps))});
@@ -105,8 +117,9 @@ void lower_layer_norm(NodeContext& c) {
   } else {
     normalized = mvn(c, xs, axes, eps, true);
   }
-  PortRef y = binary(c, "Multiply", c.convert(normalized, t), c.convert_like(c.input(1), x));
-  if (c.has_input(2)) y = binary(c, "Add", y, c.convert_like(c.input(2), x));
+  PortRef y = c.convert(normalized, t);
+  if (!constant_all(c, 1, 1.0)) y = binary(c, "Multiply", y, c.convert_like(c.input(1), x));
+  if (c.has_input(2) && !constant_all(c, 2, 0.0)) y = binary(c, "Add", y, c.convert_like(c.input(2), x));
   c.set_output(0, y);
 }
 
@@ -144,7 +157,7 @@ void lower_rms_norm(NodeContext& c) {
   PortRef ms = reduce(c, "ReduceMean", c.op("Power", "opset1", {xs, c.scalar(st, 2.0)}, kNumpy), axes);
   PortRef rms = c.op("Sqrt", "opset1", {binary(c, "Add", ms, c.scalar(st, c.attr_float("epsilon", 1e-5f)))});
   PortRef y = c.convert(binary(c, "Divide", xs, rms), t);
-  c.set_output(0, binary(c, "Multiply", y, c.convert_like(c.input(1), x)));
+  c.set_output(0, constant_all(c, 1, 1.0) ? y : binary(c, "Multiply", y, c.convert_like(c.input(1), x)));
 }
 
 // MeanVarianceNormalization: (X - mean) / (sqrt(var) + 1e-9) over `axes`.

@@ -483,16 +483,85 @@ void lower_affine_grid(NodeContext& c) {
   c.set_output(0, c.op("Reshape", "opset1", {grid, concat(c, out_shape, 0)}, {{"special_zero", "false"}}));
 }
 
+// Col2Im over n spatial dims other than 2, which OpenVINO's Col2Im lacks: every input column
+// entry (block offset k, block position l) adds into padded-image position
+// sum_i (l_i * stride_i + k_i * dilation_i) * (row-major step of dim i); the sums are a
+// ScatterElementsUpdate with sum reduction into zeros, then the pads are sliced off. image_shape
+// and block_shape may be run-time inputs; their length n must be known.
+void col2im_nd(NodeContext& c, int64_t n, const Ints& strides, const Ints& dilations, const Ints& pads) {
+  PortRef x = c.input(0);
+  PortRef image = i64(c, c.input(1)), block = i64(c, c.input(2));
+  auto at = [&](PortRef v, int64_t i) { return c.op("Gather", "opset8", {v, c.const_i64({i}), c.scalar_i64(0)}, {{"batch_dims", "0"}}); };
+  auto range = [&](PortRef len) {
+    return c.op("Range", "opset4", {c.scalar_i64(0), to_scalar(c, len), c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+  };
+  std::vector<PortRef> padded(n), blocks(n), positions(n);
+  for (int64_t i = 0; i < n; ++i) {
+    padded[i] = binop(c, "Add", at(image, i), c.const_i64({pads[i] + pads[n + i]}));
+    blocks[i] = at(block, i);
+    // positions = (padded - (dilation * (block - 1) + 1)) / stride + 1
+    PortRef extent = binop(c, "Add", binop(c, "Multiply", binop(c, "Subtract", blocks[i], c.const_i64({1})), c.const_i64({dilations[i]})), c.const_i64({1}));
+    positions[i] = binop(c, "Add", binop(c, "Divide", binop(c, "Subtract", padded[i], extent), c.const_i64({strides[i]})), c.const_i64({1}));
+  }
+  // Mixed-radix digits of 0..K-1 over the block dims and of 0..L-1 over the position dims,
+  // as a [K, 1] and a [1, L] column of padded-image offsets.
+  auto offsets = [&](const std::vector<PortRef>& radix, const Ints& scale, bool column) {
+    PortRef total = radix[0];
+    for (int64_t i = 1; i < n; ++i) total = binop(c, "Multiply", total, radix[i]);
+    PortRef rest = range(total), sum = c.scalar_i64(0);
+    PortRef step = c.const_i64({1});
+    for (int64_t i = n - 1; i >= 0; --i) {
+      PortRef digit = binop(c, "FloorMod", rest, radix[i]);
+      rest = binop(c, "Divide", rest, radix[i]);
+      sum = binop(c, "Add", sum, binop(c, "Multiply", binop(c, "Multiply", digit, c.const_i64({scale[i]})), step));
+      step = binop(c, "Multiply", step, padded[i]);
+    }
+    return c.op("Unsqueeze", "opset1", {sum, c.const_i64({column ? 1 : 0})});
+  };
+  PortRef index = binop(c, "Add", offsets(blocks, dilations, true), offsets(positions, strides, false));  // [K, L]
+  // x [N, C*K, L] -> [N, C, K*L]; indices broadcast to it.
+  PortRef xs = shape_of(c, x);
+  // K as a product of the gathered dims: with ReduceProd over block_shape the CPU plugin
+  // (2026.4) computed C*K / K as 0 in this graph.
+  PortRef k_total = blocks[0];
+  for (int64_t i = 1; i < n; ++i) k_total = binop(c, "Multiply", k_total, blocks[i]);
+  PortRef nc = concat(c, {slice1d(c, xs, 0, 1), binop(c, "Divide", slice1d(c, xs, 1, 2), k_total)}, 0);
+  PortRef updates = c.op("Reshape", "opset1", {x, concat(c, {nc, c.const_i64({-1})}, 0)}, {{"special_zero", "false"}});
+  PortRef row = c.op("Reshape", "opset1", {index, c.const_i64({1, 1, -1})}, {{"special_zero", "false"}});
+  PortRef idx = c.op("Broadcast", "opset3", {row, shape_of(c, updates)}, {{"mode", "numpy"}}, ElemType::kI64);
+  PortRef p_total = padded[0];
+  for (int64_t i = 1; i < n; ++i) p_total = binop(c, "Multiply", p_total, padded[i]);
+  PortRef zeros = c.op("Broadcast", "opset3", {c.scalar(c.type(x), 0.0), concat(c, {nc, p_total}, 0)}, {{"mode", "numpy"}});
+  PortRef sums = c.op("ScatterElementsUpdate", "opset12", {zeros, idx, updates, c.scalar_i64(2)},
+                      {{"reduction", "sum"}, {"use_init_val", "true"}});
+  std::vector<PortRef> full = {nc};
+  for (PortRef d : padded) full.push_back(d);
+  PortRef y = c.op("Reshape", "opset1", {sums, concat(c, full, 0)}, {{"special_zero", "false"}});
+  Ints begin, axes;
+  std::vector<PortRef> ends;
+  for (int64_t i = 0; i < n; ++i) {
+    begin.push_back(pads[i]);
+    axes.push_back(i + 2);
+    ends.push_back(binop(c, "Subtract", padded[i], c.const_i64({pads[n + i]})));
+  }
+  Ints ones(static_cast<size_t>(n), 1);
+  c.set_output(0, c.op("Slice", "opset8", {y, c.const_i64(begin), concat(c, ends, 0), c.const_i64(ones), c.const_i64(axes)}));
+}
+
 void lower_col2im(NodeContext& c) {
   auto shape = c.const_ints(1);
   auto rank = shape ? std::optional<int64_t>(static_cast<int64_t>(shape->size())) : std::nullopt;
   if (!rank)
     if (auto s = static_shape(c, c.input(1))) rank = (*s)[0];
-  if (rank && *rank != 2) c.unsupported("OpenVINO's Col2Im folds 2-D images only");
+  if (!rank) c.unsupported("the number of image dimensions (length of image_shape) must be known");
+  int64_t n = *rank;
   Ints strides = c.attr_ints("strides"), dilations = c.attr_ints("dilations"), pads = c.attr_ints("pads");
-  if (strides.empty()) strides = {1, 1};
-  if (dilations.empty()) dilations = {1, 1};
-  if (pads.empty()) pads = {0, 0, 0, 0};
+  if (strides.empty()) strides.assign(static_cast<size_t>(n), 1);
+  if (dilations.empty()) dilations.assign(static_cast<size_t>(n), 1);
+  if (pads.empty()) pads.assign(static_cast<size_t>(2 * n), 0);
+  if (static_cast<int64_t>(strides.size()) != n || static_cast<int64_t>(dilations.size()) != n || static_cast<int64_t>(pads.size()) != 2 * n)
+    c.unsupported("strides, dilations and pads must match the " + std::to_string(n) + " image dimensions");
+  if (n != 2) return col2im_nd(c, n, strides, dilations, pads);
   c.set_output(0, c.op("Col2Im", "opset15", {c.input(0), i64(c, c.input(1)), i64(c, c.input(2))},
                        {{"strides", join_ints(strides)},
                         {"dilations", join_ints(dilations)},

@@ -53,6 +53,30 @@ void lower_flatten(NodeContext& c) {
   // [prod(dims[:axis]), prod(dims[axis:])]; a negative axis works as a Slice bound as is.
   PortRef x = c.input(0);
   int64_t axis = c.attr_int("axis", 1);
+  // With the dims on one side of the axis known (and non-zero), a constant target does it:
+  // [-1, inner] or [outer, -1].
+  if (PShape s = c.shape(x)) {
+    int64_t rank = static_cast<int64_t>(s->size());
+    int64_t a = axis < 0 ? axis + rank : axis;
+    auto product = [&](int64_t b, int64_t e) -> int64_t {
+      int64_t p = 1;
+      for (int64_t i = b; i < e; ++i) {
+        if ((*s)[i] <= 0) return -1;
+        p *= (*s)[i];
+      }
+      return p;
+    };
+    if (a >= 0 && a <= rank) {
+      if (int64_t inner = product(a, rank); inner > 0) {
+        c.set_output(0, c.op("Reshape", "opset1", {x, c.const_i64({-1, inner})}, {{"special_zero", "false"}}));
+        return;
+      }
+      if (int64_t outer = product(0, a); outer > 0) {
+        c.set_output(0, c.op("Reshape", "opset1", {x, c.const_i64({outer, -1})}, {{"special_zero", "false"}}));
+        return;
+      }
+    }
+  }
   PortRef shape = shape_of(c, x);
   PortRef outer = reduce_prod(c, slice1d(c, shape, 0, axis), true);
   PortRef inner = reduce_prod(c, slice1d(c, shape, axis, kMaxI64), true);
