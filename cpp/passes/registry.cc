@@ -4,8 +4,14 @@
 
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/remove_identity_ops.h"
+#include "passes/cleanup/simplify_layout_chains.h"
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_batchnorm_into_conv.h"
+#include "passes/fusion/fuse_batchnorm_into_linear.h"
+#include "passes/fusion/fuse_mul_add_into_linear.h"
+#include "passes/fusion/fuse_pad_into_conv.h"
+#include "passes/fusion/fuse_split_convs.h"
+#include "passes/fusion/fuse_transpose_into_gemm.h"
 #include "passes/shape/infer_shapes.h"
 
 namespace irforge::passes {
@@ -25,6 +31,12 @@ const std::vector<Entry>& entries() {
       {"fold", [] { return std::make_unique<ConstantFolding>(); }},
       {"fuse-batchnorm-into-conv", [] { return std::make_unique<FuseBatchNormIntoConv>(); }},
       {"infer-shapes", [] { return std::make_unique<InferShapes>(); }},
+      {"simplify-layout", [] { return std::make_unique<SimplifyLayoutChains>(); }},
+      {"fuse-batchnorm-into-linear", [] { return std::make_unique<FuseBatchNormIntoLinear>(); }},
+      {"fuse-mul-add-into-linear", [] { return std::make_unique<FuseMulAddIntoLinear>(); }},
+      {"fuse-transpose-into-gemm", [] { return std::make_unique<FuseTransposeIntoGemm>(); }},
+      {"fuse-pad-into-conv", [] { return std::make_unique<FusePadIntoConv>(); }},
+      {"fuse-split-convs", [] { return std::make_unique<FuseSplitConvs>(); }},
   };
   return kEntries;
 }
