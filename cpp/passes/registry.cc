@@ -63,7 +63,13 @@ std::unique_ptr<Pass> create_pass(const std::string& name) {
 // Reshape by a now-constant shape) and inference then lets more Shape nodes fold, so the two
 // run as a capped fixed-point group, with dce dropping the inputs folding left unused. Fusions
 // come after folding because they need constant operands; they leave the replaced weights
-// unused, so dce runs again at the end.
-const char* default_pipeline() { return "remove-identity,dce,(infer-shapes,fold,dce)*4,fuse-batchnorm-into-conv,dce"; }
+// unused, so dce runs again at the end. Layout chains are simplified first (a merged Reshape or
+// cancelled Transpose pair exposes producer/consumer pairs to the fusions). BatchNorm folds
+// before the Mul/Add fusion, so a Conv → BN → Mul chain ends in one weight; Transposes become
+// Gemm flags before it, so a resulting Gemm can take a following per-channel Mul/Add too.
+const char* default_pipeline() {
+  return "remove-identity,dce,(infer-shapes,fold,dce)*4,simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,"
+         "fuse-batchnorm-into-linear,fuse-split-convs,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
+}
 
 }  // namespace irforge::passes
