@@ -83,3 +83,16 @@ def test_must_not_fire_on_shared_values():
     _no_fire([N("Conv", ["x", "w"], ["c"]), N("Mul", ["c", "s"], ["y"])], {"x": [1, 4, 6, 6]}, inits, ("y", "c"))
     # a runtime scale
     _no_fire([N("Conv", ["x", "w"], ["c"]), N("Mul", ["c", "r"], ["y"])], {"x": [1, 4, 6, 6], "r": [1, 6, 1, 1]}, inits[:1])
+
+
+def test_must_not_fire_from_inside_a_subgraph():
+    # The Mul is in an If branch and reads a Conv output of the enclosing graph: rewriting the
+    # outer Conv from inside the branch would edit the wrong graph.
+    from onnx import TensorProto
+    out = helper.make_tensor_value_info("o", TensorProto.FLOAT, None)
+    then_g = helper.make_graph([N("Mul", ["c", "s"], ["o"])], "then", [], [out])
+    else_g = helper.make_graph([N("Mul", ["c2", "s"], ["o"])], "else", [], [out])
+    nodes = [N("Conv", ["x", "w"], ["c"]), N("Conv", ["x", "w2"], ["c2"]), N("ReduceMax", ["x"], ["mx"], keepdims=0),
+             N("Greater", ["mx", "zero"], ["cond"]), N("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)]
+    inits = [f32("w", (6, 4, 1, 1)), f32("w2", (6, 4, 1, 1)), f32("s", (1, 6, 1, 1)), f32("zero", np.array(0.0))]
+    check_pass(model(nodes, {"x": [1, 4, 6, 6]}, inits), PIPE, fires=False)

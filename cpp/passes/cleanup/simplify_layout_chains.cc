@@ -93,9 +93,7 @@ class Simplifier {
   // `n` forwards `x` unchanged: its users read `x` instead and `n` goes.
   bool bypass(Graph& g, Node* n, Value* x) {
     if (!replace_value(g, n->output(0), x)) return false;
-    Node* first = x->producer();
     g.remove_node(n);
-    (void)first;
     return true;
   }
 
@@ -110,7 +108,7 @@ class Simplifier {
     if (!n->input(0) || n->num_outputs() != 1) return 0;
     auto p2 = perm_of(n);
     if (!p2) return 0;
-    Node* first = n->input(0)->producer();
+    Node* first = fusion::local_producer(n->input(0), n);
     if (is_op(first, "Transpose") && first->input(0) && first->num_outputs() == 1) {
       auto p1 = perm_of(first);
       if (!p1 || p1->size() != p2->size()) return 0;
@@ -131,7 +129,7 @@ class Simplifier {
   }
 
   int64_t reshape(Graph& g, Node* n) {
-    Node* first = n->input(0) ? n->input(0)->producer() : nullptr;
+    Node* first = fusion::local_producer(n->input(0), n);
     if (!is_op(first, "Reshape") || !first->input(0) || n->num_outputs() != 1) return 0;
     auto shape = n->input(1) ? constant_ints(n->input(1)) : std::nullopt;
     if (!shape) return 0;
@@ -162,7 +160,7 @@ class Simplifier {
   }
 
   int64_t squeeze_pair(Graph& g, Node* n) {
-    Node* first = n->input(0) ? n->input(0)->producer() : nullptr;
+    Node* first = fusion::local_producer(n->input(0), n);
     const bool n_squeezes = n->op_type() == "Squeeze";
     if (!first || !is_op(first, n_squeezes ? "Unsqueeze" : "Squeeze") || !first->input(0) || n->num_outputs() != 1) return 0;
     // Both axes sets are read against the larger rank: Unsqueeze's output = Squeeze's input.

@@ -29,13 +29,13 @@ std::optional<Match> match(Node* bn) {
   Value* y = bn->input(0);
   if (!used_only_by(y, bn)) return std::nullopt;
   Match m{bn, {}};
-  Node* p = y->producer();
+  Node* p = local_producer(y, bn);
   auto op = linear_op(p);
   if (!op && is_op(p, "Add") && p->inputs().size() == 2 && p->input(0) && p->input(1)) {
     for (size_t slot = 0; slot < 2 && !op; ++slot) {
       Value* x = p->input(1 - slot);
       if (!f32_constant(p->input(slot)) || constant_of(x) || !used_only_by(x, p)) continue;
-      auto mm = linear_op(x->producer());
+      auto mm = linear_op(local_producer(x, p));
       if (mm && mm->node->op_type() == "MatMul") {
         op = mm;
         m.bias_add = p;

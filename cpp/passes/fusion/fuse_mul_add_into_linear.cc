@@ -85,7 +85,7 @@ class Fuser {
   bool after(Graph& g, Node* m) {
     auto k = const_operand(m);
     if (!k || !used_only_by(k->x, m)) return false;
-    Node* p = k->x->producer();
+    Node* p = local_producer(k->x, m);
     if (auto op = linear_op(p)) {
       auto layout = out_layout(*op);
       if (!layout) return false;
@@ -106,7 +106,7 @@ class Fuser {
     // MatMul → Add(bias) → m
     auto bias = p ? const_operand(p) : std::nullopt;
     if (!bias || !is_op(p, "Add") || !used_only_by(bias->x, p)) return false;
-    auto op = linear_op(bias->x->producer());
+    auto op = linear_op(local_producer(bias->x, p));
     if (!op || op->node->op_type() != "MatMul") return false;
     auto layout = out_layout(*op);
     if (!layout) return false;
@@ -130,7 +130,7 @@ class Fuser {
   // n = linear op whose data input is Mul/Div(x, c), that product read only by n.
   bool before(Graph& g, Node* n) {
     auto op = linear_op(n);
-    Node* p = n->input(0)->producer();
+    Node* p = local_producer(n->input(0), n);
     auto k = p ? const_operand(p) : std::nullopt;
     if (!op || !k || !k->multiplicative || !used_only_by(n->input(0), n)) return false;
     const std::string& t = n->op_type();

@@ -81,7 +81,7 @@ void set_attr_ints(Node* n, const char* name, const Ints& v) {
 bool fuse_one(Graph& g, Node* op) {
   const bool conv = is_op(op, "Conv"), avg = is_op(op, "AveragePool"), max = is_op(op, "MaxPool");
   if ((!conv && !avg && !max) || !op->input(0)) return false;
-  Node* pad = op->input(0)->producer();
+  Node* pad = local_producer(op->input(0), op);
   if (!is_op(pad, "Pad") || !used_only_by(op->input(0), op)) return false;
   auto spec = pad_spec(pad);
   if (!spec || spec->begin.size() < 3) return false;

@@ -33,12 +33,12 @@ std::optional<Match> match(Node* concat) {
   Match m{concat, nullptr, {}};
   for (size_t i = 0; i < concat->inputs().size(); ++i) {
     Value* v = concat->input(i);
-    Node* c = v ? v->producer() : nullptr;
+    Node* c = local_producer(v, concat);
     if (!is_op(c, "Conv") || !used_only_by(v, concat) || v->uses().size() != 1) return std::nullopt;
     auto op = linear_op(c);
     if (!op || !c->input(0)) return std::nullopt;
     Value* part = c->input(0);
-    Node* s = part->producer();
+    Node* s = local_producer(part, c);
     if (!is_op(s, "Split") || part->output_index() != i || !used_only_by(part, c) || part->uses().size() != 1) return std::nullopt;
     if (i == 0) m.split = s;
     else if (s != m.split || !same_conv_attrs(c, m.convs[0].node) || op->weight_dims != m.convs[0].weight_dims) return std::nullopt;

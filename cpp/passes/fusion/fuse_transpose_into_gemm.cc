@@ -12,8 +12,8 @@ namespace {
 using namespace fusion;
 
 // The input of a Transpose that swaps the two axes of a rank-2 tensor; nullptr otherwise.
-Value* swapped_2d(const Value* v) {
-  Node* t = v ? v->producer() : nullptr;
+Value* swapped_2d(const Value* v, const Node* user) {
+  Node* t = local_producer(v, user);
   if (!is_op(t, "Transpose") || !t->input(0) || known_rank(t->input(0)) != 2) return nullptr;
   if (t->attr("perm") && t->attr_ints("perm") != std::vector<int64_t>{1, 0}) return nullptr;
   return t->input(0);
@@ -43,18 +43,19 @@ void drop_if_dead(Graph& g, Value* transposed) {
   if (!transposed->has_uses() && !transposed->is_graph_output()) g.remove_node(t);
 }
 
-int64_t fuse(Graph& g) {
+int64_t fuse(Graph& g, int64_t opset) {
   int64_t count = 0;
   std::vector<Node*> nodes;
   for (const auto& n : g.nodes()) nodes.push_back(n.get());
   for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub);
+    for (Graph* sub : n->subgraphs()) count += fuse(*sub, opset);
     const bool gemm = is_op(n, "Gemm"), matmul = is_op(n, "MatMul");
     if ((!gemm && !matmul) || n->inputs().size() < 2 || !n->input(0) || !n->input(1)) continue;
     if (!float_type(n->input(0)) || !float_type(n->input(1))) continue;
-    if (matmul && (known_rank(n->input(0)) != 2 || known_rank(n->input(1)) != 2)) continue;
-    Value* a = swapped_2d(n->input(0));
-    Value* b = swapped_2d(n->input(1));
+    // Gemm's C is optional from opset 11; before, a MatMul cannot become one.
+    if (matmul && (opset < 11 || known_rank(n->input(0)) != 2 || known_rank(n->input(1)) != 2)) continue;
+    Value* a = swapped_2d(n->input(0), n);
+    Value* b = swapped_2d(n->input(1), n);
     if (!a && !b) continue;
     if (matmul) n->set_op_type("Gemm");  // alpha = beta = 1, no C: exactly the 2-D MatMul
     for (size_t i = 0; i < 2; ++i) {
@@ -76,7 +77,7 @@ int64_t fuse(Graph& g) {
 PassResult FuseTransposeIntoGemm::run(Model& model, const PassOptions&) {
   PassResult r;
   if (!model.graph) return r;
-  r.rewrites = fuse(*model.graph);
+  r.rewrites = fuse(*model.graph, model.opset_version());
   r.changed = r.rewrites > 0;
   return r;
 }

@@ -43,6 +43,11 @@ bool used_only_by(const Value* v, const Node* user) {
   return true;
 }
 
+Node* local_producer(const Value* v, const Node* user) {
+  Node* p = v ? v->producer() : nullptr;
+  return p && user && p->graph() == user->graph() ? p : nullptr;
+}
+
 bool is_op(const Node* n, const char* op) {
   return n && (n->domain().empty() || n->domain() == "ai.onnx") && n->op_type() == op;
 }

@@ -27,6 +27,11 @@ bool is_f32(const Value* v);
 // rewriting `v` for `user` then cannot change what anyone else reads.
 bool used_only_by(const Value* v, const Node* user);
 
+// The node producing `v` when it is in the same graph as `user`; nullptr for graph inputs,
+// constants and values a subgraph captures from an enclosing graph (rewriting those from inside
+// the subgraph would edit the wrong graph).
+Node* local_producer(const Value* v, const Node* user);
+
 // True when `n` is an ONNX-domain node of type `op`.
 bool is_op(const Node* n, const char* op);
 
