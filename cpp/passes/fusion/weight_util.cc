@@ -89,7 +89,10 @@ std::optional<LinearOp> linear_op(Node* n) {
   if (!n || n->num_outputs() != 1) return std::nullopt;
   const bool conv = is_op(n, "Conv"), convt = is_op(n, "ConvTranspose"), gemm = is_op(n, "Gemm"), matmul = is_op(n, "MatMul");
   if (!conv && !convt && !gemm && !matmul) return std::nullopt;
-  if (!n->input(0) || !is_f32(n->input(0))) return std::nullopt;
+  // The data input shares the weight's type (ONNX's type constraint), so an unknown type is
+  // fine; a stated other type is not.
+  if (!n->input(0)) return std::nullopt;
+  if (n->input(0)->type().is_tensor() && n->input(0)->type().elem_type != DataType::kUndefined && !is_f32(n->input(0))) return std::nullopt;
   const Tensor* w = exclusive_f32_constant(n->input(1), n);
   if (!w) return std::nullopt;
   LinearOp op;
