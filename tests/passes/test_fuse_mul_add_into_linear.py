@@ -69,6 +69,8 @@ def test_must_not_fire_on_non_channel_constants():
     _no_fire([mm, N("Add", ["a", "s"], ["y"])], {"x": [3, 8]}, [f32("w", (8, 6)), f32("s", (6,))])  # already the bias form
     _no_fire([conv, N("Div", ["c", "s"], ["y"])], {"x": [1, 4, 6, 6]}, [f32("w", (6, 4, 1, 1)), f32("s", np.array([1, 2, 0, 1, 1, 1]).reshape(1, 6, 1, 1))],
              openvino=False)  # division by zero: the runtimes disagree on inf/nan, irrelevant here
+    _no_fire([conv, N("Mul", ["c", "s"], ["y"])], {"x": [1, 4, 6, 6]}, [f32("w", np.zeros((6, 4, 1, 1))), f32("s", np.full((1, 6, 1, 1), np.inf))],
+             openvino=False)  # 0 * inf: nan in a folded weight, inf/nan from the original
     # x has one channel; the constant is what broadcasts it to the conv's four
     # (OpenVINO's own MultiplyConvolutionFusion makes exactly this mistake and fails to compile it)
     _no_fire([N("Mul", ["x", "s"], ["p"]), N("Conv", ["p", "w"], ["y"])], {"x": [1, 1, 6, 6]}, [f32("s", (1, 4, 1, 1)), f32("w", (2, 4, 1, 1))],

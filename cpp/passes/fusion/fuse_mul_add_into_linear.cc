@@ -1,5 +1,6 @@
 #include "passes/fusion/fuse_mul_add_into_linear.h"
 
+#include <cmath>
 #include <vector>
 
 #include "passes/fusion/weight_util.h"
@@ -57,6 +58,8 @@ std::optional<std::vector<double>> channel_values(const ConstOperand& k, int64_t
     double c = (*v)[i];
     if (k.inverse && k.multiplicative && c == 0.0) return std::nullopt;
     out[i] = !k.inverse ? c : k.multiplicative ? 1.0 / c : -c;
+    // inf/nan would meet the weights' zeros (0 * inf = nan) where the original met a sum.
+    if (!std::isfinite(c) || !std::isfinite(static_cast<float>(out[i]))) return std::nullopt;
   }
   return out;
 }
