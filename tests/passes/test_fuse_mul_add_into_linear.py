@@ -1,8 +1,7 @@
 import numpy as np
 from onnx import helper
 
-from _fusion_models import f32, model
-from irforge.testing import check_pass
+from _fusion_models import check_pass, f32, model
 
 PIPE = "fuse-mul-add-into-linear,dce"
 N = helper.make_node

@@ -2,8 +2,7 @@ import onnx
 import numpy as np
 from onnx import helper
 
-from _fusion_models import f32, i64, model
-from irforge.testing import check_pass
+from _fusion_models import check_pass, f32, i64, model
 
 PIPE = "fuse-pad-into-conv,dce"
 N = helper.make_node

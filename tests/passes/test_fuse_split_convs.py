@@ -1,8 +1,7 @@
 import onnx
 from onnx import helper
 
-from _fusion_models import f32, i64, model
-from irforge.testing import check_pass
+from _fusion_models import check_pass, f32, i64, model
 
 PIPE = "fuse-split-convs,dce"
 N = helper.make_node

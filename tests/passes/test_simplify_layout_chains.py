@@ -3,7 +3,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import irforge
-from irforge.testing import check_pass
+from _fusion_models import check_pass
 
 PIPE = "simplify-layout,dce"
 
