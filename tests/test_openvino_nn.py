@@ -119,6 +119,29 @@ def test_conv_transpose(attrs, tmp_path):
     _single("ConvTranspose", ["x", "w", "b"], feeds, tmp_path, attrs, shapes=shapes, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("fp16", [False, True])
+def test_constant_grouped_weights_and_bias_need_no_reshape_layer(op, fp16, tmp_path):
+    # Constant weights/bias are written in OpenVINO's layout ([G, ...] weights, [1, C, 1, 1]
+    # bias) as they are, rather than reshaped by a layer at run time.
+    import xml.etree.ElementTree as ET
+
+    w = _rand(4, 3, 3, 3, seed=1)  # Conv: [M=4, C/G=3]; ConvTranspose: [C=4, M/G=3]
+    cout = 4 if op == "Conv" else 6
+    model = _model([h.make_node(op, ["x", "w", "b"], ["y"], group=2, pads=[1, 1, 1, 1])], [_vi("x", shape=["n", 4, 6, 6] if op == "ConvTranspose" else ["n", 6, 6, 6])],
+                   [_vi("y")], initializers=[_init("w", w), _init("b", _rand(cout, seed=2))])
+    feeds = {"x": _rand(2, 4 if op == "ConvTranspose" else 6, 6, 6)}
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(irforge.convert_model(model, transform="none"), xml, compress_to_fp16=fp16)
+    types = [l.get("type") for l in ET.parse(xml).getroot().find("layers")]
+    assert "Reshape" not in types, types
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    actual = [compiled.create_infer_request().infer(feeds)[compiled.outputs[0]]]
+    tol = 1e-2 if fp16 else 1e-4
+    assert_outputs_close(run_onnxruntime(model.SerializeToString(), feeds), actual, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_conv_integer_zero_points(per_channel, tmp_path):
     from onnx.reference import ReferenceEvaluator

@@ -8,6 +8,7 @@
 #include "passes/cleanup/dead_code_elimination.h"
 #include "passes/cleanup/dedupe_weights.h"
 #include "passes/cleanup/remove_identity_ops.h"
+#include "passes/cleanup/simplify_layout_chains.h"
 #include "passes/fold/constant_folding.h"
 #include "passes/fusion/fuse_attention.h"
 #include "passes/fold/prune_if.h"
@@ -19,6 +20,11 @@
 #include "passes/fusion/fuse_mish.h"
 #include "passes/fusion/fuse_rms_norm.h"
 #include "passes/fusion/fuse_swish.h"
+#include "passes/fusion/fuse_batchnorm_into_linear.h"
+#include "passes/fusion/fuse_mul_add_into_linear.h"
+#include "passes/fusion/fuse_pad_into_conv.h"
+#include "passes/fusion/fuse_split_convs.h"
+#include "passes/fusion/fuse_transpose_into_gemm.h"
 #include "passes/shape/infer_shapes.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
@@ -52,6 +58,12 @@ const std::vector<Entry>& entries() {
       {"dedupe-weights", [] { return std::make_unique<DedupeWeights>(); }},
       {"simplify-shapes", [] { return std::make_unique<SimplifyShapes>(); }},
       {"prune-if", [] { return std::make_unique<PruneIf>(); }},
+      {"simplify-layout", [] { return std::make_unique<SimplifyLayoutChains>(); }},
+      {"fuse-batchnorm-into-linear", [] { return std::make_unique<FuseBatchNormIntoLinear>(); }},
+      {"fuse-mul-add-into-linear", [] { return std::make_unique<FuseMulAddIntoLinear>(); }},
+      {"fuse-transpose-into-gemm", [] { return std::make_unique<FuseTransposeIntoGemm>(); }},
+      {"fuse-pad-into-conv", [] { return std::make_unique<FusePadIntoConv>(); }},
+      {"fuse-split-convs", [] { return std::make_unique<FuseSplitConvs>(); }},
   };
   return kEntries;
 }
@@ -120,10 +132,14 @@ bool unregister_external_pass(const std::string& name) {
 // fuse-rms-norm (whose pattern is LayerNorm's centred inner part), fuse-hard-sigmoid before
 // fuse-hard-swish (which then also sees x * HardSigmoid(x)). fuse-attention needs folded scalar
 // scales and causal masks, and the ranks/dims infer-shapes found.
+// The layout/weight fusions (simplify-layout ... fuse-split-convs) follow; fuse-transpose-into-gemm
+// and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
+// folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
   return "remove-identity,dce,(infer-shapes,remove-identity,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
-         "fuse-batchnorm-into-conv,fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,"
-         "fuse-mish,fuse-attention,dce";
+         "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-split-convs,"
+         "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
+         "fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
 }
 
 }  // namespace irforge::passes

@@ -76,3 +76,17 @@ def test_range_length_and_torch_expand_idiom_keep_symbolic_dims():
     model = irforge.convert_model(proto, transform="infer-shapes", verify=True)
     shapes = {o.name: o.shape for o in model.outputs}
     assert shapes == {"positions": ("s",), "y": ("b", 2, "s", 4)}
+
+
+def test_pad_shapes():
+    from onnx import TensorProto, helper, numpy_helper
+
+    pads = numpy_helper.from_array(np.array([1, 2, 0, 3], np.int64), "p")
+    axes = numpy_helper.from_array(np.array([-1, 1], np.int64), "ax")
+    g = helper.make_graph([helper.make_node("Pad", ["x", "p", "", "ax"], ["y"]), helper.make_node("Pad", ["x", "q"], ["z"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 5]), helper.make_tensor_value_info("q", TensorProto.INT64, [6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None), helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], [pads, axes])
+    m = irforge.convert_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), transform="infer-shapes", verify=True)
+    out = {o.name: o.shape for o in m.outputs}
+    assert list(out["y"]) == ["n", 8, 6]  # axis 1 grows by 2 + 3, axis -1 by 1 + 0
+    assert out["z"] is not None and len(out["z"]) == 3 and out["z"][1] is None  # run-time pads: rank only

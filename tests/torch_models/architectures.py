@@ -300,7 +300,59 @@ def llama():
     return LlamaLike().eval(), (torch.randint(0, 128, (2, 9)),), ["input_ids"], {"input_ids": {0: "batch", 1: "sequence"}}
 
 
-ARCHITECTURES = {"cnn": cnn, "bert": bert, "gpt": gpt, "vit": vit, "llama": llama}
+# ---- ConvNeXt/ResNeXt-style CNN: layouts and weight-adjacent arithmetic -------------------
+
+
+class _MixBlock(nn.Module):
+    """Depthwise conv, then pointwise Linears in channels-last layout with a layer scale (as
+    ConvNeXt writes it), plus a split → per-part convs → concat group conv (as ResNeXt-style
+    code without grouped kernels writes it)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 3, padding=0, groups=c)
+        self.pw1 = nn.Linear(c, 2 * c)
+        self.pw2 = nn.Linear(2 * c, c)
+        self.gamma = nn.Parameter(torch.rand(c) + 0.5)
+        self.parts = nn.ModuleList(nn.Conv2d(c // 2, c // 2, 3, padding=1) for _ in range(2))
+
+    def forward(self, x):
+        y = self.dw(F.pad(x, (1, 1, 1, 1)))  # explicit zero padding
+        y = y.permute(0, 2, 3, 1)
+        y = self.gamma * self.pw2(F.relu(self.pw1(y)))
+        x = x + y.permute(0, 3, 1, 2)
+        return F.relu(torch.cat([conv(p) for conv, p in zip(self.parts, x.chunk(2, dim=1))], dim=1))
+
+
+class ConvMix(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.stem = nn.Conv2d(3, 32, 3, stride=2, padding=1)
+        self.blocks = nn.Sequential(_MixBlock(32), _MixBlock(32))
+        self.fc = nn.Linear(32, 64)
+        self.bn = nn.BatchNorm1d(64)
+        self.head = nn.Linear(64, classes)
+        self.temperature = 1.7
+
+    def forward(self, pixel_values):
+        x = self.stem((pixel_values - self.mean) / self.std)
+        x = F.max_pool2d(F.pad(x, (1, 1, 1, 1), value=float("-inf")), 3, 2)
+        x = F.avg_pool2d(F.pad(self.blocks(x), (1, 1, 1, 1)), 3, 1, count_include_pad=True)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.head(F.relu(self.bn(self.fc(x)))) / self.temperature
+
+
+def convmix():
+    _seed()
+    m = ConvMix().eval()
+    m.bn.running_mean.uniform_(-0.5, 0.5)
+    m.bn.running_var.uniform_(0.5, 1.5)
+    return m, (torch.randn(2, 3, 32, 32),), ["pixel_values"], {"pixel_values": {0: "batch"}}
+
+
+ARCHITECTURES = {"cnn": cnn, "bert": bert, "gpt": gpt, "vit": vit, "llama": llama, "convmix": convmix}
 
 
 def export(name: str, path: str, dynamo: bool) -> tuple:

@@ -87,6 +87,21 @@ const Tensor* NodeContext::const_input(size_t i) const {
   return g_.constant_tensor(node_.inputs()[i]);
 }
 
+PortRef NodeContext::const_input_as(size_t i, const Ints& dims) {
+  const Tensor* t = const_input(i);
+  if (!t) return {};
+  uint64_t count = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return {};
+    count *= static_cast<uint64_t>(d);
+  }
+  if (count != t->element_count()) return {};
+  auto view = std::make_shared<Tensor>(*t);  // shares the bytes (a view), only the dims differ
+  view->set_dims(dims);
+  g_.owned_tensors_.push_back(view);
+  return g_.constant(*view, true, node_.inputs()[i]->name());
+}
+
 std::optional<Ints> NodeContext::const_ints(size_t i) const {
   const Tensor* t = const_input(i);
   if (!t) return std::nullopt;

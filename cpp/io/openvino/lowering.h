@@ -42,6 +42,9 @@ class NodeContext {
   PortRef input_keep_precision(size_t i);
   // The tensor behind input i when it is a constant (initializer or Constant node), else null.
   const Tensor* const_input(size_t i) const;
+  // Constant input i as a Const of other dims (same bytes, no Reshape layer); an invalid
+  // PortRef when input i is not a constant or the element counts differ.
+  PortRef const_input_as(size_t i, const Ints& dims);
   // Constant integer input (any int type) as int64 values; nullopt if not constant.
   std::optional<Ints> const_ints(size_t i) const;
   std::optional<std::vector<double>> const_floats(size_t i) const;

@@ -35,6 +35,7 @@ std::optional<Match> match(Node* bn) {
     if (bn->output(k)->has_uses() || bn->output(k)->is_graph_output()) return std::nullopt;
   Value* x = bn->input(0);
   Node* conv = x ? x->producer() : nullptr;
+  if (conv && conv->graph() != bn->graph()) return std::nullopt;  // captured from an enclosing graph
   if (!conv || !conv->domain().empty() || (conv->op_type() != "Conv" && conv->op_type() != "ConvTranspose")) return std::nullopt;
   if (!single_use_by(x, bn)) return std::nullopt;
   for (size_t i = 1; i < 5; ++i)

@@ -582,6 +582,35 @@ void global_pool(Ctx& c) {
   c.set(0, c.type(0), out);
 }
 
+// Pad: each padded dim grows by its begin + end pads (pads from the attribute before opset 11,
+// else input 1, on the axes of input 3 when given); with run-time pads only the rank is kept.
+void pad(Ctx& c) {
+  auto s = c.shape(0);
+  if (!s) return c.set(0, c.type(0), std::nullopt);
+  const int64_t rank = static_cast<int64_t>(s->size());
+  std::optional<std::vector<int64_t>> pads = c.n.attr("pads") ? std::optional(c.n.attr_ints("pads")) : c.ints(1);
+  std::optional<std::vector<int64_t>> axes;
+  if (c.n.inputs().size() > 3 && c.n.input(3)) axes = c.ints(3);
+  else if (pads) {
+    axes = std::vector<int64_t>();
+    for (int64_t i = 0; i < rank; ++i) axes->push_back(i);
+  }
+  Dims out = *s;
+  if (!pads || !axes || pads->size() != 2 * axes->size()) {
+    for (Dim& d : out) d = unknown();
+    return c.set(0, c.type(0), out);
+  }
+  for (size_t k = 0; k < axes->size(); ++k) {
+    int64_t a = norm((*axes)[k], rank);
+    if (a < 0 || a >= rank) return;
+    int64_t grow = (*pads)[k] + (*pads)[k + axes->size()];
+    if (grow == 0) continue;
+    const Dim& d = (*s)[a];
+    out[a] = d.is_static() && d.value + grow >= 0 ? Dim::of(d.value + grow) : unknown();
+  }
+  c.set(0, c.type(0), out);
+}
+
 void slice(Ctx& c) {
   auto s = c.shape(0);
   if (!s) return c.set(0, c.type(0), std::nullopt);
@@ -729,6 +758,7 @@ const std::map<std::string, Rule>& rules() {
     for (const char* op : {"MaxPool", "AveragePool", "LpPool"}) r[op] = [](Ctx& c) { window(c, false); };
     r["GlobalAveragePool"] = r["GlobalMaxPool"] = r["GlobalLpPool"] = global_pool;
     r["Slice"] = slice;
+    r["Pad"] = pad;
     r["Split"] = split;
     r["LayerNormalization"] = layer_norm;
     r["Attention"] = [](Ctx& c) {

@@ -28,7 +28,23 @@ PortRef grouped_weights(NodeContext& c, PortRef w, int64_t group) {
 
 PortRef add_bias(NodeContext& c, PortRef y, size_t bias_input, int64_t n) {
   if (!c.has_input(bias_input)) return y;
+  // A constant bias is written as [1, C, 1, ...] directly rather than reshaped at run time.
+  if (const Tensor* t = c.const_input(bias_input)) {
+    Ints dims(static_cast<size_t>(n + 2), 1);
+    dims[1] = static_cast<int64_t>(t->element_count());
+    if (PortRef b = c.const_input_as(bias_input, dims); b.valid()) return binary(c, "Add", y, b);
+  }
   return binary(c, "Add", y, per_channel(c, c.input(bias_input), n + 2));
+}
+
+// Input `i` (weights) in OpenVINO's grouped layout; a constant is written in that layout.
+PortRef grouped_weights_input(NodeContext& c, size_t i, int64_t group) {
+  if (const Tensor* t = c.const_input(i); t && !t->dims().empty() && group > 0 && t->dims()[0] % group == 0) {
+    Ints target = {group, t->dims()[0] / group};
+    target.insert(target.end(), t->dims().begin() + 1, t->dims().end());
+    if (PortRef w = c.const_input_as(i, target); w.valid()) return w;
+  }
+  return grouped_weights(c, c.input(i), group);
 }
 
 PortRef convolution(NodeContext& c, PortRef x, PortRef w, const Window& win, int64_t group) {
@@ -39,7 +55,9 @@ PortRef convolution(NodeContext& c, PortRef x, PortRef w, const Window& win, int
 void lower_conv(NodeContext& c) {
   int64_t n = spatial_rank(c, 1);
   Window win = window_attrs(c, n);
-  PortRef y = convolution(c, c.input(0), c.input(1), win, c.attr_int("group", 1));
+  int64_t group = c.attr_int("group", 1);
+  PortRef y = group == 1 ? convolution(c, c.input(0), c.input(1), win, 1)
+                         : c.op("GroupConvolution", "opset1", {c.input(0), grouped_weights_input(c, 1, group)}, conv_attrs(win));
   c.set_output(0, add_bias(c, y, 2, n));
 }
 
@@ -55,8 +73,7 @@ void lower_conv_transpose(NodeContext& c) {
   Ints output_padding = c.attr_ints("output_padding");
   if (output_padding.empty()) output_padding.assign(static_cast<size_t>(n), 0);
   int64_t group = c.attr_int("group", 1);
-  PortRef w = c.input(1);
-  std::vector<PortRef> inputs = {c.input(0), group == 1 ? w : grouped_weights(c, w, group)};
+  std::vector<PortRef> inputs = {c.input(0), group == 1 ? c.input(1) : grouped_weights_input(c, 1, group)};
   Ints output_shape = c.attr_ints("output_shape");
   bool same = win.auto_pad == "same_upper" || win.auto_pad == "same_lower";
   if (!output_shape.empty() || same) win.auto_pad = win.auto_pad == "same_upper" ? "same_lower" : "same_upper";

@@ -1,0 +1,147 @@
+#include "passes/fusion/fuse_pad_into_conv.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "passes/fusion/weight_util.h"
+#include "passes/util.h"
+
+namespace irforge::passes {
+
+namespace {
+
+using namespace fusion;
+using Ints = std::vector<int64_t>;
+
+// A Pad's [begin..., end...] over all `rank` axes and its constant value; nullopt when any of
+// it is not a constant or the mode is not "constant".
+struct PadSpec {
+  Ints begin, end;
+  double value = 0.0;
+};
+
+std::optional<PadSpec> pad_spec(const Node* pad) {
+  if (pad->attr_string("mode", "constant") != "constant" || !pad->input(0)) return std::nullopt;
+  Ints pads;
+  double value = 0.0;
+  std::optional<Ints> axes;
+  if (pad->attr("pads")) {  // before opset 11
+    pads = pad->attr_ints("pads");
+    value = pad->attr_float("value", 0.f);
+  } else {
+    auto p = pad->input(1) ? constant_ints(pad->input(1)) : std::nullopt;
+    if (!p) return std::nullopt;
+    pads = *p;
+    if (pad->input(2)) {
+      auto v = constant_doubles(pad->input(2));
+      if (!v || v->size() != 1) return std::nullopt;
+      value = (*v)[0];
+    }
+    if (pad->input(3)) {
+      axes = constant_ints(pad->input(3));
+      if (!axes) return std::nullopt;
+    }
+  }
+  int64_t rank = known_rank(pad->input(0));
+  if (!axes) {
+    if (pads.size() % 2) return std::nullopt;
+    if (rank >= 0 && static_cast<int64_t>(pads.size()) != 2 * rank) return std::nullopt;
+    rank = static_cast<int64_t>(pads.size() / 2);
+    axes = Ints(static_cast<size_t>(rank));
+    for (int64_t i = 0; i < rank; ++i) (*axes)[i] = i;
+  }
+  if (rank < 0 || pads.size() != 2 * axes->size()) return std::nullopt;
+  PadSpec s;
+  s.begin.assign(static_cast<size_t>(rank), 0);
+  s.end.assign(static_cast<size_t>(rank), 0);
+  s.value = value;
+  for (size_t k = 0; k < axes->size(); ++k) {
+    int64_t a = (*axes)[k] < 0 ? (*axes)[k] + rank : (*axes)[k];
+    if (a < 0 || a >= rank) return std::nullopt;
+    s.begin[a] += pads[k];
+    s.end[a] += pads[k + axes->size()];
+  }
+  return s;
+}
+
+void set_attr_ints(Node* n, const char* name, const Ints& v) {
+  if (Attribute* a = n->attr(name)) {
+    a->kind = AttrKind::kInts;
+    a->ints = v;
+    return;
+  }
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::kInts;
+  a.ints = v;
+  n->attributes().push_back(std::move(a));
+}
+
+bool fuse_one(Graph& g, Node* op) {
+  const bool conv = is_op(op, "Conv"), avg = is_op(op, "AveragePool"), max = is_op(op, "MaxPool");
+  if ((!conv && !avg && !max) || !op->input(0)) return false;
+  Node* pad = local_producer(op->input(0), op);
+  if (!is_op(pad, "Pad") || !used_only_by(op->input(0), op)) return false;
+  auto spec = pad_spec(pad);
+  if (!spec || spec->begin.size() < 3) return false;
+  const size_t n = spec->begin.size() - 2;  // spatial dims
+  for (size_t a = 0; a < spec->begin.size(); ++a) {
+    if (spec->begin[a] < 0 || spec->end[a] < 0) return false;
+    if (a < 2 && (spec->begin[a] || spec->end[a])) return false;
+  }
+  const std::string auto_pad = op->attr_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID") return false;
+  if (conv || avg) {
+    if (spec->value != 0.0) return false;
+  } else if (!(std::isinf(spec->value) && spec->value < 0)) {
+    return false;
+  }
+  if (avg && op->attr_int("count_include_pad", 0) == 0) return false;
+  if ((avg || max) && op->attr_int("ceil_mode", 0) != 0) return false;
+  if (max && op->num_outputs() > 1 && (op->output(1)->has_uses() || op->output(1)->is_graph_output())) return false;
+  Ints pads = auto_pad == "VALID" ? Ints(2 * n, 0) : op->attr_ints("pads");
+  if (pads.empty()) pads.assign(2 * n, 0);
+  if (pads.size() != 2 * n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    pads[i] += spec->begin[i + 2];
+    pads[i + n] += spec->end[i + 2];
+  }
+  if (avg || max) {  // pools require every pad below the (dilated) kernel extent
+    Ints k = op->attr_ints("kernel_shape"), d = op->attr_ints("dilations");
+    if (k.size() != n) return false;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t extent = (k[i] - 1) * (d.size() == n ? d[i] : 1) + 1;
+      if (pads[i] >= extent || pads[i + n] >= extent) return false;
+    }
+  }
+  set_attr_ints(op, "pads", pads);
+  if (Attribute* a = op->attr("auto_pad")) a->s = "NOTSET";
+  Value* padded = op->input(0);
+  op->set_input(0, pad->input(0));
+  if (!padded->has_uses()) g.remove_node(pad);
+  return true;
+}
+
+int64_t fuse(Graph& g) {
+  int64_t count = 0;
+  std::vector<Node*> nodes;
+  for (const auto& n : g.nodes()) nodes.push_back(n.get());
+  for (Node* n : nodes) {
+    for (Graph* sub : n->subgraphs()) count += fuse(*sub);
+    if (fuse_one(g, n)) ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+PassResult FusePadIntoConv::run(Model& model, const PassOptions&) {
+  PassResult r;
+  if (!model.graph) return r;
+  r.rewrites = fuse(*model.graph);
+  r.changed = r.rewrites > 0;
+  return r;
+}
+
+}  // namespace irforge::passes
