@@ -43,12 +43,15 @@ def _write_external_model(folder):
         f.write(model.SerializeToString())
 
 
+# VmHWM is this process's own peak; ru_maxrss would inherit pytest's peak across fork+exec
+# (which is what made a run after the torch tests report 430+ MiB).
 CHILD = r"""
-import json, resource, sys
+import json, sys
 import irforge
 m = irforge.convert_model(sys.argv[1])
 irforge.save_model(m, sys.argv[2])
-print(json.dumps({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "weights": m.weight_bytes}))
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) * 1024
+print(json.dumps({"peak_rss": hwm, "weights": m.weight_bytes}))
 """
 
 
