@@ -64,6 +64,8 @@ def _write_external_model(folder, tensor_bytes):
         f.write(model.SerializeToString())
 
 
+# VmHWM is this process's own peak; ru_maxrss would inherit pytest's peak across fork+exec
+# (which is what made a run after the torch tests report 430+ MiB).
 CHILD = r"""
 import json, sys
 import irforge
