@@ -8,7 +8,7 @@ Read a model (ONNX today), optimize it, and write it as ONNX or OpenVINO IR::
 """
 
 from irforge._version import __version__
-from irforge.api import convert_model, get_num_threads, list_passes, save_model, set_num_threads
+from irforge.api import compress_weights, convert_model, get_num_threads, list_passes, save_model, set_num_threads
 from irforge.errors import (
     ConversionError,
     InternalError,
@@ -23,6 +23,7 @@ __all__ = [
     "__version__",
     "convert_model",
     "save_model",
+    "compress_weights",
     "list_passes",
     "set_num_threads",
     "get_num_threads",
