@@ -389,3 +389,39 @@ def test_llama_logits_close_to_fp32(tmp_path, mode):
     nncf_cos = min(_cosine(fp32[0, t], theirs[0, t]) for t in range(ids.shape[1]))
     assert ours_cos >= nncf_cos - 1e-5, (ours_cos, nncf_cos)
     assert np.abs(ours - theirs).max() < 0.05 * np.abs(ours - fp32).max()
+
+
+@pytest.mark.slow
+def test_ratio_selection_matches_nncf(tmp_path):
+    """With ratio 0.8, NNCF and irforge put the same weights in int4 (compared as [N, K] shapes
+    in graph order, both walk the MatMuls in topological order)."""
+    nncf = pytest.importorskip("nncf")
+    import openvino as ov
+    from bench_models import tiny
+
+    src = tiny("llama", tmp_path)
+    theirs = nncf.compress_weights(ov.convert_model(src), mode=nncf.CompressWeightsMode.INT4_ASYM, group_size=32, ratio=0.8)
+    nncf_int4 = []
+    for op in theirs.get_ordered_ops():
+        if op.get_type_name() == "Constant" and "uint4" in str(op.get_element_type()) and "zero_point" not in op.get_friendly_name():
+            n, groups, g = op.get_output_partial_shape(0).to_shape()
+            nncf_int4.append((n, groups * g))
+    ours = irforge.compress_weights(irforge.convert_model(src), "int4_asym", 32, 0.8)
+    ours_int4 = [(r["shape"][1], r["shape"][0]) for r in ours.compression_report() if r["mode"] == "int4_asym"]
+    assert len(ours_int4) == 8 and ours_int4 == nncf_int4
+
+
+def test_cli_compress_weights(tmp_path, capsys):
+    from irforge.cli import main
+
+    w = weights((64, 32), 30)
+    src = str(tmp_path / "m.onnx")
+    onnx.save(matmul_model(w), src)
+    out = str(tmp_path / "m.xml")
+    assert main(["convert", src, "--output_model", out, "--compress_weights", "int4_sym", "--group_size", "32", "--all_layers", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "int4_sym" in err and "rel.err" in err
+    compiled, layers = _compiled_layers(out)
+    assert ("FullyConnected", "i4") in layers
+    assert main(["convert", src, "--output_model", out, "--compress_weights", "int8_asym", "--ratio", "2"]) == 1
+    assert "ratio must be within [0, 1]" in capsys.readouterr().err

@@ -108,6 +108,9 @@ def save_model(
     if not os.path.isdir(folder):
         raise ModelFileError(f"{path}: the folder {folder} does not exist")
     if ext == ".onnx":
+        note = model._compression.onnx_note if model._compression is not None else ""
+        if note:
+            raise UnsupportedError(f"{path}: {note}; write OpenVINO IR (.xml) or use an int8 mode")
         mode = "auto" if external_data is None else ("always" if external_data else "never")
         model._core.save_onnx(path, external_data=mode, progress=progress)
     elif ext == ".xml":

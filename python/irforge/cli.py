@@ -61,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
         help='pass pipeline: "default", "none", or text like "remove-identity,dce" (see `irforge passes`)',
     )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
+    c.add_argument(
+        "--compress_weights",
+        "--compress-weights",
+        metavar="MODE",
+        choices=["int8_asym", "int8_sym", "int4_asym", "int4_sym"],
+        help="compress weights without data as NNCF does: int8_asym, int8_sym (per channel), int4_asym, int4_sym (grouped)",
+    )
+    c.add_argument("--group_size", "--group-size", type=int, default=128, metavar="N", help="int4 group size (default 128; -1 = per channel)")
+    c.add_argument("--ratio", type=float, default=1.0, metavar="R", help="share of the MatMul weights in int4, the rest int8 (default 1.0)")
+    c.add_argument("--all_layers", "--all-layers", action="store_true", help="int4 for embeddings and the last layer too")
+    c.add_argument(
+        "--backup_mode", "--backup-mode", default="int8_asym", choices=["int8_asym", "int8_sym", "none"],
+        help="mode of weights not in int4 in int4 modes (default int8_asym; none = keep float)",
+    )
+    c.add_argument(
+        "--ignored_scope", "--ignored-scope", action="append", default=[], metavar="REGEX",
+        help="leave weights of nodes / weights whose name matches this regular expression float (repeatable)",
+    )
     c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
 
     i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
@@ -112,6 +130,11 @@ def _convert(args) -> int:
         dump_after=args.dump_after,
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
     )
+    if args.compress_weights:
+        irforge.compress_weights(
+            model, args.compress_weights, args.group_size, args.ratio, args.ignored_scope or None,
+            all_layers=args.all_layers, backup_mode=args.backup_mode,
+        )
     t1 = time.perf_counter()
     if args.verbose:
         print(f"converted {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
@@ -134,6 +157,8 @@ def _convert(args) -> int:
                 f"{stats['kept_f32']} kept f32), .bin {stats['bin_bytes']} bytes",
                 file=sys.stderr,
             )
+        if args.compress_weights:
+            print(model.compression_table(errors=True), file=sys.stderr)
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
     return 0
 
