@@ -77,6 +77,81 @@ struct Units {
   size_t grain() const { return static_cast<size_t>(std::max<int64_t>(1, kQuantGrain / std::max<int64_t>(1, elements()))); }
 };
 
+// Min and max over the unit's group for each of its columns; false (and the first bad flat
+// index in *bad) when a value is NaN or Inf. Loops are shaped to vectorize: per-column running
+// min/max when B > 1, eight lanes over the contiguous group when B == 1; `w * 0` is 0 for finite
+// values and NaN otherwise, so summing it per lane flags bad values without branches.
+bool min_max(const uint8_t* src, Source type, const Layout& l, const Unit& un, float* mn, float* mx, std::vector<float>& buf, int64_t* bad) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const int64_t r0 = un.g * l.group, r1 = r0 + l.group;
+  if (l.B == 1) {
+    int64_t off = un.a * l.R + r0;
+    const float* w = load(src, type, off, l.group, buf);
+    float lo[8], hi[8], chk[8];
+    for (int k = 0; k < 8; ++k) lo[k] = kInf, hi[k] = -kInf, chk[k] = 0.f;
+    int64_t j = 0;
+    for (; j + 8 <= l.group; j += 8)
+      for (int k = 0; k < 8; ++k) {
+        float v = w[j + k];
+        lo[k] = v < lo[k] ? v : lo[k];
+        hi[k] = v > hi[k] ? v : hi[k];
+        chk[k] += v * 0.f;
+      }
+    for (; j < l.group; ++j) {
+      float v = w[j];
+      lo[0] = v < lo[0] ? v : lo[0];
+      hi[0] = v > hi[0] ? v : hi[0];
+      chk[0] += v * 0.f;
+    }
+    float a = lo[0], b = hi[0], c = chk[0];
+    for (int k = 1; k < 8; ++k) a = std::min(a, lo[k]), b = std::max(b, hi[k]), c += chk[k];
+    mn[0] = a;
+    mx[0] = b;
+    if (c == 0.f) return true;
+    for (int64_t i = 0; i < l.group; ++i)
+      if (!std::isfinite(w[i])) {
+        *bad = off + i;
+        break;
+      }
+    return false;
+  }
+  std::vector<float> chk(static_cast<size_t>(un.n), 0.f);
+  for (int64_t j = 0; j < un.n; ++j) mn[j] = kInf, mx[j] = -kInf;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* w = load(src, type, (un.a * l.R + r) * l.B + un.b0, un.n, buf);
+    for (int64_t j = 0; j < un.n; ++j) {
+      float v = w[j];
+      mn[j] = v < mn[j] ? v : mn[j];
+      mx[j] = v > mx[j] ? v : mx[j];
+      chk[j] += v * 0.f;
+    }
+  }
+  for (int64_t j = 0; j < un.n; ++j) {
+    if (chk[j] == 0.f) continue;
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t off = (un.a * l.R + r) * l.B + un.b0 + j;
+      const float* w = load(src, type, off, 1, buf);
+      if (!std::isfinite(w[0])) {
+        *bad = off;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Quantizes n values with one scale / zero point (Shared) or one per value, into q.
+template <bool Asym, bool Shared>
+void quantize_run(const float* w, const float* s, const uint8_t* z, int64_t n, float lo, float hi, int8_t* q) {
+  const float s0 = s[0], z0 = Asym ? static_cast<float>(z[0]) : 0.f;
+  for (int64_t j = 0; j < n; ++j) {
+    float x = w[j] / (Shared ? s0 : s[j]);  // a true division, as NNCF (never w * (1 / s))
+    if (Asym) x += Shared ? z0 : static_cast<float>(z[j]);
+    x = round_even(std::min(std::max(x, lo), hi));
+    q[j] = Asym ? static_cast<int8_t>(static_cast<uint8_t>(static_cast<int32_t>(x))) : static_cast<int8_t>(static_cast<int32_t>(x));
+  }
+}
+
 }  // namespace
 
 const char* scheme_name(Scheme s) {
@@ -119,25 +194,7 @@ Params compute_params(const uint8_t* src, Source type, const Layout& l, Scheme s
       Unit un = units.at(static_cast<int64_t>(u));
       std::fill(mn.begin(), mn.end(), std::numeric_limits<float>::infinity());
       std::fill(mx.begin(), mx.end(), -std::numeric_limits<float>::infinity());
-      bool finite = true;
-      for (int64_t r = un.g * l.group; r < (un.g + 1) * l.group; ++r) {
-        int64_t off = (un.a * l.R + r) * l.B + un.b0;
-        const float* w = load(src, type, off, un.n, buf);
-        for (int64_t j = 0; j < un.n; ++j) {
-          float v = w[j];
-          finite &= (v - v == 0.f);  // false for NaN and ±Inf
-          mn[j] = v < mn[j] ? v : mn[j];
-          mx[j] = v > mx[j] ? v : mx[j];
-        }
-        if (!finite) {
-          for (int64_t j = 0; j < un.n; ++j)
-            if (!std::isfinite(w[j])) {
-              bad[chunk] = off + j;
-              break;
-            }
-          return;
-        }
-      }
+      if (!min_max(src, type, l, un, mn.data(), mx.data(), buf, &bad[chunk])) return;
       for (int64_t j = 0; j < un.n; ++j) {
         size_t pi = static_cast<size_t>((un.a * l.groups() + un.g) * l.B + un.b0 + j);
         float s;
@@ -191,14 +248,8 @@ void quantize(const uint8_t* src, Source type, const Layout& l, Scheme scheme, c
       const float* w = load(src, type, e, n, buf);
       const float* s = p.scale.data() + pidx;
       const uint8_t* z = asym ? p.zero.data() + pidx : nullptr;
-      for (int64_t j = 0; j < n; ++j) {
-        size_t k = shared ? 0 : static_cast<size_t>(j);
-        float x = w[j] / s[k];
-        if (asym) x += static_cast<float>(z[k]);
-        x = std::min(std::max(x, range.lo), range.hi);
-        float r = round_even(x);
-        qp[j] = asym ? static_cast<int8_t>(static_cast<uint8_t>(r)) : static_cast<int8_t>(r);
-      }
+      if (asym) (shared ? quantize_run<true, true> : quantize_run<true, false>)(w, s, z, n, range.lo, range.hi, qp);
+      else (shared ? quantize_run<false, true> : quantize_run<false, false>)(w, s, z, n, range.lo, range.hi, qp);
       qp += n;
       e += n;
     }
