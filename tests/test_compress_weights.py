@@ -425,3 +425,17 @@ def test_cli_compress_weights(tmp_path, capsys):
     assert ("FullyConnected", "i4") in layers
     assert main(["convert", src, "--output_model", out, "--compress_weights", "int8_asym", "--ratio", "2"]) == 1
     assert "ratio must be within [0, 1]" in capsys.readouterr().err
+
+
+def test_onnxruntime_fuses_dequantize_matmul_into_matmulnbits(tmp_path):
+    """The int4 DequantizeLinear (axis 0, block_size) → MatMul form is the one onnxruntime's
+    optimizer turns into its compressed MatMulNBits kernel."""
+    import onnxruntime as ort
+
+    _, out = compress_to_onnx(matmul_model(weights((256, 64), 31)), tmp_path, mode="int4_asym", group_size=64, all_layers=True)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    ort.InferenceSession(out.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node]
+    assert ops == ["MatMulNBits"], ops
