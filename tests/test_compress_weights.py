@@ -439,3 +439,30 @@ def test_onnxruntime_fuses_dequantize_matmul_into_matmulnbits(tmp_path):
     ort.InferenceSession(out.SerializeToString(), so, providers=["CPUExecutionProvider"])
     ops = [n.op_type for n in onnx.load(str(tmp_path / "opt.onnx")).graph.node]
     assert ops == ["MatMulNBits"], ops
+
+
+def test_float16_weights(tmp_path):
+    """An fp16 model: quantized from the fp16 values, scales stored in fp16 (the DequantizeLinear
+    then yields fp16 as the MatMul expects), opset raised to 21."""
+    w = weights((64, 32), 32).astype(np.float16)
+    proto = _model(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 32])],
+        {"W": w},
+    )
+    model, out = compress_to_onnx(proto, tmp_path, mode="int4_asym", group_size=32, all_layers=True)
+    t = tensors(out)
+    q_ref, s_ref, z_ref = reference(w.astype(np.float32).T, "int4_asym", 32)
+    np.testing.assert_array_equal(t["W_quantized"].astype(np.int32), q_ref.T)
+    assert t["W_scale"].dtype == np.float16
+    np.testing.assert_array_equal(t["W_scale"], s_ref.T.astype(np.float16))
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float16)
+    ref = x.astype(np.float32) @ w.astype(np.float32)
+    got = run_onnxruntime(out.SerializeToString(), {"x": x})[0]
+    xml = str(tmp_path / "h.xml")
+    irforge.save_model(model, xml)
+    compiled, layers = _compiled_layers(xml)
+    assert ("FullyConnected", "u4") in layers, layers
+    for y in (got, compiled({"x": x})[0]):
+        assert _cosine(ref, y.astype(np.float32)) > 0.99
