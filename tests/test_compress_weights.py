@@ -286,6 +286,20 @@ def test_opset_upgrade_rewrites_reduce_axes(tmp_path):
     got = run_onnxruntime(out.SerializeToString(), {"x": x})[0]
     np.testing.assert_allclose(got, ref, atol=0.02)
 
+    # An even Split without the `split` input needs num_outputs from opset 18 on.
+    split = _model(
+        [helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"), helper.make_node("Split", ["h"], ["a", "b"], axis=1),
+         helper.make_node("Sub", ["a", "b"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])],
+        {"W": w},
+    )
+    _, out = compress_to_onnx(split, tmp_path, mode="int4_sym", group_size=32, all_layers=True)
+    (node,) = [n for n in out.graph.node if n.op_type == "Split"]
+    assert [helper.get_attribute_value(a) for a in node.attribute if a.name == "num_outputs"] == [2]
+    ref = run_onnxruntime(split.SerializeToString(), {"x": x})[0]
+    np.testing.assert_allclose(run_onnxruntime(out.SerializeToString(), {"x": x})[0], ref, atol=0.05)
+
     old = _model([helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 32])],
                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])], {"W": w}, opset=11)
     model = irforge.compress_weights(irforge.convert_model(old.SerializeToString()), mode="int4_asym", group_size=32, all_layers=True)
