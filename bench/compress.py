@@ -32,7 +32,23 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
-from roundtrip import DEFAULT_CACHE, dir_bytes, run_child, warm  # noqa: E402
+from roundtrip import DEFAULT_CACHE, TIME_BIN, dir_bytes, run_child, warm  # noqa: E402
+
+
+def run_timed(argv: list[str], log_path: str, timeout: float) -> tuple[float, int, int, float]:
+    """run_child, plus the child's CPU seconds (user + sys) from GNU time when available: on a
+    shared VM wall time varies with load, CPU time much less."""
+    if not os.access(TIME_BIN, os.X_OK):
+        wall, rss, status = run_child(argv, log_path, timeout)
+        return wall, rss, status, float("nan")
+    cpu_path = log_path + ".cpu"
+    wall, _, status = run_child([TIME_BIN, "-f", "%M %U %S", "-o", cpu_path] + argv, log_path, timeout)
+    try:
+        with open(cpu_path) as f:
+            rss_kib, user, sys_s = f.read().split()[-3:]
+        return wall, int(rss_kib) * 1024, status, float(user) + float(sys_s)
+    except (OSError, ValueError):
+        return wall, 0, status, float("nan")
 
 IRFORGE_CHILD = r"""
 import json, sys, time
@@ -103,7 +119,7 @@ def bench(src: str, tools: list[str], mode: str, group: int, repeat: int, timeou
     files = [src] + ([src + ".data"] if os.path.exists(src + ".data") else [])
     rows = []
     for tool in tools:
-        row = {"tool": tool, "wall": None, "rss": 0, "phases": {}, "out_bytes": 0, "note": ""}
+        row = {"tool": tool, "wall": None, "cpu": None, "rss": 0, "phases": {}, "out_bytes": 0, "note": ""}
         why = available(tool)
         if why or (tool == "ort" and not mode.startswith("int4")):
             row["note"] = why or "int4 only"
@@ -116,18 +132,18 @@ def bench(src: str, tools: list[str], mode: str, group: int, repeat: int, timeou
                 warm(files)
                 os.sync()
                 log = os.path.join(out_dir, "log.txt")
-                wall, rss, status = run_child([sys.executable, "-c", code, src, os.path.join(out_dir, out_name), mode, str(group)], log, timeout)
+                wall, rss, status, cpu = run_timed([sys.executable, "-c", code, src, os.path.join(out_dir, out_name), mode, str(group)], log, timeout)
                 text = open(log).read()
                 if status != 0:
                     row["note"] = f"exit {status}: {text.strip().splitlines()[-1][:120] if text.strip() else ''}"
                     break
                 phases = json.loads([ln for ln in text.splitlines() if ln.startswith("{")][-1])
                 if row["wall"] is None or wall < row["wall"]:
-                    row["wall"], row["phases"] = wall, phases
+                    row["wall"], row["phases"], row["cpu"] = wall, phases, cpu
                 row["rss"] = max(row["rss"], rss)
                 os.remove(log)
                 for n in os.listdir(out_dir):
-                    if n.endswith(".rss"):
+                    if n.endswith((".rss", ".cpu")):
                         os.remove(os.path.join(out_dir, n))
                 row["out_bytes"] = dir_bytes(out_dir)
             finally:
@@ -137,15 +153,16 @@ def bench(src: str, tools: list[str], mode: str, group: int, repeat: int, timeou
 
 
 def table(rows: list[dict], title: str) -> str:
-    lines = [f"### {title}", "", "| tool | wall s | compress step s | peak RSS MiB | output MB | note |", "|---|---:|---:|---:|---:|---|"]
+    lines = [f"### {title}", "", "| tool | wall s | CPU s (user+sys) | compress step s | peak RSS MiB | output MB | note |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     base = next((r["wall"] for r in rows if r["tool"].startswith("irforge") and r["wall"]), None)
     for r in rows:
         if r["wall"] is None:
-            lines.append(f"| {r['tool']} | - | - | - | - | {r['note']} |")
+            lines.append(f"| {r['tool']} | - | - | - | - | - | {r['note']} |")
             continue
         ratio = f" ({r['wall'] / base:.1f}x irforge)" if base and not r["tool"].startswith("irforge") else ""
         lines.append(
-            f"| {r['tool']} | {r['wall']:.2f}{ratio} | {r['phases'].get('compress', 0):.2f} | {r['rss'] / 2**20:.0f} | "
+            f"| {r['tool']} | {r['wall']:.2f}{ratio} | {r['cpu']:.2f} | {r['phases'].get('compress', 0):.2f} | {r['rss'] / 2**20:.0f} | "
             f"{r['out_bytes'] / 1e6:.0f} | {r['note']} |"
         )
     return "\n".join(lines)
