@@ -186,14 +186,18 @@ def accuracy(mode: str, group: int) -> str:
         y = y.reshape(ref.shape)
         return min(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for a, b in zip(ref.astype(np.float64), y.astype(np.float64)))
 
-    def run_ov(xml):
-        return ov.Core().compile_model(xml, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(feeds)[0]
+    def run_ov(xml, exact=False):
+        cfg = {"INFERENCE_PRECISION_HINT": "f32"}
+        if exact:  # no dynamic quantization of activations in the compressed kernels
+            cfg["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = "0"
+        return ov.Core().compile_model(xml, "CPU", cfg)(feeds)[0]
 
     rows = []
     m = irforge.compress_weights(irforge.convert_model(src), mode, group)
     irforge.save_model(m, os.path.join(tmp, "i.xml"))
     irforge.save_model(m, os.path.join(tmp, "i.onnx"))
     rows.append(("irforge → OpenVINO IR (OpenVINO)", cos(run_ov(os.path.join(tmp, "i.xml")))))
+    rows.append(("irforge → OpenVINO IR (OpenVINO, dynamic quantization off)", cos(run_ov(os.path.join(tmp, "i.xml"), True))))
     rows.append(("irforge → ONNX DequantizeLinear (onnxruntime)", cos(ort.InferenceSession(os.path.join(tmp, "i.onnx")).run(None, feeds)[0])))
     if not available("nncf"):
         import nncf
@@ -202,6 +206,7 @@ def accuracy(mode: str, group: int) -> str:
         nm = nncf.compress_weights(ov.convert_model(src), mode=nncf.CompressWeightsMode(mode), **kw)
         ov.save_model(nm, os.path.join(tmp, "n.xml"))
         rows.append(("NNCF → OpenVINO IR (OpenVINO)", cos(run_ov(os.path.join(tmp, "n.xml")))))
+        rows.append(("NNCF → OpenVINO IR (OpenVINO, dynamic quantization off)", cos(run_ov(os.path.join(tmp, "n.xml"), True))))
     if mode.startswith("int4") and not available("ort"):
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
