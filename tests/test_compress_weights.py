@@ -7,6 +7,8 @@ the OpenVINO CPU plugin runs the compressed IR with compressed-weight kernels (c
 compiled model), and a Llama-style decoder keeps its logits close to fp32.
 """
 
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -225,12 +227,18 @@ def test_odd_sizes_group_fallback(tmp_path):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nan_inf_rejected_naming_the_weight(bad):
+def test_nan_inf_rejected_naming_the_weight(tmp_path, bad):
+    """Weights are read when the model is written (that is what keeps memory bounded), so that is
+    where a NaN / Inf is found; the output is then not written at all."""
     w = weights((64, 16), 8)
     w[10, 3] = bad
-    model = irforge.convert_model(matmul_model(w, "layer3.weight").SerializeToString())
-    with pytest.raises(irforge.InvalidModelError, match=r"weight 'layer3.weight' holds NaN or Inf \(element 163\)"):
-        irforge.compress_weights(model, mode="int8_asym")
+    model = irforge.compress_weights(irforge.convert_model(matmul_model(w, "layer3.weight").SerializeToString()), mode="int8_asym")
+    for name in ("m.onnx", "m.xml"):
+        with pytest.raises(irforge.InvalidModelError, match=r"weight 'layer3.weight' holds NaN or Inf \(element 163\)"):
+            irforge.save_model(model, str(tmp_path / name))
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(irforge.InvalidModelError, match="layer3.weight"):
+        model.compression_report(errors=True)
 
 
 def test_output_independent_of_thread_count(tmp_path):

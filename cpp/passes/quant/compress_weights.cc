@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <regex>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,22 +18,30 @@ namespace irforge::passes {
 using quant::Layout;
 using quant::Scheme;
 
-// The bytes of Q: quantized from the source weight piece by piece as the writer asks for them.
+namespace {
+std::vector<uint8_t> encode_scales(const std::vector<float>& s, DataType t);
+std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four);
+}  // namespace
+
+// One compressed weight: its scales and zero points are computed on first demand (normally when
+// the writer reaches Q), and Q right after, while the weight's pages are still resident, so each
+// weight is read once per save and only one weight is resident at a time.
 class QuantizedWeight final : public ComputedStorage {
  public:
-  QuantizedWeight(std::shared_ptr<const Tensor> src, quant::Source type, Layout layout, Scheme scheme, quant::Params params)
+  QuantizedWeight(std::shared_ptr<const Tensor> src, quant::Source type, Layout layout, Scheme scheme, std::string name)
       : ComputedStorage(quant::quantized_bytes(layout, scheme)),
         src_(std::move(src)),
         type_(type),
         layout_(layout),
         scheme_(scheme),
-        params_(std::move(params)) {}
+        name_(std::move(name)) {}
 
   void produce(size_t offset, size_t n, uint8_t* out) const override {
+    const quant::Params& p = params();
     const bool four = quant::bits(scheme_) == 4;
     auto begin = static_cast<int64_t>(four ? offset * 2 : offset);
     int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + n) * 2 : offset + n));
-    quant::quantize(src_->data(), type_, layout_, scheme_, params_, begin, end, out);
+    quant::quantize(src_->data(), type_, layout_, scheme_, p, begin, end, out);
     // The source range is consumed: hand its pages back (a later read maps them in again).
     if (src_->is_mapped()) {
       size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
@@ -40,21 +49,48 @@ class QuantizedWeight final : public ComputedStorage {
     }
   }
 
+  // Scales and zero points (computed once; throws naming the weight on NaN / Inf).
+  const quant::Params& params() const {
+    std::call_once(once_, [this] { params_ = quant::compute_params(src_->data(), type_, layout_, scheme_, name_); });
+    return params_;
+  }
+
   double relative_error() const {
-    quant::ErrorStats st = quant::measure_error(src_->data(), type_, layout_, scheme_, params_);
-    release_source();
+    quant::ErrorStats st = quant::measure_error(src_->data(), type_, layout_, scheme_, params());
+    if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data(), src_->nbytes());
     return st.relative();
   }
-  void release_source() const {
-    if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data(), src_->nbytes());
-  }
+
+  Scheme scheme() const { return scheme_; }
+  DataType source_dtype() const { return src_->dtype(); }
 
  private:
   std::shared_ptr<const Tensor> src_;
   quant::Source type_;
   Layout layout_;
   Scheme scheme_;
-  quant::Params params_;
+  std::string name_;
+  mutable std::once_flag once_;
+  mutable quant::Params params_;
+};
+
+// The bytes of a weight's scale or zero-point tensor, from its QuantizedWeight's parameters.
+class ParamBytes final : public ComputedStorage {
+ public:
+  ParamBytes(std::shared_ptr<const QuantizedWeight> q, bool zero, size_t size) : ComputedStorage(size), q_(std::move(q)), zero_(zero) {}
+  void produce(size_t offset, size_t n, uint8_t* out) const override {
+    std::call_once(once_, [this] {
+      const quant::Params& p = q_->params();
+      bytes_ = zero_ ? encode_zero_points(p.zero, quant::bits(q_->scheme()) == 4) : encode_scales(p.scale, q_->source_dtype());
+    });
+    std::memcpy(out, bytes_.data() + offset, n);
+  }
+
+ private:
+  std::shared_ptr<const QuantizedWeight> q_;
+  bool zero_;
+  mutable std::once_flag once_;
+  mutable std::vector<uint8_t> bytes_;
 };
 
 double relative_error(const QuantizedWeight& q) { return q.relative_error(); }
@@ -319,21 +355,21 @@ CompressedWeight rewrite(Graph& g, Candidate& c, NameGen& names, const std::unor
   float_source(src_tensor->dtype(), &src);
   Layout l = c.layout;
   l.group = c.group > 0 ? c.group : l.R;
-  quant::Params params = quant::compute_params(src_tensor->data(), src, l, scheme, w->name());
-  if (src_tensor->is_mapped()) src_tensor->storage()->mapping()->release(src_tensor->data(), src_tensor->nbytes());
   const bool four = quant::bits(scheme) == 4, asym = quant::is_asym(scheme);
   std::vector<int64_t> pdims = param_dims(l, c.rows);
-
+  auto storage = std::make_shared<QuantizedWeight>(src_tensor, src, l, scheme, w->name());
+  auto q = std::make_shared<Tensor>(names.fresh(w->name() + "_quantized"), quantized_dtype(scheme), src_tensor->dims());
+  q->set_view(storage, 0, storage->size());
+  auto params = static_cast<uint64_t>(l.params());
   auto scale = std::make_shared<Tensor>(names.fresh(w->name() + "_scale"), src_tensor->dtype(), pdims);
-  scale->set_owned(encode_scales(params.scale, src_tensor->dtype()));
+  auto scale_bytes = params * (src_tensor->dtype() == DataType::kFloat ? 4 : 2);
+  scale->set_view(std::make_shared<ParamBytes>(storage, false, scale_bytes), 0, scale_bytes);
   std::shared_ptr<Tensor> zero;
   if (asym) {
     zero = std::make_shared<Tensor>(names.fresh(w->name() + "_zero_point"), quantized_dtype(scheme), pdims);
-    zero->set_owned(encode_zero_points(params.zero, four));
+    uint64_t zero_bytes = four ? (params + 1) / 2 : params;
+    zero->set_view(std::make_shared<ParamBytes>(storage, true, zero_bytes), 0, zero_bytes);
   }
-  auto storage = std::make_shared<QuantizedWeight>(src_tensor, src, l, scheme, std::move(params));
-  auto q = std::make_shared<Tensor>(names.fresh(w->name() + "_quantized"), quantized_dtype(scheme), src_tensor->dims());
-  q->set_view(storage, 0, storage->size());
 
   // The DequantizeLinear goes right before the weight's first user.
   Node* anchor = nullptr;

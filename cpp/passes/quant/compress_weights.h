@@ -9,9 +9,11 @@
 // decompression chain the CPU plugin runs compressed kernels on, the ONNX writer writes it as is
 // (raising the opset to 21 when int4 or blocks need it, see upgrade_opset.h).
 //
-// Memory: scales and zero points are computed here (one read of each weight, whose mapped pages
-// are released afterwards); Q is a ComputedStorage that quantizes while the writer streams it,
-// so no second copy of the model ever exists.
+// Memory: nothing is read here (except with ratio < 1, which measures int8 errors). Q, the scales
+// and the zero points are ComputedStorage: when the writer reaches a weight, its scales are
+// computed and it is quantized right away while its pages are resident, then those pages are
+// released. So each weight is read once per save, one weight at a time, and no second copy of
+// the model ever exists. A NaN / Inf weight is reported (naming it) when it is written.
 //
 // Which weights get what (NNCF's data-free defaults):
 //   int8 modes: every eligible weight, per output channel.

@@ -225,6 +225,44 @@ PortRef const_as(NodeContext& c, const Tensor& t, const Ints& shape, const std::
   return p;
 }
 
+// f32 values converted to f16 (clamped to ±65504, as OpenVINO's compression does) when the .bin
+// is written: the values may themselves be computed then (compressed weights' scales), and
+// reading them while lowering would read every weight of the model before writing any.
+class F16FromF32 final : public ComputedStorage {
+ public:
+  explicit F16FromF32(const Tensor& src) : ComputedStorage(src.element_count() * 2), src_(src) {}
+  void produce(size_t offset, size_t n, uint8_t* out) const override {
+    const uint8_t* p = src_.data();
+    for (size_t i = offset / 2; i < (offset + n) / 2; ++i) {
+      float v;
+      std::memcpy(&v, p + 4 * i, 4);
+      uint16_t h = f32_to_f16(std::clamp(v, -65504.f, 65504.f));
+      std::memcpy(out + 2 * i - offset, &h, 2);
+    }
+  }
+
+ private:
+  const Tensor& src_;  // owned by the Model, which outlives lowering and writing
+};
+
+PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const std::string& name) {
+  auto t = std::make_shared<Tensor>(name, DataType::kFloat16, shape);
+  auto storage = std::make_shared<F16FromF32>(src);
+  t->set_view(storage, 0, storage->size());
+  Layer& l = c.graph().add("Const", "opset1", c.lowering().unique_name(name));
+  auto cd = std::make_shared<ConstData>();
+  cd->tensor = t;
+  cd->source_type = ElemType::kF16;
+  cd->stored_type = ElemType::kF16;
+  l.constant = cd;
+  l.data = {{"element_type", "f16"}, {"shape", join_ints(shape)}};
+  OutPort port;
+  port.type = ElemType::kF16;
+  port.shape = shape;
+  l.outputs.push_back(port);
+  return PortRef{l.id, 0};
+}
+
 // Constant integer weights (what irforge.compress_weights and NNCF produce) become the chain the
 // CPU plugin runs compressed MatMul / Gather kernels on, as NNCF writes it (see OPENVINO_IR.md):
 //   Const q [.., D/B, B, ..] → Convert(ft) ─ Subtract(Const zp [.., D/B, 1, ..] → Convert(ft))
@@ -256,23 +294,14 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
     pshape[static_cast<size_t>(a)] = d;
   }
   if (z && (z->dims() != s->dims() || z->dtype() != x->dtype())) return false;
-  auto scales = tensor_as_doubles(*s);
-  if (!scales) return false;
   ElemType ft = c.lowering().options().compress_to_fp16 ? ElemType::kF16 : out;
-  std::vector<uint8_t> sb(scales->size() * (ft == ElemType::kF16 ? 2 : 4));
-  for (size_t i = 0; i < scales->size(); ++i) {
-    auto v = static_cast<float>((*scales)[i]);
-    if (ft == ElemType::kF16) {
-      uint16_t h = f32_to_f16(std::clamp(v, -65504.f, 65504.f));
-      std::memcpy(&sb[2 * i], &h, 2);
-    } else {
-      std::memcpy(&sb[4 * i], &v, 4);
-    }
-  }
+  auto st = from_onnx(s->dtype());
+  if (!st || (*st != ft && !(*st == ElemType::kF32 && ft == ElemType::kF16))) return false;
   const std::string base = c.node().inputs()[0]->name();
   PortRef y = c.convert(const_as(c, *x, qshape, base), ft);
   if (z) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
-  y = bin(c, "Multiply", y, c.const_bytes(ft, pshape, std::move(sb)));
+  PortRef scale = *st == ft ? const_as(c, *s, pshape, c.node().inputs()[1]->name()) : f16_const(c, *s, pshape, c.node().inputs()[1]->name());
+  y = bin(c, "Multiply", y, scale);
   if (block > 0) y = c.op("Reshape", "opset1", {y, c.const_i64(x->dims())}, {{"special_zero", "false"}});
   c.set_output(0, c.convert(y, out));
   return true;
