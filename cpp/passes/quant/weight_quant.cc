@@ -27,14 +27,22 @@ inline float round_even(float x) {
 
 // Source elements [off, off + n) as float32: a view for f32, converted into `buf` otherwise.
 const float* load(const uint8_t* src, Source type, int64_t off, int64_t n, std::vector<float>& buf) {
-  if (type == Source::kF32) return reinterpret_cast<const float*>(src) + off;
+  if (type == Source::kF32) {
+    const uint8_t* p = src + off * 4;
+    if (reinterpret_cast<uintptr_t>(p) % alignof(float) == 0) return reinterpret_cast<const float*>(p);
+    buf.resize(static_cast<size_t>(n));  // raw_data inside a protobuf may sit at any offset
+    std::memcpy(buf.data(), p, static_cast<size_t>(n) * 4);
+    return buf.data();
+  }
   buf.resize(static_cast<size_t>(n));
-  const uint16_t* h = reinterpret_cast<const uint16_t*>(src) + off;
-  if (type == Source::kF16) {
-    for (int64_t i = 0; i < n; ++i) buf[i] = f16_to_f32(h[i]);
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      uint32_t bits = static_cast<uint32_t>(h[i]) << 16;
+  const uint8_t* h = src + off * 2;
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t v;
+    std::memcpy(&v, h + 2 * i, 2);
+    if (type == Source::kF16) {
+      buf[i] = f16_to_f32(v);
+    } else {
+      uint32_t bits = static_cast<uint32_t>(v) << 16;
       std::memcpy(&buf[i], &bits, 4);
     }
   }
