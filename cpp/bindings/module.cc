@@ -17,6 +17,7 @@
 #include "passes/legalize/expand_fused_ops.h"
 #include "passes/freeze/apply_inputs.h"
 #include "passes/pass_manager.h"
+#include "passes/quant/compress_weights.h"
 #include "passes/registry.h"
 #include "ir/verifier.h"
 #include "support/parallel.h"
@@ -324,6 +325,61 @@ PYBIND11_MODULE(_core, m) {
         passes::apply_input_specs(model, out);
       },
       py::arg("model"), py::arg("specs"));
+  py::class_<passes::CompressResult, std::shared_ptr<passes::CompressResult>>(m, "CompressResult")
+      .def_readonly("opset_before", &passes::CompressResult::opset_before)
+      .def_readonly("opset_after", &passes::CompressResult::opset_after)
+      .def_readonly("onnx_note", &passes::CompressResult::onnx_note)
+      .def("weights",
+           [](const passes::CompressResult& r) {
+             py::list out;
+             for (const auto& w : r.weights) {
+               py::dict d;
+               d["weight"] = w.weight;
+               d["node"] = w.node;
+               d["op_type"] = w.op_type;
+               d["shape"] = w.shape;
+               d["mode"] = w.mode;
+               d["group_size"] = w.group_size;
+               d["reason"] = w.reason;
+               d["original_bytes"] = w.original_bytes;
+               d["compressed_bytes"] = w.compressed_bytes;
+               out.append(d);
+             }
+             return out;
+           })
+      .def("relative_error", [](const passes::CompressResult& r, size_t i) {
+        if (i >= r.weights.size()) throw py::index_error("no such weight");
+        if (!r.weights[i].data) return 0.0;
+        py::gil_scoped_release release;
+        return passes::relative_error(*r.weights[i].data);
+      });
+  m.def(
+      "compress_weights",
+      [](Model& model, const std::string& mode, int64_t group_size, double ratio, bool all_layers, const std::string& backup,
+         const std::string& fallback, const std::vector<std::string>& names, const std::vector<std::string>& patterns,
+         const std::vector<std::string>& types) {
+        passes::CompressOptions o;
+        if (!quant::parse_scheme(mode, &o.mode))
+          throw py::value_error("mode must be int8_asym, int8_sym, int4_asym or int4_sym, not '" + mode + "'");
+        if (backup == "none") o.backup.reset();
+        else if (quant::Scheme b; quant::parse_scheme(backup, &b) && quant::bits(b) == 8) o.backup = b;
+        else throw py::value_error("backup_mode must be int8_asym, int8_sym or none, not '" + backup + "'");
+        o.group_size = group_size;
+        o.ratio = ratio;
+        o.all_layers = all_layers;
+        o.group_size_fallback = fallback;
+        o.ignored_names = names;
+        o.ignored_patterns = patterns;
+        o.ignored_types = types;
+        auto result = std::make_shared<passes::CompressResult>();
+        {
+          py::gil_scoped_release release;
+          *result = passes::compress_weights(model, o);
+        }
+        return result;
+      },
+      py::arg("model"), py::arg("mode"), py::arg("group_size"), py::arg("ratio"), py::arg("all_layers"), py::arg("backup_mode"),
+      py::arg("group_size_fallback"), py::arg("ignored_names"), py::arg("ignored_patterns"), py::arg("ignored_types"));
   m.def("list_passes", []() {
     py::list out;
     for (const auto& p : passes::list_passes()) out.append(py::make_tuple(p.name, p.summary));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,8 @@ namespace irforge {
 
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
 
+class ComputedStorage;
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -23,6 +26,33 @@ class Storage {
   virtual size_t size() const = 0;
   // The mapping behind the bytes, or nullptr when the storage owns heap memory.
   virtual const MappedFile* mapping() const { return nullptr; }
+  // Non-null when the bytes are computed on demand (see ComputedStorage).
+  virtual const ComputedStorage* computed() const { return nullptr; }
+};
+
+// Bytes derived from other data when they are needed (e.g. weights quantized while the writer
+// streams them), so a transformed model never holds a second copy of its weights. Writers call
+// produce() piece by piece; data() materializes and caches the whole buffer for the rare reader
+// that needs it at once (folding, bindings).
+class ComputedStorage : public Storage {
+ public:
+  explicit ComputedStorage(size_t size) : size_(size) {}
+  size_t size() const override { return size_; }
+  const ComputedStorage* computed() const override { return this; }
+  const uint8_t* data() const override {
+    std::call_once(once_, [this] {
+      cache_.resize(size_);
+      produce(0, size_, cache_.data());
+    });
+    return cache_.data();
+  }
+  // Writes bytes [offset, offset + n) to out. Must be a pure function of the range.
+  virtual void produce(size_t offset, size_t n, uint8_t* out) const = 0;
+
+ private:
+  size_t size_;
+  mutable std::once_flag once_;
+  mutable std::vector<uint8_t> cache_;
 };
 
 class OwnedStorage final : public Storage {
@@ -77,6 +107,8 @@ class Tensor {
   }
   // True when the bytes live in a memory-mapped file rather than on the heap.
   bool is_mapped() const { return storage_ && storage_->mapping() != nullptr; }
+  // The producer of computed bytes (their range starts at storage_offset()), or nullptr.
+  const ComputedStorage* computed() const { return storage_ ? storage_->computed() : nullptr; }
 
   std::vector<std::string>& strings() { return strings_; }
   const std::vector<std::string>& strings() const { return strings_; }

@@ -133,6 +133,9 @@ def save_model(
     if not os.path.isdir(folder):
         raise ModelFileError(f"{path}: the folder {folder} does not exist")
     if ext == ".onnx":
+        note = model._compression.onnx_note if model._compression is not None else ""
+        if note:
+            raise UnsupportedError(f"{path}: {note}; write OpenVINO IR (.xml) or use an int8 mode")
         mode = "auto" if external_data is None else ("always" if external_data else "never")
         opset = model.target_opset if target_opset is None else int(target_opset)
         with model._lock:
@@ -153,6 +156,60 @@ def save_model(
             return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
     else:
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
+
+
+def compress_weights(
+    model,
+    mode: str = "int4_asym",
+    group_size: int = 128,
+    ratio: float = 1.0,
+    ignored_scope=None,
+    *,
+    all_layers: bool = False,
+    backup_mode: str = "int8_asym",
+    group_size_fallback: str = "adjust",
+) -> Model:
+    """Compress the model's weights to INT8 or INT4 without data, as ``nncf.compress_weights``.
+
+    `mode`: "int8_asym", "int8_sym" (per output channel), "int4_asym", "int4_sym" (groups of
+    `group_size` along the reduction axis; -1 = per channel). Eligible weights: MatMul/Gemm B,
+    Gather embedding tables, Conv kernels. In int4 modes the embeddings, the last MatMul (LM head)
+    and Conv kernels take `backup_mode` ("int8_asym", "int8_sym" or "none" = stay float) unless
+    `all_layers`; `ratio` is the share (in elements) of the other MatMul weights that goes to int4,
+    picked by NNCF's data-free criterion (largest int8 error first), the rest takes the backup
+    mode. `group_size_fallback` handles a reduction axis the group size does not divide:
+    "adjust" (largest power of two dividing it, >= 32, else backup), "ignore" (stay float) or
+    "error". `ignored_scope`: a regular expression or list of them (matched against node and
+    weight names), a dict with "names" / "patterns" / "types", or an ``nncf.IgnoredScope``.
+
+    The weights are replaced by integer tensors + scales (+ zero points) feeding a
+    DequantizeLinear; the integers are computed while the model is saved, so memory stays
+    bounded. `model` (an irforge.Model, or anything `convert_model` reads) is changed in place and
+    returned; ``model.compression_report()`` lists what each weight became.
+    """
+    model = model if isinstance(model, Model) else convert_model(model)
+    names, patterns, types = _ignored_scope_lists(ignored_scope)
+    result = _core.compress_weights(
+        model._core, str(mode), int(group_size), float(ratio), bool(all_layers), str(backup_mode),
+        str(group_size_fallback), names, patterns, types,
+    )
+    model._compression = result
+    return model
+
+
+def _ignored_scope_lists(scope):
+    if scope is None:
+        return [], [], []
+    if isinstance(scope, str):
+        return [], [scope], []
+    if isinstance(scope, dict):
+        unknown = set(scope) - {"names", "patterns", "types"}
+        if unknown:
+            raise ValueError(f"ignored_scope keys are names, patterns and types, not {sorted(unknown)}")
+        return list(scope.get("names", [])), list(scope.get("patterns", [])), list(scope.get("types", []))
+    if hasattr(scope, "patterns") and hasattr(scope, "names"):  # nncf.IgnoredScope
+        return list(scope.names), list(scope.patterns), list(getattr(scope, "types", []))
+    return [], [str(p) for p in scope], []
 
 
 def set_num_threads(n: int) -> None:

@@ -75,6 +75,24 @@ def _parser() -> argparse.ArgumentParser:
         help="ONNX output: raise the default opset to N so fused ops that exist at N (Gelu 20, RMSNormalization 23, ...) "
         "are kept; refused when another op changed meaning since the model's opset (default: the model's opset)",
     )
+    c.add_argument(
+        "--compress_weights",
+        "--compress-weights",
+        metavar="MODE",
+        choices=["int8_asym", "int8_sym", "int4_asym", "int4_sym"],
+        help="compress weights without data as NNCF does: int8_asym, int8_sym (per channel), int4_asym, int4_sym (grouped)",
+    )
+    c.add_argument("--group_size", "--group-size", type=int, default=128, metavar="N", help="int4 group size (default 128; -1 = per channel)")
+    c.add_argument("--ratio", type=float, default=1.0, metavar="R", help="share of the MatMul weights in int4, the rest int8 (default 1.0)")
+    c.add_argument("--all_layers", "--all-layers", action="store_true", help="int4 for embeddings and the last layer too")
+    c.add_argument(
+        "--backup_mode", "--backup-mode", default="int8_asym", choices=["int8_asym", "int8_sym", "none"],
+        help="mode of weights not in int4 in int4 modes (default int8_asym; none = keep float)",
+    )
+    c.add_argument(
+        "--ignored_scope", "--ignored-scope", action="append", default=[], metavar="REGEX",
+        help="leave weights of nodes / weights whose name matches this regular expression float (repeatable)",
+    )
     c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
     c.add_argument("--check", action="store_true", help="then run `irforge check` on the result (exit 1 when it fails)")
     _check_options(c)
@@ -200,6 +218,11 @@ def _convert(args) -> int:
         target_opset=args.target_opset,
         input=args.input,
     )
+    if args.compress_weights:
+        irforge.compress_weights(
+            model, args.compress_weights, args.group_size, args.ratio, args.ignored_scope or None,
+            all_layers=args.all_layers, backup_mode=args.backup_mode,
+        )
     t1 = time.perf_counter()
     if args.verbose:
         print(f"converted {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
@@ -222,6 +245,8 @@ def _convert(args) -> int:
                 f"{stats['kept_f32']} kept f32), .bin {stats['bin_bytes']} bytes",
                 file=sys.stderr,
             )
+        if args.compress_weights:
+            print(model.compression_table(errors=True), file=sys.stderr)
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
     if args.check:
         return _run_check(args, args.input_model, out, args.transform)

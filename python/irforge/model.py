@@ -62,6 +62,7 @@ class Model:
         # The pipeline text(s) run on this model, comma-joined (recorded in OpenVINO rt_info, so
         # `irforge check` can bisect the same pipeline).
         self.transform: str = ""
+        self._compression = None  # set by irforge.compress_weights
 
     @property
     def inputs(self) -> List[TensorInfo]:
@@ -166,6 +167,40 @@ class Model:
         total = sum(r["seconds"] for r in self.pass_log)
         rows.append(f"{'total':<28} {total * 1000:>9.2f}")
         return "\n".join(rows)
+
+    def compression_report(self, errors: bool = False) -> List[dict]:
+        """What :func:`irforge.compress_weights` did to each eligible weight: weight, node,
+        op_type, shape, mode ("int4_asym", ..., "float"), group_size (-1 per channel), reason,
+        original_bytes, compressed_bytes; with `errors`, also relative_error =
+        ||dequantized - original|| / ||original|| (reads every weight once more)."""
+        if self._compression is None:
+            return []
+        rows = list(self._compression.weights())
+        if errors:
+            for i, r in enumerate(rows):
+                r["relative_error"] = self._compression.relative_error(i)
+        return rows
+
+    def compression_table(self, errors: bool = True) -> str:
+        """The compression report as a table (what `irforge convert --verbose` prints)."""
+        rows = self.compression_report(errors)
+        if not rows:
+            return "no weights compressed"
+        lines = [f"{'weight':<48} {'op':<8} {'mode':<10} {'group':>6} {'bytes':>12} {'compressed':>12} {'rel.err':>9}"]
+        total_in = total_out = 0
+        for r in rows:
+            group = "chan" if r["group_size"] == -1 else ("-" if r["mode"] == "float" else str(r["group_size"]))
+            err = f"{r['relative_error']:.4f}" if "relative_error" in r else ""
+            lines.append(
+                f"{r['weight'][:48]:<48} {r['op_type']:<8} {r['mode']:<10} {group:>6} {r['original_bytes']:>12} {r['compressed_bytes']:>12} {err:>9}"
+            )
+            total_in += r["original_bytes"]
+            total_out += r["compressed_bytes"]
+        lines.append(f"{'total':<48} {'':<8} {'':<10} {'':>6} {total_in:>12} {total_out:>12}")
+        note = self._compression.onnx_note
+        if note:
+            lines.append(note)
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         ins = ", ".join(str(i) for i in self.inputs)

@@ -156,6 +156,10 @@ class Rope {
     const uint8_t* view = nullptr;
     size_t view_size = 0;
     const void* mapping = nullptr;  // MappedFile* for views into a mapping (pages can be released)
+    // Computed bytes (a ComputedStorage*, bytes [computed_offset, +view_size)): produced while
+    // writing, never held in full. view is nullptr for such pieces.
+    const void* computed = nullptr;
+    size_t computed_offset = 0;
   };
 
   size_t size() const { return size_; }
@@ -203,6 +207,17 @@ class Rope {
     pieces_.push_back(std::move(piece));
     size_ += n;
   }
+  // A length-delimited field whose payload is produced at write time (see Piece::computed).
+  void field_computed(uint32_t field, const void* computed, size_t offset, size_t n) {
+    tag(field, kLengthDelimited);
+    varint(n);
+    Piece piece;
+    piece.computed = computed;
+    piece.computed_offset = offset;
+    piece.view_size = n;
+    pieces_.push_back(std::move(piece));
+    size_ += n;
+  }
   void field_message(uint32_t field, Rope&& child) {
     tag(field, kLengthDelimited);
     varint(child.size_);
@@ -224,7 +239,7 @@ class Rope {
 
   void append(Rope&& other) {
     for (auto& p : other.pieces_) {
-      if (!p.view && !pieces_.empty() && !pieces_.back().view) {
+      if (!p.view && !p.computed && !pieces_.empty() && !pieces_.back().view && !pieces_.back().computed) {
         pieces_.back().owned += p.owned;
       } else {
         pieces_.push_back(std::move(p));
@@ -237,7 +252,7 @@ class Rope {
 
  private:
   std::string& tail() {
-    if (pieces_.empty() || pieces_.back().view) pieces_.emplace_back();
+    if (pieces_.empty() || pieces_.back().view || pieces_.back().computed) pieces_.emplace_back();
     return pieces_.back().owned;
   }
   std::vector<Piece> pieces_;

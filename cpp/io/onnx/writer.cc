@@ -223,6 +223,8 @@ class Encoder {
       r.field_message(13, string_pair({"offset", std::to_string(offset)}));
       r.field_message(13, string_pair({"length", std::to_string(t.nbytes())}));
       r.field_varint(14, 1);
+    } else if (const ComputedStorage* comp = t.computed()) {
+      r.field_computed(9, comp, t.storage_offset(), t.nbytes());
     } else {
       const MappedFile* mapping = t.storage() ? t.storage()->mapping() : nullptr;
       r.field_view(9, t.data(), t.nbytes(), mapping);
@@ -313,13 +315,25 @@ class FileSink {
       progress_.advance(len);
     }
   }
+  // Streams computed bytes (see ComputedStorage) through a bounded buffer.
+  void write_computed(const ComputedStorage& comp, size_t offset, size_t n) {
+    constexpr size_t kChunk = size_t{16} << 20;
+    std::vector<uint8_t> buf(std::min(n, kChunk));
+    for (size_t done = 0; done < n; done += kChunk) {
+      size_t len = std::min(kChunk, n - done);
+      comp.produce(offset + done, len, buf.data());
+      write_raw(buf.data(), len);
+      progress_.advance(len);
+    }
+  }
   void pad_to(uint64_t offset) {
     static const uint8_t kZeros[4096] = {};
     while (written_ < offset) write_raw(kZeros, static_cast<size_t>(std::min<uint64_t>(offset - written_, sizeof kZeros)));
   }
   void write_rope(const Rope& rope) {
     for (const auto& piece : rope.pieces()) {
-      if (piece.view) write_all(piece.view, piece.view_size, piece.mapping);
+      if (piece.computed) write_computed(*static_cast<const ComputedStorage*>(piece.computed), piece.computed_offset, piece.view_size);
+      else if (piece.view) write_all(piece.view, piece.view_size, piece.mapping);
       else write_all(reinterpret_cast<const uint8_t*>(piece.owned.data()), piece.owned.size(), nullptr);
     }
   }
@@ -369,7 +383,8 @@ void write_onnx_file(const Model& model, const std::string& path, const OnnxWrit
     FileSink dsink(data.fd(), data.path(), progress);
     for (const auto& c : enc.chunks) {
       dsink.pad_to(c.offset);
-      dsink.write_all(c.tensor->data(), c.tensor->nbytes(), c.tensor->storage() ? c.tensor->storage()->mapping() : nullptr);
+      if (const ComputedStorage* comp = c.tensor->computed()) dsink.write_computed(*comp, c.tensor->storage_offset(), c.tensor->nbytes());
+      else dsink.write_all(c.tensor->data(), c.tensor->nbytes(), c.tensor->storage() ? c.tensor->storage()->mapping() : nullptr);
     }
     FileSink(proto.fd(), proto.path(), progress).write_rope(rope);
     data.commit();
@@ -391,7 +406,11 @@ std::string write_onnx_bytes(const Model& model) {
   std::string out;
   out.reserve(rope.size());
   for (const auto& piece : rope.pieces()) {
-    if (piece.view) out.append(reinterpret_cast<const char*>(piece.view), piece.view_size);
+    if (piece.computed) {
+      size_t at = out.size();
+      out.resize(at + piece.view_size);
+      static_cast<const ComputedStorage*>(piece.computed)->produce(piece.computed_offset, piece.view_size, reinterpret_cast<uint8_t*>(&out[at]));
+    } else if (piece.view) out.append(reinterpret_cast<const char*>(piece.view), piece.view_size);
     else out += piece.owned;
   }
   return out;

@@ -60,6 +60,10 @@ class BinWriter {
   void constant(Layer& l) {
     ConstData& c = *l.constant;
     ++stats.constants;
+    if (const ComputedStorage* comp = c.tensor ? c.tensor->computed() : nullptr) {
+      computed(l, *comp);
+      return;
+    }
     const uint8_t* p = c.data();
     size_t n = c.nbytes();
     auto key = std::make_tuple(static_cast<int>(c.source_type), c.compress_to_f16, n, sample_hash(p, n));
@@ -112,6 +116,30 @@ class BinWriter {
       if (!equal) return false;
     }
     return true;
+  }
+
+  // Computed bytes (e.g. weights quantized while written) are produced piece by piece; equal
+  // constants are recognised by their producer, never by materializing the bytes to compare.
+  void computed(Layer& l, const ComputedStorage& comp) {
+    ConstData& c = *l.constant;
+    size_t begin = c.tensor->storage_offset(), n = c.tensor->nbytes();
+    auto& seen = computed_seen_[std::make_pair(&comp, begin)];
+    if (seen.second) {
+      finish(l, seen.first, n, c.source_type);
+      ++stats.deduplicated;
+      return;
+    }
+    uint64_t offset = offset_;
+    constexpr size_t kChunk = size_t{16} << 20;
+    std::vector<uint8_t> buf(std::min(n, kChunk));
+    for (size_t off = 0; off < n; off += kChunk) {
+      size_t len = std::min(kChunk, n - off);
+      comp.produce(begin + off, len, buf.data());
+      write_raw(buf.data(), len);
+      advance(len);
+    }
+    seen = {offset, true};
+    finish(l, offset, n, c.source_type);
   }
 
   static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
@@ -187,6 +215,7 @@ class BinWriter {
   uint64_t offset_ = 0, done_ = 0, reported_ = 0;
   std::vector<uint16_t> buffer_;
   std::map<std::tuple<int, bool, size_t, uint64_t>, std::vector<Written>> seen_;
+  std::map<std::pair<const ComputedStorage*, size_t>, std::pair<uint64_t, bool>> computed_seen_;
 };
 
 uint64_t total_bytes(const OvGraph& g) {

@@ -15,9 +15,11 @@
 // the int8 op before it.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "io/openvino/lowering.h"
 #include "io/openvino/ops/nn_common.h"
+#include "support/fp16.h"
 
 namespace irforge::ov {
 
@@ -213,10 +215,107 @@ std::optional<PortRef> dequantize_grouped(NodeContext& c, ElemType out, int64_t 
   return reshape(bin(c, "Multiply", y, grouped(1)), *xs);
 }
 
+// A Const layer of tensor `t` whose shape is `shape` (same element count, same bytes).
+PortRef const_as(NodeContext& c, const Tensor& t, const Ints& shape, const std::string& name) {
+  PortRef p = c.lowering().constant(t, false, name);
+  Layer& l = c.graph().layers[static_cast<size_t>(p.layer)];
+  for (auto& kv : l.data)
+    if (kv.first == "shape") kv.second = join_ints(shape);
+  l.outputs[0].shape = shape;
+  return p;
+}
+
+// f32 values converted to f16 (clamped to ±65504, as OpenVINO's compression does) when the .bin
+// is written: the values may themselves be computed then (compressed weights' scales), and
+// reading them while lowering would read every weight of the model before writing any.
+class F16FromF32 final : public ComputedStorage {
+ public:
+  explicit F16FromF32(const Tensor& src) : ComputedStorage(src.element_count() * 2), src_(src) {}
+  void produce(size_t offset, size_t n, uint8_t* out) const override {
+    const uint8_t* p = src_.data();
+    for (size_t i = offset / 2; i < (offset + n) / 2; ++i) {
+      float v;
+      std::memcpy(&v, p + 4 * i, 4);
+      uint16_t h = f32_to_f16(std::clamp(v, -65504.f, 65504.f));
+      std::memcpy(out + 2 * i - offset, &h, 2);
+    }
+  }
+
+ private:
+  const Tensor& src_;  // owned by the Model, which outlives lowering and writing
+};
+
+PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const std::string& name) {
+  auto t = std::make_shared<Tensor>(name, DataType::kFloat16, shape);
+  auto storage = std::make_shared<F16FromF32>(src);
+  t->set_view(storage, 0, storage->size());
+  Layer& l = c.graph().add("Const", "opset1", c.lowering().unique_name(name));
+  auto cd = std::make_shared<ConstData>();
+  cd->tensor = t;
+  cd->source_type = ElemType::kF16;
+  cd->stored_type = ElemType::kF16;
+  l.constant = cd;
+  l.data = {{"element_type", "f16"}, {"shape", join_ints(shape)}};
+  OutPort port;
+  port.type = ElemType::kF16;
+  port.shape = shape;
+  l.outputs.push_back(port);
+  return PortRef{l.id, 0};
+}
+
+// Constant integer weights (what irforge.compress_weights and NNCF produce) become the chain the
+// CPU plugin runs compressed MatMul / Gather kernels on, as NNCF writes it (see OPENVINO_IR.md):
+//   Const q [.., D/B, B, ..] → Convert(ft) ─ Subtract(Const zp [.., D/B, 1, ..] → Convert(ft))
+//   ─ Multiply(Const scale ft [.., D/B, 1, ..]) ─ Reshape(x's shape) ─ Convert(output type)
+// per axis the same without the split and Reshape (parameters [1, .., n, .., 1]). ft is f16 when
+// fp16 compression is on (scales rounded to f16, as NNCF stores them), else the output type.
+bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemType out) {
+  const Tensor* x = c.const_input(0);
+  const Tensor* s = c.const_input(1);
+  const Tensor* z = c.has_input(2) ? c.const_input(2) : nullptr;
+  if (!x || !s || (c.has_input(2) && !z)) return false;
+  auto xt = from_onnx(x->dtype());
+  if (!xt || !int_range(*xt) || elem_bits(*xt) > 8 || (out != ElemType::kF32 && out != ElemType::kF16)) return false;
+  auto r = static_cast<int64_t>(x->dims().size());
+  int64_t a = norm_axis(axis, r);
+  if (r == 0 || a < 0 || a >= r) return false;
+  Ints qshape = x->dims(), pshape(static_cast<size_t>(r), 1);
+  const int64_t d = x->dims()[static_cast<size_t>(a)];
+  if (block > 0) {
+    Ints expect = x->dims();
+    expect[static_cast<size_t>(a)] = d / block;
+    if (d % block != 0 || s->dims() != expect) return false;
+    qshape[static_cast<size_t>(a)] = d / block;
+    qshape.insert(qshape.begin() + a + 1, block);
+    pshape = qshape;
+    pshape[static_cast<size_t>(a) + 1] = 1;
+  } else {
+    if (s->dims() != Ints{d}) return false;
+    pshape[static_cast<size_t>(a)] = d;
+  }
+  if (z && (z->dims() != s->dims() || z->dtype() != x->dtype())) return false;
+  ElemType ft = c.lowering().options().compress_to_fp16 ? ElemType::kF16 : out;
+  auto st = from_onnx(s->dtype());
+  if (!st || (*st != ft && !(*st == ElemType::kF32 && ft == ElemType::kF16))) return false;
+  const std::string base = c.node().inputs()[0]->name();
+  PortRef y = c.convert(const_as(c, *x, qshape, base), ft);
+  if (z) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
+  PortRef scale = *st == ft ? const_as(c, *s, pshape, c.node().inputs()[1]->name()) : f16_const(c, *s, pshape, c.node().inputs()[1]->name());
+  y = bin(c, "Multiply", y, scale);
+  if (block > 0) y = c.op("Reshape", "opset1", {y, c.const_i64(x->dims())}, {{"special_zero", "false"}});
+  c.set_output(0, c.convert(y, out));
+  return true;
+}
+
 void lower_dequantize_linear(NodeContext& c) {
   // y = (x - zp) * scale in the output type (the scale's, or output_dtype).
   int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
+  if (const Tensor* st = c.const_input(1)) {
+    std::optional<ElemType> out = from_onnx(st->dtype());
+    if (auto t = c.attr_elem_type("output_dtype")) out = *t;
+    if (out && lower_weight_dequantize(c, axis, block, *out)) return;
+  }
   PortRef s = c.input_keep_precision(1);
   ElemType out = c.type(s);
   if (auto t = c.attr_elem_type("output_dtype")) out = *t;

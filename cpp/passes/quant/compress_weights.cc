@@ -1,0 +1,479 @@
+#include "passes/quant/compress_weights.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <regex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "passes/legalize/upgrade_opset.h"
+#include "passes/util.h"
+#include "support/error.h"
+#include "support/fp16.h"
+
+namespace irforge::passes {
+
+using quant::Layout;
+using quant::Scheme;
+
+namespace {
+std::vector<uint8_t> encode_scales(const std::vector<float>& s, DataType t);
+std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four);
+}  // namespace
+
+// One compressed weight: its scales and zero points are computed on first demand (normally when
+// the writer reaches Q), and Q right after, while the weight's pages are still resident, so each
+// weight is read once per save and only one weight is resident at a time.
+class QuantizedWeight final : public ComputedStorage {
+ public:
+  QuantizedWeight(std::shared_ptr<const Tensor> src, quant::Source type, Layout layout, Scheme scheme, std::string name)
+      : ComputedStorage(quant::quantized_bytes(layout, scheme)),
+        src_(std::move(src)),
+        type_(type),
+        layout_(layout),
+        scheme_(scheme),
+        name_(std::move(name)) {}
+
+  void produce(size_t offset, size_t n, uint8_t* out) const override {
+    const quant::Params& p = params();
+    const bool four = quant::bits(scheme_) == 4;
+    auto begin = static_cast<int64_t>(four ? offset * 2 : offset);
+    int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + n) * 2 : offset + n));
+    quant::quantize(src_->data(), type_, layout_, scheme_, p, begin, end, out);
+    // The source range is consumed: hand its pages back (a later read maps them in again).
+    if (src_->is_mapped()) {
+      size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
+      src_->storage()->mapping()->release(src_->data() + begin * esz, static_cast<size_t>(end - begin) * esz);
+    }
+  }
+
+  // Scales and zero points (computed once; throws naming the weight on NaN / Inf).
+  const quant::Params& params() const {
+    std::call_once(once_, [this] { params_ = quant::compute_params(src_->data(), type_, layout_, scheme_, name_); });
+    return params_;
+  }
+
+  double relative_error() const {
+    quant::ErrorStats st = quant::measure_error(src_->data(), type_, layout_, scheme_, params());
+    if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data(), src_->nbytes());
+    return st.relative();
+  }
+
+  Scheme scheme() const { return scheme_; }
+  DataType source_dtype() const { return src_->dtype(); }
+
+ private:
+  std::shared_ptr<const Tensor> src_;
+  quant::Source type_;
+  Layout layout_;
+  Scheme scheme_;
+  std::string name_;
+  mutable std::once_flag once_;
+  mutable quant::Params params_;
+};
+
+// The bytes of a weight's scale or zero-point tensor, from its QuantizedWeight's parameters.
+class ParamBytes final : public ComputedStorage {
+ public:
+  ParamBytes(std::shared_ptr<const QuantizedWeight> q, bool zero, size_t size) : ComputedStorage(size), q_(std::move(q)), zero_(zero) {}
+  void produce(size_t offset, size_t n, uint8_t* out) const override {
+    std::call_once(once_, [this] {
+      const quant::Params& p = q_->params();
+      bytes_ = zero_ ? encode_zero_points(p.zero, quant::bits(q_->scheme()) == 4) : encode_scales(p.scale, q_->source_dtype());
+    });
+    std::memcpy(out, bytes_.data() + offset, n);
+  }
+
+ private:
+  std::shared_ptr<const QuantizedWeight> q_;
+  bool zero_;
+  mutable std::once_flag once_;
+  mutable std::vector<uint8_t> bytes_;
+};
+
+double relative_error(const QuantizedWeight& q) { return q.relative_error(); }
+
+namespace {
+
+bool float_source(DataType t, quant::Source* out) {
+  switch (t) {
+    case DataType::kFloat: *out = quant::Source::kF32; return true;
+    case DataType::kFloat16: *out = quant::Source::kF16; return true;
+    case DataType::kBfloat16: *out = quant::Source::kBf16; return true;
+    default: return false;
+  }
+}
+
+enum class Role { kMatMul, kEmbedding, kConv };
+
+struct Candidate {
+  Node* node;
+  Value* weight;
+  Role role;
+  Layout layout;  // group filled in later
+  bool rows;      // weight is [channels, R] (B == 1) rather than [R, channels] (A == 1)
+  // Outcome.
+  std::optional<Scheme> scheme;
+  int64_t group = -1;
+  std::string reason;
+  double int8_error = 0;
+};
+
+int64_t norm(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+
+// The eligible weight of `n` (if any) and its layout.
+std::optional<Candidate> candidate_of(Node* n) {
+  if (!n->domain().empty() && n->domain() != "ai.onnx") return std::nullopt;
+  const std::string& op = n->op_type();
+  size_t wi;
+  Role role;
+  if (op == "MatMul" || op == "Gemm") {
+    wi = 1;
+    role = Role::kMatMul;
+  } else if (op == "Gather") {
+    wi = 0;
+    role = Role::kEmbedding;
+  } else if (op == "Conv") {
+    wi = 1;
+    role = Role::kConv;
+  } else {
+    return std::nullopt;
+  }
+  Value* w = n->input(wi);
+  if (!w || !w->initializer() || w->is_graph_input() || w->is_graph_output()) return std::nullopt;
+  const Tensor& t = *w->initializer();
+  quant::Source src;
+  if (!float_source(t.dtype(), &src) || t.element_count() == 0) return std::nullopt;
+  auto bytes = raw_bytes_for(t.dtype(), t.element_count());
+  if (!bytes || *bytes != t.nbytes() || !t.data()) return std::nullopt;
+  const auto& d = t.dims();
+  Candidate c{n, w, role, Layout{}, false, std::nullopt, -1, "", 0};
+  if (role == Role::kMatMul) {
+    if (d.size() != 2) return std::nullopt;
+    Value* a = n->input(0);
+    if (!a || constant_of(a)) return std::nullopt;  // a constant product is folding's business
+    bool trans_b = op == "Gemm" && n->attr_int("transB", 0) != 0;
+    c.rows = trans_b;
+    c.layout = trans_b ? Layout{d[0], d[1], 1, d[1]} : Layout{1, d[0], d[1], d[0]};
+  } else if (role == Role::kEmbedding) {
+    if (d.size() != 2 || norm(n->attr_int("axis", 0), 2) != 0) return std::nullopt;
+    c.rows = true;
+    c.layout = Layout{d[0], d[1], 1, d[1]};
+  } else {
+    if (d.size() < 3) return std::nullopt;
+    int64_t r = 1;
+    for (size_t i = 1; i < d.size(); ++i) r *= d[i];
+    c.rows = true;
+    c.layout = Layout{d[0], r, 1, r};
+  }
+  return c;
+}
+
+class Scope {
+ public:
+  explicit Scope(const CompressOptions& o) : names_(o.ignored_names.begin(), o.ignored_names.end()), types_(o.ignored_types.begin(), o.ignored_types.end()) {
+    for (const auto& p : o.ignored_patterns) {
+      try {
+        patterns_.emplace_back(p, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        fail(ErrorKind::kInvalidModel, "ignored scope: '" + p + "' is not a valid regular expression (" + e.what() + ")");
+      }
+    }
+  }
+  bool ignores(const Node& n, const Value& w) const {
+    if (types_.count(n.op_type())) return true;
+    for (const std::string* s : {&n.name(), &w.name()}) {
+      if (s->empty()) continue;
+      if (names_.count(*s)) return true;
+      for (const auto& re : patterns_)
+        if (std::regex_search(*s, re)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::unordered_set<std::string> names_, types_;
+  std::vector<std::regex> patterns_;
+};
+
+// Decides scheme and group of each candidate (see the header for the rules).
+void plan(std::vector<Candidate>& cands, const CompressOptions& o, bool last_skipped) {
+  const bool int4 = quant::bits(o.mode) == 4;
+  auto backup = [&](Candidate& c, const std::string& why) {
+    c.scheme = o.backup;
+    c.group = -1;
+    c.reason = why + (o.backup ? ": backup mode" : ": backup mode none, kept float");
+  };
+  if (!int4) {
+    for (Candidate& c : cands) {
+      c.scheme = o.mode;
+      c.group = -1;
+      c.reason = "mode";
+    }
+    return;
+  }
+  std::vector<Candidate*> ratio_defining;
+  for (Candidate& c : cands) {
+    if (c.role == Role::kMatMul) ratio_defining.push_back(&c);
+    else if (c.role == Role::kEmbedding && !o.all_layers) backup(c, "embedding");
+    else if (c.role == Role::kConv) backup(c, "convolution (per channel only)");
+  }
+  if (!o.all_layers && !last_skipped && !ratio_defining.empty()) {
+    backup(*ratio_defining.back(), "last layer");
+    ratio_defining.pop_back();
+  }
+  if (o.all_layers)
+    for (Candidate& c : cands)
+      if (c.role == Role::kEmbedding) ratio_defining.push_back(&c);
+  // Group size per weight; a reduction axis it does not divide needs the fallback.
+  std::vector<Candidate*> grouped;
+  std::string failed;
+  for (Candidate* c : ratio_defining) {
+    int64_t r = c->layout.R, g = o.group_size <= 0 ? r : o.group_size;
+    if (r % g == 0) {
+      c->group = g;
+      grouped.push_back(c);
+      continue;
+    }
+    if (o.group_size_fallback == "adjust") {
+      int64_t pow2 = r & -r;  // largest power of two dividing r
+      if (pow2 >= 32 && pow2 < g) {
+        c->group = pow2;
+        c->reason = "group size adjusted to " + std::to_string(pow2);
+        grouped.push_back(c);
+      } else {
+        backup(*c, "group size " + std::to_string(g) + " does not divide " + std::to_string(r));
+      }
+    } else if (o.group_size_fallback == "ignore") {
+      c->scheme.reset();
+      c->reason = "group size " + std::to_string(g) + " does not divide " + std::to_string(r) + ": kept float";
+    } else {
+      failed += (failed.empty() ? "" : ", ") + c->weight->name() + " (" + std::to_string(r) + ")";
+    }
+  }
+  if (!failed.empty())
+    fail(ErrorKind::kUnsupported, "group size " + std::to_string(o.group_size) + " does not divide the reduction axis of: " + failed +
+                                      "; choose another group size or group_size_fallback 'adjust' or 'ignore'");
+  // Mixed precision by NNCF's data-free criterion (weights with the largest int8 error first).
+  std::vector<Candidate*> int4_set = grouped;
+  if (o.ratio < 1.0) {
+    uint64_t total = 0;
+    for (Candidate* c : grouped) total += static_cast<uint64_t>(c->layout.elements());
+    std::vector<std::pair<double, size_t>> scores;
+    for (size_t i = 0; i < grouped.size(); ++i) {
+      Candidate& c = *grouped[i];
+      const Tensor& t = *c.weight->initializer();
+      quant::Source src;
+      float_source(t.dtype(), &src);
+      Layout per_channel = c.layout;
+      per_channel.group = per_channel.R;
+      quant::Params p = quant::compute_params(t.data(), src, per_channel, Scheme::kInt8Asym, c.weight->name());
+      quant::ErrorStats st = quant::measure_error(t.data(), src, per_channel, Scheme::kInt8Asym, p);
+      if (t.is_mapped()) t.storage()->mapping()->release(t.data(), t.nbytes());
+      c.int8_error = st.max_channel_mse;
+      scores.push_back({1.0 / (st.max_channel_mse + std::numeric_limits<float>::epsilon()), i});
+    }
+    std::stable_sort(scores.begin(), scores.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    int4_set.clear();
+    uint64_t in4 = 0;
+    for (const auto& [score, i] : scores) {
+      auto n = static_cast<uint64_t>(grouped[i]->layout.elements());
+      if (static_cast<double>(in4 + n) / static_cast<double>(total) >= o.ratio) break;
+      int4_set.push_back(grouped[i]);
+      in4 += n;
+    }
+  }
+  std::unordered_set<Candidate*> chosen(int4_set.begin(), int4_set.end());
+  for (Candidate* c : grouped) {
+    if (chosen.count(c)) {
+      c->scheme = o.mode;
+      if (c->reason.empty()) c->reason = "mode";
+    } else {
+      backup(*c, "ratio");
+    }
+  }
+}
+
+std::vector<int64_t> param_dims(const Layout& l, bool rows) {
+  bool per_channel = l.group == l.R;
+  if (rows) return per_channel ? std::vector<int64_t>{l.A} : std::vector<int64_t>{l.A, l.groups()};
+  return per_channel ? std::vector<int64_t>{l.B} : std::vector<int64_t>{l.groups(), l.B};
+}
+
+std::vector<uint8_t> encode_scales(const std::vector<float>& s, DataType t) {
+  std::vector<uint8_t> out;
+  if (t == DataType::kFloat) {
+    out.resize(s.size() * 4);
+    std::memcpy(out.data(), s.data(), out.size());
+    return out;
+  }
+  out.resize(s.size() * 2);
+  for (size_t i = 0; i < s.size(); ++i) {
+    uint16_t h = t == DataType::kFloat16 ? f32_to_f16(s[i]) : f32_to_bf16(s[i]);
+    std::memcpy(&out[2 * i], &h, 2);
+  }
+  return out;
+}
+
+std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four) {
+  if (!four) return z;
+  std::vector<uint8_t> out((z.size() + 1) / 2, 0);
+  for (size_t i = 0; i < z.size(); ++i) out[i / 2] |= static_cast<uint8_t>((z[i] & 0x0F) << (i % 2 ? 4 : 0));
+  return out;
+}
+
+DataType quantized_dtype(Scheme s) {
+  switch (s) {
+    case Scheme::kInt8Asym: return DataType::kUint8;
+    case Scheme::kInt8Sym: return DataType::kInt8;
+    case Scheme::kInt4Asym: return DataType::kUint4;
+    case Scheme::kInt4Sym: return DataType::kInt4;
+  }
+  return DataType::kUndefined;
+}
+
+// Replaces the candidate's weight with Q, scale, zero point and a DequantizeLinear.
+CompressedWeight rewrite(Graph& g, Candidate& c, NameGen& names, const std::unordered_map<const Node*, size_t>& order) {
+  Value* w = c.weight;
+  auto src_tensor = w->initializer();
+  CompressedWeight info;
+  info.weight = w->name();
+  info.node = c.node->name();
+  info.op_type = c.node->op_type();
+  info.shape = src_tensor->dims();
+  info.original_bytes = src_tensor->nbytes();
+  info.reason = c.reason;
+  if (!c.scheme) {
+    info.mode = "float";
+    info.compressed_bytes = info.original_bytes;
+    return info;
+  }
+  Scheme scheme = *c.scheme;
+  quant::Source src;
+  float_source(src_tensor->dtype(), &src);
+  Layout l = c.layout;
+  l.group = c.group > 0 ? c.group : l.R;
+  const bool four = quant::bits(scheme) == 4, asym = quant::is_asym(scheme);
+  std::vector<int64_t> pdims = param_dims(l, c.rows);
+  auto storage = std::make_shared<QuantizedWeight>(src_tensor, src, l, scheme, w->name());
+  auto q = std::make_shared<Tensor>(names.fresh(w->name() + "_quantized"), quantized_dtype(scheme), src_tensor->dims());
+  q->set_view(storage, 0, storage->size());
+  auto params = static_cast<uint64_t>(l.params());
+  auto scale = std::make_shared<Tensor>(names.fresh(w->name() + "_scale"), src_tensor->dtype(), pdims);
+  auto scale_bytes = params * (src_tensor->dtype() == DataType::kFloat ? 4 : 2);
+  scale->set_view(std::make_shared<ParamBytes>(storage, false, scale_bytes), 0, scale_bytes);
+  std::shared_ptr<Tensor> zero;
+  if (asym) {
+    zero = std::make_shared<Tensor>(names.fresh(w->name() + "_zero_point"), quantized_dtype(scheme), pdims);
+    uint64_t zero_bytes = four ? (params + 1) / 2 : params;
+    zero->set_view(std::make_shared<ParamBytes>(storage, true, zero_bytes), 0, zero_bytes);
+  }
+
+  // The DequantizeLinear goes right before the weight's first user.
+  Node* anchor = nullptr;
+  size_t best = std::numeric_limits<size_t>::max();
+  for (const Use& u : w->uses()) {
+    auto it = order.find(u.node);
+    if (it != order.end() && it->second < best) {
+      best = it->second;
+      anchor = u.node;
+    }
+  }
+  if (!anchor) anchor = c.node;
+  Node* dq = g.insert_node_before(anchor, "DequantizeLinear");
+  dq->set_name(names.fresh(w->name() + "/DequantizeLinear"));
+  dq->add_input(g.add_initializer(q));
+  dq->add_input(g.add_initializer(scale));
+  if (zero) dq->add_input(g.add_initializer(zero));
+  bool per_channel = l.group == l.R;
+  auto int_attr = [&](const char* name, int64_t v) {
+    Attribute a;
+    a.name = name;
+    a.kind = AttrKind::kInt;
+    a.i = v;
+    dq->attributes().push_back(std::move(a));
+  };
+  // Per channel: scales along the channel axis; grouped: blocks along the reduction axis.
+  if (per_channel) int_attr("axis", c.rows ? 0 : 1);
+  else {
+    int_attr("axis", c.rows ? 1 : 0);
+    int_attr("block_size", l.group);
+  }
+  std::string name = w->name();
+  Value* out = dq->add_output(names.fresh(name + "_dequantized"));
+  out->set_type(w->type());
+  g.replace_all_uses(w, out);
+  g.remove_value(w);
+  out->set_name(name);  // users and dumps keep reading the weight's name
+
+  info.mode = quant::scheme_name(scheme);
+  info.group_size = per_channel ? -1 : l.group;
+  info.compressed_bytes = q->nbytes() + scale->nbytes() + (zero ? zero->nbytes() : 0);
+  info.data = storage;
+  return info;
+}
+
+}  // namespace
+
+CompressResult compress_weights(Model& model, const CompressOptions& o) {
+  CompressResult result;
+  result.opset_before = result.opset_after = model.opset_version("");
+  if (!model.graph) return result;
+  if (o.ratio < 0 || o.ratio > 1) fail(ErrorKind::kInvalidModel, "compress_weights: ratio must be within [0, 1], got " + std::to_string(o.ratio));
+  if (quant::bits(o.mode) == 4 && o.group_size == 0) fail(ErrorKind::kInvalidModel, "compress_weights: group_size must be positive or -1");
+  if (o.group_size_fallback != "adjust" && o.group_size_fallback != "ignore" && o.group_size_fallback != "error")
+    fail(ErrorKind::kInvalidModel, "compress_weights: group_size_fallback must be 'adjust', 'ignore' or 'error', not '" + o.group_size_fallback + "'");
+  Graph& g = *model.graph;
+  Scope scope(o);
+  std::unordered_map<const Node*, size_t> order;
+  std::vector<Node*> with_weights;
+  for (const auto& n : g.nodes()) {
+    order[n.get()] = order.size();
+    if (candidate_of(n.get())) with_weights.push_back(n.get());
+  }
+  // NNCF's walk: each weight once (first consumer); the last node with weights decides whether
+  // the LM head is still among the ratio-defining weights.
+  std::vector<Candidate> cands, ignored;
+  std::unordered_set<const Value*> seen;
+  bool last_skipped = false;
+  for (size_t i = 0; i < with_weights.size(); ++i) {
+    Candidate c = *candidate_of(with_weights[i]);
+    bool last = i + 1 == with_weights.size();
+    if (seen.count(c.weight)) {
+      last_skipped = last;
+      continue;
+    }
+    seen.insert(c.weight);
+    if (scope.ignores(*c.node, *c.weight)) {
+      last_skipped = last;
+      c.reason = "ignored scope";
+      ignored.push_back(c);
+      continue;
+    }
+    cands.push_back(c);
+  }
+  plan(cands, o, last_skipped);
+  NameGen names(model);
+  // int4 types and block_size exist from opset 21, f16/bf16 scales from 19, per-axis int8 from 13.
+  int64_t need = 0;
+  for (Candidate& c : cands) {
+    if (c.scheme) {
+      bool grouped = c.group > 0 && c.group != c.layout.R;
+      need = std::max<int64_t>(need, quant::bits(*c.scheme) == 4 || grouped ? 21 : 13);
+      if (c.weight->initializer()->dtype() != DataType::kFloat) need = std::max<int64_t>(need, 19);
+    }
+    result.weights.push_back(rewrite(g, c, names, order));
+  }
+  for (Candidate& c : ignored) result.weights.push_back(rewrite(g, c, names, order));
+  if (need > model.opset_version("")) {
+    std::string why = upgrade_default_opset(model, need);
+    if (!why.empty())
+      result.onnx_note = "ONNX output needs opset " + std::to_string(need) + " for the compressed weights, but the opset could not be raised: " + why;
+  }
+  result.opset_after = model.opset_version("");
+  return result;
+}
+
+}  // namespace irforge::passes
