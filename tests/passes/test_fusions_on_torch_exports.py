@@ -67,7 +67,9 @@ class _Activations(torch.nn.Module):
         # Llama's RMSNorm: computed in float32, cast back, then scaled
         t = F.gelu(h, approximate="tanh")
         rms = self.rms_weight * (t.float() * torch.rsqrt(t.float().pow(2).mean(-1, keepdim=True) + 1e-6)).to(t.dtype)
-        return self.ln(F.gelu(h)) + rms + self.ln_plain(F.silu(h)) + F.hardswish(h) + F.mish(h) + F.hardsigmoid(h)
+        # hardsigmoid reads x, not h: at opset < 14 hardswish(h) exports as h * HardSigmoid(h), and
+        # cse would share that HardSigmoid with hardsigmoid(h), leaving nothing to fuse.
+        return self.ln(F.gelu(h)) + rms + self.ln_plain(F.silu(h)) + F.hardswish(h) + F.mish(h) + F.hardsigmoid(x)
 
 
 @pytest.mark.slow

@@ -31,6 +31,11 @@ uint64_t fnv(uint64_t h, const uint8_t* p, size_t n) {
   return h;
 }
 
+// Hands back every mapped page [p, p+n) touched (partial folios included; the mapping is read-only).
+void release(const Tensor& t, const uint8_t* p, size_t n) {
+  if (t.is_mapped()) t.storage()->mapping()->release_around(p, n);
+}
+
 // A fingerprint from at most 16 windows of 64 bytes spread evenly over the tensor (the whole
 // tensor when it is small): touches a few pages, not the weight.
 uint64_t fingerprint(const Tensor& t) {
@@ -44,20 +49,22 @@ uint64_t fingerprint(const Tensor& t) {
   constexpr size_t kWindow = 64, kWindows = 16;
   if (n <= kWindow * kWindows) return fnv(h, p, n);
   size_t stride = (n - kWindow) / (kWindows - 1);
-  for (size_t w = 0; w < kWindows; ++w) h = fnv(h, p + w * stride, kWindow);
+  for (size_t w = 0; w < kWindows; ++w) {
+    h = fnv(h, p + w * stride, kWindow);
+    // One read fault maps a whole page-cache folio: hand it back, or 16 windows of every
+    // large weight would stay resident.
+    release(t, p + w * stride, kWindow);
+  }
   return h;
 }
 
-void release(const Tensor& t, const uint8_t* p, size_t n) {
-  if (t.is_mapped()) t.storage()->mapping()->release(p, n);
-}
 
 // Full comparison in chunks; mapped pages are given back after each chunk.
 bool same_bytes(const Tensor& a, const Tensor& b) {
   if (a.dtype() == DataType::kString) return a.strings() == b.strings();
   if (a.nbytes() != b.nbytes()) return false;
   if (a.storage() == b.storage() && a.storage_offset() == b.storage_offset()) return true;
-  constexpr size_t kChunk = size_t{16} << 20;
+  constexpr size_t kChunk = size_t{2} << 20;  // one page-cache folio per side
   const uint8_t *pa = a.data(), *pb = b.data();
   for (size_t off = 0; off < a.nbytes(); off += kChunk) {
     size_t len = std::min(kChunk, a.nbytes() - off);
