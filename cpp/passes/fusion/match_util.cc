@@ -1,4 +1,5 @@
 #include "passes/fusion/match_util.h"
+#include "passes/legalize/expand_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -299,6 +300,34 @@ Value* squared(Node* sq) {
     if (e && *e == 2.0) return sq->input(0);
   }
   return nullptr;
+}
+
+Value* mean_of_square(Node* mean, Node** sq) {
+  Value* s = mean->input(0);
+  if (!s) return nullptr;
+  *sq = s->producer();
+  Value* a = squared(*sq);
+  if (!a || s->uses().size() != 1 || s->is_graph_output()) return nullptr;
+  return a;
+}
+
+Value* absorb_trailing_operand(const char* op_type, const Value* x, int64_t k, std::vector<Node*>& pattern,
+                               Node*& last, Value*& out) {
+  Node* m = sole_user(out, op_type);
+  if (!m) return nullptr;
+  Value* w = other_input(m, out);
+  if (!w || w == out || !matches_trailing_dims(w, x, k)) return nullptr;
+  pattern.push_back(m);
+  last = m;
+  out = m->output(0);
+  return w;
+}
+
+std::vector<Attribute> norm_attrs(int64_t k, double eps) {
+  std::vector<Attribute> attrs;
+  attrs.push_back(int_attr("axis", -k));
+  attrs.push_back(float_attr("epsilon", static_cast<float>(eps)));
+  return attrs;
 }
 
 }  // namespace irforge::passes::fusion

@@ -114,6 +114,19 @@ struct Normalize {
 };
 std::optional<Normalize> match_normalize(Node* n);
 
+// a when mean's input is a square of a (see `squared`) used only by `mean`; sets *sq to the
+// square node. nullptr otherwise.
+Value* mean_of_square(Node* mean, Node** sq);
+
+// The elementwise affine tail of a normalization: when the single user of `out` is `op_type`
+// (Mul: scale, Add: shift) and its other operand is a constant with x's last `k` dims, appends it
+// to `pattern`, moves `last`/`out` to it and returns that operand; nullptr otherwise.
+Value* absorb_trailing_operand(const char* op_type, const Value* x, int64_t k, std::vector<Node*>& pattern,
+                               Node*& last, Value*& out);
+
+// The {axis = -k, epsilon} attributes of LayerNormalization / RMSNormalization.
+std::vector<Attribute> norm_attrs(int64_t k, double eps);
+
 }  // namespace irforge::passes::fusion
 
 namespace irforge::passes::fusion {
