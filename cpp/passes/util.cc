@@ -91,4 +91,23 @@ bool replace_value(Graph& g, Value* old, Value* replacement) {
   return true;
 }
 
+int64_t rewrite_nodes(Graph& g, const std::function<int64_t(Graph&, Node*)>& visit) {
+  int64_t count = 0;
+  std::vector<Node*> nodes;
+  for (const auto& n : g.nodes()) nodes.push_back(n.get());
+  for (Node* n : nodes) {
+    for (Graph* sub : n->subgraphs()) count += rewrite_nodes(*sub, visit);
+    count += visit(g, n);
+  }
+  return count;
+}
+
+PassResult rewrite_model(Model& m, const std::function<int64_t(Graph&, Node*)>& visit) {
+  PassResult r;
+  if (!m.graph) return r;
+  r.rewrites = rewrite_nodes(*m.graph, visit);
+  r.changed = r.rewrites > 0;
+  return r;
+}
+
 }  // namespace irforge::passes
