@@ -91,6 +91,32 @@ bool replace_value(Graph& g, Value* old, Value* replacement) {
   return true;
 }
 
+void set_int_attr(Node* n, const char* name, int64_t v) {
+  if (Attribute* a = n->attr(name)) {
+    a->kind = AttrKind::kInt;
+    a->i = v;
+    return;
+  }
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::kInt;
+  a.i = v;
+  n->attributes().push_back(std::move(a));
+}
+
+void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v) {
+  if (Attribute* a = n->attr(name)) {
+    a->kind = AttrKind::kInts;
+    a->ints = v;
+    return;
+  }
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::kInts;
+  a.ints = v;
+  n->attributes().push_back(std::move(a));
+}
+
 int64_t rewrite_nodes(Graph& g, const std::function<int64_t(Graph&, Node*)>& visit) {
   int64_t count = 0;
   std::vector<Node*> nodes;

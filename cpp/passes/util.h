@@ -44,6 +44,10 @@ bool single_use_by(const Value* v, const Node* user);
 // `replacement` is an internal node output; returns false (nothing changed) otherwise.
 bool replace_value(Graph& g, Value* old, Value* replacement);
 
+// Sets attribute `name` of `n` to an int / ints value, replacing one of that name or adding it.
+void set_int_attr(Node* n, const char* name, int64_t v);
+void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v);
+
 // One sweep of a node-by-node rewrite: calls `visit(graph, node)` on each node of `g` in order,
 // after sweeping that node's subgraphs (they can only capture values defined before it). The
 // node list is taken first, so `visit` may insert or remove nodes. Returns the sum of what

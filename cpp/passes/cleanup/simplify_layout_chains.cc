@@ -40,19 +40,6 @@ bool is_identity(const Ints& p) {
   return true;
 }
 
-void set_ints_attr(Node* n, const char* name, const Ints& v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInts;
-    a->ints = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = v;
-  n->attributes().push_back(std::move(a));
-}
-
 // Squeeze/Unsqueeze axes (input 1 from opset 13, attribute before), sorted and made
 // non-negative for a tensor of rank `rank` (-1 = unknown: only non-negative axes then work).
 std::optional<Ints> normalized_axes(const Node* n, int64_t rank) {

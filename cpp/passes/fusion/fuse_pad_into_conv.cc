@@ -65,19 +65,6 @@ std::optional<PadSpec> pad_spec(const Node* pad) {
   return s;
 }
 
-void set_attr_ints(Node* n, const char* name, const Ints& v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInts;
-    a->ints = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = v;
-  n->attributes().push_back(std::move(a));
-}
-
 bool fuse_one(Graph& g, Node* op) {
   const bool conv = is_op(op, "Conv"), avg = is_op(op, "AveragePool"), max = is_op(op, "MaxPool");
   if ((!conv && !avg && !max) || !op->input(0)) return false;
@@ -115,7 +102,7 @@ bool fuse_one(Graph& g, Node* op) {
       if (pads[i] >= extent || pads[i + n] >= extent) return false;
     }
   }
-  set_attr_ints(op, "pads", pads);
+  set_ints_attr(op, "pads", pads);
   if (Attribute* a = op->attr("auto_pad")) a->s = "NOTSET";
   Value* padded = op->input(0);
   op->set_input(0, pad->input(0));

@@ -25,19 +25,6 @@ bool float_type(const Value* v) {
   return t == DataType::kFloat || t == DataType::kFloat16 || t == DataType::kDouble || t == DataType::kBfloat16;
 }
 
-void set_int_attr(Node* n, const char* name, int64_t v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInt;
-    a->i = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInt;
-  a.i = v;
-  n->attributes().push_back(std::move(a));
-}
-
 void drop_if_dead(Graph& g, Value* transposed) {
   Node* t = transposed->producer();
   if (!transposed->has_uses() && !transposed->is_graph_output()) g.remove_node(t);
