@@ -110,25 +110,10 @@ bool fuse_one(Graph& g, Node* op) {
   return true;
 }
 
-int64_t fuse(Graph& g) {
-  int64_t count = 0;
-  std::vector<Node*> nodes;
-  for (const auto& n : g.nodes()) nodes.push_back(n.get());
-  for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub);
-    if (fuse_one(g, n)) ++count;
-  }
-  return count;
-}
-
 }  // namespace
 
 PassResult FusePadIntoConv::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = fuse(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  return rewrite_model(model, [](Graph& g, Node* n) -> int64_t { return fuse_one(g, n) ? 1 : 0; });
 }
 
 }  // namespace irforge::passes
