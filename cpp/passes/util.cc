@@ -78,6 +78,8 @@ bool single_use_by(const Value* v, const Node* user) {
   return v->uses().size() == 1 && v->uses()[0].node == user && !v->is_graph_output();
 }
 
+bool used_once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
+
 bool replace_value(Graph& g, Value* old, Value* replacement) {
   if (old->is_graph_output()) {
     // The replacement takes over the output's name; it must be free to be renamed.

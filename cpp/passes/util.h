@@ -36,6 +36,9 @@ class NameGen {
 // A new float32 initializer in `g` with the given values.
 Value* add_f32_initializer(Graph& g, const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values);
 
+// True if `v` has exactly one use and is not a graph output.
+bool used_once(const Value* v);
+
 // True if `v` is used only as input of `user` (once) and is not a graph output.
 bool single_use_by(const Value* v, const Node* user);
 

@@ -8,11 +8,9 @@ namespace {
 
 using namespace fusion;
 
-bool once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
-
 // softplus(x) as Softplus(x) or Log(1 + Exp(x)); its nodes go to `pattern`.
 bool is_softplus_of(Value* v, Value* x, std::vector<Node*>& pattern) {
-  if (!once(v)) return false;
+  if (!used_once(v)) return false;
   if (Node* sp = producer_is(v, "Softplus")) {
     pattern.push_back(sp);
     return sp->input(0) == x;
@@ -21,7 +19,7 @@ bool is_softplus_of(Value* v, Value* x, std::vector<Node*>& pattern) {
   Node* add = log ? producer_is(log->input(0), "Add") : nullptr;
   auto one = add ? scalar_operand(add, nullptr) : std::nullopt;
   Node* exp = one ? producer_is(one->other, "Exp") : nullptr;
-  if (!exp || !once(log->input(0)) || !once(one->other) || one->value != 1.0 || exp->input(0) != x) return false;
+  if (!exp || !used_once(log->input(0)) || !used_once(one->other) || one->value != 1.0 || exp->input(0) != x) return false;
   pattern.insert(pattern.end(), {log, add, exp});
   return true;
 }
@@ -32,7 +30,7 @@ bool try_fuse(FusionContext& cx, Node* mul) {
     Value* x = mul->input(i);
     Value* t = mul->input(1 - i);
     Node* tanh = producer_is(t, "Tanh");
-    if (!tanh || !is_float(x) || !once(t) || t == x) continue;
+    if (!tanh || !is_float(x) || !used_once(t) || t == x) continue;
     std::vector<Node*> pattern = {mul, tanh};
     if (!is_softplus_of(tanh->input(0), x, pattern)) continue;
     replace_with_fused(cx, mul, mul->output(0), "Mish", {x}, {}, pattern);

@@ -224,11 +224,10 @@ Value* ones_f32(FusionContext& cx, const std::string& base, const std::vector<in
 namespace irforge::passes::fusion {
 
 namespace {
-bool once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
 
 // ve^(sign * 1/2) where `v` is Sqrt(ve) (sign +1) or Pow(ve, ±0.5).
 Value* root_of(Value* v, int sign, std::vector<Node*>& nodes) {
-  if (!once(v)) return nullptr;
+  if (!used_once(v)) return nullptr;
   if (Node* s = producer_is(v, "Sqrt"); s && sign > 0) {
     nodes.push_back(s);
     return s->input(0);
@@ -253,7 +252,7 @@ std::optional<Normalize> match_normalize(Node* n) {
     if (n->op_type() == "Div") {
       if (k == 1) break;
       ve = root_of(den, +1, r.nodes);
-    } else if (n->op_type() == "Mul" && once(den)) {
+    } else if (n->op_type() == "Mul" && used_once(den)) {
       if (Node* rec = producer_is(den, "Reciprocal")) {
         r.nodes.push_back(rec);
         ve = root_of(rec->input(0), +1, r.nodes);
@@ -265,7 +264,7 @@ std::optional<Normalize> match_normalize(Node* n) {
         ve = root_of(den, -1, r.nodes);
       }
     }
-    if (!once(ve)) continue;
+    if (!used_once(ve)) continue;
     r.numerator = n->input(k);
     Value* mean = ve;
     if (Node* add = producer_is(ve, "Add")) {
@@ -276,7 +275,7 @@ std::optional<Normalize> match_normalize(Node* n) {
       mean = eps->other;
     }
     r.mean = producer_is(mean, "ReduceMean");
-    if (!r.mean || !once(mean)) continue;
+    if (!r.mean || !used_once(mean)) continue;
     return r;
   }
   return std::nullopt;
@@ -335,7 +334,6 @@ std::vector<Attribute> norm_attrs(int64_t k, double eps) {
 namespace irforge::passes::fusion {
 
 namespace {
-bool used_once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
 
 // a * x + b (see AffineClamp).
 void match_affine(Value* u, AffineClamp& r) {
