@@ -49,38 +49,30 @@ bool is_tanh_argument(Value* arg, Value* x, std::vector<Node*>& pattern) {
 }
 
 bool try_fuse(FusionContext& cx, Node* root) {
-  if (!root->domain().empty() || (root->op_type() != "Mul" && root->op_type() != "Div")) return false;
-  Value* y = root->output(0);
-  Product p = flatten_product(y);
-  if (p.factors.size() != 2) return false;
-  for (int i = 0; i < 2; ++i) {
-    Value* x = p.factors[i];
-    Value* a = p.factors[1 - i];
-    if (!is_float(x) || !keeps_shape(p, x) || !used_once(a)) continue;
+  return match_gated_product(root, [&](Value* x, Value* a, const Product& p) {
     DataType t = x->type().elem_type;
     Node* add = producer_is(a, "Add");
     auto one = add ? scalar_operand(add, x) : std::nullopt;
-    if (!one || !near(one->value, 1.0, t) || !near(p.scale, 0.5, t) || !used_once(one->other)) continue;
+    if (!one || !near(one->value, 1.0, t) || !near(p.scale, 0.5, t) || !used_once(one->other)) return false;
     Node* f = one->other->producer();
-    if (!f || !f->domain().empty() || (f->op_type() != "Erf" && f->op_type() != "Tanh")) continue;
+    if (!f || !f->domain().empty() || (f->op_type() != "Erf" && f->op_type() != "Tanh")) return false;
     std::vector<Node*> pattern = p.nodes;
     pattern.push_back(add);
     pattern.push_back(f);
     bool tanh = f->op_type() == "Tanh";
     bool ok = tanh ? is_tanh_argument(f->input(0), x, pattern) : is_power_of(f->input(0), x, 1, M_SQRT1_2, pattern);
-    if (!ok) continue;
+    if (!ok) return false;
     std::vector<Attribute> attrs;
     if (tanh) {
-      Attribute a;
-      a.name = "approximate";
-      a.kind = AttrKind::kString;
-      a.s = "tanh";
-      attrs.push_back(std::move(a));
+      Attribute approx;
+      approx.name = "approximate";
+      approx.kind = AttrKind::kString;
+      approx.s = "tanh";
+      attrs.push_back(std::move(approx));
     }
-    replace_with_fused(cx, root, y, "Gelu", {x}, std::move(attrs), pattern);
+    replace_with_fused(cx, root, root->output(0), "Gelu", {x}, std::move(attrs), pattern);
     return true;
-  }
-  return false;
+  });
 }
 
 }  // namespace

@@ -84,6 +84,19 @@ void flatten_into(Value* v, bool is_root, Product& p, int64_t& const_rank) {
 }
 }  // namespace
 
+bool match_gated_product(Node* root, const std::function<bool(Value* x, Value* g, const Product& p)>& fn) {
+  if (!root->domain().empty() || (root->op_type() != "Mul" && root->op_type() != "Div")) return false;
+  Product p = flatten_product(root->output(0));
+  if (p.factors.size() != 2) return false;
+  for (int i = 0; i < 2; ++i) {
+    Value* x = p.factors[i];
+    Value* g = p.factors[1 - i];
+    if (!is_float(x) || !keeps_shape(p, x) || !used_once(g)) continue;
+    if (fn(x, g, p)) return true;
+  }
+  return false;
+}
+
 Product flatten_product(Value* root) {
   Product p;
   flatten_into(root, true, p, p.const_rank);

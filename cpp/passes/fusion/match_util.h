@@ -47,6 +47,12 @@ bool keeps_shape(const Product& p, const Value* x);
 // True for float, double, float16 and bfloat16 tensors.
 bool is_float(const Value* x);
 
+// y = scale * x * g, y the output of a Mul or Div `root` and x, g the two factors of its
+// flattened product: calls `fn(x, g, product)` for each of the two ways to choose x among the
+// factors such that x is a float tensor whose shape the product's constants keep and g is used
+// once; returns true as soon as `fn` does (a gated activation x * g(x) was rewritten).
+bool match_gated_product(Node* root, const std::function<bool(Value* x, Value* g, const Product& p)>& fn);
+
 // The other input of a binary node, or nullptr if `v` is not one of its two inputs.
 Value* other_input(const Node* n, const Value* v);
 
