@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "passes/legalize/expand_util.h"
 #include "passes/util.h"
 #include "support/error.h"
 #include "support/fp16.h"
@@ -470,30 +471,6 @@ std::optional<Match> match(Node* out, int64_t opset) {
 }
 
 // ---- the rewrite ------------------------------------------------------------------------------
-
-Attribute int_attr(const char* name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInt;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(const char* name, float v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kFloat;
-  a.f = v;
-  return a;
-}
-
-Attribute ints_attr(const char* name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 
 bool rewrite(Graph& g, NameGen& names, const Match& m) {
   Node* out = m.out;
