@@ -78,10 +78,7 @@ bool try_fuse(FusionContext& cx, Node* root) {
 }  // namespace
 
 PassResult FuseGelu::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

@@ -37,10 +37,7 @@ bool try_fuse(FusionContext& cx, Node* mul) {
 }  // namespace
 
 PassResult FuseSwish::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

@@ -172,7 +172,7 @@ bool matches_trailing_dims(const Value* w, const Value* x, int64_t k) {
   return t && dims && t->dims() == *dims && t->dtype() == x->type().elem_type;
 }
 
-int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse) {
+PassResult fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse) {
   NameGen names(m);
   std::vector<Graph*> graphs;
   for_each_graph(*m.graph, [&](Graph& g) { graphs.push_back(&g); });
@@ -184,7 +184,10 @@ int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<boo
     for (Node* n : nodes)
       if (!cx.removed.count(n) && try_fuse(cx, n)) ++count;
   }
-  return count;
+  PassResult r;
+  r.rewrites = count;
+  r.changed = count > 0;
+  return r;
 }
 
 Node* replace_with_fused(FusionContext& cx, Node* anchor, Value* replaced, const std::string& op_type,

@@ -87,8 +87,8 @@ struct FusionContext {
 };
 
 // Runs `try_fuse` on every node of every graph (subgraphs too), in order, skipping nodes an
-// earlier rewrite removed; returns how many calls returned true.
-int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse);
+// earlier rewrite removed; the rewrites are how many calls returned true.
+PassResult fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse);
 
 // Rewriting: inserts `op_type` before `anchor` (the pattern's last node), makes its single
 // output replace `replaced` (taking its name if it is a graph output), records provenance, then
