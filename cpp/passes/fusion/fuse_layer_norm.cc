@@ -12,14 +12,12 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* n) {
-  auto nm = match_normalize(n);
+  auto nm = match_square_normalize(n);
   if (!nm) return false;
   Node* var = nm->mean;
+  Node* sq = nm->square;
   Value* d = nm->numerator;
-  if (!d) return false;
-  Node* sq = nullptr;
-  Value* d2 = mean_of_square(var, &sq);
-  if (!d2) return false;
+  Value* d2 = nm->squared;
   // x - mean, computed once (used by the square and the division) or twice.
   Node* sub = producer_is(d, "Sub");
   Node* sub2 = producer_is(d2, "Sub");

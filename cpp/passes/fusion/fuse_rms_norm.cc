@@ -10,13 +10,11 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* n) {
-  auto nm = match_normalize(n);
-  if (!nm) return false;
+  auto nm = match_square_normalize(n);
+  if (!nm || nm->squared != nm->numerator) return false;
   Node* rm = nm->mean;
+  Node* sq = nm->square;
   Value* a = nm->numerator;
-  if (!a) return false;
-  Node* sq = nullptr;
-  if (mean_of_square(rm, &sq) != a) return false;
   auto axes = kept_reduce_axes(rm, rank_of(a));
   if (!axes || !are_trailing(*axes)) return false;
   int64_t k = static_cast<int64_t>(axes->size());

@@ -317,13 +317,15 @@ Value* squared(Node* sq) {
   return nullptr;
 }
 
-Value* mean_of_square(Node* mean, Node** sq) {
-  Value* s = mean->input(0);
-  if (!s) return nullptr;
-  *sq = s->producer();
-  Value* a = squared(*sq);
-  if (!a || s->uses().size() != 1 || s->is_graph_output()) return nullptr;
-  return a;
+std::optional<SquareNormalize> match_square_normalize(Node* n) {
+  auto nm = match_normalize(n);
+  if (!nm || !nm->numerator) return std::nullopt;
+  Value* s = nm->mean->input(0);
+  if (!s) return std::nullopt;
+  Node* sq = s->producer();
+  Value* a = squared(sq);
+  if (!a || s->uses().size() != 1 || s->is_graph_output()) return std::nullopt;
+  return SquareNormalize{std::move(*nm), a, sq};
 }
 
 Value* absorb_trailing_operand(const char* op_type, const Value* x, int64_t k, std::vector<Node*>& pattern,

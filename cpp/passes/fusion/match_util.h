@@ -120,9 +120,14 @@ struct Normalize {
 };
 std::optional<Normalize> match_normalize(Node* n);
 
-// a when mean's input is a square of a (see `squared`) used only by `mean`; sets *sq to the
-// square node. nullptr otherwise.
-Value* mean_of_square(Node* mean, Node** sq);
+// n = a / sqrt(mean(s^2) + eps): match_normalize whose ReduceMean reads a square of `squared`
+// (see `squared`) used only by it; the core of LayerNormalization (a = s = x - mean(x), or
+// two equal copies) and RMSNormalization (a = s = x). `square` is not in `nodes`.
+struct SquareNormalize : Normalize {
+  Value* squared;
+  Node* square;
+};
+std::optional<SquareNormalize> match_square_normalize(Node* n);
 
 // The elementwise affine tail of a normalization: when the single user of `out` is `op_type`
 // (Mul: scale, Add: shift) and its other operand is a constant with x's last `k` dims, appends it
