@@ -25,18 +25,12 @@ bool is_softplus_of(Value* v, Value* x, std::vector<Node*>& pattern) {
 }
 
 bool try_fuse(FusionContext& cx, Node* mul) {
-  if (!mul->domain().empty() || mul->op_type() != "Mul" || mul->inputs().size() != 2) return false;
-  for (int i = 0; i < 2; ++i) {
-    Value* x = mul->input(i);
-    Value* t = mul->input(1 - i);
-    Node* tanh = producer_is(t, "Tanh");
-    if (!tanh || !is_float(x) || !used_once(t) || t == x) continue;
+  return match_gated_mul(mul, "Tanh", [&](Value* x, Node* tanh) {
     std::vector<Node*> pattern = {mul, tanh};
-    if (!is_softplus_of(tanh->input(0), x, pattern)) continue;
+    if (!is_softplus_of(tanh->input(0), x, pattern)) return false;
     replace_with_fused(cx, mul, mul->output(0), "Mish", {x}, {}, pattern);
     return true;
-  }
-  return false;
+  });
 }
 
 }  // namespace

@@ -84,6 +84,18 @@ void flatten_into(Value* v, bool is_root, Product& p, int64_t& const_rank) {
 }
 }  // namespace
 
+bool match_gated_mul(Node* mul, const char* op_type, const std::function<bool(Value* x, Node* gate)>& fn) {
+  if (!mul->domain().empty() || mul->op_type() != "Mul" || mul->inputs().size() != 2) return false;
+  for (int i = 0; i < 2; ++i) {
+    Value* x = mul->input(i);
+    Value* g = mul->input(1 - i);
+    Node* gate = producer_is(g, op_type);
+    if (!gate || !is_float(x) || !used_once(g) || x == g) continue;
+    if (fn(x, gate)) return true;
+  }
+  return false;
+}
+
 bool match_gated_product(Node* root, const std::function<bool(Value* x, Value* g, const Product& p)>& fn) {
   if (!root->domain().empty() || (root->op_type() != "Mul" && root->op_type() != "Div")) return false;
   Product p = flatten_product(root->output(0));

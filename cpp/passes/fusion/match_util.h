@@ -47,6 +47,11 @@ bool keeps_shape(const Product& p, const Value* x);
 // True for float, double, float16 and bfloat16 tensors.
 bool is_float(const Value* x);
 
+// mul = Mul(x, g) with g = `op_type`(...) used only here and x a float tensor other than g:
+// calls `fn(x, gate)` (gate: g's producer) for each of the two ways to read the inputs; returns
+// true as soon as `fn` does.
+bool match_gated_mul(Node* mul, const char* op_type, const std::function<bool(Value* x, Node* gate)>& fn);
+
 // y = scale * x * g, y the output of a Mul or Div `root` and x, g the two factors of its
 // flattened product: calls `fn(x, g, product)` for each of the two ways to choose x among the
 // factors such that x is a float tensor whose shape the product's constants keep and g is used
