@@ -93,31 +93,26 @@ bool replace_value(Graph& g, Value* old, Value* replacement) {
   return true;
 }
 
-void set_int_attr(Node* n, const char* name, int64_t v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInt;
-    a->i = v;
-    return;
+namespace {
+
+// The attribute `name` of `n` (made if missing) with kind `kind`, for the caller to fill.
+Attribute& attr_to_set(Node* n, const char* name, AttrKind kind) {
+  Attribute* a = n->attr(name);
+  if (!a) {
+    Attribute fresh;
+    fresh.name = name;
+    n->attributes().push_back(std::move(fresh));
+    a = &n->attributes().back();
   }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInt;
-  a.i = v;
-  n->attributes().push_back(std::move(a));
+  a->kind = kind;
+  return *a;
 }
 
-void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInts;
-    a->ints = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = v;
-  n->attributes().push_back(std::move(a));
-}
+}  // namespace
+
+void set_int_attr(Node* n, const char* name, int64_t v) { attr_to_set(n, name, AttrKind::kInt).i = v; }
+
+void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v) { attr_to_set(n, name, AttrKind::kInts).ints = v; }
 
 int64_t rewrite_nodes(Graph& g, const std::function<int64_t(Graph&, Node*)>& visit) {
   int64_t count = 0;
