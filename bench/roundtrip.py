@@ -77,14 +77,8 @@ print(json.dumps({"import": t1 - t0, "convert": t2 - t1, "save": t3 - t2}))
 """
 
 
-@dataclass
-class Result:
-    tool: str
-    walls: list[float] = field(default_factory=list)
-    rss: list[int] = field(default_factory=list)  # bytes
-    out_bytes: int = 0
-    phases: dict | None = None  # child's own timings for its fastest run
-    error: str | None = None
+class Timings:
+    """Best-of-repeats figures over `walls` (seconds) and `rss` (bytes) lists."""
 
     @property
     def wall(self) -> float:
@@ -93,6 +87,16 @@ class Result:
     @property
     def peak(self) -> int:
         return max(self.rss)
+
+
+@dataclass
+class Result(Timings):
+    tool: str
+    walls: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)  # bytes
+    out_bytes: int = 0
+    phases: dict | None = None  # child's own timings for its fastest run
+    error: str | None = None
 
 
 # Peak RSS must come from a *small* parent: exec() records the RSS high-water mark of the
@@ -109,6 +113,15 @@ with open(sys.argv[1], "w") as f:
     f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
+
+
+def peak_rss(rss_path: str) -> int:
+    """Peak RSS in bytes as the launcher wrote it to rss_path; 0 when it wrote nothing usable."""
+    try:
+        with open(rss_path) as f:
+            return int(f.read().split()[-1]) * 1024  # GNU time may prefix "Command exited with ..."
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def launcher_argv(rss_path: str) -> list[str]:
@@ -132,12 +145,7 @@ def run_child(argv: list[str], log_path: str, timeout: float) -> tuple[float, in
         finally:
             timer.cancel()
         wall = time.perf_counter() - t0
-    try:
-        with open(rss_path) as f:
-            rss_kib = int(f.read().split()[-1])  # GNU time may prefix "Command exited with ..."
-    except (OSError, ValueError, IndexError):
-        rss_kib = 0
-    return wall, rss_kib * 1024, os.waitstatus_to_exitcode(status)
+    return wall, peak_rss(rss_path), os.waitstatus_to_exitcode(status)
 
 
 def warm(files: list[str]) -> None:

@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
-from roundtrip import clean, dir_bytes, launcher_argv, warm  # noqa: E402
+from roundtrip import Timings, clean, dir_bytes, launcher_argv, peak_rss, warm  # noqa: E402
 
 DEFAULT_CACHE = "/tmp/irforge-bench"
 MODEL_NAMES = ("cnn", "bert", "gpt2", "llama3b")
@@ -91,21 +91,13 @@ ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
 
 
 @dataclass
-class Result:
+class Result(Timings):
     model: str
     tool: str
     walls: list = field(default_factory=list)
     rss: list = field(default_factory=list)  # bytes
     out_bytes: int = 0
     error: str | None = None
-
-    @property
-    def wall(self) -> float:
-        return min(self.walls)
-
-    @property
-    def peak(self) -> int:
-        return max(self.rss)
 
 
 def installed(tool: str) -> bool:
@@ -180,12 +172,7 @@ def run_child(argv: list[str], log_path: str, timeout: float, min_free: int) -> 
             done.set()
             watcher.join()
         wall = time.perf_counter() - t0
-    try:
-        with open(rss_path) as f:
-            rss_kib = int(f.read().split()[-1])  # GNU time may prefix "Command exited with ..."
-    except (OSError, ValueError, IndexError):
-        rss_kib = 0
-    return wall, rss_kib * 1024, os.waitstatus_to_exitcode(status), (killed[0] if killed else "")
+    return wall, peak_rss(rss_path), os.waitstatus_to_exitcode(status), (killed[0] if killed else "")
 
 
 class BigMemLock:

@@ -22,6 +22,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 import irforge
 from irforge import ConversionError, InvalidModelError, ModelFileError, ResourceLimitError
+from protobuf_wire import field as _field
+from protobuf_wire import varint as _varint
 
 REPO = Path(__file__).resolve().parents[1]
 # The folder holding the irforge package under test, so that CLI subprocesses run the same build
@@ -64,20 +66,6 @@ def _external_tensor(location: str, offset=None, length=None) -> onnx.TensorProt
             entry = t.external_data.add()
             entry.key, entry.value = key, str(value)
     return t
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _nested_if_model(depth: int) -> bytes:

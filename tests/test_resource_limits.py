@@ -20,6 +20,8 @@ from onnx import numpy_helper as nh
 
 import irforge
 from irforge import ResourceLimitError
+from protobuf_wire import field as _field
+from protobuf_wire import varint as _varint
 
 LIMIT = 1 << 40  # ReadLimits::max_elements
 
@@ -149,20 +151,6 @@ def test_long_chain_does_not_recurse_deeply(tmp_path):
     irforge.save_model(model, tmp_path / "chain.xml")
     irforge.save_model(model, tmp_path / "chain.onnx")
     assert onnx.load(str(tmp_path / "chain.onnx")).graph.node[-1].output[0] == prev
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def test_millions_of_tiny_nodes_are_refused():

@@ -2,6 +2,7 @@
 // or is a memory-mapped file, so reading a model never copies weights.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,19 @@ class ComputedStorage : public Storage {
   }
   // Writes bytes [offset, offset + n) to out. Must be a pure function of the range.
   virtual void produce(size_t offset, size_t n, uint8_t* out) const = 0;
+
+  // Produces bytes [offset, offset + n) in pieces of at most 16 MiB through one bounded buffer,
+  // passing each to sink(bytes, length): how writers stream computed bytes to a file.
+  template <typename Sink>
+  void stream(size_t offset, size_t n, Sink&& sink) const {
+    constexpr size_t kChunk = size_t{16} << 20;
+    std::vector<uint8_t> buf(std::min(n, kChunk));
+    for (size_t done = 0; done < n; done += kChunk) {
+      size_t len = std::min(kChunk, n - done);
+      produce(offset + done, len, buf.data());
+      sink(buf.data(), len);
+    }
+  }
 
  private:
   size_t size_;

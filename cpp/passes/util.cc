@@ -78,6 +78,8 @@ bool single_use_by(const Value* v, const Node* user) {
   return v->uses().size() == 1 && v->uses()[0].node == user && !v->is_graph_output();
 }
 
+bool used_once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
+
 bool replace_value(Graph& g, Value* old, Value* replacement) {
   if (old->is_graph_output()) {
     // The replacement takes over the output's name; it must be free to be renamed.
@@ -89,6 +91,46 @@ bool replace_value(Graph& g, Value* old, Value* replacement) {
   }
   g.replace_all_uses(old, replacement);
   return true;
+}
+
+namespace {
+
+// The attribute `name` of `n` (made if missing) with kind `kind`, for the caller to fill.
+Attribute& attr_to_set(Node* n, const char* name, AttrKind kind) {
+  Attribute* a = n->attr(name);
+  if (!a) {
+    Attribute fresh;
+    fresh.name = name;
+    n->attributes().push_back(std::move(fresh));
+    a = &n->attributes().back();
+  }
+  a->kind = kind;
+  return *a;
+}
+
+}  // namespace
+
+void set_int_attr(Node* n, const char* name, int64_t v) { attr_to_set(n, name, AttrKind::kInt).i = v; }
+
+void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v) { attr_to_set(n, name, AttrKind::kInts).ints = v; }
+
+int64_t rewrite_nodes(Graph& g, const std::function<int64_t(Graph&, Node*)>& visit) {
+  int64_t count = 0;
+  std::vector<Node*> nodes;
+  for (const auto& n : g.nodes()) nodes.push_back(n.get());
+  for (Node* n : nodes) {
+    for (Graph* sub : n->subgraphs()) count += rewrite_nodes(*sub, visit);
+    count += visit(g, n);
+  }
+  return count;
+}
+
+PassResult rewrite_model(Model& m, const std::function<int64_t(Graph&, Node*)>& visit) {
+  PassResult r;
+  if (!m.graph) return r;
+  r.rewrites = rewrite_nodes(*m.graph, visit);
+  r.changed = r.rewrites > 0;
+  return r;
 }
 
 }  // namespace irforge::passes

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/pass.h"
 
 namespace irforge::passes {
 
@@ -34,6 +36,9 @@ class NameGen {
 // A new float32 initializer in `g` with the given values.
 Value* add_f32_initializer(Graph& g, const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& values);
 
+// True if `v` has exactly one use and is not a graph output.
+bool used_once(const Value* v);
+
 // True if `v` is used only as input of `user` (once) and is not a graph output.
 bool single_use_by(const Value* v, const Node* user);
 
@@ -41,5 +46,18 @@ bool single_use_by(const Value* v, const Node* user);
 // to `replacement` (graph output names are the model's interface) — only done when
 // `replacement` is an internal node output; returns false (nothing changed) otherwise.
 bool replace_value(Graph& g, Value* old, Value* replacement);
+
+// Sets attribute `name` of `n` to an int / ints value, replacing one of that name or adding it.
+void set_int_attr(Node* n, const char* name, int64_t v);
+void set_ints_attr(Node* n, const char* name, const std::vector<int64_t>& v);
+
+// One sweep of a node-by-node rewrite: calls `visit(graph, node)` on each node of `g` in order,
+// after sweeping that node's subgraphs (they can only capture values defined before it). The
+// node list is taken first, so `visit` may insert or remove nodes. Returns the sum of what
+// `visit` returned (its rewrites).
+int64_t rewrite_nodes(Graph& g, const std::function<int64_t(Graph&, Node*)>& visit);
+
+// rewrite_nodes over the model's main graph (nothing when it has none), as a PassResult.
+PassResult rewrite_model(Model& m, const std::function<int64_t(Graph&, Node*)>& visit);
 
 }  // namespace irforge::passes

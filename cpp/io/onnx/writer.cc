@@ -317,14 +317,10 @@ class FileSink {
   }
   // Streams computed bytes (see ComputedStorage) through a bounded buffer.
   void write_computed(const ComputedStorage& comp, size_t offset, size_t n) {
-    constexpr size_t kChunk = size_t{16} << 20;
-    std::vector<uint8_t> buf(std::min(n, kChunk));
-    for (size_t done = 0; done < n; done += kChunk) {
-      size_t len = std::min(kChunk, n - done);
-      comp.produce(offset + done, len, buf.data());
-      write_raw(buf.data(), len);
+    comp.stream(offset, n, [this](const uint8_t* p, size_t len) {
+      write_raw(p, len);
       progress_.advance(len);
-    }
+    });
   }
   void pad_to(uint64_t offset) {
     static const uint8_t kZeros[4096] = {};

@@ -130,14 +130,10 @@ class BinWriter {
       return;
     }
     uint64_t offset = offset_;
-    constexpr size_t kChunk = size_t{16} << 20;
-    std::vector<uint8_t> buf(std::min(n, kChunk));
-    for (size_t off = 0; off < n; off += kChunk) {
-      size_t len = std::min(kChunk, n - off);
-      comp.produce(begin + off, len, buf.data());
-      write_raw(buf.data(), len);
+    comp.stream(begin, n, [this](const uint8_t* p, size_t len) {
+      write_raw(p, len);
       advance(len);
-    }
+    });
     seen = {offset, true};
     finish(l, offset, n, c.source_type);
   }

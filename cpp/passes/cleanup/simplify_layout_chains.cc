@@ -40,19 +40,6 @@ bool is_identity(const Ints& p) {
   return true;
 }
 
-void set_ints_attr(Node* n, const char* name, const Ints& v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInts;
-    a->ints = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = v;
-  n->attributes().push_back(std::move(a));
-}
-
 // Squeeze/Unsqueeze axes (input 1 from opset 13, attribute before), sorted and made
 // non-negative for a tensor of rank `rank` (-1 = unknown: only non-negative axes then work).
 std::optional<Ints> normalized_axes(const Node* n, int64_t rank) {
@@ -76,17 +63,11 @@ class Simplifier {
  public:
   explicit Simplifier(Model& m) : names_(m) {}
 
-  int64_t graph(Graph& g) {
-    int64_t count = 0;
-    std::vector<Node*> nodes;
-    for (const auto& n : g.nodes()) nodes.push_back(n.get());
-    for (Node* n : nodes) {
-      for (Graph* sub : n->subgraphs()) count += graph(*sub);
-      if (is_op(n, "Transpose")) count += transpose(g, n);
-      else if (is_op(n, "Reshape")) count += reshape(g, n);
-      else if (is_op(n, "Squeeze") || is_op(n, "Unsqueeze")) count += squeeze_pair(g, n);
-    }
-    return count;
+  int64_t node(Graph& g, Node* n) {
+    if (is_op(n, "Transpose")) return transpose(g, n);
+    if (is_op(n, "Reshape")) return reshape(g, n);
+    if (is_op(n, "Squeeze") || is_op(n, "Unsqueeze")) return squeeze_pair(g, n);
+    return 0;
   }
 
  private:
@@ -181,11 +162,9 @@ class Simplifier {
 }  // namespace
 
 PassResult SimplifyLayoutChains::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = Simplifier(model).graph(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  if (!model.graph) return {};
+  Simplifier s(model);
+  return rewrite_model(model, [&](Graph& g, Node* n) { return s.node(g, n); });
 }
 
 }  // namespace irforge::passes

@@ -33,18 +33,7 @@ class Folder {
  public:
   explicit Folder(const PassOptions& options) : options_(options) {}
 
-  // Topological order, subgraphs when their owner is reached (they can only capture values
-  // defined before it), so constant chains fold in one sweep.
-  int64_t graph(Graph& g) {
-    int64_t folded = 0;
-    std::vector<Node*> nodes;
-    for (const auto& n : g.nodes()) nodes.push_back(n.get());
-    for (Node* n : nodes) {
-      for (Graph* sub : n->subgraphs()) folded += graph(*sub);
-      if (try_fold(g, n)) ++folded;
-    }
-    return folded;
-  }
+  int64_t node(Graph& g, Node* n) { return try_fold(g, n) ? 1 : 0; }
 
  private:
   bool try_fold(Graph& g, Node* n) {
@@ -129,11 +118,10 @@ class Folder {
 }  // namespace
 
 PassResult ConstantFolding::run(Model& model, const PassOptions& options) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = Folder(options).graph(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  // rewrite_nodes' order (topological, subgraphs when their owner is reached) lets constant
+  // chains fold in one sweep.
+  Folder f(options);
+  return rewrite_model(model, [&](Graph& g, Node* n) { return f.node(g, n); });
 }
 
 }  // namespace irforge::passes

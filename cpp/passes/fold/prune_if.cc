@@ -42,15 +42,8 @@ class Pruner {
  public:
   explicit Pruner(Model& m) : model_(m), names_(m) {}
 
-  int64_t graph(Graph& g) {
-    int64_t n = 0;
-    std::vector<Node*> nodes;
-    for (const auto& up : g.nodes()) nodes.push_back(up.get());
-    for (Node* node : nodes) {
-      for (Graph* sub : node->subgraphs()) n += graph(*sub);
-      if (node->op_type() == "If" && (node->domain().empty() || node->domain() == "ai.onnx") && inline_if(g, *node)) ++n;
-    }
-    return n;
+  int64_t node(Graph& g, Node* n) {
+    return n->op_type() == "If" && (n->domain().empty() || n->domain() == "ai.onnx") && inline_if(g, *n) ? 1 : 0;
   }
 
  private:
@@ -111,11 +104,9 @@ class Pruner {
 }  // namespace
 
 PassResult PruneIf::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = Pruner(model).graph(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  if (!model.graph) return {};
+  Pruner p(model);
+  return rewrite_model(model, [&](Graph& g, Node* n) { return p.node(g, n); });
 }
 
 }  // namespace irforge::passes

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "passes/legalize/expand_util.h"
 #include "passes/util.h"
 #include "support/error.h"
 #include "support/fp16.h"
@@ -36,8 +37,6 @@ DataType elem_of(const Value* v) { return v && v->type().is_tensor() ? v->type()
 // Dims that are known to differ. Unknown dims and symbols never count as different (see header).
 bool known_different(const Dim& a, const Dim& b) { return a.is_static() && b.is_static() && a.value != b.value; }
 bool is_one(const Dim& d) { return d.is_static() && d.value == 1; }
-
-bool single_use(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
 
 bool is_op(const Node* n, const char* op) { return n && n->op_type() == op && n->domain().empty(); }
 
@@ -260,9 +259,9 @@ struct Gqa {
 // each kv head repeated r times in place.
 std::optional<Gqa> head_repeat(Value* v, int64_t opset) {
   Node* reshape = producer_op(v, "Reshape");
-  if (!reshape || !single_use(reshape->input(0))) return std::nullopt;
+  if (!reshape || !used_once(reshape->input(0))) return std::nullopt;
   Node* expand = producer_op(reshape->input(0), "Expand");
-  if (!expand || !single_use(expand->input(0))) return std::nullopt;
+  if (!expand || !used_once(expand->input(0))) return std::nullopt;
   Node* unsq = producer_op(expand->input(0), "Unsqueeze");
   if (!unsq) return std::nullopt;
   auto axes = axes_of(unsq, 1, opset);
@@ -309,7 +308,7 @@ Value* strip_scales(Value* v, double& scale, std::vector<Node*>& dead) {
     } else {
       return v;
     }
-    if (!single_use(rest)) return v;
+    if (!used_once(rest)) return v;
     dead.push_back(p);
     v = rest;
   }
@@ -325,7 +324,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
   if (!is_op(out, "MatMul") || out->inputs().size() != 2) return std::nullopt;
   Value* probs = out->input(0);
   Node* softmax = producer_op(probs, "Softmax");
-  if (!softmax || !single_use(probs)) return std::nullopt;
+  if (!softmax || !used_once(probs)) return std::nullopt;
   Match m;
   m.out = out;
   m.dead = {out, softmax};
@@ -334,7 +333,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
   if (!rank || *rank != 4) return reject("scores rank not known to be 4");
   int64_t axis = softmax->attr_int("axis", opset >= 13 ? -1 : 1);
   if (axis != 3 && axis != -1) return reject("softmax is not over the last axis");
-  if (!single_use(x)) return reject("scores have other users");
+  if (!used_once(x)) return reject("scores have other users");
   DataType t = elem_of(x);
   if (!is_float_dtype(t)) return reject("scores type unknown");
 
@@ -350,7 +349,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
         std::vector<Node*> tmp;
         Value* base = strip_scales(cand, unused, tmp);
         Node* bp = base->producer();
-        if (single_use(cand) && (is_op(bp, "MatMul") || is_op(bp, "Add") || is_op(bp, "Where")) && p->input(1 - s) != cand) {
+        if (used_once(cand) && (is_op(bp, "MatMul") || is_op(bp, "Add") || is_op(bp, "Where")) && p->input(1 - s) != cand) {
           scores_side = s;
           break;
         }
@@ -386,7 +385,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
       auto c = bool_pattern(p->input(0), opset);
       if (!c || c->region != masked || causal) return reject("Where condition is not a causal pattern");
       causal = Pattern{Region::kStrictUpper, c->rows, c->cols};
-      if (!single_use(p->input(scores_input))) return reject("scores have other users");
+      if (!used_once(p->input(scores_input))) return reject("scores have other users");
       m.dead.push_back(p);
       x = p->input(scores_input);
       m.fused_from += "Where,";
@@ -398,7 +397,7 @@ std::optional<Match> match(Node* out, int64_t opset) {
   x = strip_scales(x, m.scale, m.dead);
   for (size_t k = before; k < m.dead.size(); ++k) m.fused_from += m.dead[k]->op_type() + ",";
   Node* qk = producer_op(x, "MatMul");
-  if (!qk || !single_use(x)) return reject("no Q·Kᵀ MatMul under the scores");
+  if (!qk || !used_once(x)) return reject("no Q·Kᵀ MatMul under the scores");
   m.dead.push_back(qk);
 
   // Q: scales only. K: scales and transposes, composed into one permutation of the source.
@@ -406,14 +405,14 @@ std::optional<Match> match(Node* out, int64_t opset) {
   Value* kt = qk->input(1);
   std::vector<int64_t> acc = {0, 1, 2, 3};  // kt axis i = source axis acc[i]
   for (int guard = 0; guard < 8; ++guard) {
-    if (!single_use(kt)) break;
+    if (!used_once(kt)) break;
     Value* stripped = strip_scales(kt, m.scale, m.dead);
     if (stripped != kt) {
       kt = stripped;
       continue;
     }
     Node* tr = producer_op(kt, "Transpose");
-    if (!tr || !single_use(kt)) break;
+    if (!tr || !used_once(kt)) break;
     std::vector<int64_t> perm = tr->attr_ints("perm");
     if (perm.empty()) perm = {3, 2, 1, 0};
     if (perm.size() != 4) return reject("K transpose is not 4-D");
@@ -429,8 +428,8 @@ std::optional<Match> match(Node* out, int64_t opset) {
 
   bool identity = m.k_perm == std::vector<int64_t>{0, 1, 2, 3};
   std::optional<Gqa> kg = identity ? head_repeat(m.k, opset) : std::nullopt;
-  std::optional<Gqa> vg = single_use(m.v) ? head_repeat(m.v, opset) : std::nullopt;
-  bool absorbed = kg && vg && kg->repeats == vg->repeats && single_use(m.k);
+  std::optional<Gqa> vg = used_once(m.v) ? head_repeat(m.v, opset) : std::nullopt;
+  bool absorbed = kg && vg && kg->repeats == vg->repeats && used_once(m.k);
   int64_t repeats = absorbed ? kg->repeats : 1;
   if (absorbed) {
     m.k = kg->source;
@@ -472,30 +471,6 @@ std::optional<Match> match(Node* out, int64_t opset) {
 }
 
 // ---- the rewrite ------------------------------------------------------------------------------
-
-Attribute int_attr(const char* name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInt;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(const char* name, float v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kFloat;
-  a.f = v;
-  return a;
-}
-
-Attribute ints_attr(const char* name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 
 bool rewrite(Graph& g, NameGen& names, const Match& m) {
   Node* out = m.out;

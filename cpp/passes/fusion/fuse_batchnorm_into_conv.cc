@@ -123,27 +123,15 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
   return true;
 }
 
-int64_t fuse(Graph& g, NameGen& names) {
-  int64_t count = 0;
-  std::vector<Node*> nodes;
-  for (const auto& n : g.nodes()) nodes.push_back(n.get());
-  for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub, names);
-    auto m = match(n);
-    if (m && rewrite(g, names, *m)) ++count;
-  }
-  return count;
-}
-
 }  // namespace
 
 PassResult FuseBatchNormIntoConv::run(Model& model, const PassOptions&) {
   NameGen names(model);
-  PassResult r;
-  r.rewrites = fuse(*model.graph, names);
-  r.changed = r.rewrites > 0;
   // The original weights may now be unused; dce removes them.
-  return r;
+  return rewrite_model(model, [&names](Graph& g, Node* n) -> int64_t {
+    auto m = match(n);
+    return m && rewrite(g, names, *m) ? 1 : 0;
+  });
 }
 
 }  // namespace irforge::passes

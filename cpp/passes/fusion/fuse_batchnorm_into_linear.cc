@@ -98,29 +98,17 @@ void rewrite(Graph& g, NameGen& names, const Match& m) {
   absorb_consumer(g, out, m.bn);
 }
 
-int64_t fuse(Graph& g, NameGen& names) {
-  int64_t count = 0;
-  std::vector<Node*> nodes;
-  for (const auto& n : g.nodes()) nodes.push_back(n.get());
-  for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub, names);
-    if (auto m = match(n)) {
-      rewrite(g, names, *m);
-      ++count;
-    }
-  }
-  return count;
-}
-
 }  // namespace
 
 PassResult FuseBatchNormIntoLinear::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
+  if (!model.graph) return {};
   NameGen names(model);
-  r.rewrites = fuse(*model.graph, names);
-  r.changed = r.rewrites > 0;
-  return r;
+  return rewrite_model(model, [&names](Graph& g, Node* n) -> int64_t {
+    auto m = match(n);
+    if (!m) return 0;
+    rewrite(g, names, *m);
+    return 1;
+  });
 }
 
 }  // namespace irforge::passes

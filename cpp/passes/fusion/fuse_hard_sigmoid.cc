@@ -41,10 +41,7 @@ bool try_fuse(FusionContext& cx, Node* root) {
 }  // namespace
 
 PassResult FuseHardSigmoid::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

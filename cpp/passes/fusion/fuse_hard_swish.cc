@@ -9,45 +9,34 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* root) {
-  if (!root->domain().empty() || (root->op_type() != "Mul" && root->op_type() != "Div")) return false;
-  Value* y = root->output(0);
-  Product p = flatten_product(y);
-  if (p.factors.size() != 2) return false;
-  for (int i = 0; i < 2; ++i) {
-    Value* x = p.factors[i];
-    Value* h = p.factors[1 - i];
-    if (!is_float(x) || !keeps_shape(p, x) || h->uses().size() != 1 || h->is_graph_output()) continue;
+  return match_gated_product(root, [&](Value* x, Value* h, const Product& p) {
     DataType t = x->type().elem_type;
     std::vector<Node*> pattern = p.nodes;
     double alpha, beta, upper;
     if (Node* hs = producer_is(h, "HardSigmoid")) {
-      if (hs->input(0) != x) continue;
+      if (hs->input(0) != x) return false;
       alpha = hs->attr_float("alpha", 0.2f) * p.scale;
       beta = hs->attr_float("beta", 0.5f) * p.scale;
       upper = p.scale;
       pattern.push_back(hs);
     } else {
       auto c = match_affine_clamp(h);
-      if (!c || c->x != x || c->lo != 0 || p.scale <= 0) continue;
+      if (!c || c->x != x || c->lo != 0 || p.scale <= 0) return false;
       alpha = c->a * p.scale;
       beta = c->b * p.scale;
       upper = c->hi * p.scale;
       pattern.insert(pattern.end(), c->nodes.begin(), c->nodes.end());
     }
-    if (!near(alpha, 1.0 / 6.0, t) || !near(beta, 0.5, t) || !near(upper, 1.0, t)) continue;
-    replace_with_fused(cx, root, y, "HardSwish", {x}, {}, pattern);
+    if (!near(alpha, 1.0 / 6.0, t) || !near(beta, 0.5, t) || !near(upper, 1.0, t)) return false;
+    replace_with_fused(cx, root, root->output(0), "HardSwish", {x}, {}, pattern);
     return true;
-  }
-  return false;
+  });
 }
 
 }  // namespace
 
 PassResult FuseHardSwish::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

@@ -12,14 +12,12 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* n) {
-  auto nm = match_normalize(n);
+  auto nm = match_square_normalize(n);
   if (!nm) return false;
   Node* var = nm->mean;
+  Node* sq = nm->square;
   Value* d = nm->numerator;
-  if (!var->input(0) || !d) return false;
-  Node* sq = var->input(0)->producer();
-  Value* d2 = squared(sq);
-  if (!d2 || var->input(0)->uses().size() != 1 || var->input(0)->is_graph_output()) return false;
+  Value* d2 = nm->squared;
   // x - mean, computed once (used by the square and the division) or twice.
   Node* sub = producer_is(d, "Sub");
   Node* sub2 = producer_is(d2, "Sub");
@@ -43,43 +41,19 @@ bool try_fuse(FusionContext& cx, Node* n) {
   for (Node* p : {var, sq, sub, sub2, mean}) pattern.push_back(p);
   Node* last = n;
   Value* out = n->output(0);
-  Value* gamma = nullptr;
-  Value* beta = nullptr;
-  if (Node* m = sole_user(out, "Mul")) {
-    Value* g = other_input(m, out);
-    if (g && g != out && matches_trailing_dims(g, x, k)) {
-      gamma = g;
-      pattern.push_back(m);
-      last = m;
-      out = m->output(0);
-    }
-  }
-  if (Node* a = sole_user(out, "Add")) {
-    Value* b = other_input(a, out);
-    if (b && b != out && matches_trailing_dims(b, x, k)) {
-      beta = b;
-      pattern.push_back(a);
-      last = a;
-      out = a->output(0);
-    }
-  }
+  Value* gamma = absorb_trailing_operand("Mul", x, k, pattern, last, out);
+  Value* beta = absorb_trailing_operand("Add", x, k, pattern, last, out);
   if (!gamma) gamma = ones_f32(cx, out->name() + "_ln_scale", *dims);
   std::vector<Value*> inputs = {x, gamma};
   if (beta) inputs.push_back(beta);
-  std::vector<Attribute> attrs;
-  attrs.push_back(int_attr("axis", -k));
-  attrs.push_back(float_attr("epsilon", static_cast<float>(nm->eps)));
-  replace_with_fused(cx, last, out, "LayerNormalization", inputs, std::move(attrs), pattern);
+  replace_with_fused(cx, last, out, "LayerNormalization", inputs, norm_attrs(k, nm->eps), pattern);
   return true;
 }
 
 }  // namespace
 
 PassResult FuseLayerNorm::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

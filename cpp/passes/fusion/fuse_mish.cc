@@ -8,11 +8,9 @@ namespace {
 
 using namespace fusion;
 
-bool once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
-
 // softplus(x) as Softplus(x) or Log(1 + Exp(x)); its nodes go to `pattern`.
 bool is_softplus_of(Value* v, Value* x, std::vector<Node*>& pattern) {
-  if (!once(v)) return false;
+  if (!used_once(v)) return false;
   if (Node* sp = producer_is(v, "Softplus")) {
     pattern.push_back(sp);
     return sp->input(0) == x;
@@ -21,33 +19,24 @@ bool is_softplus_of(Value* v, Value* x, std::vector<Node*>& pattern) {
   Node* add = log ? producer_is(log->input(0), "Add") : nullptr;
   auto one = add ? scalar_operand(add, nullptr) : std::nullopt;
   Node* exp = one ? producer_is(one->other, "Exp") : nullptr;
-  if (!exp || !once(log->input(0)) || !once(one->other) || one->value != 1.0 || exp->input(0) != x) return false;
+  if (!exp || !used_once(log->input(0)) || !used_once(one->other) || one->value != 1.0 || exp->input(0) != x) return false;
   pattern.insert(pattern.end(), {log, add, exp});
   return true;
 }
 
 bool try_fuse(FusionContext& cx, Node* mul) {
-  if (!mul->domain().empty() || mul->op_type() != "Mul" || mul->inputs().size() != 2) return false;
-  for (int i = 0; i < 2; ++i) {
-    Value* x = mul->input(i);
-    Value* t = mul->input(1 - i);
-    Node* tanh = producer_is(t, "Tanh");
-    if (!tanh || !is_float(x) || !once(t) || t == x) continue;
+  return match_gated_mul(mul, "Tanh", [&](Value* x, Node* tanh) {
     std::vector<Node*> pattern = {mul, tanh};
-    if (!is_softplus_of(tanh->input(0), x, pattern)) continue;
+    if (!is_softplus_of(tanh->input(0), x, pattern)) return false;
     replace_with_fused(cx, mul, mul->output(0), "Mish", {x}, {}, pattern);
     return true;
-  }
-  return false;
+  });
 }
 
 }  // namespace
 
 PassResult FuseMish::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

@@ -68,17 +68,12 @@ class Fuser {
  public:
   explicit Fuser(Model& m) : names_(m) {}
 
-  int64_t graph(Graph& g) {
+  int64_t node(Graph& g, Node* n) {
     int64_t count = 0;
-    std::vector<Node*> nodes;
-    for (const auto& n : g.nodes()) nodes.push_back(n.get());
-    for (Node* n : nodes) {
-      for (Graph* sub : n->subgraphs()) count += graph(*sub);
-      if (linear_op(n)) {
-        while (before(g, n)) ++count;  // a chain of Muls in front folds one by one
-      } else if (after(g, n)) {
-        ++count;
-      }
+    if (linear_op(n)) {
+      while (before(g, n)) ++count;  // a chain of Muls in front folds one by one
+    } else if (after(g, n)) {
+      ++count;
     }
     return count;
   }
@@ -171,11 +166,9 @@ class Fuser {
 }  // namespace
 
 PassResult FuseMulAddIntoLinear::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = Fuser(model).graph(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  if (!model.graph) return {};
+  Fuser f(model);
+  return rewrite_model(model, [&](Graph& g, Node* n) { return f.node(g, n); });
 }
 
 }  // namespace irforge::passes

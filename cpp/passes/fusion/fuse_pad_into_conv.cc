@@ -65,19 +65,6 @@ std::optional<PadSpec> pad_spec(const Node* pad) {
   return s;
 }
 
-void set_attr_ints(Node* n, const char* name, const Ints& v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInts;
-    a->ints = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInts;
-  a.ints = v;
-  n->attributes().push_back(std::move(a));
-}
-
 bool fuse_one(Graph& g, Node* op) {
   const bool conv = is_op(op, "Conv"), avg = is_op(op, "AveragePool"), max = is_op(op, "MaxPool");
   if ((!conv && !avg && !max) || !op->input(0)) return false;
@@ -115,7 +102,7 @@ bool fuse_one(Graph& g, Node* op) {
       if (pads[i] >= extent || pads[i + n] >= extent) return false;
     }
   }
-  set_attr_ints(op, "pads", pads);
+  set_ints_attr(op, "pads", pads);
   if (Attribute* a = op->attr("auto_pad")) a->s = "NOTSET";
   Value* padded = op->input(0);
   op->set_input(0, pad->input(0));
@@ -123,25 +110,10 @@ bool fuse_one(Graph& g, Node* op) {
   return true;
 }
 
-int64_t fuse(Graph& g) {
-  int64_t count = 0;
-  std::vector<Node*> nodes;
-  for (const auto& n : g.nodes()) nodes.push_back(n.get());
-  for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub);
-    if (fuse_one(g, n)) ++count;
-  }
-  return count;
-}
-
 }  // namespace
 
 PassResult FusePadIntoConv::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = fuse(*model.graph);
-  r.changed = r.rewrites > 0;
-  return r;
+  return rewrite_model(model, [](Graph& g, Node* n) -> int64_t { return fuse_one(g, n) ? 1 : 0; });
 }
 
 }  // namespace irforge::passes

@@ -10,13 +10,11 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* n) {
-  auto nm = match_normalize(n);
-  if (!nm) return false;
+  auto nm = match_square_normalize(n);
+  if (!nm || nm->squared != nm->numerator) return false;
   Node* rm = nm->mean;
+  Node* sq = nm->square;
   Value* a = nm->numerator;
-  if (!rm->input(0) || !a) return false;
-  Node* sq = rm->input(0)->producer();
-  if (squared(sq) != a || rm->input(0)->uses().size() != 1 || rm->input(0)->is_graph_output()) return false;
   auto axes = kept_reduce_axes(rm, rank_of(a));
   if (!axes || !are_trailing(*axes)) return false;
   int64_t k = static_cast<int64_t>(axes->size());
@@ -46,34 +44,19 @@ bool try_fuse(FusionContext& cx, Node* n) {
   auto dims = trailing_dims(x, k);
   if (!dims) return false;
 
-  Value* weight = nullptr;
-  if (Node* m = sole_user(out, "Mul")) {
-    Value* w = other_input(m, out);
-    if (w && w != out && matches_trailing_dims(w, x, k)) {
-      weight = w;
-      pattern.push_back(m);
-      last = m;
-      out = m->output(0);
-    }
-  }
+  Value* weight = absorb_trailing_operand("Mul", x, k, pattern, last, out);
   if (!weight) {
     if (x->type().elem_type != DataType::kFloat) return false;
     weight = ones_f32(cx, out->name() + "_rms_scale", *dims);
   }
-  std::vector<Attribute> attrs;
-  attrs.push_back(int_attr("axis", -k));
-  attrs.push_back(float_attr("epsilon", static_cast<float>(nm->eps)));
-  replace_with_fused(cx, last, out, "RMSNormalization", {x, weight}, std::move(attrs), pattern);
+  replace_with_fused(cx, last, out, "RMSNormalization", {x, weight}, norm_attrs(k, nm->eps), pattern);
   return true;
 }
 
 }  // namespace
 
 PassResult FuseRmsNorm::run(Model& model, const PassOptions&) {
-  PassResult r;
-  r.rewrites = fuse_everywhere(model, name(), try_fuse);
-  r.changed = r.rewrites > 0;
-  return r;
+  return fuse_everywhere(model, name(), try_fuse);
 }
 
 }  // namespace irforge::passes

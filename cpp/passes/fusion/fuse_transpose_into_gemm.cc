@@ -25,61 +25,39 @@ bool float_type(const Value* v) {
   return t == DataType::kFloat || t == DataType::kFloat16 || t == DataType::kDouble || t == DataType::kBfloat16;
 }
 
-void set_int_attr(Node* n, const char* name, int64_t v) {
-  if (Attribute* a = n->attr(name)) {
-    a->kind = AttrKind::kInt;
-    a->i = v;
-    return;
-  }
-  Attribute a;
-  a.name = name;
-  a.kind = AttrKind::kInt;
-  a.i = v;
-  n->attributes().push_back(std::move(a));
-}
-
 void drop_if_dead(Graph& g, Value* transposed) {
   Node* t = transposed->producer();
   if (!transposed->has_uses() && !transposed->is_graph_output()) g.remove_node(t);
 }
 
-int64_t fuse(Graph& g, int64_t opset) {
-  int64_t count = 0;
-  std::vector<Node*> nodes;
-  for (const auto& n : g.nodes()) nodes.push_back(n.get());
-  for (Node* n : nodes) {
-    for (Graph* sub : n->subgraphs()) count += fuse(*sub, opset);
-    const bool gemm = is_op(n, "Gemm"), matmul = is_op(n, "MatMul");
-    if ((!gemm && !matmul) || n->inputs().size() < 2 || !n->input(0) || !n->input(1)) continue;
-    if (!float_type(n->input(0)) || !float_type(n->input(1))) continue;
-    // Gemm's C is optional from opset 11; before, a MatMul cannot become one.
-    if (matmul && (opset < 11 || known_rank(n->input(0)) != 2 || known_rank(n->input(1)) != 2)) continue;
-    Value* a = swapped_2d(n->input(0), n);
-    Value* b = swapped_2d(n->input(1), n);
-    if (!a && !b) continue;
-    if (matmul) n->set_op_type("Gemm");  // alpha = beta = 1, no C: exactly the 2-D MatMul
-    for (size_t i = 0; i < 2; ++i) {
-      Value* src = i == 0 ? a : b;
-      if (!src) continue;
-      Value* transposed = n->input(i);
-      const char* flag = i == 0 ? "transA" : "transB";
-      set_int_attr(n, flag, n->attr_int(flag, 0) ? 0 : 1);
-      n->set_input(i, src);
-      drop_if_dead(g, transposed);
-    }
-    ++count;
+bool fuse_one(Graph& g, Node* n, int64_t opset) {
+  const bool gemm = is_op(n, "Gemm"), matmul = is_op(n, "MatMul");
+  if ((!gemm && !matmul) || n->inputs().size() < 2 || !n->input(0) || !n->input(1)) return false;
+  if (!float_type(n->input(0)) || !float_type(n->input(1))) return false;
+  // Gemm's C is optional from opset 11; before, a MatMul cannot become one.
+  if (matmul && (opset < 11 || known_rank(n->input(0)) != 2 || known_rank(n->input(1)) != 2)) return false;
+  Value* a = swapped_2d(n->input(0), n);
+  Value* b = swapped_2d(n->input(1), n);
+  if (!a && !b) return false;
+  if (matmul) n->set_op_type("Gemm");  // alpha = beta = 1, no C: exactly the 2-D MatMul
+  for (size_t i = 0; i < 2; ++i) {
+    Value* src = i == 0 ? a : b;
+    if (!src) continue;
+    Value* transposed = n->input(i);
+    const char* flag = i == 0 ? "transA" : "transB";
+    set_int_attr(n, flag, n->attr_int(flag, 0) ? 0 : 1);
+    n->set_input(i, src);
+    drop_if_dead(g, transposed);
   }
-  return count;
+  return true;
 }
 
 }  // namespace
 
 PassResult FuseTransposeIntoGemm::run(Model& model, const PassOptions&) {
-  PassResult r;
-  if (!model.graph) return r;
-  r.rewrites = fuse(*model.graph, model.opset_version());
-  r.changed = r.rewrites > 0;
-  return r;
+  if (!model.graph) return {};
+  const int64_t opset = model.opset_version();
+  return rewrite_model(model, [opset](Graph& g, Node* n) -> int64_t { return fuse_one(g, n, opset) ? 1 : 0; });
 }
 
 }  // namespace irforge::passes

@@ -1,4 +1,5 @@
 #include "passes/fusion/match_util.h"
+#include "passes/legalize/expand_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -83,6 +84,31 @@ void flatten_into(Value* v, bool is_root, Product& p, int64_t& const_rank) {
 }
 }  // namespace
 
+bool match_gated_mul(Node* mul, const char* op_type, const std::function<bool(Value* x, Node* gate)>& fn) {
+  if (!mul->domain().empty() || mul->op_type() != "Mul" || mul->inputs().size() != 2) return false;
+  for (int i = 0; i < 2; ++i) {
+    Value* x = mul->input(i);
+    Value* g = mul->input(1 - i);
+    Node* gate = producer_is(g, op_type);
+    if (!gate || !is_float(x) || !used_once(g) || x == g) continue;
+    if (fn(x, gate)) return true;
+  }
+  return false;
+}
+
+bool match_gated_product(Node* root, const std::function<bool(Value* x, Value* g, const Product& p)>& fn) {
+  if (!root->domain().empty() || (root->op_type() != "Mul" && root->op_type() != "Div")) return false;
+  Product p = flatten_product(root->output(0));
+  if (p.factors.size() != 2) return false;
+  for (int i = 0; i < 2; ++i) {
+    Value* x = p.factors[i];
+    Value* g = p.factors[1 - i];
+    if (!is_float(x) || !keeps_shape(p, x) || !used_once(g)) continue;
+    if (fn(x, g, p)) return true;
+  }
+  return false;
+}
+
 Product flatten_product(Value* root) {
   Product p;
   flatten_into(root, true, p, p.const_rank);
@@ -158,7 +184,7 @@ bool matches_trailing_dims(const Value* w, const Value* x, int64_t k) {
   return t && dims && t->dims() == *dims && t->dtype() == x->type().elem_type;
 }
 
-int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse) {
+PassResult fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse) {
   NameGen names(m);
   std::vector<Graph*> graphs;
   for_each_graph(*m.graph, [&](Graph& g) { graphs.push_back(&g); });
@@ -170,7 +196,10 @@ int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<boo
     for (Node* n : nodes)
       if (!cx.removed.count(n) && try_fuse(cx, n)) ++count;
   }
-  return count;
+  PassResult r;
+  r.rewrites = count;
+  r.changed = count > 0;
+  return r;
 }
 
 Node* replace_with_fused(FusionContext& cx, Node* anchor, Value* replaced, const std::string& op_type,
@@ -223,11 +252,10 @@ Value* ones_f32(FusionContext& cx, const std::string& base, const std::vector<in
 namespace irforge::passes::fusion {
 
 namespace {
-bool once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
 
 // ve^(sign * 1/2) where `v` is Sqrt(ve) (sign +1) or Pow(ve, ±0.5).
 Value* root_of(Value* v, int sign, std::vector<Node*>& nodes) {
-  if (!once(v)) return nullptr;
+  if (!used_once(v)) return nullptr;
   if (Node* s = producer_is(v, "Sqrt"); s && sign > 0) {
     nodes.push_back(s);
     return s->input(0);
@@ -252,7 +280,7 @@ std::optional<Normalize> match_normalize(Node* n) {
     if (n->op_type() == "Div") {
       if (k == 1) break;
       ve = root_of(den, +1, r.nodes);
-    } else if (n->op_type() == "Mul" && once(den)) {
+    } else if (n->op_type() == "Mul" && used_once(den)) {
       if (Node* rec = producer_is(den, "Reciprocal")) {
         r.nodes.push_back(rec);
         ve = root_of(rec->input(0), +1, r.nodes);
@@ -264,7 +292,7 @@ std::optional<Normalize> match_normalize(Node* n) {
         ve = root_of(den, -1, r.nodes);
       }
     }
-    if (!once(ve)) continue;
+    if (!used_once(ve)) continue;
     r.numerator = n->input(k);
     Value* mean = ve;
     if (Node* add = producer_is(ve, "Add")) {
@@ -275,7 +303,7 @@ std::optional<Normalize> match_normalize(Node* n) {
       mean = eps->other;
     }
     r.mean = producer_is(mean, "ReduceMean");
-    if (!r.mean || !once(mean)) continue;
+    if (!r.mean || !used_once(mean)) continue;
     return r;
   }
   return std::nullopt;
@@ -301,12 +329,41 @@ Value* squared(Node* sq) {
   return nullptr;
 }
 
+std::optional<SquareNormalize> match_square_normalize(Node* n) {
+  auto nm = match_normalize(n);
+  if (!nm || !nm->numerator) return std::nullopt;
+  Value* s = nm->mean->input(0);
+  if (!s) return std::nullopt;
+  Node* sq = s->producer();
+  Value* a = squared(sq);
+  if (!a || s->uses().size() != 1 || s->is_graph_output()) return std::nullopt;
+  return SquareNormalize{std::move(*nm), a, sq};
+}
+
+Value* absorb_trailing_operand(const char* op_type, const Value* x, int64_t k, std::vector<Node*>& pattern,
+                               Node*& last, Value*& out) {
+  Node* m = sole_user(out, op_type);
+  if (!m) return nullptr;
+  Value* w = other_input(m, out);
+  if (!w || w == out || !matches_trailing_dims(w, x, k)) return nullptr;
+  pattern.push_back(m);
+  last = m;
+  out = m->output(0);
+  return w;
+}
+
+std::vector<Attribute> norm_attrs(int64_t k, double eps) {
+  std::vector<Attribute> attrs;
+  attrs.push_back(int_attr("axis", -k));
+  attrs.push_back(float_attr("epsilon", static_cast<float>(eps)));
+  return attrs;
+}
+
 }  // namespace irforge::passes::fusion
 
 namespace irforge::passes::fusion {
 
 namespace {
-bool used_once(const Value* v) { return v && v->uses().size() == 1 && !v->is_graph_output(); }
 
 // a * x + b (see AffineClamp).
 void match_affine(Value* u, AffineClamp& r) {

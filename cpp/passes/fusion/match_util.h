@@ -47,6 +47,17 @@ bool keeps_shape(const Product& p, const Value* x);
 // True for float, double, float16 and bfloat16 tensors.
 bool is_float(const Value* x);
 
+// mul = Mul(x, g) with g = `op_type`(...) used only here and x a float tensor other than g:
+// calls `fn(x, gate)` (gate: g's producer) for each of the two ways to read the inputs; returns
+// true as soon as `fn` does.
+bool match_gated_mul(Node* mul, const char* op_type, const std::function<bool(Value* x, Node* gate)>& fn);
+
+// y = scale * x * g, y the output of a Mul or Div `root` and x, g the two factors of its
+// flattened product: calls `fn(x, g, product)` for each of the two ways to choose x among the
+// factors such that x is a float tensor whose shape the product's constants keep and g is used
+// once; returns true as soon as `fn` does (a gated activation x * g(x) was rewritten).
+bool match_gated_product(Node* root, const std::function<bool(Value* x, Value* g, const Product& p)>& fn);
+
 // The other input of a binary node, or nullptr if `v` is not one of its two inputs.
 Value* other_input(const Node* n, const Value* v);
 
@@ -81,8 +92,8 @@ struct FusionContext {
 };
 
 // Runs `try_fuse` on every node of every graph (subgraphs too), in order, skipping nodes an
-// earlier rewrite removed; returns how many calls returned true.
-int64_t fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse);
+// earlier rewrite removed; the rewrites are how many calls returned true.
+PassResult fuse_everywhere(Model& m, const char* pass_name, const std::function<bool(FusionContext&, Node*)>& try_fuse);
 
 // Rewriting: inserts `op_type` before `anchor` (the pattern's last node), makes its single
 // output replace `replaced` (taking its name if it is a graph output), records provenance, then
@@ -113,6 +124,24 @@ struct Normalize {
   std::vector<Node*> nodes;  // n's producer down to (excluding) `mean`
 };
 std::optional<Normalize> match_normalize(Node* n);
+
+// n = a / sqrt(mean(s^2) + eps): match_normalize whose ReduceMean reads a square of `squared`
+// (see `squared`) used only by it; the core of LayerNormalization (a = s = x - mean(x), or
+// two equal copies) and RMSNormalization (a = s = x). `square` is not in `nodes`.
+struct SquareNormalize : Normalize {
+  Value* squared;
+  Node* square;
+};
+std::optional<SquareNormalize> match_square_normalize(Node* n);
+
+// The elementwise affine tail of a normalization: when the single user of `out` is `op_type`
+// (Mul: scale, Add: shift) and its other operand is a constant with x's last `k` dims, appends it
+// to `pattern`, moves `last`/`out` to it and returns that operand; nullptr otherwise.
+Value* absorb_trailing_operand(const char* op_type, const Value* x, int64_t k, std::vector<Node*>& pattern,
+                               Node*& last, Value*& out);
+
+// The {axis = -k, epsilon} attributes of LayerNormalization / RMSNormalization.
+std::vector<Attribute> norm_attrs(int64_t k, double eps);
 
 }  // namespace irforge::passes::fusion
 

@@ -22,6 +22,14 @@ Value* scale_of(const Node* node) {
   return node->input(1);
 }
 
+// scale * (a / sqrt(mean(a^2 over axes) + epsilon)), normalized in stash type `st` and cast
+// back to `t`: the common part of LayerNormalization (a = x - mean) and RMSNormalization (a = x).
+Value* normalize_and_scale(Expansion& e, const Node* node, Value* a, const std::vector<int64_t>& axes, DataType st, DataType t) {
+  Value* ms = e.reduce_mean(e.op("Mul", {a, a}, {}, st), axes);
+  Value* den = e.op("Sqrt", {e.op("Add", {ms, e.scalar(node->attr_float("epsilon", 1e-5f), st)}, {}, st)}, {}, st);
+  return e.op("Mul", {e.cast(e.op("Div", {a, den}, {}, st), st, t), scale_of(node)});
+}
+
 }  // namespace
 
 // Gelu(x) = 0.5 x (1 + erf(x / sqrt 2)); approximate="tanh":
@@ -50,9 +58,7 @@ void expand_layer_normalization(Graph& g, Node* node, int64_t opset) {
   auto axes = e.trailing_axes(x, node->attr_int("axis", -1));
   Value* xs = e.cast(x, t, st);
   Value* d = e.op("Sub", {xs, e.reduce_mean(xs, axes)}, {}, st);
-  Value* var = e.reduce_mean(e.op("Mul", {d, d}, {}, st), axes);
-  Value* den = e.op("Sqrt", {e.op("Add", {var, e.scalar(node->attr_float("epsilon", 1e-5f), st)}, {}, st)}, {}, st);
-  Value* y = e.op("Mul", {e.cast(e.op("Div", {d, den}, {}, st), st, t), scale_of(node)});
+  Value* y = normalize_and_scale(e, node, d, axes, st, t);
   if (node->input(2)) y = e.op("Add", {y, node->input(2)});
   e.finish(y);
 }
@@ -65,9 +71,7 @@ void expand_rms_normalization(Graph& g, Node* node, int64_t opset) {
   DataType t = e.elem(), st = stash(node);
   auto axes = e.trailing_axes(x, node->attr_int("axis", -1));
   Value* xs = e.cast(x, t, st);
-  Value* ms = e.reduce_mean(e.op("Mul", {xs, xs}, {}, st), axes);
-  Value* den = e.op("Sqrt", {e.op("Add", {ms, e.scalar(node->attr_float("epsilon", 1e-5f), st)}, {}, st)}, {}, st);
-  e.finish(e.op("Mul", {e.cast(e.op("Div", {xs, den}, {}, st), st, t), scale_of(node)}));
+  e.finish(normalize_and_scale(e, node, xs, axes, st, t));
 }
 
 // Swish(x) = x * sigmoid(alpha * x).

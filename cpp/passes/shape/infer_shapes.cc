@@ -461,38 +461,6 @@ void propagate_value(Ctx& c) {
     int64_t n = static_cast<int64_t>(in0->size());
     int64_t lo = std::clamp<int64_t>(norm((*b)[0], n), 0, n), hi = std::clamp<int64_t>((*e)[0] < 0 ? (*e)[0] + n : (*e)[0], 0, n);
     c.out_value = lo < hi ? Dims(in0->begin() + lo, in0->begin() + hi) : Dims{};
-  } else if (op == "Reshape") {
-    // A 1-D shape tensor reshaped to 1-D (torch's view(-1)) keeps its content.
-    auto target = c.ints(1);
-    if (target && target->size() == 1 && ((*target)[0] == -1 || (*target)[0] == static_cast<int64_t>(in0->size()))) c.out_value = in0;
-  } else if (op == "Equal") {
-    // 0/1 where decidable: a symbolic dim is a size (>= 0), so it never equals a negative value.
-    auto in1 = c.content(1);
-    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
-    Dims out;
-    for (size_t i = 0; i < std::max(in0->size(), in1->size()); ++i) {
-      const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
-      const Dim& b = (*in1)[in1->size() == 1 ? 0 : i];
-      if (a.is_static() && b.is_static()) out.push_back(Dim::of(a.value == b.value));
-      else if ((a.kind == Dim::Kind::kParam && b.is_static() && b.value < 0) || (b.kind == Dim::Kind::kParam && a.is_static() && a.value < 0))
-        out.push_back(Dim::of(0));
-      else out.push_back(unknown());
-    }
-    c.out_value = out;
-  } else if (op == "Where") {
-    // torch's expand(-1 → 1) idiom: Where(Equal(shape, -1), ones, shape).
-    auto x = c.content(1), y = c.content(2);
-    if (!x || !y) return;
-    size_t n = std::max({in0->size(), x->size(), y->size()});
-    for (const Dims* d : {&*in0, &*x, &*y})
-      if (d->size() != n && d->size() != 1) return;
-    Dims out;
-    for (size_t i = 0; i < n; ++i) {
-      const Dim& cond = (*in0)[in0->size() == 1 ? 0 : i];
-      if (!cond.is_static()) out.push_back(unknown());
-      else out.push_back(cond.value ? (*x)[x->size() == 1 ? 0 : i] : (*y)[y->size() == 1 ? 0 : i]);
-    }
-    c.out_value = out;
   } else if (op == "Mul" || op == "Add" || op == "Sub" || op == "Div") {
     auto in1 = c.content(1);
     if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
