@@ -470,8 +470,13 @@ void propagate_value(Ctx& c) {
       const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
       const Dim& b = (*in1)[in1->size() == 1 ? 0 : i];
       if (a.is_static() && b.is_static()) {
-        int64_t v = op == "Mul" ? a.value * b.value : op == "Add" ? a.value + b.value : op == "Sub" ? a.value - b.value
-                    : (b.value ? a.value / b.value : 0);
+        int64_t v = 0;
+        bool overflow = op == "Mul"   ? __builtin_mul_overflow(a.value, b.value, &v)
+                        : op == "Add" ? __builtin_add_overflow(a.value, b.value, &v)
+                        : op == "Sub" ? __builtin_sub_overflow(a.value, b.value, &v)
+                                      : (b.value == 0 || (b.value == -1 && a.value == INT64_MIN));
+        if (op == "Div" && !overflow) v = a.value / b.value;
+        if (overflow) return;  // hostile values: leave the shape content unknown
         out.push_back(Dim::of(v));
       } else if ((op == "Mul" || op == "Div") && b.is_static() && b.value == 1) {
         out.push_back(a);
@@ -741,8 +746,11 @@ const std::map<std::string, Rule>& rules() {
       if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1) {
         const Dim &s = (*start)[0], &l = (*limit)[0], &d = (*delta)[0];
         if (s.is_static() && l.is_static() && d.is_static() && d.value != 0) {
-          double n = std::ceil(static_cast<double>(l.value - s.value) / static_cast<double>(d.value));
-          len = Dim::of(std::max<int64_t>(0, static_cast<int64_t>(n)));
+          // In 128 bits: limit - start overflows int64 for hostile constants.
+          __int128 diff = static_cast<__int128>(l.value) - s.value, step = d.value, n = 0;
+          if (step > 0 && diff > 0) n = (diff + step - 1) / step;
+          if (step < 0 && diff < 0) n = (-diff - step - 1) / -step;
+          if (n <= (static_cast<__int128>(1) << 62)) len = Dim::of(static_cast<int64_t>(n));
         } else if (s.is_static() && s.value == 0 && d.is_static() && d.value == 1 && l.kind == Dim::Kind::kParam) {
           len = l;
         }
