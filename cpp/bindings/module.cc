@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -22,6 +23,9 @@
 #include "ir/verifier.h"
 #include "support/parallel.h"
 #include "support/error.h"
+#include "support/exception_text.h"
+#include "support/usage_error.h"
+#include <regex>
 
 namespace py = pybind11;
 using namespace irforge;
@@ -137,19 +141,40 @@ PYBIND11_MODULE(_core, m) {
   static py::exception<Error> unsupported(m, "UnsupportedError", conversion_error.ptr());
   static py::exception<Error> resource_limit(m, "ResourceLimitError", conversion_error.ptr());
   static py::exception<Error> internal(m, "InternalError", conversion_error.ptr());
+  // Also a ValueError, so `except ValueError` written against earlier versions still works.
+  static py::exception<UsageError> usage(m, "UsageError", py::make_tuple(conversion_error, py::handle(PyExc_ValueError)));
+  static const std::string report_line = "This is a bug in irforge " +
+                                         py::module_::import("irforge._version").attr("__version__").cast<std::string>() +
+                                         ": please report it with this message and the model (or the steps) that cause it.";
+  // Every C++ failure leaves as a ConversionError subclass; only Python exceptions (raised by
+  // user callbacks and passes, or KeyboardInterrupt) and pybind11's deliberate ones pass through.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const py::cast_error& e) {
+      // A private binding was handed a Python object of the wrong type.
+      py::set_error(PyExc_TypeError, (std::string("irforge: wrong argument type: ") + e.what()).c_str());
+    } catch (const py::builtin_exception&) {
+      throw;
+    } catch (const UsageError& e) {
+      py::set_error(usage, e.what());
     } catch (const Error& e) {
       switch (e.kind()) {
         case ErrorKind::kInvalidModel: py::set_error(invalid_model, e.what()); break;
         case ErrorKind::kFile: py::set_error(file_error, e.what()); break;
         case ErrorKind::kUnsupported: py::set_error(unsupported, e.what()); break;
         case ErrorKind::kResourceLimit: py::set_error(resource_limit, e.what()); break;
-        case ErrorKind::kInternal: py::set_error(internal, e.what()); break;
+        case ErrorKind::kInternal: py::set_error(internal, (std::string(e.what()) + "\n" + report_line).c_str()); break;
+        default: py::set_error(internal, ("error of unknown kind: " + std::string(e.what()) + "\n" + report_line).c_str()); break;
       }
     } catch (const std::bad_alloc&) {
       py::set_error(resource_limit, "out of memory while converting the model");
+    } catch (const std::exception& e) {
+      py::set_error(internal, ("internal error: " + exception_text(e) + "\n" + report_line).c_str());
+    } catch (...) {
+      py::set_error(internal, ("internal error: an exception of unknown type\n" + report_line).c_str());
     }
   });
 
@@ -214,7 +239,7 @@ PYBIND11_MODULE(_core, m) {
             if (external_data == "auto") opts.external_data = OnnxWriteOptions::ExternalData::kAuto;
             else if (external_data == "always") opts.external_data = OnnxWriteOptions::ExternalData::kAlways;
             else if (external_data == "never") opts.external_data = OnnxWriteOptions::ExternalData::kNever;
-            else throw py::value_error("external_data must be 'auto', 'always' or 'never'");
+            else fail_usage("external_data must be 'auto', 'always' or 'never', not '" + external_data + "'");
             opts.size_threshold = size_threshold;
             opts.data_location = data_location;
             opts.progress = wrap_progress(progress);
@@ -348,7 +373,7 @@ PYBIND11_MODULE(_core, m) {
              return out;
            })
       .def("relative_error", [](const passes::CompressResult& r, size_t i) {
-        if (i >= r.weights.size()) throw py::index_error("no such weight");
+        if (i >= r.weights.size()) fail_usage("relative_error: no weight #" + std::to_string(i) + "; there are " + std::to_string(r.weights.size()));
         if (!r.weights[i].data) return 0.0;
         py::gil_scoped_release release;
         return passes::relative_error(*r.weights[i].data);
@@ -360,10 +385,24 @@ PYBIND11_MODULE(_core, m) {
          const std::vector<std::string>& types) {
         passes::CompressOptions o;
         if (!quant::parse_scheme(mode, &o.mode))
-          throw py::value_error("mode must be int8_asym, int8_sym, int4_asym or int4_sym, not '" + mode + "'");
+          fail_usage("mode must be int8_asym, int8_sym, int4_asym or int4_sym, not '" + mode + "'");
         if (backup == "none") o.backup.reset();
         else if (quant::Scheme b; quant::parse_scheme(backup, &b) && quant::bits(b) == 8) o.backup = b;
-        else throw py::value_error("backup_mode must be int8_asym, int8_sym or none, not '" + backup + "'");
+        else fail_usage("backup_mode must be int8_asym, int8_sym or none, not '" + backup + "'");
+        // The checks the pass itself does not make (NaN passes a range test); the Python API
+        // checks the same first, this keeps the binding safe on its own.
+        if (group_size == 0 || group_size < -1)
+          fail_usage("group_size must be a positive number of weights per group, or -1 (per channel), not " + std::to_string(group_size));
+        if (!(ratio >= 0.0 && ratio <= 1.0)) fail_usage("ratio must be within [0, 1], not " + py::repr(py::float_(ratio)).cast<std::string>());
+        if (fallback != "adjust" && fallback != "ignore" && fallback != "error")
+          fail_usage("group_size_fallback must be 'adjust', 'ignore' or 'error', not '" + fallback + "'");
+        for (const std::string& pattern : patterns) {
+          try {
+            std::regex(pattern, std::regex::ECMAScript);
+          } catch (const std::regex_error& e) {
+            fail_usage("ignored_scope: '" + pattern + "' is not a valid regular expression (ECMAScript syntax: " + e.what() + ")");
+          }
+        }
         o.group_size = group_size;
         o.ratio = ratio;
         o.all_layers = all_layers;
@@ -401,7 +440,20 @@ PYBIND11_MODULE(_core, m) {
       py::arg("name"), py::arg("summary"), py::arg("fn"));
   m.def("unregister_python_pass", &passes::unregister_external_pass, py::arg("name"));
   m.def("default_pipeline", []() { return std::string(passes::default_pipeline()); });
-  m.def("validate_pipeline", [](const std::string& text) { passes::parse_pipeline(text); });
+  m.def(
+      "validate_pipeline",
+      [](const std::string& text) {
+        std::vector<std::string> names;  // the passes it may run, in first-run order
+        std::function<void(const std::vector<passes::PipelineStep>&)> walk = [&](const auto& steps) {
+          for (const auto& st : steps) {
+            if (st.pass.empty()) walk(st.group);
+            else if (std::find(names.begin(), names.end(), st.pass) == names.end()) names.push_back(st.pass);
+          }
+        };
+        walk(passes::parse_pipeline(text));
+        return names;
+      },
+      py::arg("text"), "Parses pipeline text (UsageError when it is wrong); returns the names of the passes it may run.");
 
   m.def("set_num_threads", &set_thread_count, py::arg("n"),
         "Threads for parallel C++ work (n <= 0: IRFORGE_NUM_THREADS or all cores).");

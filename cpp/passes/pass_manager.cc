@@ -1,11 +1,16 @@
 #include "passes/pass_manager.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 
 #include "ir/verifier.h"
 #include "passes/registry.h"
 #include "support/error.h"
+#include "support/exception_text.h"
+#include "support/usage_error.h"
 
 namespace irforge::passes {
 
@@ -20,24 +25,61 @@ int64_t count_nodes(const Graph& g) {
 
 namespace {
 
+// Pipeline text comes from users (CLI, API): every limit is checked while parsing, so no text
+// can overflow an integer, recurse without bound or schedule an endless run.
+constexpr size_t kMaxPipelineChars = 4096;
+constexpr int kMaxGroupDepth = 8;
+constexpr int kDefaultRounds = 8;
+constexpr int kMaxRounds = 1000;
+constexpr int64_t kMaxPassRuns = 10000;  // worst case: every group runs all its rounds
+
+// The bad part of the text, quoted on one line (control characters shown as '?').
+std::string excerpt(const std::string& text, size_t at) {
+  constexpr size_t kRadius = 24;
+  size_t from = at > kRadius ? at - kRadius : 0, to = std::min(text.size(), at + kRadius);
+  std::string out = from > 0 ? "..." : "";
+  for (size_t i = from; i < to; ++i) out += std::iscntrl(static_cast<unsigned char>(text[i])) ? '?' : text[i];
+  if (to < text.size()) out += "...";
+  return "\"" + out + "\"";
+}
+
 class Parser {
  public:
   explicit Parser(const std::string& text) : s_(text) {}
 
   std::vector<PipelineStep> parse() {
-    std::vector<PipelineStep> steps = list(false);
+    if (s_.size() > kMaxPipelineChars)
+      fail_usage("pipeline text is " + std::to_string(s_.size()) + " characters long, more than the limit of " +
+                 std::to_string(kMaxPipelineChars) + ": " + excerpt(s_, 0));
+    std::vector<PipelineStep> steps = list(false, 0);
     skip_space();
     if (pos_ != s_.size()) error("unexpected '" + std::string(1, s_[pos_]) + "'");
+    int64_t runs = 0;
+    for (const auto& st : steps) runs += worst_case_runs(st);
+    if (runs > kMaxPassRuns)
+      fail_usage("pipeline " + excerpt(s_, 0) + " could run more than " + std::to_string(kMaxPassRuns) +
+                 " passes (every group repeating all its rounds): lower the round counts");
     return steps;
   }
 
  private:
-  std::vector<PipelineStep> list(bool in_group) {
+  // Saturates at kMaxPassRuns + 1: products of round counts cannot overflow.
+  static int64_t worst_case_runs(const PipelineStep& st) {
+    if (!st.pass.empty()) return 1;
+    int64_t inner = 0;
+    for (const auto& sub : st.group) inner = std::min(inner + worst_case_runs(sub), kMaxPassRuns + 1);
+    return std::min(inner * st.max_rounds, kMaxPassRuns + 1);
+  }
+
+  std::vector<PipelineStep> list(bool in_group, int depth) {
     std::vector<PipelineStep> steps;
     for (;;) {
       skip_space();
-      if (pos_ >= s_.size() || s_[pos_] == ')') break;
-      steps.push_back(step());
+      if (pos_ >= s_.size() || s_[pos_] == ')') {
+        if (!steps.empty()) error("expected a pass name after ','");
+        break;
+      }
+      steps.push_back(step(depth));
       skip_space();
       if (pos_ < s_.size() && s_[pos_] == ',') {
         ++pos_;
@@ -49,23 +91,17 @@ class Parser {
     return steps;
   }
 
-  PipelineStep step() {
+  PipelineStep step(int depth) {
     PipelineStep st;
     if (s_[pos_] == '(') {
+      if (depth >= kMaxGroupDepth) error("groups nested more than " + std::to_string(kMaxGroupDepth) + " deep");
       ++pos_;
-      st.group = list(true);
+      st.group = list(true, depth + 1);
       skip_space();
       if (pos_ >= s_.size() || s_[pos_] != ')') error("missing ')'");
       ++pos_;
-      st.max_rounds = 8;
-      if (pos_ < s_.size() && s_[pos_] == '*') {
-        ++pos_;
-        size_t start = pos_;
-        while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
-        if (start == pos_) error("expected a round count after '*'");
-        st.max_rounds = std::stoi(s_.substr(start, pos_ - start));
-        if (st.max_rounds < 1 || st.max_rounds > 1000) error("round count must be 1..1000");
-      }
+      st.max_rounds = kDefaultRounds;
+      if (pos_ < s_.size() && s_[pos_] == '*') st.max_rounds = round_count();
       return st;
     }
     size_t start = pos_;
@@ -81,17 +117,39 @@ class Parser {
     if (!create_pass(name)) {
       std::string known;
       for (const auto& p : list_passes()) known += (known.empty() ? "" : ", ") + p.name;
-      fail(ErrorKind::kUnsupported, "unknown pass '" + name + "' in pipeline \"" + s_ + "\"; passes: " + known);
+      pos_ = start;
+      error("unknown pass '" + name + "'; passes: " + known);
     }
     st.pass = name;
     return st;
+  }
+
+  // "*N" after a group: N in 1..kMaxRounds, read digit by digit (no overflow, no sign).
+  int round_count() {
+    size_t star = pos_++;
+    skip_space();
+    size_t start = pos_;
+    int64_t n = 0;
+    while (pos_ < s_.size() && isdigit(static_cast<unsigned char>(s_[pos_]))) {
+      n = std::min<int64_t>(n * 10 + (s_[pos_] - '0'), kMaxRounds + 1);
+      ++pos_;
+    }
+    if (start == pos_) {
+      pos_ = star;
+      error("expected a round count (1.." + std::to_string(kMaxRounds) + ") after '*'");
+    }
+    if (n < 1 || n > kMaxRounds) {
+      pos_ = star;
+      error("round count '" + s_.substr(start, std::min<size_t>(pos_ - start, 24)) + "' is not within 1.." + std::to_string(kMaxRounds));
+    }
+    return static_cast<int>(n);
   }
 
   void skip_space() {
     while (pos_ < s_.size() && isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
   }
   [[noreturn]] void error(const std::string& what) {
-    fail(ErrorKind::kUnsupported, "bad pipeline \"" + s_ + "\" at position " + std::to_string(pos_) + ": " + what);
+    fail_usage("bad pipeline at position " + std::to_string(pos_) + " " + excerpt(s_, pos_) + ": " + what);
   }
 
   const std::string& s_;
@@ -129,8 +187,16 @@ class Runner {
     PassResult r;
     try {
       r = p->run(model_, opts_.pass);
+    } catch (const UsageError& e) {
+      throw UsageError("pass '" + name + "' failed: " + e.what());
     } catch (const Error& e) {
       throw Error(e.kind(), "pass '" + name + "' failed: " + e.what());
+    } catch (const std::logic_error& e) {
+      // A bug in the pass (an unchecked index, ...): name the pass so the report can. Other
+      // exceptions (bad_alloc, a Python exception from a Python pass) pass through unchanged.
+      throw Error(ErrorKind::kInternal, "pass '" + name + "' failed: " + exception_text(e));
+    } catch (const std::runtime_error& e) {
+      throw Error(ErrorKind::kInternal, "pass '" + name + "' failed: " + exception_text(e));
     }
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     run.changed = r.changed;

@@ -2,8 +2,10 @@
 //   "dce,remove-identity"            passes in order
 //   "(fold,dce)"                     a fixed-point group: repeated until no pass changes the
 //                                    model, at most 8 rounds
-//   "(fold,dce)*3"                   the same with an explicit cap
+//   "(fold,dce)*3"                   the same with an explicit cap (1..1000)
 //   "default"                        the default pipeline (registry.h)
+// Limits (pipeline text comes from users): at most 4096 characters, groups nested at most 8
+// deep, and at most 10000 pass runs in the worst case (every group using all its rounds).
 // Each run is timed and counted; the IR is verified after each pass when asked (tests do), and
 // an error inside a pass names it.
 #pragma once
@@ -31,8 +33,8 @@ struct PipelineOptions {
   std::function<void(const std::string& pass, const Model& model)> after_pass;
 };
 
-// Parses and validates pipeline text; throws Error(kInvalidModel... no: kUnsupported) naming an
-// unknown pass or a syntax error.
+// Parses and validates pipeline text; throws UsageError quoting the bad part (syntax, unknown
+// pass, a limit above).
 struct PipelineStep {
   std::string pass;              // a single pass, or empty for a group
   std::vector<PipelineStep> group;

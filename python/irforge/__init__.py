@@ -29,6 +29,7 @@ _LAZY = {
     "UnsupportedError": "irforge.errors",
     "ResourceLimitError": "irforge.errors",
     "InternalError": "irforge.errors",
+    "UsageError": "irforge.errors",
 }
 
 
@@ -66,4 +67,5 @@ __all__ = [
     "UnsupportedError",
     "ResourceLimitError",
     "InternalError",
+    "UsageError",
 ]

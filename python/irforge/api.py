@@ -6,13 +6,18 @@ import os
 from typing import Callable, Optional, Union
 
 from irforge import _core
-from irforge.errors import ModelFileError, UnsupportedError
+from irforge import _options as opt
+from irforge.errors import ModelFileError, UnsupportedError, UsageError, api_entry, user_callback
 from irforge.model import Model
 
 PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[int, int], None]
 
+# fold_size_limit is a byte count; 2^62 keeps it far from the C++ core's uint64 range.
+MAX_FOLD_SIZE_LIMIT = 1 << 62
 
+
+@api_entry
 def convert_model(
     input_model,
     *,
@@ -43,17 +48,32 @@ def convert_model(
     `openvino.convert_model`: text like "x[1,3,224,224],mask{i64}->[1,1]" or Python shapes,
     dicts and tuples (see irforge.inputs). Frozen inputs become constants, which the pipeline
     then folds, including Ifs they decide.
+
+    Option values are checked before the model is read: a bad one raises irforge.UsageError
+    naming it (TypeError for a value of the wrong kind).
     """
+    if transform is not None and not isinstance(transform, str):
+        raise TypeError(f"transform must be pipeline text (str) or None, not {type(transform).__name__}")
+    runs = transform and transform != "none"
+    passes = opt.pipeline(transform) if runs else []
+    verify = opt.boolean("verify", verify)
+    if dump_after is not None:
+        if not runs:
+            raise UsageError(f"dump_after='{dump_after}' needs a pipeline that runs passes, not transform={transform!r}")
+        opt.dump_after(dump_after, passes, transform)
+    opt.callback("dump_callback", dump_callback)
+    fold_size_limit = opt.integer("fold_size_limit", fold_size_limit, 0, MAX_FOLD_SIZE_LIMIT)
+    target_opset = opt.target_opset(target_opset)
     model = _read(input_model)
     if target_opset:
-        model.target_opset = int(target_opset)
+        model.target_opset = target_opset
     if input is not None:
         from irforge import inputs as _inputs
 
         specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
         if specs:
             _core.apply_inputs(model._core, specs)
-    if transform and transform != "none":
+    if runs:
         with model._lock:
             model.pass_log = list(
                 _core.run_passes(
@@ -61,7 +81,7 @@ def convert_model(
                     transform,
                     verify=verify,
                     dump_after=dump_after or "",
-                    dump_callback=dump_callback or (lambda name, text: print(f"--- after {name} ---\n{text}")),
+                    dump_callback=user_callback(dump_callback) or (lambda name, text: print(f"--- after {name} ---\n{text}")),
                     fold_size_limit=fold_size_limit,
                     target_opset=model.target_opset,
                 )
@@ -81,7 +101,7 @@ def _read(input_model) -> Model:
     if isinstance(input_model, (bytes, bytearray, memoryview)):
         return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>"))
     if isinstance(input_model, (str, os.PathLike)):
-        path = os.fspath(input_model)
+        path = opt.path("input_model", input_model)
         if os.path.isdir(path):
             raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it")
         if not os.path.exists(path):
@@ -104,6 +124,7 @@ def _read(input_model) -> Model:
     )
 
 
+@api_entry
 def save_model(
     model: Model,
     output_model: PathLike,
@@ -127,7 +148,14 @@ def save_model(
     """
     if not isinstance(model, Model):
         raise TypeError(f"save_model() takes an irforge.Model (from irforge.convert_model), not {type(model).__name__}")
-    path = os.fspath(output_model)
+    path = opt.path("output_model", output_model)
+    compress_to_fp16 = opt.boolean("compress_to_fp16", compress_to_fp16)
+    if external_data is not None:
+        external_data = opt.boolean("external_data", external_data)
+    opt.callback("progress", progress)
+    progress = user_callback(progress)
+    if target_opset is not None:
+        target_opset = opt.target_opset(target_opset)
     ext = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -158,6 +186,7 @@ def save_model(
         raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 
 
+@api_entry
 def compress_weights(
     model,
     mode: str = "int4_asym",
@@ -187,17 +216,34 @@ def compress_weights(
     bounded. `model` (an irforge.Model, or anything `convert_model` reads) is changed in place and
     returned; ``model.compression_report()`` lists what each weight became.
     """
-    model = model if isinstance(model, Model) else convert_model(model)
-    names, patterns, types = _ignored_scope_lists(ignored_scope)
-    result = _core.compress_weights(
-        model._core, str(mode), int(group_size), float(ratio), bool(all_layers), str(backup_mode),
-        str(group_size_fallback), names, patterns, types,
+    mode, group_size, ratio, all_layers, backup_mode, group_size_fallback = opt.compress_options(
+        mode, group_size, ratio, all_layers, backup_mode, group_size_fallback
     )
+    names, patterns, types = _ignored_scope_lists(ignored_scope)
+    model = model if isinstance(model, Model) else convert_model(model)
+    with model._lock:
+        result = _core.compress_weights(
+            model._core, mode, group_size, ratio, all_layers, backup_mode, group_size_fallback, names, patterns, types,
+        )
     model._compression = result
     return model
 
 
 def _ignored_scope_lists(scope):
+    """(names, patterns, types) of an ignored scope; the patterns are checked by the C++ core."""
+
+    def strings(key, values):
+        if isinstance(values, str):
+            values = [values]
+        try:
+            values = list(values)
+        except TypeError:
+            raise TypeError(f"ignored_scope {key} must be a list of strings, not {type(values).__name__}") from None
+        for v in values:
+            if not isinstance(v, str):
+                raise TypeError(f"ignored_scope {key} must be strings, not {type(v).__name__} {v!r}")
+        return values
+
     if scope is None:
         return [], [], []
     if isinstance(scope, str):
@@ -205,17 +251,18 @@ def _ignored_scope_lists(scope):
     if isinstance(scope, dict):
         unknown = set(scope) - {"names", "patterns", "types"}
         if unknown:
-            raise ValueError(f"ignored_scope keys are names, patterns and types, not {sorted(unknown)}")
-        return list(scope.get("names", [])), list(scope.get("patterns", [])), list(scope.get("types", []))
+            raise UsageError(f"ignored_scope keys are names, patterns and types, not {sorted(map(str, unknown))}")
+        return (strings("names", scope.get("names", [])), strings("patterns", scope.get("patterns", [])),
+                strings("types", scope.get("types", [])))
     if hasattr(scope, "patterns") and hasattr(scope, "names"):  # nncf.IgnoredScope
-        return list(scope.names), list(scope.patterns), list(getattr(scope, "types", []))
-    return [], [str(p) for p in scope], []
+        return strings("names", scope.names), strings("patterns", scope.patterns), strings("types", getattr(scope, "types", []))
+    return [], strings("patterns", scope), []
 
 
 def set_num_threads(n: int) -> None:
     """Sets how many threads irforge's C++ core uses (``n <= 0``: ``IRFORGE_NUM_THREADS`` or all
     cores). Output bytes never depend on this number."""
-    _core.set_num_threads(int(n))
+    _core.set_num_threads(opt.integer("n", n, None, 1 << 16))
 
 
 def get_num_threads() -> int:

@@ -24,7 +24,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from irforge.errors import ModelFileError, UnsupportedError
+from irforge import _options as opt
+from irforge.errors import ModelFileError, UnsupportedError, UsageError, api_entry
 
 FP32_RTOL = 1e-4
 FP16_RTOL = 2e-2
@@ -90,10 +91,12 @@ class CheckReport:
         return "\n".join(lines)
 
 
+@api_entry
 def check(
     original,
     converted,
     *,
+    input=None,
     inputs: Optional[Dict[str, Any]] = None,
     shapes: Optional[Dict[str, Sequence[int]]] = None,
     dims: Optional[Dict[str, int]] = None,
@@ -110,15 +113,28 @@ def check(
     dims from `dims` ({"batch": 2}; unnamed or unlisted dynamic dims are 1). `rtol` defaults to
     1e-4, or 2e-2 for OpenVINO IR with fp16 weights. `transform` is the pipeline to bisect
     (default: the one recorded in the converted model, else "default").
+
+    `input` is the `input=` (`--input`) the model was converted with: its shapes shape the
+    random data, its frozen values are fed to the original (the converted model no longer has
+    those inputs) and its types are those the converted model is fed.
     """
     import irforge
-    from irforge.testing import random_feeds, run_onnxruntime
+    from irforge.testing import random_feeds
 
+    original, converted = opt.path("original", original), opt.path("converted", converted)
+    seed = opt.integer("seed", seed, 0, (1 << 63) - 1)
+    if rtol is not None:
+        rtol = opt.real("rtol", rtol, 0.0, lo_open=True)
+    atol = opt.real("atol", atol, 0.0)
+    bisect = opt.boolean("bisect", bisect)
+    if transform is not None:
+        opt.pipeline(transform)
+    dims = {str(k): opt.integer(f"dims[{k!r}]", v, 1, MAX_CHECK_DIM) for k, v in (dims or {}).items()}
+    shapes = {str(k): [opt.integer(f"shapes[{k!r}]", d, 0, MAX_CHECK_DIM) for d in v] for k, v in (shapes or {}).items()}
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         raise UnsupportedError("irforge check runs the original in onnxruntime: pip install onnxruntime") from None
-    original, converted = os.fspath(original), os.fspath(converted)
     for path, what in ((original, "original"), (converted, "converted")):
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file (the {what} model)")
@@ -136,20 +152,70 @@ def check(
     pipeline = transform or rt_info.get("conversion_parameters/transform") or "default"
 
     source = irforge.convert_model(original, transform="none")
+    frozen, types = {}, {}
+    if input is not None:
+        frozen, fixed, types = _input_effects(input, source)
+        shapes = {**fixed, **shapes}  # explicit shapes win over --input's
+        notes.append(f"input: {input if isinstance(input, str) else repr(input)} (frozen: {', '.join(frozen) or 'none'})")
     symbols = {d for i in source.inputs for d in (i.shape or []) if isinstance(d, str)}
-    unknown = set(dims or {}) - symbols
+    unknown = set(dims) - symbols
     if unknown and inputs is None:
-        raise ValueError(
+        raise UsageError(
             f"no input has a dim named {', '.join(sorted(unknown))}; symbolic dims: {', '.join(sorted(symbols)) or 'none'}"
         )
     feeds = _load_inputs(inputs) if inputs is not None else random_feeds(source, seed=seed, dim_values=dims, shapes=shapes)
-    expected = run_onnxruntime(original, feeds)
+    feeds.update(frozen)
+    expected = _run_original(original, feeds)
+    # The converted model has no frozen inputs, and takes the types --input gave.
+    converted_feeds = {k: (v.astype(types[k]) if k in types else v) for k, v in feeds.items() if k not in frozen}
     names = [o.name for o in source.outputs]
-    actual = _run_converted(converted, kind, feeds, names)
+    actual = _run_converted(converted, kind, converted_feeds, names)
     report = CheckReport(original, converted, rtol, atol, _compare(names, expected, actual, rtol, atol), notes=notes)
     if not report.ok and bisect:
-        report.bisect = _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol)
+        report.bisect = _bisect(original, pipeline, kind, fp16, converted_feeds, names, expected, rtol, atol, input)
     return report
+
+
+# Largest dim of generated random data: check runs models on small inputs.
+MAX_CHECK_DIM = 1 << 20
+
+
+def _input_effects(input, source):
+    """What an `input=` spec does to the feeds: ({name: frozen value}, {name: fixed shape},
+    {name: numpy type the converted model takes})."""
+    import numpy as np
+
+    from irforge import inputs as _inputs
+
+    by_onnx = {code: name for name, code in _inputs._NAME_TO_ONNX.items()}
+    frozen, fixed, types = {}, {}, {}
+    for name, shape, type_code, value in _inputs.resolve(_inputs.normalize_input(input), source.inputs):
+        if value is not None:
+            raw, elem, dims = value
+            if by_onnx[elem] == "bfloat16":
+                raise UnsupportedError(f"input '{name}': cannot check a model whose bfloat16 input is frozen (numpy has no bfloat16)")
+            declared = next(i for i in source.inputs if i.name == name).dtype
+            frozen[name] = np.frombuffer(raw, by_onnx[elem]).reshape(dims).astype(declared)
+            continue
+        if shape is not None and all(d >= 0 for d in shape):
+            fixed[name] = list(shape)
+        if type_code:
+            types[name] = by_onnx[type_code]
+    return frozen, fixed, types
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _run_original(original: str, feeds):
+    from irforge.testing import run_onnxruntime
+
+    try:
+        return run_onnxruntime(original, feeds)
+    except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
+        raise UnsupportedError(f"{original}: onnxruntime cannot run the original model: {_first_line(e)}") from e
 
 
 def _load_inputs(inputs) -> Dict[str, Any]:
@@ -159,9 +225,14 @@ def _load_inputs(inputs) -> Dict[str, Any]:
         path = os.fspath(inputs)
         if not os.path.isfile(path):
             raise ModelFileError(f"{path}: no such file (the inputs)")
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    return dict(inputs)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except Exception as e:  # noqa: BLE001 - numpy/zipfile errors of a damaged or foreign file
+            raise ModelFileError(f"{path}: cannot read the inputs (expected an .npz file of arrays): {_first_line(e)}") from e
+    if not isinstance(inputs, dict):
+        raise TypeError(f"inputs must be a dict of arrays or the path of an .npz file, not {type(inputs).__name__}")
+    return {str(k): np.asarray(v) for k, v in inputs.items()}
 
 
 def _openvino_rt_info(xml_path: str) -> Dict[str, str]:
@@ -188,6 +259,16 @@ def _openvino_rt_info(xml_path: str) -> Dict[str, str]:
 
 
 def _run_converted(path: str, kind: str, feeds, names: List[str]) -> List[Any]:
+    try:
+        return _run_converted_unchecked(path, kind, feeds, names)
+    except UnsupportedError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the runtimes' own exception types
+        runtime = "OpenVINO" if kind == ".xml" else "onnxruntime"
+        raise UnsupportedError(f"{path}: {runtime} cannot run the converted model: {_first_line(e)}") from e
+
+
+def _run_converted_unchecked(path: str, kind: str, feeds, names: List[str]) -> List[Any]:
     if kind == ".onnx":
         from irforge.testing import onnxruntime_session
 
@@ -251,14 +332,14 @@ def _compare(names, expected, actual, rtol, atol) -> List[OutputCheck]:
     return out
 
 
-def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) -> BisectResult:
+def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, input=None) -> BisectResult:
     import tempfile
 
     import irforge
 
     # The passes the pipeline really runs (fixed-point groups unrolled as they converge on this
     # model): a prefix of this list, run as plain pipeline text, reproduces the state after it.
-    full = irforge.convert_model(original, transform=pipeline)
+    full = irforge.convert_model(original, transform=pipeline, input=input)
     passes = [r["name"] for r in full.pass_log]
     conversions = 0
     histograms = {}
@@ -267,7 +348,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) 
         nonlocal conversions
         conversions += 1
         text = ",".join(passes[:k]) if k else "none"
-        model = irforge.convert_model(original, transform=text)
+        model = irforge.convert_model(original, transform=text, input=input)
         histograms[k] = model.op_histogram
         with tempfile.TemporaryDirectory(prefix="irforge-check-") as tmp:
             path = os.path.join(tmp, "model" + kind)
@@ -302,7 +383,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) 
     culprit = passes[hi - 1]
     for k in (hi - 1, hi):
         if k not in histograms:
-            histograms[k] = irforge.convert_model(original, transform=",".join(passes[:k]) if k else "none").op_histogram
+            histograms[k] = irforge.convert_model(original, transform=",".join(passes[:k]) if k else "none", input=input).op_histogram
     before, after = histograms[hi - 1], histograms[hi]
     delta = ", ".join(
         f"{op} {after.get(op, 0) - before.get(op, 0):+d}" for op in sorted(set(before) | set(after)) if after.get(op, 0) != before.get(op, 0)

@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("original", help="the original model (.onnx)")
     k.add_argument("converted", help="the converted model (.xml or .onnx)")
     k.add_argument("--transform", default=None, help="pipeline to bisect (default: the one recorded in CONVERTED, else \"default\")")
+    k.add_argument("--input", help="the --input CONVERTED was made with (frozen inputs are fed to ORIGINAL only)")
     _check_options(k)
 
     i = sub.add_parser("info", help="describe a model", description="Show a model's inputs, outputs, weights and ops.")
@@ -141,6 +142,8 @@ def _parse_shape_specs(specs: List[str]):
     """["x[1,3,8,8]", "batch=2,seq=4"] -> ({"x": [1,3,8,8]}, {"batch": 2, "seq": 4})."""
     import re
 
+    from irforge.errors import UsageError
+
     shapes, dims = {}, {}
     for spec in specs:
         for item in re.split(r",(?![^\[]*\])", spec):  # commas outside brackets separate items
@@ -154,17 +157,18 @@ def _parse_shape_specs(specs: List[str]):
             if m:
                 dims[m.group(1)] = int(m.group(2))
                 continue
-            raise ValueError(f"--input_shape: cannot read '{item.strip()}'; write NAME[d0,d1,...] or DIM=VALUE")
+            raise UsageError(f"--input_shape: cannot read '{item.strip()}'; write NAME[d0,d1,...] or DIM=VALUE")
     return shapes, dims
 
 
-def _run_check(args, original: str, converted: str, transform) -> int:
+def _run_check(args, original: str, converted: str, transform, shown_as: Optional[str] = None):
     from irforge.check import check
 
     shapes, dims = _parse_shape_specs(args.input_shape)
     report = check(
         original,
         converted,
+        input=args.input,
         inputs=args.inputs,
         shapes=shapes,
         dims=dims,
@@ -174,8 +178,9 @@ def _run_check(args, original: str, converted: str, transform) -> int:
         transform=transform,
         bisect=not args.no_bisect,
     )
-    print(report)
-    return 0 if report.ok else 1
+    if shown_as:
+        report.converted = shown_as
+    return report
 
 
 class _Progress:
@@ -204,11 +209,24 @@ class _Progress:
 
 def _convert(args) -> int:
     import irforge
+    from irforge import _options as opt
 
     out = args.output_model
     if not out:
         stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
+    # Option values are checked before any work, so a typo does not cost a conversion.
+    if args.compress_weights:
+        opt.compress_options(args.compress_weights, args.group_size, args.ratio, args.all_layers, args.backup_mode, "adjust")
+    passes = opt.pipeline(args.transform) if args.transform != "none" else []
+    if args.dump_after:
+        opt.dump_after(args.dump_after, passes, args.transform)
+    if args.input is not None:
+        from irforge import inputs
+
+        inputs.parse_input_text(args.input)
+    if args.check:
+        _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
     model = irforge.convert_model(
         args.input_model,
@@ -228,33 +246,59 @@ def _convert(args) -> int:
         print(f"converted {args.input_model} in {t1 - t0:.2f} s", file=sys.stderr)
         print(model.summary(), file=sys.stderr)
         print(model.pass_table(), file=sys.stderr)
-    progress = _Progress(f"writing {out}")
+    # With --check the files are written to a temporary folder beside the output and appear
+    # only when the check passes: a non-zero exit status never leaves output behind.
+    staging = None
+    folder = os.path.dirname(os.path.abspath(out))
+    written = out
+    if args.check and os.path.isdir(folder):
+        import tempfile
+
+        staging = tempfile.mkdtemp(prefix=".irforge-check-", dir=folder)
+        written = os.path.join(staging, os.path.basename(out))
     try:
-        stats = irforge.save_model(
-            model, out, compress_to_fp16=args.compress_to_fp16, external_data=args.external_data, progress=progress
-        )
-    finally:
-        progress.finish()
-    t2 = time.perf_counter()
-    if args.verbose:
-        print(f"wrote {out} in {t2 - t1:.2f} s", file=sys.stderr)
-        if isinstance(stats, dict):
-            print(
-                f"OpenVINO IR: {stats['layers']} layers, {stats['constants']} constants "
-                f"({stats['deduplicated']} deduplicated, {stats['compressed']} compressed to f16, "
-                f"{stats['kept_f32']} kept f32), .bin {stats['bin_bytes']} bytes",
-                file=sys.stderr,
+        progress = _Progress(f"writing {out}")
+        try:
+            stats = irforge.save_model(
+                model, written, compress_to_fp16=args.compress_to_fp16, external_data=args.external_data, progress=progress
             )
-        if args.compress_weights:
-            print(model.compression_table(errors=True), file=sys.stderr)
+        finally:
+            progress.finish()
+        t2 = time.perf_counter()
+        if args.verbose:
+            print(f"wrote {out} in {t2 - t1:.2f} s", file=sys.stderr)
+            if isinstance(stats, dict):
+                print(
+                    f"OpenVINO IR: {stats['layers']} layers, {stats['constants']} constants "
+                    f"({stats['deduplicated']} deduplicated, {stats['compressed']} compressed to f16, "
+                    f"{stats['kept_f32']} kept f32), .bin {stats['bin_bytes']} bytes",
+                    file=sys.stderr,
+                )
+            if args.compress_weights:
+                print(model.compression_table(errors=True), file=sys.stderr)
+        report = _run_check(args, args.input_model, written, args.transform, shown_as=out) if args.check else None
+        if report is not None and not report.ok:
+            print(report)
+            _error(f"{out}: the converted model fails the check (report above); nothing was written")
+            return 1
+        if staging:
+            for name in sorted(os.listdir(staging)):  # the model and its .bin / .data, same names as planned
+                os.replace(os.path.join(staging, name), os.path.join(folder, name))
+    finally:
+        if staging:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
-    if args.check:
-        return _run_check(args, args.input_model, out, args.transform)
+    if report is not None:
+        print(report)
     return 0
 
 
 def _check(args) -> int:
-    return _run_check(args, args.original, args.converted, args.transform)
+    report = _run_check(args, args.original, args.converted, args.transform)
+    print(report)
+    return 0 if report.ok else 1
 
 
 def _info(args) -> int:
@@ -285,25 +329,51 @@ def _sample(args) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
-    handlers = {"convert": _convert, "info": _info, "passes": _passes, "sample": _sample, "check": _check}
+def _error(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"irforge: error: {line}", file=sys.stderr)
+
+
+def _stdout_closed() -> None:
+    # Later writes (and the interpreter's final flush) go nowhere instead of raising again.
     try:
-        return handlers[args.command](args)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Exit status: 0 success; 1 an irforge error or a failed check (one line on stderr); 2 a
+    command line argparse cannot read; 130 interrupted (Ctrl-C); 141 stdout closed early (a
+    pipe into `head`). Never a traceback."""
+    try:
+        parser = _parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        handlers = {"convert": _convert, "info": _info, "passes": _passes, "sample": _sample, "check": _check}
+        code = handlers[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("irforge: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line and exit code 1
-        from irforge.errors import ConversionError
+    except BrokenPipeError:
+        _stdout_closed()
+        return 141
+    except Exception as e:  # noqa: BLE001 - every failure becomes one clear line
+        from irforge.errors import ConversionError, internal_error
 
-        if isinstance(e, (ConversionError, TypeError, ValueError, OSError)):
-            print(f"irforge: error: {e}", file=sys.stderr)
-            return 1
-        raise
+        if isinstance(e, OSError) and e.filename is not None:  # a file irforge was asked to use
+            _error(f"{e.filename}: {e.strerror or e}")
+        elif isinstance(e, (ConversionError, TypeError)):
+            _error(str(e))
+        else:
+            _error(str(internal_error(e)))
+        return 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any, List, NamedTuple, Optional, Sequence
 
+from irforge.errors import UsageError
+
 _TYPES = {
     "f64": "float64", "f32": "float32", "f16": "float16", "bf16": "bfloat16",
     "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
@@ -28,6 +30,10 @@ _TYPES = {
 }
 _NAME_TO_ONNX = {"float32": 1, "uint8": 2, "int8": 3, "uint16": 4, "int16": 5, "int32": 6, "int64": 7, "bool": 9,
                  "float16": 10, "float64": 11, "uint32": 12, "uint64": 13, "bfloat16": 16}
+
+
+# The readers' limit on elements per tensor (README "Reliability"), as a bound on one dim.
+MAX_DIM = 1 << 40
 
 
 class InputSpec(NamedTuple):
@@ -41,7 +47,7 @@ class InputSpec(NamedTuple):
 
 
 def _fail(text: str, why: str):
-    raise ValueError(f"--input '{text}': {why}")
+    raise UsageError(f"--input '{text}': {why}")
 
 
 def _split_items(text: str) -> List[str]:
@@ -125,7 +131,7 @@ _ITEM = re.compile(r"^(?P<name>[^\[\]{}]*?)\s*(?:(?P<shape1>\[[^\]]*\])\s*)?(?:\
 def parse_input_text(text: str) -> List[InputSpec]:
     """Parses ``--input`` text into InputSpecs (names may be None for positional shapes)."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("--input: empty specification")
+        raise UsageError("--input: empty specification")
     specs = []
     for item in _split_items(text):
         if not item:
@@ -203,7 +209,7 @@ def _from_tuple(t: Sequence) -> InputSpec:
         elif _type_of(x) is not None:
             dtype = _type_of(x)
         else:
-            raise ValueError(f"input={t!r}: cannot tell what {x!r} is (expected a name, a shape, a dtype or a numpy value)")
+            raise UsageError(f"input={t!r}: cannot tell what {x!r} is (expected a name, a shape, a dtype or a numpy value)")
     return InputSpec(name, shape, dtype, value)
 
 
@@ -241,7 +247,7 @@ def normalize_input(spec) -> List[InputSpec]:
         out = []
         for name, v in spec.items():
             if not isinstance(name, str):
-                raise ValueError(f"input: dict keys must be input names, got {name!r}")
+                raise UsageError(f"input: dict keys must be input names, got {name!r}")
             if isinstance(v, InputSpec) or (hasattr(v, "_fields") and "value" in v._fields):
                 s = InputSpec(name, _shape_of(v.shape) if v.shape is not None else None,
                               _type_of(v.type) if v.type is not None else None, v.value)
@@ -254,7 +260,7 @@ def normalize_input(spec) -> List[InputSpec]:
             elif isinstance(v, tuple):
                 s = _from_tuple(v)._replace(name=name)
             else:
-                raise ValueError(f"input: cannot use {v!r} for '{name}' (expected a shape, a dtype, a numpy value or a tuple)")
+                raise UsageError(f"input: cannot use {v!r} for '{name}' (expected a shape, a dtype, a numpy value or a tuple)")
             out.append(s)
         return out
     if hasattr(spec, "_fields") and "value" in spec._fields:  # InputSpec or ovc's InputCutInfo
@@ -277,9 +283,9 @@ def normalize_input(spec) -> List[InputSpec]:
             elif isinstance(item, tuple):
                 out.append(_from_tuple(item))
             else:
-                raise ValueError(f"input: cannot use {item!r} (expected text, a shape or a tuple)")
+                raise UsageError(f"input: cannot use {item!r} (expected text, a shape or a tuple)")
         return out
-    raise ValueError(f"input: cannot use {spec!r} (expected text, a shape, a list or a dict)")
+    raise UsageError(f"input: cannot use {spec!r} (expected text, a shape, a list or a dict)")
 
 
 def resolve(specs: List[InputSpec], model_inputs) -> list:
@@ -293,29 +299,32 @@ def resolve(specs: List[InputSpec], model_inputs) -> list:
         name = s.name
         if name is None:
             if pos >= len(names):
-                raise ValueError(f"input: {len(specs)} entries given but the model has {len(names)} inputs ({', '.join(names)})")
+                raise UsageError(f"input: {len(specs)} entries given but the model has {len(names)} inputs ({', '.join(names)})")
             name = names[pos]
         if name not in by_name:
-            raise ValueError(f"input: the model has no input '{name}'; its inputs are: {', '.join(names)}")
+            raise UsageError(f"input: the model has no input '{name}'; its inputs are: {', '.join(names)}")
         if name in seen:
-            raise ValueError(f"input: '{name}' is given twice")
+            raise UsageError(f"input: '{name}' is given twice")
         seen.add(name)
         info = by_name[name]
+        for d in s.shape or []:
+            if d < -1 or d > MAX_DIM:
+                raise UsageError(f"input '{name}': dimension {d} of shape {s.shape} is not -1 (dynamic) or within 0..{MAX_DIM}")
         dtype = s.type or info.dtype
         value = None
         if s.value is not None:
             if dtype not in _NAME_TO_ONNX:
-                raise ValueError(f"input '{name}': cannot freeze a {dtype} input")
+                raise UsageError(f"input '{name}': cannot freeze a {dtype} input")
             arr = np.asarray(s.value)
             if arr.dtype.kind in "fc" and np.dtype(dtype).kind in "iub" and not np.all(np.mod(arr, 1) == 0):
-                raise ValueError(f"input '{name}': value {arr.tolist()} is not integral but the input is {dtype}")
+                raise UsageError(f"input '{name}': value {arr.tolist()} is not integral but the input is {dtype}")
             arr = arr.astype(np.float32 if dtype == "bfloat16" else dtype)
             declared = info.shape
             if s.shape is not None:
                 if any(d < 0 for d in s.shape):
-                    raise ValueError(f"input '{name}': cannot freeze to a value with a dynamic shape {s.shape}")
+                    raise UsageError(f"input '{name}': cannot freeze to a value with a dynamic shape {s.shape}")
                 if int(np.prod(s.shape)) != arr.size:
-                    raise ValueError(f"input '{name}': shape {s.shape} holds {int(np.prod(s.shape))} values, {arr.size} given")
+                    raise UsageError(f"input '{name}': shape {s.shape} holds {int(np.prod(s.shape))} values, {arr.size} given")
                 arr = arr.reshape(s.shape)
             elif declared is not None and all(isinstance(d, int) for d in declared) and int(np.prod(declared)) == arr.size:
                 arr = arr.reshape(declared)  # the model's static shape, when the count fits

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from irforge.errors import UsageError
+
 
 def onnxruntime_session(model_bytes_or_path, optimize: bool = False, threads: int = 1):
     """An onnxruntime CPU session; graph optimizations off by default so results are faithful."""
@@ -92,7 +94,7 @@ def random_feeds(
     shapes = shapes or {}
     unknown = set(shapes) - {i.name for i in model.inputs}
     if unknown:
-        raise ValueError(f"no model input named {', '.join(sorted(unknown))}; inputs: {', '.join(i.name for i in model.inputs)}")
+        raise UsageError(f"no model input named {', '.join(sorted(unknown))}; inputs: {', '.join(i.name for i in model.inputs)}")
     for info in model.inputs:
         shape = [d if isinstance(d, int) else dim_values.get(d, 1) if isinstance(d, str) else 1 for d in (info.shape or [])]
         if info.name in shapes:
@@ -100,7 +102,7 @@ def random_feeds(
             if info.shape is not None and (
                 len(given) != len(info.shape) or any(isinstance(d, int) and d != g for d, g in zip(info.shape, given))
             ):
-                raise ValueError(f"input '{info.name}' has shape {info.shape_str()}; {given} does not fit it")
+                raise UsageError(f"input '{info.name}' has shape {info.shape_str()}; {given} does not fit it")
             shape = given
         dt = info.dtype
         if dt.startswith("float") or dt == "bfloat16":
@@ -110,7 +112,7 @@ def random_feeds(
         elif dt.startswith(("int", "uint")):
             arr = rng.integers(0, int_high, shape).astype(dt)
         else:
-            raise ValueError(f"cannot make random data for input '{info.name}' of type {dt}")
+            raise UsageError(f"cannot make random data for input '{info.name}' of type {dt}")
         feeds[info.name] = arr
     return feeds
 
