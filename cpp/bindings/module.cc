@@ -455,6 +455,24 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("text"), "Parses pipeline text (UsageError when it is wrong); returns the names of the passes it may run.");
 
+  // Throws the named C++ exception as a bug deep in the core would, so tests can check that each
+  // leaves as the documented irforge exception (the translator above has no other way in).
+  m.def(
+      "_throw_for_test",
+      [](const std::string& what) {
+        if (what == "out_of_range") (void)std::string("x").at(5);  // std::out_of_range from the library
+        if (what == "length_error") throw std::length_error("vector::reserve");
+        if (what == "logic_error") throw std::logic_error("broken invariant");
+        if (what == "exception") throw std::exception();
+        if (what == "bad_alloc") throw std::bad_alloc();
+        if (what == "int") throw 42;
+        if (what == "internal") fail(ErrorKind::kInternal, "verifier: value 'v' has no producer");
+        if (what == "usage") fail_usage("bad option");
+        if (what == "cast") (void)py::str("text").cast<int>();
+        fail_usage("_throw_for_test: unknown exception '" + what + "'");
+      },
+      py::arg("what"));
+
   m.def("set_num_threads", &set_thread_count, py::arg("n"),
         "Threads for parallel C++ work (n <= 0: IRFORGE_NUM_THREADS or all cores).");
   m.def("get_num_threads", &thread_count);
