@@ -251,6 +251,16 @@ def test_callers_own_exceptions_pass_through(model_path, tmp_path):
     with pytest.raises(LookupError, match="from the dump callback"):
         irforge.convert_model(model_path, transform="dce", dump_after="dce", dump_callback=dump)
 
+    def failing_pass(proto):
+        raise ArithmeticError("from a Python pass")
+
+    irforge.register_pass("test-failing-pass", failing_pass)
+    try:
+        with pytest.raises(ArithmeticError, match="from a Python pass"):
+            irforge.convert_model(model_path, transform="dce,test-failing-pass")
+    finally:
+        irforge.unregister_pass("test-failing-pass")
+
     def interrupt(done, total):
         raise KeyboardInterrupt
 
@@ -395,3 +405,16 @@ def test_cli_failing_check_writes_nothing(model_path, tmp_path):
     _assert_one_line_error(proc, 1, "the converted model fails the check (report above); nothing was written")
     assert "FAIL" in proc.stdout and "[ SUCCESS ]" not in proc.stdout
     assert sorted(os.listdir(tmp_path)) == ["mlp.onnx"]
+
+
+def test_other_entry_points_name_the_bad_argument(model_path):
+    with pytest.raises(TypeError, match="register_pass: fn must be a function"):
+        irforge.register_pass("test-not-callable", 3)
+    with pytest.raises(TypeError, match="name and summary are str"):
+        irforge.register_pass(7, lambda m: None)
+    with pytest.raises(TypeError, match="convert_model\\(\\) takes a path, bytes"):
+        irforge.convert_model(3.5)
+    with pytest.raises(TypeError, match="save_model\\(\\) takes an irforge.Model"):
+        irforge.save_model("m.onnx", "out.xml")
+    _usage(lambda: irforge.convert_model(model_path).to_onnx_bytes(target_opset=999), "target_opset must be within")
+    _usage(lambda: irforge.set_num_threads("many"), "n must be an integer, not 'many'")

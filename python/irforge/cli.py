@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         help="leave weights of nodes / weights whose name matches this regular expression float (repeatable)",
     )
     c.add_argument("--verbose", action="store_true", help="explain what happened: model summary, per-pass time and changes")
-    c.add_argument("--check", action="store_true", help="then run `irforge check` on the result (exit 1 when it fails)")
+    c.add_argument("--check", action="store_true", help="then run `irforge check` on the result; the files appear only when it passes (else exit 1)")
     _check_options(c)
 
     k = sub.add_parser(

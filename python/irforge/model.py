@@ -122,7 +122,9 @@ class Model:
 
         Fused ops newer than the output opset (`target_opset`, default the model's) are written
         decomposed; the Model itself is not changed."""
-        opset = self.target_opset if target_opset is None else int(target_opset)
+        from irforge._options import target_opset as checked_opset
+
+        opset = self.target_opset if target_opset is None else checked_opset(target_opset)
         with self._lock:
             return self._core.to_onnx_bytes(target_opset=opset)
 
