@@ -52,8 +52,9 @@ def real(name: str, value, lo: float, hi: float = math.inf, lo_open: bool = Fals
         raise UsageError(f"{name} must be a number, not '{value}'") from None
     inside = (x > lo if lo_open else x >= lo) and x <= hi
     if not math.isfinite(x) or not inside:
-        bounds = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]" if math.isfinite(hi) else f"{'>' if lo_open else '>='} {lo:g}"
-        raise UsageError(f"{name} must be a finite number {'within ' if math.isfinite(hi) else ''}{bounds}, not {x!r}")
+        if math.isfinite(hi):
+            raise UsageError(f"{name} must be within {'(' if lo_open else '['}{lo:g}, {hi:g}], not {x!r}")
+        raise UsageError(f"{name} must be a finite number {'>' if lo_open else '>='} {lo:g}, not {x!r}")
     return x
 
 
