@@ -394,6 +394,8 @@ def test_cli_check_with_input_shapes_and_frozen_inputs(model_path, tmp_path):
     # `irforge check` takes the same --input for a model converted with it.
     proc = _cli(tmp_path, "check", model_path, "mlp.xml", "--input", "x[3,64],scale->[0.5]")
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("PASS"), proc.stdout + proc.stderr
+    # Without it the converted model cannot be fed: one line that says what to do.
+    _assert_one_line_error(_cli(tmp_path, "check", model_path, "mlp.xml"), 1, "give the same one here")
     onnx_out = str(tmp_path / "frozen.onnx")
     proc = _cli(tmp_path, "convert", model_path, "--check", "--input", "scale->[2.0]", "--output_model", onnx_out)
     assert proc.returncode == 0 and os.path.exists(onnx_out), proc.stderr

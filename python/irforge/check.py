@@ -169,7 +169,12 @@ def check(
     # The converted model has no frozen inputs, and takes the types --input gave.
     converted_feeds = {k: (v.astype(types[k]) if k in types else v) for k, v in feeds.items() if k not in frozen}
     names = [o.name for o in source.outputs]
-    actual = _run_converted(converted, kind, converted_feeds, names)
+    try:
+        actual = _run_converted(converted, kind, converted_feeds, names)
+    except UnsupportedError as e:
+        if input is None:  # the likeliest cause: inputs the conversion fixed or froze
+            raise UnsupportedError(f"{e}; if it was converted with --input (input=...), give the same one here") from e
+        raise
     report = CheckReport(original, converted, rtol, atol, _compare(names, expected, actual, rtol, atol), notes=notes)
     if not report.ok and bisect:
         report.bisect = _bisect(original, pipeline, kind, fp16, converted_feeds, names, expected, rtol, atol, input)
@@ -205,8 +210,10 @@ def _input_effects(input, source):
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    """A runtime's message on one line, without OpenVINO's "Exception from src/...:" locations."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith("Exception from src/")]
+    text = "; ".join(lines) or type(e).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 def _run_original(original: str, feeds):
