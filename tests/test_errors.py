@@ -420,3 +420,30 @@ def test_other_entry_points_name_the_bad_argument(model_path):
         irforge.save_model("m.onnx", "out.xml")
     _usage(lambda: irforge.convert_model(model_path).to_onnx_bytes(target_opset=999), "target_opset must be within")
     _usage(lambda: irforge.set_num_threads("many"), "n must be an integer, not 'many'")
+
+
+def test_cli_real_sigint_is_exit_130(model_path, tmp_path):
+    # A real Ctrl-C (SIGINT) while a pass runs: exit 130, one line, no traceback, no files.
+    import signal
+
+    prelude = (
+        "import time, irforge\n"
+        "def slow(proto):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "irforge.register_pass('test-slow', slow)"
+    )
+    code = f"import sys\n{prelude}\nfrom irforge.cli import main\nsys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "convert", model_path, "--transform", "dce,test-slow"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_ENV,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err == "irforge: interrupted\n", err
+    assert sorted(os.listdir(tmp_path)) == ["mlp.onnx"]
