@@ -74,7 +74,7 @@ BAD_PIPELINES = [
     ("dce;fold", r"unexpected ';'"),
     ("((dce)*100)*101", r"more than 10000 passes"),
     ("(default)*1000", r"more than 10000 passes"),
-    ("dce\x00fold", r"unexpected"),
+    ("dce\x00fold", r"position 3 \"dce\?fold\": unexpected character 0x00$"),
 ]
 
 

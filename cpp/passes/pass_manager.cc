@@ -43,6 +43,14 @@ std::string excerpt(const std::string& text, size_t at) {
   return "\"" + out + "\"";
 }
 
+// "';'" for a printable character, "character 0x00" otherwise (messages stay one clean line).
+std::string describe_char(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return "'" + std::string(1, c) + "'";
+  const char* hex = "0123456789abcdef";
+  return std::string("character 0x") + hex[u >> 4] + hex[u & 15];
+}
+
 class Parser {
  public:
   explicit Parser(const std::string& text) : s_(text) {}
@@ -53,7 +61,7 @@ class Parser {
                  std::to_string(kMaxPipelineChars) + ": " + excerpt(s_, 0));
     std::vector<PipelineStep> steps = list(false, 0);
     skip_space();
-    if (pos_ != s_.size()) error("unexpected '" + std::string(1, s_[pos_]) + "'");
+    if (pos_ != s_.size()) error("unexpected " + describe_char(s_[pos_]));
     int64_t runs = 0;
     for (const auto& st : steps) runs += worst_case_runs(st);
     if (runs > kMaxPassRuns)
