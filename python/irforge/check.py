@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from irforge.errors import ModelFileError, UnsupportedError
+from irforge.reproduce import Recipe, original_feeds
 
 FP32_RTOL = 1e-4
 FP16_RTOL = 2e-2
@@ -133,9 +134,11 @@ def check(
         notes.append(f"weights: {'fp16' if fp16 else 'f32'} (from the converted model's rt_info)")
     if rtol is None:
         rtol = FP16_RTOL if fp16 else FP32_RTOL
-    pipeline = transform or rt_info.get("conversion_parameters/transform") or "default"
+    recipe = Recipe.from_rt_info(rt_info)
+    pipeline = transform or recipe.transform or "default"
 
-    source = irforge.convert_model(original, transform="none")
+    # The inputs of the converted model: --input may have fixed shapes or frozen some inputs.
+    source = irforge.convert_model(original, transform="none", input=recipe.input or None)
     symbols = {d for i in source.inputs for d in (i.shape or []) if isinstance(d, str)}
     unknown = set(dims or {}) - symbols
     if unknown and inputs is None:
@@ -143,12 +146,21 @@ def check(
             f"no input has a dim named {', '.join(sorted(unknown))}; symbolic dims: {', '.join(sorted(symbols)) or 'none'}"
         )
     feeds = _load_inputs(inputs) if inputs is not None else random_feeds(source, seed=seed, dim_values=dims, shapes=shapes)
-    expected = run_onnxruntime(original, feeds)
+    expected = run_onnxruntime(original, original_feeds(recipe, irforge.convert_model(original, transform="none").inputs, feeds))
+    if recipe.compress:
+        # Compressed weights change the outputs by design: the reference is the original with
+        # the same conversion (compression included) run in onnxruntime, so what is judged is
+        # the writing and lowering, at the usual tolerance.
+        try:
+            expected = run_onnxruntime(recipe.convert(original, pipeline).to_onnx_bytes(), feeds)
+            notes.append("compressed weights: compared with the original compressed alike, run in onnxruntime")
+        except UnsupportedError as e:
+            notes.append(f"compressed weights: compared with the float original ({e})")
     names = [o.name for o in source.outputs]
     actual = _run_converted(converted, kind, feeds, names)
     report = CheckReport(original, converted, rtol, atol, _compare(names, expected, actual, rtol, atol), notes=notes)
     if not report.ok and bisect:
-        report.bisect = _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol)
+        report.bisect = _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, recipe)
     return report
 
 
@@ -251,14 +263,16 @@ def _compare(names, expected, actual, rtol, atol) -> List[OutputCheck]:
     return out
 
 
-def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) -> BisectResult:
+def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, recipe=None) -> BisectResult:
     import tempfile
 
     import irforge
 
     # The passes the pipeline really runs (fixed-point groups unrolled as they converge on this
     # model): a prefix of this list, run as plain pipeline text, reproduces the state after it.
-    full = irforge.convert_model(original, transform=pipeline)
+    recipe = recipe or Recipe()
+    # The recorded options (--input, compression) are applied to every prefix too.
+    full = recipe.convert(original, pipeline)
     passes = [r["name"] for r in full.pass_log]
     conversions = 0
     histograms = {}
@@ -267,7 +281,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) 
         nonlocal conversions
         conversions += 1
         text = ",".join(passes[:k]) if k else "none"
-        model = irforge.convert_model(original, transform=text)
+        model = recipe.convert(original, text)
         histograms[k] = model.op_histogram
         with tempfile.TemporaryDirectory(prefix="irforge-check-") as tmp:
             path = os.path.join(tmp, "model" + kind)
@@ -302,7 +316,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol) 
     culprit = passes[hi - 1]
     for k in (hi - 1, hi):
         if k not in histograms:
-            histograms[k] = irforge.convert_model(original, transform=",".join(passes[:k]) if k else "none").op_histogram
+            histograms[k] = recipe.convert(original, ",".join(passes[:k]) if k else "none").op_histogram
     before, after = histograms[hi - 1], histograms[hi]
     delta = ", ".join(
         f"{op} {after.get(op, 0) - before.get(op, 0):+d}" for op in sorted(set(before) | set(after)) if after.get(op, 0) != before.get(op, 0)

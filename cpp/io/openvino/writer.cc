@@ -29,8 +29,8 @@ OvWriteStats write_openvino(const Model& model, const std::string& xml_path, con
   std::string xml = ov::write_xml(*graph, model.graph->name().empty() ? "Model" : model.graph->name(), options.rt_info, &stats.layers);
   AtomicFile xf(xml_path);
   xf.write_all(xml.data(), xml.size());
-  bin.commit();
-  xf.commit();
+  // The .xml names offsets into this .bin: both appear, or neither changes.
+  commit_together({&bin, &xf});
   stats.constants = bs.constants;
   stats.deduplicated = bs.deduplicated;
   stats.compressed = bs.compressed;
