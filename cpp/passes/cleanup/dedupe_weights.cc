@@ -90,10 +90,15 @@ int64_t dedupe(Graph& g) {
     for (Graph* sub : n->subgraphs()) merged += dedupe(*sub);
 
   std::vector<Candidate> cands;
+  // Computed tensors (weights compress_weights quantizes while they are written) are left out:
+  // reading them to compare would compute and keep them all in memory, the copy compression
+  // exists to avoid. Their sources were compared before compressing, and the writers store a
+  // computed tensor reached twice once.
   for (Value* v : g.initializers())
-    if (v->initializer() && !v->is_graph_input()) cands.push_back({v, nullptr, v->initializer().get()});
+    if (v->initializer() && !v->is_graph_input() && !v->initializer()->computed())
+      cands.push_back({v, nullptr, v->initializer().get()});
   for (const auto& n : g.nodes())
-    if (const Tensor* t = constant_node_tensor(*n)) cands.push_back({n->output(0), n.get(), t});
+    if (const Tensor* t = constant_node_tensor(*n); t && !t->computed()) cands.push_back({n->output(0), n.get(), t});
 
   // Group by what is free to read: dtype, dims, size. Keys keep candidate order (survivor first).
   using Shape = std::tuple<int32_t, std::vector<int64_t>, size_t>;
