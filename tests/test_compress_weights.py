@@ -493,25 +493,24 @@ def test_float16_weights(tmp_path):
 MEMORY_CHILD = r"""
 import json, sys
 import irforge
+
+def hwm():
+    # VmHWM is this process's own peak (ru_maxrss would inherit pytest's peak across fork+exec).
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
 m = irforge.compress_weights(irforge.convert_model(sys.argv[1]), "int4_asym", 128, all_layers=True)
+compressed = hwm()
+if sys.argv[4] != "none":
+    irforge.convert_model(m, transform=sys.argv[4])  # passes over the compressed model
+after_passes = hwm()
 irforge.save_model(m, sys.argv[2])
 irforge.save_model(m, sys.argv[3])
-# VmHWM is this process's own peak (ru_maxrss would inherit pytest's peak across fork+exec).
-with open("/proc/self/status") as f:
-    hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
-print(json.dumps({"peak_rss": hwm, "weights": m.weight_bytes}))
+print(json.dumps({"peak_rss": hwm(), "compressed": compressed, "after_passes": after_passes, "weights": m.weight_bytes}))
 """
 
 
-@pytest.mark.slow
-def test_memory_stays_bounded(tmp_path):
-    """Twelve 64 MiB weights in external data: compressing and writing both formats keeps about
-    one weight resident at a time (they are quantized while written and their pages released),
-    so peak RSS stays far below the 768 MiB of weights."""
-    import json
-    import subprocess
-    import sys
-
+def _twelve_big_weights(tmp_path):
     n, count = 4096, 12
     block = np.random.default_rng(0).standard_normal(n * n // 8).astype(np.float32) * 0.02
     inits, nodes, x = [], [], "x"
@@ -530,9 +529,39 @@ def test_memory_stays_bounded(tmp_path):
                           [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, n])], inits)
     with open(tmp_path / "m.onnx", "wb") as f:
         f.write(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(tmp_path / "m.onnx"), str(tmp_path / "c.xml"), str(tmp_path / "c.onnx")],
+    return str(tmp_path / "m.onnx"), count * n * n * 4
+
+
+def _memory_child(tmp_path, source, transform):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, source, str(tmp_path / "c.xml"), str(tmp_path / "c.onnx"), transform],
                          capture_output=True, text=True, check=True)
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded(tmp_path):
+    """Twelve 64 MiB weights in external data: compressing and writing both formats keeps about
+    one weight resident at a time (they are quantized while written and their pages released),
+    so peak RSS stays far below the 768 MiB of weights."""
+    source, weight_bytes = _twelve_big_weights(tmp_path)
+    info = _memory_child(tmp_path, source, "none")
     # Measured about 109 MiB; with every weight resident it would exceed 768 MiB.
-    assert info["peak_rss"] < 256 << 20, f"peak RSS {info['peak_rss'] >> 20} MiB for {count * n * n * 4 >> 20} MiB of fp32 weights"
-    assert os.path.getsize(tmp_path / "c.bin") < count * n * n * 0.55  # int4 + scales and zero points
+    assert info["peak_rss"] < 256 << 20, f"peak RSS {info['peak_rss'] >> 20} MiB for {weight_bytes >> 20} MiB of fp32 weights"
+    assert os.path.getsize(tmp_path / "c.bin") < weight_bytes * 0.55 / 4  # int4 + scales and zero points
+
+
+@pytest.mark.slow
+def test_passes_after_compression_do_not_materialize_weights(tmp_path):
+    """compress -> convert_model(model, transform="default") -> save: the passes must leave the
+    computed (quantized-on-write) weights alone. dedupe-weights used to fingerprint them, which
+    computed all twelve int4 weights at once: 198 MiB after the passes instead of 20."""
+    source, _ = _twelve_big_weights(tmp_path)
+    plain = _memory_child(tmp_path, source, "none")
+    passes = _memory_child(tmp_path, source, "default")
+    grown = (passes["after_passes"] - passes["compressed"]) >> 20
+    assert grown < 16, f"the passes made RSS grow by {grown} MiB"
+    assert passes["peak_rss"] < plain["peak_rss"] + (32 << 20), (plain, passes)

@@ -7,14 +7,38 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "support/error.h"
 
 namespace irforge {
 
-AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+namespace {
+
+std::string unique_suffix(const char* what) {
   static std::atomic<unsigned> counter{0};
-  tmp_ = path_ + ".irforge-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return std::string(".irforge-") + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+std::string folder_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Makes the renames in `path`'s folder durable. Folders that cannot be opened or synced (some
+// network and FUSE file systems) are left to the OS: the files themselves are already synced.
+void sync_folder_of(const std::string& path) {
+  int fd = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  tmp_ = path_ + unique_suffix("tmp");
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail(ErrorKind::kFile, "cannot create '" + path_ + "': " + std::strerror(errno));
 }
@@ -42,17 +66,53 @@ void write_fully(int fd, const void* data, size_t n, const std::string& path) {
 
 void AtomicFile::write_all(const void* data, size_t n) { write_fully(fd_, data, n, path_); }
 
-void AtomicFile::close() {
+void AtomicFile::sync_and_close() {
   int fd = fd_;
   fd_ = -1;
-  if (fd >= 0 && ::close(fd) != 0) fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(errno));
+  if (fd < 0) return;
+  // EINVAL: the file system cannot sync this kind of file (a pipe, /dev/null); nothing to lose.
+  bool synced = ::fsync(fd) == 0 || errno == EINVAL;
+  int err = errno;
+  if (::close(fd) != 0 && synced) {
+    synced = false;
+    err = errno;
+  }
+  if (!synced) fail(ErrorKind::kFile, "cannot write '" + path_ + "': " + std::strerror(err));
 }
 
-void AtomicFile::commit() {
-  close();
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-    fail(ErrorKind::kFile, "cannot rename '" + tmp_ + "' to '" + path_ + "': " + std::strerror(errno));
-  committed_ = true;
+void AtomicFile::commit() { commit_together({this}); }
+
+void commit_together(std::initializer_list<AtomicFile*> files) {
+  for (AtomicFile* f : files) f->sync_and_close();
+  // Old destinations are kept as hard links until every rename has succeeded.
+  struct Renamed {
+    AtomicFile* file;
+    std::string backup;  // "" when there was no old file (or it could not be linked)
+  };
+  std::vector<Renamed> done;
+  auto roll_back = [&] {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      if (it->backup.empty()) ::unlink(it->file->path_.c_str());
+      else ::rename(it->backup.c_str(), it->file->path_.c_str());
+      it->file->committed_ = false;  // its temporary is gone; nothing left to unlink but harmless
+    }
+  };
+  for (AtomicFile* f : files) {
+    Renamed r{f, ""};
+    std::string backup = f->path_ + unique_suffix("old");
+    if (files.size() > 1 && ::link(f->path_.c_str(), backup.c_str()) == 0) r.backup = backup;
+    if (::rename(f->tmp_.c_str(), f->path_.c_str()) != 0) {
+      int err = errno;
+      if (!r.backup.empty()) ::unlink(r.backup.c_str());
+      roll_back();
+      fail(ErrorKind::kFile, "cannot rename '" + f->tmp_ + "' to '" + f->path_ + "': " + std::strerror(err));
+    }
+    f->committed_ = true;
+    done.push_back(std::move(r));
+  }
+  for (AtomicFile* f : files) sync_folder_of(f->path_);
+  for (const Renamed& r : done)
+    if (!r.backup.empty()) ::unlink(r.backup.c_str());
 }
 
 }  // namespace irforge

@@ -24,9 +24,9 @@ class MappedFile {
 
   // Drops resident pages fully inside [ptr, ptr+len); later reads fault them in again from disk.
   void release(const uint8_t* ptr, size_t len) const;
-  // Drops every resident page that [ptr, ptr+len) touches, partial pages included. Safe because
-  // the mapping is read-only (no private copies to lose); used after reading small tensors,
-  // since one read fault maps a whole page-cache folio (2 MiB on this project's kernels).
+  // Drops every resident page of the 2 MiB-aligned blocks that [ptr, ptr+len) touches. Safe
+  // because the mapping is read-only (no private copies to lose); used after reading small
+  // tensors, since one read fault maps a whole page-cache folio (2 MiB on this project's kernels).
   void release_around(const uint8_t* ptr, size_t len) const;
 
  private:

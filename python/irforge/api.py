@@ -65,16 +65,19 @@ def convert_model(
     fold_size_limit = opt.integer("fold_size_limit", fold_size_limit, 0, MAX_FOLD_SIZE_LIMIT)
     target_opset = opt.target_opset(target_opset)
     model = _read(input_model)
-    if target_opset:
-        model.target_opset = target_opset
-    if input is not None:
-        from irforge import inputs as _inputs
+    # Re-optimizing a Model another thread is saving or compressing: one call at a time.
+    with model._lock:
+        if target_opset:
+            model.target_opset = target_opset
+        if input is not None:
+            from irforge import inputs as _inputs
 
-        specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
-        if specs:
-            _core.apply_inputs(model._core, specs)
-    if runs:
-        with model._lock:
+            specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
+            if specs:
+                _core.apply_inputs(model._core, specs)
+                text = _inputs.format_resolved(specs)
+                model.input = f"{model.input},{text}" if model.input else text
+        if runs:
             model.pass_log = list(
                 _core.run_passes(
                     model._core,
@@ -86,8 +89,17 @@ def convert_model(
                     target_opset=model.target_opset,
                 )
             )
-            model.transform = f"{model.transform},{transform}" if model.transform else transform
+            # Pipelines that ran after compress_weights are recorded apart, so a reproduction
+            # (irforge check) runs them after compressing too.
+            if model.compress_options:
+                model.transform_after_compression = _join(model.transform_after_compression, transform)
+            else:
+                model.transform = _join(model.transform, transform)
     return model
+
+
+def _join(pipelines: str, more: str) -> str:
+    return f"{pipelines},{more}" if pipelines else more
 
 
 def list_passes():
@@ -160,30 +172,52 @@ def save_model(
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ModelFileError(f"{path}: the folder {folder} does not exist")
-    if ext == ".onnx":
-        note = model._compression.onnx_note if model._compression is not None else ""
-        if note:
-            raise UnsupportedError(f"{path}: {note}; write OpenVINO IR (.xml) or use an int8 mode")
-        mode = "auto" if external_data is None else ("always" if external_data else "never")
-        opset = model.target_opset if target_opset is None else int(target_opset)
-        with model._lock:
+    # Everything read from the model (the graph, the compression note, the options recorded in
+    # rt_info) is read in one turn, so the files written describe one state of the model.
+    with model._lock:
+        if ext == ".onnx":
+            note = model._compression.onnx_note if model._compression is not None else ""
+            if note:
+                raise UnsupportedError(f"{path}: {note}; write OpenVINO IR (.xml) or use an int8 mode")
+            mode = "auto" if external_data is None else ("always" if external_data else "never")
+            opset = model.target_opset if target_opset is None else int(target_opset)
             model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
-    elif ext == ".xml":
-        from irforge._version import __version__
+        elif ext == ".xml":
+            return model._core.save_openvino(path, bool(compress_to_fp16), conversion_rt_info(model, compress_to_fp16), progress)
+        else:
+            raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 
-        rt_info = [
-            ("irforge_version", __version__),
-            ("conversion_parameters/compress_to_fp16", str(bool(compress_to_fp16))),
-        ]
-        source = model._core.source_path
-        if source and not source.startswith("<"):
-            rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
-        if model.transform:
-            rt_info.append(("conversion_parameters/transform", model.transform))
-        with model._lock:
-            return model._core.save_openvino(path, bool(compress_to_fp16), rt_info, progress)
-    else:
-        raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
+
+def conversion_rt_info(model: Model, compress_to_fp16: bool):
+    """The model-level rt_info of OpenVINO IR output: the irforge version and every option the
+    conversion used, under conversion_parameters/ (irforge.reproduce reads them back)."""
+    from irforge._version import __version__
+
+    rt_info = [
+        ("irforge_version", __version__),
+        ("conversion_parameters/compress_to_fp16", str(bool(compress_to_fp16))),
+    ]
+    source = model._core.source_path
+    if source and not source.startswith("<"):
+        rt_info.append(("conversion_parameters/input_model", os.path.abspath(source)))
+    if model.input:
+        rt_info.append(("conversion_parameters/input", model.input))
+    if model.transform:
+        rt_info.append(("conversion_parameters/transform", model.transform))
+    if model.target_opset:
+        rt_info.append(("conversion_parameters/target_opset", str(model.target_opset)))
+    for i, options in enumerate(model.compress_options):
+        prefix = "conversion_parameters/compress_weights" + (f"_{i + 1}" if i else "")
+        rt_info += [(f"{prefix}/{key}", _option_text(value)) for key, value in options.items()]
+    if model.transform_after_compression:
+        rt_info.append(("conversion_parameters/transform_after_compression", model.transform_after_compression))
+    return rt_info
+
+
+def _option_text(value) -> str:
+    import json
+
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 @api_entry
@@ -225,8 +259,34 @@ def compress_weights(
         result = _core.compress_weights(
             model._core, mode, group_size, ratio, all_layers, backup_mode, group_size_fallback, names, patterns, types,
         )
-    model._compression = result
+        # A second call finds the compressed weights already integer: its report only adds to
+        # the first one's, which keeps describing them.
+        model._compression = result if model._compression is None else _CompressionLog(model._compression, result)
+        model.compress_options.append({
+            "mode": mode, "group_size": group_size, "ratio": ratio, "all_layers": all_layers,
+            "backup_mode": backup_mode, "group_size_fallback": group_size_fallback,
+            "ignored_scope": {"names": names, "patterns": patterns, "types": types},
+        })
     return model
+
+
+class _CompressionLog:
+    """The reports of several compress_weights calls on one model, read as one."""
+
+    def __init__(self, first, second) -> None:
+        self._parts = [first, second]
+        self.onnx_note = first.onnx_note or second.onnx_note
+
+    def weights(self):
+        return [w for part in self._parts for w in part.weights()]
+
+    def relative_error(self, i: int) -> float:
+        for part in self._parts:
+            n = len(part.weights())
+            if i < n:
+                return part.relative_error(i)
+            i -= n
+        raise IndexError("no such weight")
 
 
 def _ignored_scope_lists(scope):

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from irforge import _options as opt
 from irforge.errors import ModelFileError, UnsupportedError, UsageError, api_entry
+from irforge.reproduce import Recipe, original_feeds
 
 FP32_RTOL = 1e-4
 FP16_RTOL = 2e-2
@@ -149,14 +150,14 @@ def check(
         notes.append(f"weights: {'fp16' if fp16 else 'f32'} (from the converted model's rt_info)")
     if rtol is None:
         rtol = FP16_RTOL if fp16 else FP32_RTOL
-    pipeline = transform or rt_info.get("conversion_parameters/transform") or "default"
+    recipe = Recipe.from_rt_info(rt_info)
+    pipeline = transform or recipe.transform or "default"
 
-    source = irforge.convert_model(original, transform="none")
-    frozen, types = {}, {}
-    if input is not None:
-        frozen, fixed, types = _input_effects(input, source)
-        shapes = {**fixed, **shapes}  # explicit shapes win over --input's
-        notes.append(f"input: {input if isinstance(input, str) else repr(input)} (frozen: {', '.join(frozen) or 'none'})")
+    if input is not None:  # given here, it replaces the one recorded in the converted model
+        recipe.input = input
+        notes.append(f"input: {input if isinstance(input, str) else repr(input)}")
+    # The inputs of the converted model: --input may have fixed shapes or frozen some inputs.
+    source = irforge.convert_model(original, transform="none", input=recipe.input or None)
     symbols = {d for i in source.inputs for d in (i.shape or []) if isinstance(d, str)}
     unknown = set(dims) - symbols
     if unknown and inputs is None:
@@ -164,49 +165,31 @@ def check(
             f"no input has a dim named {', '.join(sorted(unknown))}; symbolic dims: {', '.join(sorted(symbols)) or 'none'}"
         )
     feeds = _load_inputs(inputs) if inputs is not None else random_feeds(source, seed=seed, dim_values=dims, shapes=shapes)
-    feeds.update(frozen)
-    expected = _run_original(original, feeds)
-    # The converted model has no frozen inputs, and takes the types --input gave.
-    converted_feeds = {k: (v.astype(types[k]) if k in types else v) for k, v in feeds.items() if k not in frozen}
+    expected = _run_original(original, original_feeds(recipe, irforge.convert_model(original, transform="none").inputs, feeds))
+    if recipe.compress:
+        # Compressed weights change the outputs by design: the reference is the original with
+        # the same conversion (compression included) run in onnxruntime, so what is judged is
+        # the writing and lowering, at the usual tolerance.
+        try:
+            expected = _run_original(recipe.convert(original, pipeline).to_onnx_bytes(), feeds, f"{original} (compressed alike)")
+            notes.append("compressed weights: compared with the original compressed alike, run in onnxruntime")
+        except UnsupportedError as e:
+            notes.append(f"compressed weights: compared with the float original ({e})")
     names = [o.name for o in source.outputs]
     try:
-        actual = _run_converted(converted, kind, converted_feeds, names)
+        actual = _run_converted(converted, kind, feeds, names)
     except UnsupportedError as e:
         if input is None:  # the likeliest cause: inputs the conversion fixed or froze
             raise UnsupportedError(f"{e}; if it was converted with --input (input=...), give the same one here") from e
         raise
     report = CheckReport(original, converted, rtol, atol, _compare(names, expected, actual, rtol, atol), notes=notes)
     if not report.ok and bisect:
-        report.bisect = _bisect(original, pipeline, kind, fp16, converted_feeds, names, expected, rtol, atol, input)
+        report.bisect = _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, recipe)
     return report
 
 
 # Largest dim of generated random data: check runs models on small inputs.
 MAX_CHECK_DIM = 1 << 20
-
-
-def _input_effects(input, source):
-    """What an `input=` spec does to the feeds: ({name: frozen value}, {name: fixed shape},
-    {name: numpy type the converted model takes})."""
-    import numpy as np
-
-    from irforge import inputs as _inputs
-
-    by_onnx = {code: name for name, code in _inputs._NAME_TO_ONNX.items()}
-    frozen, fixed, types = {}, {}, {}
-    for name, shape, type_code, value in _inputs.resolve(_inputs.normalize_input(input), source.inputs):
-        if value is not None:
-            raw, elem, dims = value
-            if by_onnx[elem] == "bfloat16":
-                raise UnsupportedError(f"input '{name}': cannot check a model whose bfloat16 input is frozen (numpy has no bfloat16)")
-            declared = next(i for i in source.inputs if i.name == name).dtype
-            frozen[name] = np.frombuffer(raw, by_onnx[elem]).reshape(dims).astype(declared)
-            continue
-        if shape is not None and all(d >= 0 for d in shape):
-            fixed[name] = list(shape)
-        if type_code:
-            types[name] = by_onnx[type_code]
-    return frozen, fixed, types
 
 
 def _first_line(e: BaseException) -> str:
@@ -216,13 +199,14 @@ def _first_line(e: BaseException) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-def _run_original(original: str, feeds):
+def _run_original(original, feeds, shown_as: Optional[str] = None):
+    """Runs the original (a path, or model bytes shown as `shown_as`) in onnxruntime."""
     from irforge.testing import run_onnxruntime
 
     try:
         return run_onnxruntime(original, feeds)
     except Exception as e:  # noqa: BLE001 - onnxruntime's own exception types
-        raise UnsupportedError(f"{original}: onnxruntime cannot run the original model: {_first_line(e)}") from e
+        raise UnsupportedError(f"{shown_as or original}: onnxruntime cannot run the original model: {_first_line(e)}") from e
 
 
 def _load_inputs(inputs) -> Dict[str, Any]:
@@ -339,14 +323,16 @@ def _compare(names, expected, actual, rtol, atol) -> List[OutputCheck]:
     return out
 
 
-def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, input=None) -> BisectResult:
+def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, recipe=None) -> BisectResult:
     import tempfile
 
     import irforge
 
     # The passes the pipeline really runs (fixed-point groups unrolled as they converge on this
     # model): a prefix of this list, run as plain pipeline text, reproduces the state after it.
-    full = irforge.convert_model(original, transform=pipeline, input=input)
+    recipe = recipe or Recipe()
+    # The recorded options (--input, compression) are applied to every prefix too.
+    full = recipe.convert(original, pipeline)
     passes = [r["name"] for r in full.pass_log]
     conversions = 0
     histograms = {}
@@ -355,7 +341,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, 
         nonlocal conversions
         conversions += 1
         text = ",".join(passes[:k]) if k else "none"
-        model = irforge.convert_model(original, transform=text, input=input)
+        model = recipe.convert(original, text)
         histograms[k] = model.op_histogram
         with tempfile.TemporaryDirectory(prefix="irforge-check-") as tmp:
             path = os.path.join(tmp, "model" + kind)
@@ -390,7 +376,7 @@ def _bisect(original, pipeline, kind, fp16, feeds, names, expected, rtol, atol, 
     culprit = passes[hi - 1]
     for k in (hi - 1, hi):
         if k not in histograms:
-            histograms[k] = irforge.convert_model(original, transform=",".join(passes[:k]) if k else "none", input=input).op_histogram
+            histograms[k] = recipe.convert(original, ",".join(passes[:k]) if k else "none").op_histogram
     before, after = histograms[hi - 1], histograms[hi]
     delta = ", ".join(
         f"{op} {after.get(op, 0) - before.get(op, 0):+d}" for op in sorted(set(before) | set(after)) if after.get(op, 0) != before.get(op, 0)

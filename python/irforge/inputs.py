@@ -337,3 +337,33 @@ def resolve(specs: List[InputSpec], model_inputs) -> list:
         type_code = _NAME_TO_ONNX[s.type] if s.type else 0
         out.append((name, s.shape, type_code, value))
     return out
+
+
+_ONNX_TO_NAME = {code: name for name, code in _NAME_TO_ONNX.items()}
+
+
+def format_resolved(resolved: list) -> str:
+    """`--input` text for tuples from :func:`resolve`: what a conversion applied, spelled so that
+    parsing it again applies the same (recorded in OpenVINO rt_info for `irforge check`)."""
+    import numpy as np
+
+    items = []
+    for name, shape, type_code, value in resolved:
+        text = name
+        if value is not None:
+            shape = value[2]  # a frozen value's own shape
+        if shape is not None:
+            text += "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"
+        if type_code:
+            text += "{" + _ONNX_TO_NAME[type_code] + "}"
+        if value is not None:
+            raw, code, _ = value
+            if code == _NAME_TO_ONNX["bfloat16"]:
+                arr = (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
+            else:
+                arr = np.frombuffer(raw, _ONNX_TO_NAME[code])
+            # repr() of a Python float round-trips exactly, float32 values included.
+            vals = [repr(v.item()) if arr.dtype.kind == "f" else str(v.item()) for v in arr.ravel()]
+            text += "->" + (vals[0] if not shape and len(vals) == 1 else "[" + ",".join(vals) + "]")
+        items.append(text)
+    return ",".join(items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
@@ -47,8 +48,24 @@ def _info(d: dict) -> TensorInfo:
     )
 
 
+def _locked(method):
+    """Runs `method` holding the model's lock: the C++ calls run without the GIL and passes or
+    compress_weights rewrite the graph in place, so a reader must never see it half-rewritten."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Model:
-    """A model in irforge's graph IR. Create it with :func:`irforge.convert_model`."""
+    """A model in irforge's graph IR. Create it with :func:`irforge.convert_model`.
+
+    Every method and property takes the model's lock, as do the API functions that take a Model
+    (convert_model, compress_weights, save_model): calls on one Model from several threads take
+    turns, calls on different Models run in parallel."""
 
     def __init__(self, core) -> None:
         self._core = core
@@ -62,61 +79,78 @@ class Model:
         # The pipeline text(s) run on this model, comma-joined (recorded in OpenVINO rt_info, so
         # `irforge check` can bisect the same pipeline).
         self.transform: str = ""
+        # What else the conversion did, recorded in OpenVINO rt_info so `irforge check` can
+        # reproduce it: the --input text, the options of each compress_weights call, and the
+        # pipelines run after compressing.
+        self.input: str = ""
+        self.compress_options: List[dict] = []
+        self.transform_after_compression: str = ""
         self._compression = None  # set by irforge.compress_weights
 
     @property
+    @_locked
     def inputs(self) -> List[TensorInfo]:
         """Graph inputs that are not initializers."""
         return [_info(d) for d in self._core.inputs()]
 
     @property
+    @_locked
     def outputs(self) -> List[TensorInfo]:
         return [_info(d) for d in self._core.outputs()]
 
     @property
+    @_locked
     def op_histogram(self) -> Dict[str, int]:
         """Node count per op type (subgraphs included), e.g. {"Conv": 53, "Relu": 49}."""
         return dict(self._core.op_histogram())
 
     @property
+    @_locked
     def node_count(self) -> int:
         return int(self._core.node_count())
 
     @property
+    @_locked
     def weight_bytes(self) -> int:
         """Bytes of all constant tensors (initializers and Constant attributes)."""
         return int(self._core.weight_stats()[1])
 
     @property
+    @_locked
     def weight_count(self) -> int:
         return int(self._core.weight_stats()[0])
 
     @property
+    @_locked
     def opset_imports(self) -> Dict[str, int]:
         return dict(self._core.opset_imports)
 
     @property
+    @_locked
     def ir_version(self) -> int:
         return int(self._core.ir_version)
 
     @property
+    @_locked
     def name(self) -> str:
         return self._core.graph_name
 
     @property
+    @_locked
     def functions(self) -> List[str]:
         return list(self._core.function_names())
 
+    @_locked
     def dump(self) -> str:
         """The graph as readable text."""
-        with self._lock:
-            return self._core.dump()
+        return self._core.dump()
 
+    @_locked
     def verify(self) -> List[str]:
         """Structural problems of the IR (empty when well-formed)."""
-        with self._lock:
-            return list(self._core.verify())
+        return list(self._core.verify())
 
+    @_locked
     def to_onnx_bytes(self, target_opset: Optional[int] = None) -> bytes:
         """The model serialized as ONNX (weights inline; fails above protobuf's 2 GB limit).
 
@@ -125,17 +159,21 @@ class Model:
         from irforge._options import target_opset as checked_opset
 
         opset = self.target_opset if target_opset is None else checked_opset(target_opset)
-        with self._lock:
-            return self._core.to_onnx_bytes(target_opset=opset)
+        return self._core.to_onnx_bytes(target_opset=opset)
 
+    @_locked
     def copy(self) -> "Model":
         """An independent copy of the graph (weights are shared, not copied)."""
-        with self._lock:
-            m = Model(self._core.copy())
+        m = Model(self._core.copy())
         m.target_opset = self.target_opset
         m.transform = self.transform
+        m.input = self.input
+        m.compress_options = [dict(o) for o in self.compress_options]
+        m.transform_after_compression = self.transform_after_compression
+        m._compression = self._compression  # the report describes the copy's weights too
         return m
 
+    @_locked
     def summary(self) -> str:
         lines = [f"model: {self.name or '(unnamed)'}"]
         source = self._core.source_path
@@ -156,6 +194,7 @@ class Model:
             lines.append("functions: " + ", ".join(self.functions))
         return "\n".join(lines)
 
+    @_locked
     def pass_table(self) -> str:
         """The pass log as a table (what `irforge convert --verbose` prints)."""
         if not self.pass_log:
@@ -170,6 +209,7 @@ class Model:
         rows.append(f"{'total':<28} {total * 1000:>9.2f}")
         return "\n".join(rows)
 
+    @_locked
     def compression_report(self, errors: bool = False) -> List[dict]:
         """What :func:`irforge.compress_weights` did to each eligible weight: weight, node,
         op_type, shape, mode ("int4_asym", ..., "float"), group_size (-1 per channel), reason,
@@ -183,6 +223,7 @@ class Model:
                 r["relative_error"] = self._compression.relative_error(i)
         return rows
 
+    @_locked
     def compression_table(self, errors: bool = True) -> str:
         """The compression report as a table (what `irforge convert --verbose` prints)."""
         rows = self.compression_report(errors)
@@ -204,6 +245,7 @@ class Model:
             lines.append(note)
         return "\n".join(lines)
 
+    @_locked
     def __repr__(self) -> str:
         ins = ", ".join(str(i) for i in self.inputs)
         outs = ", ".join(str(o) for o in self.outputs)

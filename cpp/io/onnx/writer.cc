@@ -354,10 +354,48 @@ std::string dirname_with_slash(const std::string& path) {
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
 }
 
+// The first opset in which DequantizeLinear accepts what `n` uses, and that feature's name.
+std::pair<int64_t, std::string> dequantize_needs(const Node& n) {
+  std::pair<int64_t, std::string> need{10, ""};
+  auto at_least = [&](int64_t opset, const std::string& what) {
+    if (opset > need.first) need = {opset, what};
+  };
+  auto elem = [&](size_t i) { return i < n.inputs().size() && n.input(i) ? n.input(i)->type().elem_type : DataType::kUndefined; };
+  if (n.attr("axis")) at_least(13, "the axis attribute (per-axis scales)");
+  DataType x = elem(0), scale = elem(1);
+  if (scale == DataType::kFloat16 || scale == DataType::kBfloat16) at_least(19, std::string(dtype_name(scale)) + " scales");
+  if (x == DataType::kFloat8E4M3FN || x == DataType::kFloat8E4M3FNUZ || x == DataType::kFloat8E5M2 || x == DataType::kFloat8E5M2FNUZ)
+    at_least(19, std::string(dtype_name(x)) + " input");
+  if (x == DataType::kInt4 || x == DataType::kUint4 || x == DataType::kInt16 || x == DataType::kUint16)
+    at_least(21, std::string(dtype_name(x)) + " input");
+  if (n.attr("block_size")) at_least(21, "block_size (blocked scales)");
+  return need;
+}
+
+// ONNX output must pass onnx.checker: a DequantizeLinear (compress_weights makes them) whose
+// form the model's opset does not have yet is refused, naming it, instead of written.
+void check_dequantize_opsets(const Model& m, const Graph& g, const std::string& where) {
+  int64_t opset = m.opset_version("");
+  size_t index = 0;
+  for (const auto& n : g.nodes()) {
+    for (Graph* sub : n->subgraphs()) check_dequantize_opsets(m, *sub, where);
+    ++index;
+    if (n->op_type() != "DequantizeLinear" || !(n->domain().empty() || n->domain() == "ai.onnx")) continue;
+    auto [need, what] = dequantize_needs(*n);
+    if (need > opset)
+      fail(ErrorKind::kUnsupported, where + n->describe() + " (node #" + std::to_string(index - 1) + " of graph '" + g.name() +
+                                        "') uses " + what + ", which DequantizeLinear has from opset " + std::to_string(need) +
+                                        ", but the model's opset is " + std::to_string(opset) +
+                                        " and could not be raised; write OpenVINO IR (.xml), or convert the model to opset " +
+                                        std::to_string(need) + " first");
+  }
+}
+
 }  // namespace
 
 void write_onnx_file(const Model& model, const std::string& path, const OnnxWriteOptions& options) {
   if (!model.graph) fail(ErrorKind::kInternal, "model has no graph");
+  check_dequantize_opsets(model, *model.graph, "'" + path + "': ");
   bool external = false;
   switch (options.external_data) {
     case OnnxWriteOptions::ExternalData::kAlways: external = true; break;
@@ -383,8 +421,7 @@ void write_onnx_file(const Model& model, const std::string& path, const OnnxWrit
       else dsink.write_all(c.tensor->data(), c.tensor->nbytes(), c.tensor->storage() ? c.tensor->storage()->mapping() : nullptr);
     }
     FileSink(proto.fd(), proto.path(), progress).write_rope(rope);
-    data.commit();
-    proto.commit();
+    commit_together({&data, &proto});  // the model names offsets into its data file
   } else {
     AtomicFile proto(path);
     FileSink(proto.fd(), proto.path(), progress).write_rope(rope);
@@ -394,6 +431,7 @@ void write_onnx_file(const Model& model, const std::string& path, const OnnxWrit
 
 std::string write_onnx_bytes(const Model& model) {
   if (!model.graph) fail(ErrorKind::kInternal, "model has no graph");
+  check_dequantize_opsets(model, *model.graph, "");
   Encoder enc(false, 0, "");
   Rope rope = enc.model(model);
   if (rope.size() > kProtobufLimit)

@@ -72,6 +72,7 @@ class BinWriter {
       if (w.c->data() == p || same_bytes(*w.c, c, n)) {
         finish(l, w.offset, w.size, w.stored);
         ++stats.deduplicated;
+        release_all(c, p, n);
         return;
       }
     }
@@ -100,6 +101,7 @@ class BinWriter {
     uint64_t size = offset_ - offset;
     bucket.push_back(Written{&c, offset, size, stored});
     finish(l, offset, size, stored);
+    release_all(c, p, n);
   }
 
   // memcmp in bounded steps, handing both sides' mapped pages back as it goes: comparing two
@@ -188,6 +190,13 @@ class BinWriter {
   // Hands pages of a memory-mapped source back to the OS once written.
   static void release(const ConstData& c, const uint8_t* p, size_t n) {
     if (c.tensor && c.tensor->is_mapped()) c.tensor->storage()->mapping()->release(p, n);
+  }
+  // Once a constant is done, every page it touched goes back, partial ones included: reading a
+  // small constant (or the hash windows of a large one) faults in the whole 2 MiB page-cache
+  // folio around it, which release() (whole pages only) never drops. BERT-base's ~200 small
+  // biases and norms kept ~150 MB of the model file resident that way until the end of the write.
+  static void release_all(const ConstData& c, const uint8_t* p, size_t n) {
+    if (c.tensor && c.tensor->is_mapped()) c.tensor->storage()->mapping()->release_around(p, n);
   }
 
   void advance(uint64_t n) {

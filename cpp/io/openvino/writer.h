@@ -1,6 +1,6 @@
 // OpenVINO IR v11 writer: lowers the IR to OpenVINO opsets, streams constants into the .bin
 // (deduplicated, fp32 weights compressed to fp16 on the fly) and writes the .xml. Both files
-// appear atomically.
+// appear together or not at all (support/atomic_file.h: commit_together).
 #pragma once
 
 #include <cstdint>

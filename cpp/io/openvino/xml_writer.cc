@@ -151,21 +151,36 @@ class XmlWriter {
 };
 
 void rt_info_xml(std::string& out, const std::vector<std::pair<std::string, std::string>>& entries) {
-  // Keys "group/name" nest <name> inside <group>; consecutive entries of a group share it.
+  // Keys "a/b/name" nest <name> inside <b> inside <a>; consecutive entries share open groups.
   out += "\t<rt_info>\n";
-  std::string open_group;
+  std::vector<std::string> open;
+  auto indent = [&](size_t depth) { return std::string(depth + 2, '\t'); };
   for (const auto& [key, value] : entries) {
-    size_t slash = key.find('/');
-    std::string group = slash == std::string::npos ? "" : key.substr(0, slash);
-    std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
-    if (group != open_group) {
-      if (!open_group.empty()) out += "\t\t</" + open_group + ">\n";
-      if (!group.empty()) out += "\t\t<" + group + ">\n";
-      open_group = group;
+    std::vector<std::string> path;
+    for (size_t begin = 0;;) {
+      size_t slash = key.find('/', begin);
+      path.push_back(key.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin));
+      if (slash == std::string::npos) break;
+      begin = slash + 1;
     }
-    out += std::string(group.empty() ? "\t\t" : "\t\t\t") + "<" + name + " value=\"" + escape(value) + "\" />\n";
+    std::string name = path.back();
+    path.pop_back();
+    size_t common = 0;
+    while (common < open.size() && common < path.size() && open[common] == path[common]) ++common;
+    while (open.size() > common) {
+      out += indent(open.size() - 1) + "</" + open.back() + ">\n";
+      open.pop_back();
+    }
+    for (size_t i = common; i < path.size(); ++i) {
+      out += indent(open.size()) + "<" + path[i] + ">\n";
+      open.push_back(path[i]);
+    }
+    out += indent(open.size()) + "<" + name + " value=\"" + escape(value) + "\" />\n";
   }
-  if (!open_group.empty()) out += "\t\t</" + open_group + ">\n";
+  while (!open.empty()) {
+    out += indent(open.size() - 1) + "</" + open.back() + ">\n";
+    open.pop_back();
+  }
   out += "\t</rt_info>\n";
 }
 

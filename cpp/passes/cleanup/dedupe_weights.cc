@@ -47,7 +47,11 @@ uint64_t fingerprint(const Tensor& t) {
   const uint8_t* p = t.data();
   size_t n = t.nbytes();
   constexpr size_t kWindow = 64, kWindows = 16;
-  if (n <= kWindow * kWindows) return fnv(h, p, n);
+  if (n <= kWindow * kWindows) {
+    h = fnv(h, p, n);
+    release(t, p, n);  // a small tensor's read faults in its whole folio too
+    return h;
+  }
   size_t stride = (n - kWindow) / (kWindows - 1);
   for (size_t w = 0; w < kWindows; ++w) {
     h = fnv(h, p + w * stride, kWindow);
@@ -69,10 +73,10 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
   for (size_t off = 0; off < a.nbytes(); off += kChunk) {
     size_t len = std::min(kChunk, a.nbytes() - off);
     bool eq = std::memcmp(pa + off, pb + off, len) == 0;
-    if (a.nbytes() > kChunk) {
-      release(a, pa + off, len);
-      release(b, pb + off, len);
-    }
+    // Small ones too: BERT's same-shape LayerNorm and bias vectors otherwise kept ~15 MB of
+    // folios resident.
+    release(a, pa + off, len);
+    release(b, pb + off, len);
     if (!eq) return false;
   }
   return true;
@@ -90,10 +94,15 @@ int64_t dedupe(Graph& g) {
     for (Graph* sub : n->subgraphs()) merged += dedupe(*sub);
 
   std::vector<Candidate> cands;
+  // Computed tensors (weights compress_weights quantizes while they are written) are left out:
+  // reading them to compare would compute and keep them all in memory, the copy compression
+  // exists to avoid. Their sources were compared before compressing, and the writers store a
+  // computed tensor reached twice once.
   for (Value* v : g.initializers())
-    if (v->initializer() && !v->is_graph_input()) cands.push_back({v, nullptr, v->initializer().get()});
+    if (v->initializer() && !v->is_graph_input() && !v->initializer()->computed())
+      cands.push_back({v, nullptr, v->initializer().get()});
   for (const auto& n : g.nodes())
-    if (const Tensor* t = constant_node_tensor(*n)) cands.push_back({n->output(0), n.get(), t});
+    if (const Tensor* t = constant_node_tensor(*n); t && !t->computed()) cands.push_back({n->output(0), n.get(), t});
 
   // Group by what is free to read: dtype, dims, size. Keys keep candidate order (survivor first).
   using Shape = std::tuple<int32_t, std::vector<int64_t>, size_t>;

@@ -34,7 +34,7 @@ std::optional<Match> match(Node* bn) {
   if (!op && is_op(p, "Add") && p->inputs().size() == 2 && p->input(0) && p->input(1)) {
     for (size_t slot = 0; slot < 2 && !op; ++slot) {
       Value* x = p->input(1 - slot);
-      if (!f32_constant(p->input(slot)) || constant_of(x) || !used_only_by(x, p)) continue;
+      if (!is_f32_constant(p->input(slot)) || constant_of(x) || !used_only_by(x, p)) continue;
       auto mm = linear_op(local_producer(x, p));
       if (mm && mm->node->op_type() == "MatMul") {
         op = mm;

@@ -26,10 +26,10 @@ std::optional<ConstOperand> const_operand(const Node* n) {
   ConstOperand r;
   r.multiplicative = mul || div;
   r.inverse = div || sub;
-  if (f32_constant(n->input(1))) {
+  if (is_f32_constant(n->input(1))) {
     r.x = n->input(0);
     r.c = n->input(1);
-  } else if ((mul || add) && f32_constant(n->input(0))) {
+  } else if ((mul || add) && is_f32_constant(n->input(0))) {
     r.x = n->input(1);
     r.c = n->input(0);
   } else {

@@ -15,6 +15,8 @@ namespace irforge::passes::fusion {
 
 // The values of a float32 constant (initializer or Constant node); nullopt otherwise.
 std::optional<std::vector<float>> f32_constant(const Value* v);
+// Whether v is a dense f32 constant, without reading its values.
+bool is_f32_constant(const Value* v);
 // The dims of a float32 constant; nullopt when `v` is not one.
 std::optional<std::vector<int64_t>> f32_constant_dims(const Value* v);
 
