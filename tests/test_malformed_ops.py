@@ -262,6 +262,13 @@ CASES = [
          ["'lstm'", "LSTM", "hidden_size 0 must be >= 1"]),
     Case("gru_bad_direction", lambda: _one("GRU", ["x", "w", "r"], {"hidden_size": 2, "direction": "sideways"}, {"x": [3, 1, 2]}, [_w("w", (1, 6, 2)), _w("r", (1, 6, 2))]),
          ["'gru'", "GRU", "direction 'sideways' is not one of"]),
+    Case("lstm_activation_count", lambda: _one("LSTM", ["x", "w", "r"], {"hidden_size": 2, "activations": ["Sigmoid", "Tanh"]}, {"x": [3, 1, 2]}, [_w("w", (1, 8, 2)), _w("r", (1, 8, 2))]),
+         ["'lstm'", "LSTM", "activations has 2 functions but needs 3"]),
+    Case("lppool_p_zero", lambda: _one("LpPool", ["x"], {"kernel_shape": [2, 2], "p": 0}, X4), ["'lppool'", "LpPool", "p 0 must be >= 1"]),
+    Case("gathernd_batch_dims", lambda: _one("GatherND", ["x", "i"], {"batch_dims": 2}, {"x": [2, 3]}, [_i64("i", [[0], [1]])]),
+         ["'gathernd'", "GatherND", "batch_dims 2 must be >= 0 and below the ranks"]),
+    Case("resize_sizes_length", lambda: _one("Resize", ["x", "", "", "s"], None, X4, [_i64("s", [1, 4, 16])]),
+         ["'resize'", "Resize", "sizes [1, 4, 16] has 3 values but 4 resized dims need one each"]),
     # Control flow.
     Case("if_branch_outputs", _if_output_mismatch, ["'branchy'", "If", "else_branch has 2 outputs but the node has 1"]),
     Case("loop_body_inputs", _loop_body_arity, ["'looper'", "Loop", "body has 2 inputs but needs 3"]),

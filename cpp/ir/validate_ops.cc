@@ -137,15 +137,18 @@ std::optional<std::vector<int64_t>> tensor_ints(const Tensor& t) {
 
 class NodeCheck {
  public:
-  NodeCheck(const Node& n, int64_t opset, std::string prefix, std::vector<std::string>& problems, size_t& total)
-      : n(n), opset(opset), prefix_(std::move(prefix)), problems_(problems), total_(total) {}
+  NodeCheck(const Node& n, int64_t opset, size_t index, const std::string& graph_label, std::vector<std::string>& problems, size_t& total)
+      : n(n), opset(opset), index_(index), graph_label_(graph_label), problems_(problems), total_(total) {}
 
   const Node& n;
   const int64_t opset;
 
   void bad(const std::string& rule) {
     ++total_;
-    if (problems_.size() < kMaxListed) problems_.push_back(prefix_ + rule);
+    if (problems_.size() >= kMaxListed) return;
+    // Built only on failure: valid nodes (nearly all) cost no string work.
+    std::string op = (n.domain().empty() ? "" : n.domain() + "::") + n.op_type();
+    problems_.push_back("node '" + n.name() + "' (" + op + ", #" + std::to_string(index_) + " in graph '" + graph_label_ + "'): " + rule);
   }
   static constexpr size_t kMaxListed = 1000;
 
@@ -242,7 +245,8 @@ class NodeCheck {
   }
 
  private:
-  std::string prefix_;
+  size_t index_;
+  const std::string& graph_label_;
   std::vector<std::string>& problems_;
   size_t& total_;
 };
@@ -715,12 +719,44 @@ void rotary(NodeCheck& c) {
 void rnn(NodeCheck& c) {
   c.int_at_least("hidden_size", 1);
   c.one_of("direction", {"forward", "reverse", "bidirectional"});
+  // One activation per gate function and direction (one direction's list serves both).
+  size_t per_dir = c.n.op_type() == "LSTM" ? 3 : c.n.op_type() == "GRU" ? 2 : 1;
+  if (const Attribute* a = c.n.attr("activations"); a && a->kind == AttrKind::kStrings) {
+    size_t dirs = c.s("direction", "forward") == "bidirectional" ? 2 : 1;
+    if (a->strings.size() != per_dir && a->strings.size() != per_dir * dirs)
+      c.bad("activations has " + std::to_string(a->strings.size()) + " functions but needs " + std::to_string(per_dir * dirs));
+  }
   auto dirs = c.dim(1, 0);
   int64_t want = c.s("direction", "forward") == "bidirectional" ? 2 : 1;
   if (dirs && *dirs != want)
     c.bad("W has " + std::to_string(*dirs) + " directions but direction '" + c.s("direction", "forward") + "' needs " + std::to_string(want));
 }
-void resize(NodeCheck& c) { c.one_of("mode", {"nearest", "linear", "cubic"}); }
+// Constant scales / sizes hold one value per input dim (or per listed axis), scales > 0.
+void resize(NodeCheck& c) {
+  c.one_of("mode", {"nearest", "linear", "cubic"});
+  if (c.opset < 11) return;
+  auto r = c.rank(0);
+  int64_t want = c.has("axes") ? static_cast<int64_t>(c.ints("axes").size()) : r ? *r : -1;
+  if (c.has("axes")) c.axes_ok("axes", c.ints("axes"), r);
+  if (auto sizes = c.const_ints(3); sizes && !sizes->empty() && want >= 0 && static_cast<int64_t>(sizes->size()) != want)
+    c.bad("sizes " + join(*sizes) + " has " + std::to_string(sizes->size()) + " values but " + std::to_string(want) + " resized dims need one each");
+}
+void gather_nd(NodeCheck& c) {
+  int64_t b = c.i("batch_dims", 0);
+  auto rd = c.rank(0), ri = c.rank(1);
+  if (b < 0 || (rd && b >= *rd) || (ri && b >= *ri))
+    c.bad("batch_dims " + std::to_string(b) + " must be >= 0 and below the ranks of data and indices");
+}
+void lp_pool(NodeCheck& c) {
+  pool(c);
+  if (c.has("p") && c.i("p", 2) < 1) c.bad("p " + std::to_string(c.i("p", 2)) + " must be >= 1");
+}
+void global_lp_pool(NodeCheck& c) {
+  if (c.has("p") && c.i("p", 2) < 1) c.bad("p " + std::to_string(c.i("p", 2)) + " must be >= 1");
+}
+void center_crop_pad(NodeCheck& c) {
+  if (c.has("axes")) c.axes_ok("axes", c.ints("axes"), c.rank(0));
+}
 void roi_align(NodeCheck& c) {
   c.int_at_least("output_height", 1);
   c.int_at_least("output_width", 1);
@@ -741,7 +777,7 @@ using Rule = void (*)(NodeCheck&);
 const std::unordered_map<std::string, Rule>& rules() {
   static const std::unordered_map<std::string, Rule> table = {
       {"Conv", conv}, {"ConvTranspose", conv_transpose}, {"ConvInteger", conv_integer}, {"QLinearConv", qlinear_conv},
-      {"DeformConv", deform_conv}, {"MaxPool", pool}, {"AveragePool", pool}, {"LpPool", pool}, {"MaxUnpool", pool},
+      {"DeformConv", deform_conv}, {"MaxPool", pool}, {"AveragePool", pool}, {"LpPool", lp_pool}, {"GlobalLpPool", global_lp_pool}, {"MaxUnpool", pool},
       {"BatchNormalization", batch_norm}, {"InstanceNormalization", instance_norm}, {"GroupNormalization", group_norm},
       {"LayerNormalization", layer_norm}, {"RMSNormalization", layer_norm}, {"LpNormalization", lp_norm}, {"LRN", lrn},
       {"Concat", concat}, {"Softmax", softmax}, {"LogSoftmax", softmax}, {"Hardmax", softmax},
@@ -759,7 +795,7 @@ const std::unordered_map<std::string, Rule>& rules() {
       {"Constant", constant}, {"ConstantOfShape", constant_of_shape},
       {"If", if_rule}, {"Loop", loop}, {"Scan", scan},
       {"Gemm", gemm}, {"MatMul", matmul}, {"Attention", attention}, {"RotaryEmbedding", rotary},
-      {"RNN", rnn}, {"GRU", rnn}, {"LSTM", rnn}, {"Resize", resize}, {"RoiAlign", roi_align}, {"MaxRoiPool", max_roi_pool},
+      {"RNN", rnn}, {"GRU", rnn}, {"LSTM", rnn}, {"Resize", resize}, {"GatherND", gather_nd}, {"CenterCropPad", center_crop_pad}, {"RoiAlign", roi_align}, {"MaxRoiPool", max_roi_pool},
   };
   return table;
 }
@@ -776,10 +812,10 @@ class OpValidator {
     size_t index = 0;
     for (const auto& up : g.nodes()) {
       const Node& n = *up;
-      std::string op = (n.domain().empty() ? "" : n.domain() + "::") + n.op_type();
-      NodeCheck c(n, opset, "node '" + n.name() + "' (" + op + ", #" + std::to_string(index) + " in graph '" + label + "'): ", problems_, total_);
+      NodeCheck c(n, opset, index, label, problems_, total_);
       node(c, in_function);
       for (const auto& a : n.attributes()) {
+        if (!a.g && a.graphs.empty()) continue;
         std::string sub_label = "'" + n.name() + "'." + a.name;
         if (a.g) graph(*a.g, a.g->name().empty() ? sub_label : a.g->name(), opset, in_function);
         for (size_t k = 0; k < a.graphs.size(); ++k)
