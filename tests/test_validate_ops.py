@@ -66,3 +66,34 @@ def test_validator_is_fast_on_bert(tmp_path):
     nodes = model.node_count()
     print(f"\nvalidate_ops on BERT ({nodes} nodes): {per_run * 1e3:.2f} ms")
     assert per_run < 0.25  # generous on a loaded 2-core machine; measured ~1 ms
+
+
+def _function_model(body_nodes):
+    from onnx import TensorProto, helper
+
+    fn = helper.make_function("custom", "Pick", ["a"], ["b"], body_nodes, [helper.make_opsetid("", 17)], attributes=["ax"])
+    node = helper.make_node("Pick", ["x"], ["y"], domain="custom", name="call", ax=0)
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(g, functions=[fn], opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)])
+
+
+def test_function_body_with_attribute_references_reads():
+    """Inside a function, `axis` may refer to the caller's attribute: its value is unknown here."""
+    from onnx import AttributeProto, helper
+
+    softmax = helper.make_node("Softmax", ["a"], ["b"], name="body_softmax")
+    ref = AttributeProto()
+    ref.name, ref.ref_attr_name, ref.type = "axis", "ax", AttributeProto.INT
+    softmax.attribute.append(ref)
+    model = _core.read_onnx_bytes(_function_model([softmax]).SerializeToString(), "", "<fn>")
+    assert _core.op_problems(model) == []
+
+
+def test_function_body_is_checked_against_the_schema_table():
+    from onnx import helper
+
+    bad = helper.make_node("Softmax", ["a"], ["b"], name="body_softmax", alpha=1.0)
+    with pytest.raises(irforge.InvalidModelError,
+                       match=r"node 'body_softmax' \(Softmax, #0 in graph 'function custom::Pick'\): has attribute 'alpha'"):
+        _core.read_onnx_bytes(_function_model([bad]).SerializeToString(), "", "<fn>")
