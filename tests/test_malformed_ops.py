@@ -269,6 +269,8 @@ CASES = [
          ["'gathernd'", "GatherND", "batch_dims 2 must be >= 0 and below the ranks"]),
     Case("resize_sizes_length", lambda: _one("Resize", ["x", "", "", "s"], None, X4, [_i64("s", [1, 4, 16])]),
          ["'resize'", "Resize", "sizes [1, 4, 16] has 3 values but 4 resized dims need one each"]),
+    Case("dft_axis_range", lambda: _one("DFT", ["x"], {"axis": 1 << 40}, {"x": [1, 8, 1]}, opset=17),
+         ["'dft'", "DFT", "axis 1099511627776 is out of range for rank 3"]),
     # Control flow.
     Case("if_branch_outputs", _if_output_mismatch, ["'branchy'", "If", "else_branch has 2 outputs but the node has 1"]),
     Case("loop_body_inputs", _loop_body_arity, ["'looper'", "Loop", "body has 2 inputs but needs 3"]),

@@ -754,6 +754,18 @@ void lp_pool(NodeCheck& c) {
 void global_lp_pool(NodeCheck& c) {
   if (c.has("p") && c.i("p", 2) < 1) c.bad("p " + std::to_string(c.i("p", 2)) + " must be >= 1");
 }
+// The last dim of a DFT input holds the real/imaginary pair, so it cannot be the DFT axis:
+// axis in [-r, -2] or [0, r-2].
+void dft(NodeCheck& c) {
+  std::optional<int64_t> axis;
+  if (c.opset < 20) axis = c.i("axis", 1);
+  else if (auto a = c.const_ints(2); a && a->size() == 1) axis = (*a)[0];
+  auto r = c.rank(0);
+  if (!axis || !r) return;
+  if (*axis < -*r || *axis > *r - 2 || *axis == -1)
+    c.bad("axis " + std::to_string(*axis) + " is out of range for rank " + std::to_string(*r) + " (allowed " + std::to_string(-*r) +
+          "..-2 and 0.." + std::to_string(*r - 2) + "; the last dim holds real and imaginary parts)");
+}
 void center_crop_pad(NodeCheck& c) {
   if (c.has("axes")) c.axes_ok("axes", c.ints("axes"), c.rank(0));
 }
@@ -795,7 +807,7 @@ const std::unordered_map<std::string, Rule>& rules() {
       {"Constant", constant}, {"ConstantOfShape", constant_of_shape},
       {"If", if_rule}, {"Loop", loop}, {"Scan", scan},
       {"Gemm", gemm}, {"MatMul", matmul}, {"Attention", attention}, {"RotaryEmbedding", rotary},
-      {"RNN", rnn}, {"GRU", rnn}, {"LSTM", rnn}, {"Resize", resize}, {"GatherND", gather_nd}, {"CenterCropPad", center_crop_pad}, {"RoiAlign", roi_align}, {"MaxRoiPool", max_roi_pool},
+      {"RNN", rnn}, {"GRU", rnn}, {"LSTM", rnn}, {"Resize", resize}, {"GatherND", gather_nd}, {"CenterCropPad", center_crop_pad}, {"DFT", dft}, {"RoiAlign", roi_align}, {"MaxRoiPool", max_roi_pool},
   };
   return table;
 }
