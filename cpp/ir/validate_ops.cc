@@ -274,7 +274,8 @@ void window_rules(NodeCheck& c, size_t x, std::optional<size_t> w, std::optional
     c.length_is("dilations", *spatial, why);
     c.length_is("pads", 2 * *spatial, why);
     c.length_is("output_padding", *spatial, why);
-    c.length_is("output_shape", *spatial, why);
+    // output_shape may also be given with N and C in front (onnxruntime accepts both).
+    if (c.has("output_shape") && static_cast<int64_t>(c.ints("output_shape").size()) != *spatial + 2) c.length_is("output_shape", *spatial, why);
   }
   c.one_of("auto_pad", {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"});
   if (w && c.has("kernel_shape") && wr) {
