@@ -370,3 +370,28 @@ def test_cli_exits_1_with_one_line_and_no_file(case, suffix, tmp_path):
     for part in case.expect:
         assert part in r.stderr, f"{part!r} not in: {r.stderr}"
     assert list(out.iterdir()) == [], "a refused model left files behind"
+
+
+def _frozen(op, attrs, x_shape, frozen_name, frozen_value, inits=(), extra_inputs=()):
+    ins = ["x", *extra_inputs, frozen_name] if op != "Slice" else ["x", "b", "e", "a", frozen_name]
+    node = helper.make_node(op, ins, ["y0"], name="frozen_" + op.lower(), **attrs)
+    inputs = [vi("x", F32, x_shape), vi(frozen_name, I64, [len(frozen_value)])]
+    return _model([node], inputs, [vi("y0", F32, None)], inits), {frozen_name: np.array(frozen_value, np.int64)}
+
+
+FROZEN = [
+    ("unsqueeze_axes", lambda: _frozen("Unsqueeze", {}, [4, 4], "ax", [1, 1]), "(Unsqueeze, #0 in graph 'main'): axes [1, 1] name axis 1 twice"),
+    ("reshape_shape", lambda: _frozen("Reshape", {}, [4, 4], "s", [-1, -1]), "(Reshape, #0 in graph 'main'): shape [-1, -1] has more than one -1"),
+    ("slice_steps", lambda: _frozen("Slice", {}, [4, 4], "st", [0], [_i64("b", [0]), _i64("e", [4]), _i64("a", [0])]),
+     "(Slice, #0 in graph 'main'): steps [0] contain 0"),
+]
+
+
+@pytest.mark.parametrize("make,expect", [(m, e) for _, m, e in FROZEN], ids=[n for n, _, _ in FROZEN])
+def test_values_frozen_by_input_are_validated(make, expect):
+    """--input name->value turns an input into a constant the reader never saw: it is checked too
+    (a frozen duplicate Unsqueeze axis used to read past a buffer and report a fake out-of-memory)."""
+    model, frozen = make()
+    with pytest.raises(InvalidModelError) as info:
+        irforge.convert_model(model.SerializeToString(), input=frozen)
+    assert expect in str(info.value), str(info.value)
