@@ -298,9 +298,12 @@ void window_rules(NodeCheck& c, size_t x, std::optional<size_t> w, std::optional
   auto w0 = c.dim(*w, 0), w1 = c.dim(*w, 1);
   std::string g = "group " + std::to_string(group);
   if (channels && *channels % group != 0) c.bad(g + " does not divide the " + std::to_string(*channels) + " input channels");
+  // Declared dims and group can be absurd: w1 x group is only compared when it does not overflow.
+  std::optional<int64_t> w1_times_group;
+  if (int64_t prod; w1 && !__builtin_mul_overflow(*w1, group, &prod)) w1_times_group = prod;
   if (!transpose) {
     if (w0 && *w0 % group != 0) c.bad(g + " does not divide the weight's " + std::to_string(*w0) + " output channels");
-    if (channels && w1 && *channels != *w1 * group)
+    if (channels && w1_times_group && *channels != *w1_times_group)
       c.bad("input has " + std::to_string(*channels) + " channels but weight expects " + std::to_string(*w1) + " x " + g);
   } else if (channels && w0 && *channels != *w0) {
     c.bad("input has " + std::to_string(*channels) + " channels but the weight's first dim is " + std::to_string(*w0));
@@ -308,7 +311,7 @@ void window_rules(NodeCheck& c, size_t x, std::optional<size_t> w, std::optional
   if (bias && c.in(*bias)) {
     auto br = c.rank(*bias);
     if (br && *br != 1) c.bad("bias (input " + std::to_string(*bias) + ") has rank " + std::to_string(*br) + " but must be 1-D");
-    std::optional<int64_t> out_channels = transpose ? (w1 ? std::optional<int64_t>(*w1 * group) : std::nullopt) : w0;
+    std::optional<int64_t> out_channels = transpose ? w1_times_group : w0;
     auto b0 = c.dim(*bias, 0);
     if (br && *br == 1 && b0 && out_channels && *b0 != *out_channels)
       c.bad("bias has " + std::to_string(*b0) + " values but there are " + std::to_string(*out_channels) + " output channels");
