@@ -136,6 +136,12 @@ def _constant_node_slice_steps():
     return _model([steps, sl], [vi("x", F32, [4, 4])], [vi("y0", F32, None)], [_i64("st", [0]), _i64("en", [4]), _i64("ax", [0])])
 
 
+def _duplicate_attribute():
+    m = _one("Softmax", ["x"], {"axis": 0}, {"x": [2, 3]})
+    m.graph.node[0].attribute.append(helper.make_attribute("axis", 1))
+    return m
+
+
 @dataclass
 class Case:
     name: str
@@ -286,6 +292,7 @@ CASES = [
     Case("unknown_attribute", lambda: _one("Relu", ["x"], {"alpha": 0.5}, {"x": [2]}), ["'relu'", "Relu", "has attribute 'alpha', which opset 14 Relu does not define"]),
     Case("attribute_wrong_type", lambda: _one("Conv", ["x", "w"], {"strides": 1.0}, X4, [_w("w", (4, 4, 3, 3))]),
          ["'conv'", "Conv", "attribute 'strides' is FLOAT but must be INTS"]),
+    Case("duplicate_attribute", _duplicate_attribute, ["'softmax'", "Softmax", "attribute 'axis' is given twice"]),
     Case("constant_two_values", lambda: _one("Constant", [], {"value_float": 1.0, "value_int": 1}), ["'constant'", "Constant", "exactly one value attribute"]),
 ]
 

@@ -846,9 +846,14 @@ class OpValidator {
     const Node& n = c.n;
     // Passes read output(0) of every node they match; a node without outputs computes nothing.
     if (n.num_outputs() == 0) c.bad("has no outputs");
-    std::unordered_set<std::string> names;
-    for (const auto& a : n.attributes())
-      if (!names.insert(a.name).second) c.bad("attribute '" + a.name + "' is given twice");
+    // Nodes carry a handful of attributes: a quadratic scan beats building a set per node.
+    const auto& attrs = n.attributes();
+    for (size_t i = 1; i < attrs.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (attrs[i].name == attrs[j].name) {
+          c.bad("attribute '" + attrs[i].name + "' is given twice");
+          break;
+        }
     if (!n.domain().empty()) return;
     const OpSchema* s = find_schema(n.op_type(), c.opset);
     if (!s) return;  // not an ONNX op: the lowering reports it as unsupported
