@@ -18,7 +18,7 @@ from onnx import numpy_helper
 import irforge
 from irforge import cli
 
-pytest.importorskip("openvino")
+import openvino  # noqa: F401 - a test dependency; missing, it must fail, not skip
 
 BROKEN = "test-plant-wrong-add"
 # The planted pass sits between real passes, so bisection has work on both sides of it.

@@ -4,6 +4,7 @@ long C++ calls release the GIL, and one Model shared between threads stays consi
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,8 @@ def sources(tmp_path_factory):
     weighty = root / "weighty.onnx"
     weighty.write_bytes(weighty_model().SerializeToString())
     paths["weighty"] = str(weighty)
-    return paths
+    yield paths
+    shutil.rmtree(root, ignore_errors=True)  # not kept after the module (pytest keeps mktemp folders)
 
 
 def _convert_and_digest(source, folder, tag):

@@ -10,6 +10,7 @@ the CLI in fresh processes (IRFORGE_NUM_THREADS), and compare every output file 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -37,7 +38,8 @@ def weighty_path(tmp_path_factory):
     assert largest_weight_elements(model) >= 16 * PARALLEL_GRAIN
     path = tmp_path_factory.mktemp("weighty") / "weighty.onnx"
     path.write_bytes(model.SerializeToString())
-    return str(path)
+    yield str(path)
+    shutil.rmtree(path.parent, ignore_errors=True)  # not kept after the module (pytest keeps mktemp folders)
 
 
 def _digests_per_thread_count(source, folder):

@@ -455,8 +455,7 @@ def test_fuzz_regression_does_not_crash(path):
 def test_fuzz_regressions_replay_in_a_subprocess():
     """The same files in a fresh interpreter, so a crash shows up as a failed test and not as a
     dead pytest run."""
-    if not REGRESSION_FILES:
-        pytest.skip("no regression files")
+    assert REGRESSION_FILES, f"{REGRESSIONS} is missing or empty: the committed fuzz regressions did not come along"
     code = (
         "import sys, irforge\n"
         "for p in sys.argv[1:]:\n"

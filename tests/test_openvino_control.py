@@ -11,8 +11,8 @@ import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
-ov = pytest.importorskip("openvino")
-irforge = pytest.importorskip("irforge")
+import openvino as ov
+import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino  # noqa: E402
 
 

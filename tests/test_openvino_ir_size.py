@@ -16,8 +16,8 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-ov = pytest.importorskip("openvino")
-irforge = pytest.importorskip("irforge")
+import openvino as ov
+import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402
 
 RNG = np.random.RandomState(0)

@@ -15,8 +15,8 @@ import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
-ov = pytest.importorskip("openvino")
-irforge = pytest.importorskip("irforge")
+import openvino as ov
+import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino  # noqa: E402
 
 
@@ -316,17 +316,34 @@ def test_lrn(tmp_path):
     [
         dict(kernel_shape=[2, 3], storage_order=1, pads=[1, 1, 0, 1]),
         dict(kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1, pads=[1, 0, 1, 1]),
-        dict(kernel_shape=[3, 2], auto_pad="SAME_LOWER", strides=[2, 2]),
+        dict(kernel_shape=[3, 2], auto_pad="SAME_UPPER", strides=[2, 2]),
         dict(kernel_shape=[2, 2], dilations=[2, 1], storage_order=0),
+        # Stride 1: the SAME pads do not depend on the input size, so dynamic dims lower too.
+        dict(kernel_shape=[2, 3], auto_pad="SAME_LOWER"),
     ],
 )
 @pytest.mark.parametrize("static", [False, True])
 def test_max_pool_with_indices(attrs, static, tmp_path):
-    if not static and attrs.get("auto_pad") == "SAME_LOWER":
-        pytest.skip("the CPU plugin's MaxPool with indices pads SAME_LOWER as SAME_UPPER on dynamic shapes")
     x = np.random.default_rng(0).permutation(2 * 3 * 6 * 7).reshape(2, 3, 6, 7).astype(np.float32)
     shapes = {"x": list(x.shape)} if static else None
     _single("MaxPool", ["x"], {"x": x}, tmp_path, attrs, opset=12, n_out=2, out_elems=[T.FLOAT, T.INT64], shapes=shapes)
+
+
+def test_max_pool_with_indices_same_lower_strided(tmp_path):
+    # With a stride, SAME_LOWER's pads depend on the input size; the CPU plugin pads dynamic
+    # shapes as SAME_UPPER (wrong values and indices), so only static dims are lowered.
+    attrs = dict(kernel_shape=[3, 2], auto_pad="SAME_LOWER", strides=[2, 2])
+    x = np.random.default_rng(0).permutation(2 * 3 * 6 * 7).reshape(2, 3, 6, 7).astype(np.float32)
+    _single("MaxPool", ["x"], {"x": x}, tmp_path, attrs, opset=12, n_out=2, out_elems=[T.FLOAT, T.INT64],
+            shapes={"x": list(x.shape)})
+    node = h.make_node("MaxPool", ["x"], ["y", "i"], name="pool7", **attrs)
+    model = _model([node], [_vi("x", T.FLOAT, ["n", "c", "h", "w"])], [_vi("y"), _vi("i", T.INT64)], opset=12)
+    with pytest.raises(irforge.UnsupportedError, match=r"pool7.*MaxPool.*SAME_LOWER.*static"):
+        run_openvino(irforge.convert_model(model), {"x": x})
+    # Without the indices output the plugin pads SAME_LOWER right, and it stays dynamic.
+    model.graph.node[0].output[1] = ""
+    del model.graph.output[1]
+    _check(model, {"x": x}, tmp_path)
 
 
 @pytest.mark.parametrize(

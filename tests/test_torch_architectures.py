@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import irforge  # noqa: E402
 from irforge.testing import run_onnxruntime, run_openvino  # noqa: E402

@@ -26,6 +26,28 @@ def cases():
     return _CASES
 
 
+# The packages whose versions decide which cases pass: onnx and ml_dtypes compute the expected
+# outputs, OpenVINO runs the IR, numpy feeds it. The passing-case list records them.
+LIST_VERSIONED = ("onnx", "openvino", "ml_dtypes", "numpy")
+LIST_COMMAND = "python bench/ov_node_suite.py --tools irforge --repeat 2 --write-passing tests/openvino_node_cases_passing.txt"
+
+
+def installed_versions() -> str:
+    from importlib.metadata import version
+
+    return " ".join(f"{p}=={version(p)}" for p in LIST_VERSIONED)
+
+
+def list_header(repeat: int) -> str:
+    return (
+        "# onnx node test cases that pass through irforge -> OpenVINO IR -> CPU plugin (f32), one per line;\n"
+        "# tests/test_openvino_node_cases.py fails naming any of them that stops passing. Generated from\n"
+        f"# a real run (each case passed in all {repeat} runs) by:\n"
+        f"#   {LIST_COMMAND}\n"
+        f"# versions: {installed_versions()}\n"
+    )
+
+
 def _feeds(model, inputs):
     init = {t.name for t in model.graph.initializer}
     names = [i.name for i in model.graph.input if i.name not in init]

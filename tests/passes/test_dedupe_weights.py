@@ -66,7 +66,6 @@ def test_tied_embedding_decoder_is_not_larger_than_its_input(tmp_path, tie, dyna
     `shared`: the export as torch writes it. `copied`: the embedding table stored a second time
     under another name for the Gather (as exports of untied checkpoints have it); only
     dedupe-weights brings that back to one copy."""
-    pytest.importorskip("torch")
     import onnx
     from torch_models.architectures import export
 

@@ -234,7 +234,6 @@ def test_expander_restores_opset17_onnx(mask, gqa):
 @pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
 @pytest.mark.parametrize("arch", ["bert", "gpt", "vit", "llama"])
 def test_real_exports_fuse_every_block(tmp_path, arch, dynamo):
-    pytest.importorskip("torch")
     from torch_models.architectures import export
 
     path = str(tmp_path / f"{arch}.onnx")
@@ -304,7 +303,7 @@ def test_fully_masked_rows_stay_as_in_the_source(tmp_path):
 @pytest.mark.parametrize("arch", ["gpt", "llama"])
 def test_dynamo_export_with_dynamic_sequence_fuses_causal(tmp_path, arch):
     # With dynamic shapes, dynamo builds the causal mask at run time (Trilu of an Expand-ed scalar).
-    torch = pytest.importorskip("torch")
+    import torch
     from torch_models.architectures import ARCHITECTURES
 
     module, inputs, names, _ = ARCHITECTURES[arch]()

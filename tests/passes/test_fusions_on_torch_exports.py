@@ -7,7 +7,7 @@ onnxruntime on the original. (The OpenVINO side is covered by tests/test_torch_a
 import onnx
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import irforge  # noqa: E402
 from irforge.testing import assert_outputs_close, run_onnxruntime  # noqa: E402

@@ -2,6 +2,7 @@
 // ONNX ceil_mode drops a last window that would start in the end padding, which is
 // OpenVINO's "ceil_torch" rounding (MaxPool-14/AvgPool-14), not its plain "ceil".
 #include <algorithm>
+#include <string>
 
 #include "io/openvino/ops/nn_common.h"
 
@@ -38,19 +39,25 @@ PortRef column_major_indices(NodeContext& c, PortRef idx, PortRef x) {
 }
 
 // The CPU plugin's MaxPool with an indices output pads same_lower like same_upper when the
-// shapes are dynamic at compile time; with static spatial dims the SAME pads are made explicit.
+// shapes are dynamic at compile time, so the SAME pads are made explicit here. They depend on
+// the input size only through `in mod stride`: known for static dims and for stride 1 (total
+// padding span - 1). same_upper is computed right by the plugin and is left to it when a pad is
+// unknown; same_lower then has no correct lowering and is refused rather than run wrong.
 void resolve_same_pads(NodeContext& c, Window& win, PortRef x) {
   if (win.auto_pad != "same_upper" && win.auto_pad != "same_lower") return;
   size_t n = win.kernel.size();
   PShape s = c.shape(x);
-  if (!s || s->size() != n + 2) return;
   Ints begin, end;
   for (size_t i = 0; i < n; ++i) {
-    int64_t in = (*s)[i + 2], st = win.strides[i];
-    if (in < 0) return;
+    int64_t in = s && s->size() == n + 2 ? (*s)[i + 2] : -1, st = win.strides[i];
     int64_t span = (win.kernel[i] - 1) * win.dilations[i] + 1;
-    int64_t out = (in + st - 1) / st;
-    int64_t total = std::max<int64_t>(0, (out - 1) * st + span - in);
+    if (in < 0 && st != 1) {
+      if (win.auto_pad == "same_upper") return;
+      c.unsupported("MaxPool with an indices output, auto_pad=SAME_LOWER and stride " + std::to_string(st) +
+                    " needs spatial dim " + std::to_string(i) + " of the input to be static (the CPU plugin pads it as SAME_UPPER)");
+    }
+    int64_t out = in < 0 ? in : (in + st - 1) / st;
+    int64_t total = in < 0 ? span - 1 : std::max<int64_t>(0, (out - 1) * st + span - in);
     begin.push_back(win.auto_pad == "same_upper" ? total / 2 : total - total / 2);
     end.push_back(total - begin.back());
   }
