@@ -12,25 +12,8 @@ from onnx import numpy_helper
 
 import irforge
 from irforge import cli
+from irforge.checking import _openvino_rt_info
 from irforge.reproduce import Recipe
-
-
-def _openvino_rt_info(xml_path):
-    """Model-level rt_info as flat "a/b" -> value pairs. (Not irforge.check's own helper:
-    importing the irforge.check module binds that name over the lazily loaded irforge.check
-    function for every later test.)"""
-    import xml.etree.ElementTree as ET
-
-    out = {}
-
-    def walk(el, prefix):
-        for child in el:
-            if "value" in child.attrib:
-                out[prefix + child.tag] = child.attrib["value"]
-            walk(child, prefix + child.tag + "/")
-
-    walk(ET.parse(xml_path).getroot().find("rt_info"), "")
-    return out
 
 
 def _mlp(path):

@@ -365,7 +365,7 @@ def test_cli_interrupt_is_exit_130_without_leftovers(model_path, tmp_path):
         assert proc.returncode == 130 and proc.stderr == "irforge: interrupted\n", proc.stderr
         assert sorted(os.listdir(tmp_path)) == ["mlp.onnx"]
     # Ctrl-C while --check runs: the checked files were not yet in place, and are not.
-    prelude = "import irforge.check\ndef stop(*a, **k):\n    raise KeyboardInterrupt\nirforge.check.check = stop"
+    prelude = "import irforge.checking\ndef stop(*a, **k):\n    raise KeyboardInterrupt\nirforge.checking.check = stop"
     proc = _cli(tmp_path, "convert", model_path, "--check", prelude=prelude)
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["mlp.onnx"]
@@ -394,11 +394,14 @@ def test_cli_check_with_input_shapes_and_frozen_inputs(model_path, tmp_path):
     # `irforge check` takes the same --input for a model converted with it.
     proc = _cli(tmp_path, "check", model_path, "mlp.xml", "--input", "x[3,64],scale->[0.5]")
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("PASS"), proc.stdout + proc.stderr
-    # Without it the converted model cannot be fed: one line that says what to do.
-    _assert_one_line_error(_cli(tmp_path, "check", model_path, "mlp.xml"), 1, "give the same one here")
+    # Without it, the IR's rt_info says which --input the conversion used.
+    proc = _cli(tmp_path, "check", model_path, "mlp.xml")
+    assert proc.returncode == 0 and proc.stdout.rstrip().endswith("PASS"), proc.stdout + proc.stderr
     onnx_out = str(tmp_path / "frozen.onnx")
     proc = _cli(tmp_path, "convert", model_path, "--check", "--input", "scale->[2.0]", "--output_model", onnx_out)
     assert proc.returncode == 0 and os.path.exists(onnx_out), proc.stderr
+    # ONNX output records no options: without --input it cannot be fed, and one line says what to do.
+    _assert_one_line_error(_cli(tmp_path, "check", model_path, "frozen.onnx"), 1, "give the same one here")
 
 
 def test_cli_failing_check_writes_nothing(model_path, tmp_path):

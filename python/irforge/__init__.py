@@ -18,7 +18,7 @@ _LAZY = {
     "set_num_threads": "irforge.api",
     "get_num_threads": "irforge.api",
     "compress_weights": "irforge.api",
-    "check": "irforge.check",
+    "check": "irforge.checking",
     "register_pass": "irforge.extensions",
     "unregister_pass": "irforge.extensions",
     "Model": "irforge.model",

@@ -162,7 +162,7 @@ def _parse_shape_specs(specs: List[str]):
 
 
 def _run_check(args, original: str, converted: str, transform, shown_as: Optional[str] = None):
-    from irforge import check  # not irforge.check.check: importing the submodule first would bind irforge.check to it
+    from irforge.checking import check
 
     shapes, dims = _parse_shape_specs(args.input_shape)
     report = check(
