@@ -56,7 +56,8 @@ def _attribute(value) -> tuple:
     if hasattr(value, "dtype") and hasattr(value, "tobytes"):  # a numpy array: tensor attribute
         import numpy as np
 
-        arr = np.ascontiguousarray(value)
+        arr = np.asarray(value)
+        arr = arr if arr.flags.c_contiguous else arr.copy()  # ascontiguousarray would make 0-D arrays 1-D
         return ("tensor", (elem_type(arr.dtype), list(arr.shape), arr.tobytes()))
     if isinstance(value, (list, tuple)):
         items = list(value)
