@@ -13,6 +13,7 @@ import irforge  # noqa: E402
 from irforge import _core  # noqa: E402
 from irforge.testing import run_onnxruntime, run_openvino  # noqa: E402
 from torch_models import architectures as arch  # noqa: E402
+from torch_models import more_architectures as more_arch  # noqa: E402
 
 
 def _rel_err(ref, out):
@@ -49,29 +50,29 @@ def _check(model, module, args, rtol=1e-4, onnx=True):
             assert _rel_err(r, o) <= rtol, f"ONNX output differs from PyTorch: {_rel_err(r, o):.2e}"
 
 
-def _reshaped(args, batch, seq=None):
-    """The example inputs at another batch (and sequence) size, same values where they exist."""
+def _reshaped(args, names, axes, batch, seq):
+    """The example inputs with their dynamic dims set to `batch` (axis 0) and `seq` (others)."""
     out = []
-    for a in args:
+    for n, a in zip(names, args):
         shape = list(a.shape)
-        shape[0] = batch
-        if seq is not None and len(shape) > 1:
-            shape[1] = seq
+        for d in axes.get(n, {}):
+            shape[d] = batch if d == 0 else seq
+        gen = torch.Generator().manual_seed(batch)
         if a.dtype.is_floating_point:
-            out.append(torch.randn(shape, generator=torch.Generator().manual_seed(batch)).to(a.dtype))
+            out.append(torch.randn(shape, generator=gen).to(a.dtype))
         else:
-            hi = int(a.max()) + 1
-            out.append(torch.randint(0, max(hi, 2), shape, generator=torch.Generator().manual_seed(batch), dtype=a.dtype))
+            out.append(torch.randint(0, max(int(a.max()) + 1, 2), shape, generator=gen, dtype=a.dtype))
     return out
 
 
-CNNS = ["cnn", "convmix"]
-TRANSFORMERS = ["bert", "gpt", "llama", "vit"]
+ALL = {**arch.ARCHITECTURES, **more_arch.ARCHITECTURES}
+# The small ones run by default; the rest are marked slow (2 shared cores).
+FAST = {"cnn", "llama"}
 
 
-@pytest.mark.parametrize("name", CNNS + TRANSFORMERS)
+@pytest.mark.parametrize("name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in sorted(ALL)])
 def test_architecture_matches_pytorch_with_dynamic_dims(name):
-    module, args, names, axes = arch.ARCHITECTURES[name]()
+    module, args, names, axes = ALL[name]()
     dynamic = {n: [-1 if d in axes.get(n, {}) else s for d, s in enumerate(a.shape)] for n, a in zip(names, args)}
     model = irforge.convert_model(module, example_input=tuple(args), input=dynamic)
     assert [i.name for i in model.inputs] == names  # forward() argument names
@@ -79,8 +80,28 @@ def test_architecture_matches_pytorch_with_dynamic_dims(name):
         for d in axes.get(i.name, {}):
             assert isinstance(i.shape[d], str), f"{i.name} dim {d} is not dynamic: {i.shape}"
     _check(model, module, args)
-    seq = None if name in CNNS + ["vit"] else args[0].shape[1] + 3
-    _check(model, module, _reshaped(args, 3, seq))
+    _check(model, module, _reshaped(args, names, axes, 3, 11))
+
+
+def _layer_types(xml):
+    import re
+
+    with open(xml) as f:
+        return re.findall(r'<layer id="\d+" name="[^"]*" type="([^"]+)"', f.read())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_layer_count_no_higher_than_ovc(tmp_path, name):
+    import openvino as ov
+
+    module, args, names, axes = ALL[name]()
+    ours = str(tmp_path / "irforge.xml")
+    irforge.save_model(irforge.convert_model(module, example_input=tuple(args)), ours)
+    theirs = str(tmp_path / "ovc.xml")
+    ov.save_model(ov.convert_model(module, example_input=tuple(args)), theirs)
+    n_ours, n_theirs = len(_layer_types(ours)), len(_layer_types(theirs))
+    assert 0 < n_ours <= n_theirs, f"irforge IR has {n_ours} layers, ovc's {n_theirs}"
 
 
 def test_fusions_fire_as_on_onnx_exports():

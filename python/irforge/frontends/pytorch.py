@@ -59,6 +59,7 @@ _KEEP = (
     "aten.silu.default",
     "aten.hardswish.default",
     "aten.hardsigmoid.default",
+    "aten.scaled_dot_product_attention.default",
 )
 
 
@@ -907,6 +908,40 @@ def _layer_norm(tr, node, x, shape, w=None, b=None, eps=1e-5, cudnn=False):
         w = T(tr.const(np.ones(list(shape), _DTYPES[x.dtype][1])), x.dtype, list(shape))
     inputs = [x.v, w.v] + ([b.v] if b is not None else [])
     return tr.op("LayerNormalization", inputs, axis=-len(shape), epsilon=float(eps))
+
+
+@_reg("aten.scaled_dot_product_attention.default")
+def _sdpa(tr, node, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """softmax(scale * Q Kᵀ + mask) V written out in the form fuse-attention recognises (it then
+    becomes one Attention / OpenVINO ScaledDotProductAttention)."""
+    if dropout_p:
+        raise Unsupported("attention dropout (call model.eval() first)")
+    if enable_gqa and q.shape[-3] != k.shape[-3]:
+        raise Unsupported("grouped-query attention through enable_gqa")
+    if scale is None:
+        if not isinstance(q.shape[-1], int):
+            raise Unsupported("attention with a dynamic head size and no explicit scale")
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    dtype = q.dtype
+    perm = list(range(k.rank))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    scores = tr.op("MatMul", [q.v, tr.op("Transpose", [k.v], perm=perm)])
+    scores = tr.op("Mul", [scores, tr.scalar(scale, dtype)])
+    if is_causal:
+        # tril(ones(S, L)) as a masked_fill condition, as HF code writes a causal mask.
+        q_len = tr.op("Gather", [tr.op("Shape", [q.v]), tr.const(np.array([q.rank - 2], np.int64))], axis=0)
+        k_len = tr.op("Gather", [tr.op("Shape", [k.v]), tr.const(np.array([k.rank - 2], np.int64))], axis=0)
+        ones = tr.op("ConstantOfShape", [tr.op("Concat", [q_len, k_len], axis=0)], value=np.array([True]))
+        keep = tr.op("Trilu", [ones], upper=0)
+        lowest = float(torch.finfo(dtype).min)
+        scores = tr.op("Where", [tr.op("Not", [keep]), tr.scalar(lowest, dtype), scores])
+    if attn_mask is not None:
+        if attn_mask.dtype == torch.bool:
+            mask = tr.op("Where", [attn_mask.v, tr.scalar(0.0, dtype), tr.scalar(float("-inf"), dtype)])
+        else:
+            mask = tr.cast(attn_mask, dtype)
+        scores = tr.op("Add", [scores, mask])
+    return tr.op("MatMul", [tr.op("Softmax", [scores], axis=-1), v.v])
 
 
 # ---- scalar (SymInt) arithmetic: sizes computed from dynamic dims --------------------------------
