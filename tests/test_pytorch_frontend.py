@@ -228,6 +228,11 @@ def test_pt2_file_and_cli(tmp_path):
     torch.export.save(ep, str(path))
     model = irforge.convert_model(str(path))
     assert [i.name for i in model.inputs] == ["input_ids"] and isinstance(model.inputs[0].shape[0], str)
+    # The weights are views of the archive (memory-mapped), not of the program torch loaded
+    # (before passes: folding may replace a small weight by its transposed copy).
+    raw = irforge.convert_model(str(path), transform="none")
+    for name in ("wte.weight", "wpe.weight", "blocks.0.attn.q.weight", "blocks.1.fc.bias"):
+        assert _core.constant_is_mapped(raw._core, name), name
     _check(model, module, args)
     from irforge.cli import main
 

@@ -194,6 +194,14 @@ void register_builder(py::module_& m) {
         return py::none();
       },
       py::arg("model"), py::arg("name"), "Address of a constant's bytes (tests check that weights were not copied).");
+  m.def(
+      "constant_is_mapped",
+      [](const Model& model, const std::string& name) {
+        for (const Value* v : model.graph->initializers())
+          if (v->name() == name && v->initializer()) return v->initializer()->is_mapped();
+        return false;
+      },
+      py::arg("model"), py::arg("name"), "Whether a constant's bytes are a view of a memory-mapped file.");
 }
 
 }  // namespace irforge::bindings

@@ -184,6 +184,12 @@ class _Translator:
                 out = fn(self, node, *args, **kwargs)
             except Unsupported as e:
                 raise UnsupportedError(f"{self.source}: node '{node.name}' ({_op_key(node.target)}): cannot translate {e}") from None
+            except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+                # Arguments of a form the translator does not expect (a newer ATen signature, ...).
+                raise UnsupportedError(
+                    f"{self.source}: node '{node.name}' ({_op_key(node.target)}): its arguments are not in a form "
+                    f"irforge translates ({type(e).__name__}: {e})"
+                ) from None
             env[node.name] = self.wrap(out, node.meta.get("val"))
         raise InvalidModelError(f"{self.source}: the graph has no output node")
 
@@ -1143,8 +1149,40 @@ def _output_names(ep, count: int) -> List[str]:
     return names
 
 
-def translate_program(ep, source: str):
-    """Translates an ExportedProgram (already exported) into an irforge Model."""
+def _archive_weights(path: str) -> Dict[str, tuple]:
+    """{weight name: (byte offset, size)} of the weights a .pt2 archive stores uncompressed and
+    unpickled, so they can be memory-mapped from the archive instead of held in memory."""
+    import json
+    import struct
+    import zipfile
+
+    out: Dict[str, tuple] = {}
+    try:
+        with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+            configs = [n for n in z.namelist() if n.endswith("data/weights/model_weights_config.json")]
+            if len(configs) != 1:
+                return {}
+            prefix = configs[0][: -len("model_weights_config.json")]
+            for name, entry in json.loads(z.read(configs[0])).get("config", {}).items():
+                if entry.get("use_pickle"):
+                    continue
+                info = z.getinfo(prefix + entry["path_name"])
+                if info.compress_type != zipfile.ZIP_STORED:
+                    continue
+                f.seek(info.header_offset)
+                header = f.read(30)
+                if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                    continue
+                name_len, extra_len = struct.unpack("<HH", header[26:30])
+                out[name] = (info.header_offset + 30 + name_len + extra_len, info.file_size)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return {}  # weights then come from the loaded program
+    return out
+
+
+def translate_program(ep, source: str, archive: Optional[str] = None):
+    """Translates an ExportedProgram (already exported) into an irforge Model. With `archive`
+    (the .pt2 it was loaded from), weights stored plainly in it are memory-mapped from there."""
     from torch.export.graph_signature import InputKind, OutputKind
 
     ep = _decompose(ep)
@@ -1154,6 +1192,7 @@ def translate_program(ep, source: str):
     env: Dict[str, Any] = {}
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     weights = {**ep.state_dict, **ep.constants}
+    in_archive = _archive_weights(archive) if archive else {}
     for node, spec in zip(placeholders, ep.graph_signature.input_specs):
         meta = node.meta.get("val")
         if spec.kind == InputKind.USER_INPUT:
@@ -1167,8 +1206,12 @@ def translate_program(ep, source: str):
             tensor = weights[spec.target]
             if not isinstance(tensor, torch.Tensor):
                 raise UnsupportedError(f"{source}: constant '{spec.target}' is a {type(tensor).__name__}, not a tensor")
-            array = _array_of(tensor)
-            v = tr.b.constant(spec.target, array, dtype=onnx_type(tensor.dtype), shape=list(tensor.shape))
+            placed = in_archive.get(spec.target)
+            if placed is not None and tensor.is_contiguous() and placed[1] == tensor.numel() * tensor.element_size():
+                v = tr.b.constant_from_file(spec.target, archive, placed[0], onnx_type(tensor.dtype), list(tensor.shape))
+            else:
+                array = _array_of(tensor)
+                v = tr.b.constant(spec.target, array, dtype=onnx_type(tensor.dtype), shape=list(tensor.shape))
             env[node.name] = T(v, tensor.dtype, list(tensor.shape))
         else:
             raise UnsupportedError(f"{source}: program input '{node.name}' of kind {spec.kind.name} is not supported")
@@ -1217,7 +1260,7 @@ def convert_exported_file(path: str):
         ep = torch.export.load(path)
     except Exception as e:  # noqa: BLE001
         raise InvalidModelError(f"{path}: torch.export.load failed: {type(e).__name__}: {e}") from None
-    return translate_program(ep, path)
+    return translate_program(ep, path, archive=path)
 
 
 def convert_torchscript_file(path: str, example_input=None, input=None):
