@@ -165,8 +165,12 @@ def test_fusions_fire_on_built_graphs():
         (lambda b: b.output(b.node("Relu", [b.input("x", "float32", [1])], graph=b.subgraph("s"))[0], "y"), "not defined in this graph"),
         (lambda b: (b.subgraph("orphan"), b.output(b.input("x", "float32", [1]), "y"), b.finish()), "subgraph 'orphan' was built but not used"),
         (lambda b: b.input("x", "float32", [1] * 65), "at most 64"),
+        # The op-level validator runs in finish(), as after reading ONNX.
+        (lambda b: (b.output(b.node("Transpose", [b.input("x", "float32", [2, 3])], perm=[0, 0], name="t")[0], "y"), b.finish()),
+         "node 't' \\(Transpose"),
     ],
-    ids=["no-outputs", "short-buffer", "negative-dim", "strided", "empty-op", "foreign-value", "orphan-subgraph", "rank"],
+    ids=["no-outputs", "short-buffer", "negative-dim", "strided", "empty-op", "foreign-value", "orphan-subgraph", "rank",
+         "invalid-op"],
 )
 def test_misuse_is_a_conversion_error(build, message):
     b = irforge.Builder("<misuse>")
