@@ -253,10 +253,10 @@ def test_exported_program_object():
 
 
 class _Recurrent(torch.nn.Module):
-    def __init__(self, cell):
+    def __init__(self, cell, **options):
         super().__init__()
-        self.rnn = cell(6, 8, batch_first=True)
-        self.head = torch.nn.Linear(8, 3)
+        self.rnn = cell(6, 8, batch_first=True, **options)
+        self.head = torch.nn.Linear(8 * (2 if options.get("bidirectional") else 1), 3)
 
     def forward(self, x):
         y, _ = self.rnn(x)
@@ -264,11 +264,17 @@ class _Recurrent(torch.nn.Module):
 
 
 @pytest.mark.parametrize("cell", [torch.nn.LSTM, torch.nn.GRU], ids=["lstm", "gru"])
-def test_lstm_gru(cell):
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2, "bidirectional": True}], ids=["one-layer", "two-layer-bidirectional"])
+def test_lstm_gru_with_dynamic_batch(cell, options):
+    # torch.export itself fixes nn.LSTM/GRU's sequence length (it specializes that dim), so only
+    # the batch is dynamic here; each layer is one ONNX LSTM/GRU, not an unrolled loop.
     torch.manual_seed(0)
-    module = _Recurrent(cell).eval()
+    module = _Recurrent(cell, **options).eval()
     args = (torch.randn(2, 5, 6),)
-    _check(irforge.convert_model(module, example_input=args), module, args)
+    model = irforge.convert_model(module, example_input=args, input=[[-1, 5, 6]])
+    assert model.op_histogram.get(cell.__name__) == options.get("num_layers", 1)
+    _check(model, module, args)
+    _check(model, module, (torch.randn(3, 5, 6),))
 
 
 def test_torchscript_file(tmp_path):

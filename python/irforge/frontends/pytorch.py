@@ -60,6 +60,8 @@ _KEEP = (
     "aten.hardswish.default",
     "aten.hardsigmoid.default",
     "aten.scaled_dot_product_attention.default",
+    "aten.lstm.input",  # whole: the decomposition unrolls the time loop (static length only)
+    "aten.gru.input",
 )
 
 
@@ -948,6 +950,72 @@ def _sdpa(tr, node, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, sca
             mask = tr.cast(attn_mask, dtype)
         scores = tr.op("Add", [scores, mask])
     return tr.op("MatMul", [tr.op("Softmax", [scores], axis=-1), v.v])
+
+
+def _rnn(tr, node, kind, x, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+    """torch's multi-layer (bi)LSTM / GRU as one ONNX LSTM / GRU per layer. Gate order differs:
+    torch LSTM i,f,g,o -> ONNX i,o,f,c; torch GRU r,z,n -> ONNX z,r,h (linear_before_reset=1 is
+    torch's GRU). Weights are reordered by Split/Concat in the graph (folded, or left to the
+    runtime for big weights), so the frontend copies nothing."""
+    if train and dropout:
+        raise Unsupported("recurrent dropout in training mode (call model.eval() first)")
+    gates = 4 if kind == "LSTM" else 3
+    order = [0, 3, 1, 2] if kind == "LSTM" else [1, 0, 2]
+    dirs = 2 if bidirectional else 1
+    per = 4 if has_biases else 2
+    w_ih = params[0]
+    hidden = w_ih.shape[0] // gates
+    if not isinstance(hidden, int):
+        raise Unsupported("a recurrent layer with a dynamic hidden size")
+
+    def reorder(t):
+        parts = tr.op("Split", [t.v, tr.ints([hidden] * gates)], outputs=gates, axis=0)
+        return tr.op("Concat", [parts[i] for i in order], axis=0)
+
+    def stacked(values):
+        return tr.op("Concat", [tr.op("Unsqueeze", [v, tr.ints([0])]) for v in values], axis=0)
+
+    seq = tr.op("Transpose", [x.v], perm=[1, 0, 2]) if batch_first else x.v
+    states = hx if kind == "LSTM" else [hx]
+    last_h, last_c = [], []
+    for layer in range(num_layers):
+        group = [params[(layer * dirs + d) * per:(layer * dirs + d + 1) * per] for d in range(dirs)]
+        w = stacked([reorder(g[0]) for g in group])
+        r = stacked([reorder(g[1]) for g in group])
+        inputs = [seq, w, r]
+        if has_biases:
+            inputs.append(stacked([tr.op("Concat", [reorder(g[2]), reorder(g[3])], axis=0) for g in group]))
+        else:
+            inputs.append(None)
+        inputs.append(None)  # sequence_lens: every sequence is full length
+        span = [tr.ints([layer * dirs]), tr.ints([(layer + 1) * dirs]), tr.ints([0])]
+        inputs += [tr.op("Slice", [s.v] + span) for s in states]
+        attrs = dict(hidden_size=hidden, direction="bidirectional" if bidirectional else "forward")
+        if kind == "GRU":
+            attrs["linear_before_reset"] = 1
+        outs = tr.op(kind, inputs, outputs=3 if kind == "LSTM" else 2, **attrs)
+        # Y [seq, dirs, batch, hidden] -> [seq, batch, dirs * hidden], the next layer's input
+        y = tr.op("Transpose", [outs[0]], perm=[0, 2, 1, 3])
+        seq = tr.op("Reshape", [y, tr.ints([0, 0, -1])])
+        last_h.append(outs[1])
+        if kind == "LSTM":
+            last_c.append(outs[2])
+    out = tr.op("Transpose", [seq], perm=[1, 0, 2]) if batch_first else seq
+    h = tr.op("Concat", last_h, axis=0) if num_layers > 1 else last_h[0]
+    if kind == "GRU":
+        return [out, h]
+    c = tr.op("Concat", last_c, axis=0) if num_layers > 1 else last_c[0]
+    return [out, h, c]
+
+
+@_reg("aten.lstm.input")
+def _lstm(tr, node, *args):
+    return _rnn(tr, node, "LSTM", *args)
+
+
+@_reg("aten.gru.input")
+def _gru(tr, node, *args):
+    return _rnn(tr, node, "GRU", *args)
 
 
 # ---- scalar (SymInt) arithmetic: sizes computed from dynamic dims --------------------------------
