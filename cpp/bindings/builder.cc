@@ -34,6 +34,7 @@ class PyBufferStorage final : public Storage {
   }
   const uint8_t* data() const override { return static_cast<const uint8_t*>(view_.buf); }
   size_t size() const override { return static_cast<size_t>(view_.len); }
+  bool borrowed() const override { return true; }
 
  private:
   Py_buffer view_{};
