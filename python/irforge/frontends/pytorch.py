@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -1155,7 +1155,6 @@ def _dynamic_shapes(args, kwargs, names, specs):
 
 def _examples_from_input(specs, names):
     """Random example tensors when only input= shapes are given (every dim must be known)."""
-    from irforge.inputs import _NAME_TO_ONNX  # noqa: F401  (names the same types)
 
     args = []
     for name in names:
