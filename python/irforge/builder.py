@@ -77,7 +77,6 @@ class Builder:
 
     def __init__(self, source: str = "<built model>") -> None:
         self._b = _core.Builder(source)
-        self._keep: List[Any] = []
 
     def input(self, name: str, dtype, shape: Optional[Sequence] = None, graph: Optional[Graph] = None) -> Value:
         """A graph input; `shape` dims are ints (static), strs (symbolic) or None (unknown)."""
