@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 
+#include "bindings/builder_binding.h"
 #include "io/onnx/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
@@ -511,4 +512,6 @@ PYBIND11_MODULE(_core, m) {
         return model;
       },
       py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
+
+  bindings::register_builder(m);
 }

@@ -29,6 +29,10 @@ class Storage {
   virtual const MappedFile* mapping() const { return nullptr; }
   // Non-null when the bytes are computed on demand (see ComputedStorage).
   virtual const ComputedStorage* computed() const { return nullptr; }
+  // True when the bytes belong to someone outside the Model (a framework's live tensor, viewed by
+  // a frontend): they stay in memory whatever the Model does, so a transformed copy of them is a
+  // second copy of the weight.
+  virtual bool borrowed() const { return false; }
 };
 
 // Bytes derived from other data when they are needed (e.g. weights quantized while the writer

@@ -28,11 +28,16 @@ def convert_model(
     fold_size_limit: int = 1 << 20,
     target_opset: int = 0,
     input=None,
+    example_input=None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
     `input_model` is a path to a .onnx file (external data is found beside it), the serialized
-    bytes of an ONNX model, an `onnx.ModelProto`, or an irforge Model (optimized again).
+    bytes of an ONNX model, an `onnx.ModelProto`, an irforge Model (optimized again), or a
+    PyTorch model: a `torch.nn.Module` (with `example_input`: a tensor, a tuple or a dict of
+    forward() arguments), a `torch.export.ExportedProgram`, a `.pt2` file (torch.export.save),
+    a TorchScript file or `torch.jit.ScriptModule` (needs `pip install irforge[torch]`). The
+    frontend is picked from the object's type, the file's magic bytes and its extension.
 
     `transform` is the pass pipeline: "default" (what `irforge convert` runs), "none" (read
     only), or pipeline text such as "remove-identity,dce,(fold,dce)*4" (see `list_passes()`).
@@ -64,12 +69,12 @@ def convert_model(
     opt.callback("dump_callback", dump_callback)
     fold_size_limit = opt.integer("fold_size_limit", fold_size_limit, 0, MAX_FOLD_SIZE_LIMIT)
     target_opset = opt.target_opset(target_opset)
-    model = _read(input_model)
+    model, input_applied = _read(input_model, example_input=example_input, input=input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
         if target_opset:
             model.target_opset = target_opset
-        if input is not None:
+        if input is not None and not input_applied:
             from irforge import inputs as _inputs
 
             specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
@@ -107,21 +112,22 @@ def list_passes():
     return [tuple(p) for p in _core.list_passes()]
 
 
-def _read(input_model) -> Model:
+def _read(input_model, *, example_input=None, input=None):
+    """(Model, whether the frontend already applied `input`): ONNX in any form is read here;
+    framework models and files go through irforge.frontends (type, magic bytes, extension)."""
     if isinstance(input_model, Model):
-        return input_model
+        return input_model, False
     if isinstance(input_model, (bytes, bytearray, memoryview)):
-        return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>"))
+        return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>")), False
     if isinstance(input_model, (str, os.PathLike)):
         path = opt.path("input_model", input_model)
         if os.path.isdir(path):
             raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it")
         if not os.path.exists(path):
             raise ModelFileError(f"{path}: no such file")
-        ext = os.path.splitext(path)[1].lower()
-        if ext not in (".onnx", ""):
-            raise UnsupportedError(f"{path}: cannot read '{ext}' models yet; irforge reads ONNX (.onnx) files")
-        return Model(_core.read_onnx(path))
+        from irforge import frontends
+
+        return frontends.read(path, example_input=example_input, input=input)
     if type(input_model).__name__ == "ModelProto" and hasattr(input_model, "SerializeToString"):
         try:
             data = input_model.SerializeToString()
@@ -130,9 +136,13 @@ def _read(input_model) -> Model:
                 "the onnx.ModelProto is too large to serialize in memory; save it with external data "
                 "and pass its path instead"
             ) from e
-        return Model(_core.read_onnx_bytes(data, "", "<onnx.ModelProto>"))
+        return Model(_core.read_onnx_bytes(data, "", "<onnx.ModelProto>")), False
+    from irforge import frontends
+
+    if frontends.detect_object(input_model) is not None:
+        return frontends.read(input_model, example_input=example_input, input=input)
     raise TypeError(
-        f"convert_model() takes a path, bytes, onnx.ModelProto or irforge.Model, not {type(input_model).__name__}"
+        f"convert_model() takes a path, bytes, onnx.ModelProto, irforge.Model or a PyTorch model, not {type(input_model).__name__}"
     )
 
 

@@ -76,7 +76,8 @@ class Folder {
       for (Value* v : n->inputs()) {
         const Tensor* t = v ? constant_of(v) : nullptr;
         if (!t || t->nbytes() <= kAlwaysFoldBytes) continue;
-        bool read_elsewhere = v->is_graph_output() ||
+        // A borrowed weight (a live framework tensor) stays in memory after folding too.
+        bool read_elsewhere = (t->storage() && t->storage()->borrowed()) || v->is_graph_output() ||
                               std::any_of(v->uses().begin(), v->uses().end(), [&](const Use& u) { return u.node != n; });
         if (read_elsewhere) budget = std::min(budget, kAlwaysFoldBytes);
       }

@@ -164,7 +164,10 @@ void lower_selu(NodeContext& c) {
 void lower_hard_sigmoid(NodeContext& c) {
   PortRef x = c.input(0);
   ElemType t = c.type(x);
-  c.set_output(0, c.op("HardSigmoid", "opset1", {x, c.scalar(t, c.attr_float("alpha", 0.2f)), c.scalar(t, c.attr_float("beta", 0.5f))}));
+  float alpha = c.attr_float("alpha", 0.2f), beta = c.attr_float("beta", 0.5f);
+  // torch's hardsigmoid (alpha 1/6, beta 1/2) is OpenVINO's HSigmoid: one layer, no constants.
+  if (std::fabs(alpha - 1.f / 6) < 1e-7f && beta == 0.5f) return c.set_output(0, c.op("HSigmoid", "opset5", {x}));
+  c.set_output(0, c.op("HardSigmoid", "opset1", {x, c.scalar(t, alpha), c.scalar(t, beta)}));
 }
 
 void lower_gelu(NodeContext& c) {
@@ -256,7 +259,12 @@ void lower_shrink(NodeContext& c) {
 }
 
 // x * sigmoid(alpha * x): OpenVINO's Swish with beta = alpha.
-PortRef swish(NodeContext& c, PortRef x) { return c.op("Swish", "opset4", {x, c.scalar(c.type(x), c.attr_float("alpha", 1.f))}); }
+// beta = 1 is Swish's default: no constant input then (SiLU, as ovc writes it).
+PortRef swish(NodeContext& c, PortRef x) {
+  float alpha = c.attr_float("alpha", 1.f);
+  if (alpha == 1.f) return c.op("Swish", "opset4", {x});
+  return c.op("Swish", "opset4", {x, c.scalar(c.type(x), alpha)});
+}
 
 void lower_swiglu(NodeContext& c) { c.set_output(0, c.op("Multiply", "opset1", {swish(c, c.input(0)), c.input(1)}, kNumpy)); }
 
