@@ -7,7 +7,7 @@ Models are tiny (tests/torch_models/architectures.py); dynamic dims are checked 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import irforge  # noqa: E402
 from irforge import _core  # noqa: E402

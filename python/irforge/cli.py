@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("convert", help="convert a model", description="Convert a model to ONNX (.onnx) or OpenVINO IR (.xml).")
-    c.add_argument("input_model", help="the model to convert (.onnx)")
+    c.add_argument("input_model", help="the model to convert: .onnx, or a PyTorch .pt2 / TorchScript file (needs irforge[torch])")
     c.add_argument(
         "--output_model",
         "--output-model",
