@@ -226,7 +226,7 @@ def test_wrong_type_inside_the_core_is_a_clear_type_error():
 def test_unexpected_python_failure_is_an_internal_error(model_path, monkeypatch):
     import irforge.api
 
-    def broken(_):
+    def broken(*_, **__):
         return [][1]
 
     monkeypatch.setattr(irforge.api, "_read", broken)
