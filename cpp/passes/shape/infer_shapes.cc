@@ -1,6 +1,7 @@
 #include "passes/shape/infer_shapes.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <unordered_map>
@@ -733,6 +734,7 @@ void window(Ctx& c, bool is_conv) {
 void global_pool(Ctx& c) {
   auto s = c.shape(0);
   if (!s) return c.set(0, c.type(0), std::nullopt);
+  if (s->size() < 3) c.invalid("input has shape " + c.shape_text(0) + "; it needs a batch, a channel and at least one spatial axis");
   Dims out(s->begin(), s->begin() + std::min<size_t>(2, s->size()));
   for (size_t i = 2; i < s->size(); ++i) out.push_back(Dim::of(1));
   c.set(0, c.type(0), out);
@@ -1134,6 +1136,68 @@ void range(Ctx& c) {
   c.set(0, c.type(0), Dims{len});
 }
 
+void one_hot(Ctx& c) {
+  auto depth = c.ints(1);
+  if (depth && depth->size() == 1 && (*depth)[0] < 1)
+    c.invalid("depth " + std::to_string((*depth)[0]) + " must be at least 1");
+  if (auto s = c.shape(0)) c.axis(c.n.attr_int("axis", -1), static_cast<int64_t>(s->size()) + 1);
+}
+
+// Einsum: one term per input, one label per axis (an ellipsis covers the rest), output labels
+// taken from the inputs, and a label's known sizes equal (or 1) wherever it appears.
+void einsum(Ctx& c) {
+  std::string eq;
+  for (char ch : c.n.attr_string("equation", ""))
+    if (ch != ' ') eq += ch;
+  size_t arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow), rhs = arrow == std::string::npos ? "" : eq.substr(arrow + 2);
+  std::vector<std::string> terms;
+  for (size_t b = 0;;) {
+    size_t e = lhs.find(',', b);
+    terms.push_back(lhs.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  const std::string quoted = "equation '" + c.n.attr_string("equation", "") + "'";
+  if (terms.size() != c.n.inputs().size())
+    c.invalid(quoted + " has " + std::to_string(terms.size()) + " input terms for " + std::to_string(c.n.inputs().size()) + " inputs");
+  std::map<char, int64_t> size;  // known size per label (1 when only broadcast ones were seen)
+  for (size_t i = 0; i < terms.size(); ++i) {
+    std::string labels;
+    bool ellipsis = false;
+    const std::string& t = terms[i];
+    for (size_t k = 0; k < t.size(); ++k) {
+      if (t.compare(k, 3, "...") == 0 && !ellipsis) {
+        ellipsis = true;
+        k += 2;
+      } else if (std::isalpha(static_cast<unsigned char>(t[k]))) {
+        labels += t[k];
+      } else {
+        c.invalid(quoted + ": '" + std::string(1, t[k]) + "' is not a label");
+      }
+    }
+    auto s = c.shape(i);
+    if (!s) continue;
+    if (ellipsis ? labels.size() > s->size() : labels.size() != s->size())
+      c.invalid(quoted + ": term '" + t + "' has " + std::to_string(labels.size()) + " labels for input " + std::to_string(i) + " of shape " + c.shape_text(i));
+    if (ellipsis) continue;  // sizes are compared on plain terms only
+    for (size_t k = 0; k < labels.size(); ++k) {
+      const Dim& d = (*s)[k];
+      if (!known(d)) continue;
+      auto [it, fresh] = size.emplace(labels[k], d.value);
+      if (fresh || d.value == it->second || d.value == 1) continue;
+      if (it->second == 1) it->second = d.value;
+      else c.invalid(quoted + ": label '" + std::string(1, labels[k]) + "' has sizes " + std::to_string(it->second) + " and " + std::to_string(d.value));
+    }
+  }
+  for (size_t k = 0; k < rhs.size(); ++k) {
+    char ch = rhs[k];
+    if (ch == '.') continue;
+    if (!std::isalpha(static_cast<unsigned char>(ch)) || lhs.find(ch) == std::string::npos)
+      c.invalid(quoted + ": output label '" + std::string(1, ch) + "' appears in no input");
+  }
+}
+
 // Control flow: each branch / body has the arity the node needs (the lowering and the runtime
 // pair their values by position).
 void if_op(Ctx& c) {
@@ -1201,6 +1265,8 @@ const std::map<std::string, Rule>& rules() {
     r["GatherElements"] = gather_elements;
     r["Resize"] = resize;
     r["ConvTranspose"] = conv_transpose;
+    r["OneHot"] = one_hot;
+    r["Einsum"] = einsum;
     r["If"] = if_op;
     r["Loop"] = loop_op;
     r["Scan"] = scan_op;
