@@ -110,13 +110,19 @@ struct Ctx {
   std::optional<Dims> out_value;  // symbolic content of output 0, when it is a shape tensor
   const std::string& source;      // the model's file, for messages
   size_t index;                   // the node's position in its graph, for messages
+  bool in_subgraph = false;       // an If branch or loop body: the node may never run
+  struct NotInferred {};
 
   Ctx(const Node& node, int64_t op, ShapeValues& vals, const std::string& src, size_t idx)
       : n(node), out(node.num_outputs()), opset(op), values(vals), source(src), index(idx) {
     for (Value* v : node.inputs()) in.push_back(info_of(v));
   }
   // Refuses the model: what the node asks cannot be computed (shapes are statically known here).
+  // Inside a subgraph the node may never run (the other branch of an If whose condition is a
+  // run-time shape test, as ONNX's own function expansions do), so there the node's outputs are
+  // only left unknown.
   [[noreturn]] void invalid(const std::string& rule) const {
+    if (in_subgraph) throw NotInferred{};
     fail_invalid((source.empty() ? std::string("model") : source) + ": node #" + std::to_string(index) + " '" + n.name() +
                  "' (" + n.op_type() + "): " + rule);
   }
@@ -1325,7 +1331,7 @@ const std::map<std::string, Rule>& rules() {
 // refused here rather than left for the runtime to try to allocate.
 void check_size(const Ctx& c, size_t k) {
   const auto& shape = c.out[k].shape;
-  if (!shape) return;
+  if (!shape || c.in_subgraph) return;
   constexpr uint64_t kMaxElements = uint64_t{1} << 40;
   uint64_t count = 1;
   for (const Dim& d : *shape) {
@@ -1373,18 +1379,23 @@ bool refine(Value* v, const Info& inferred) {
   return changed;
 }
 
-int64_t infer(Graph& g, const Model& m, ShapeValues& values) {
+int64_t infer(Graph& g, const Model& m, ShapeValues& values, bool in_subgraph = false) {
   int64_t changed = 0;
   size_t index = 0;
   for (const auto& up : g.nodes()) {
     Node& n = *up;
     const size_t at = index++;
-    for (Graph* sub : n.subgraphs()) changed += infer(*sub, m, values);
+    for (Graph* sub : n.subgraphs()) changed += infer(*sub, m, values, true);
     if (!n.domain().empty()) continue;
     auto it = rules().find(n.op_type());
     if (it == rules().end()) continue;
     Ctx c(n, m.opset_version(""), values, m.source_path, at);
-    it->second(c);
+    c.in_subgraph = in_subgraph;
+    try {
+      it->second(c);
+    } catch (const Ctx::NotInferred&) {
+      continue;
+    }
     propagate_value(c);
     if (c.out_value && n.num_outputs() > 0 && c.out_value->size() <= 64) values[n.output(0)] = *c.out_value;
     for (size_t k = 0; k < n.num_outputs(); ++k) {
