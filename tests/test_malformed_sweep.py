@@ -304,6 +304,22 @@ CASES: List[Case] = [
     _c("einsum_bad_equation", lambda: _one("Einsum", ["x", "x1"], {"equation": "ij,jk->iq"}, [(2, 3), (3, 4)]), "bad_einsum"),
     _c("einsum_dim_mismatch", lambda: _one("Einsum", ["x", "x1"], {"equation": "ij,jk->ik"}, [(2, 3), (4, 4)]), "bad_einsum"),
     _c("gatherelements_rank_mismatch", lambda: _one("GatherElements", ["x", "ix"], None, [(2, 3)], [_i64("ix", [0, 1])]), "bad_gatherelements"),
+    # Older opsets: the same rules on attributes instead of inputs
+    _c("unsqueeze_v11_duplicate_axes", lambda: _one("Unsqueeze", ["x"], {"axes": [1, 1]}, [(2, 3)], opset=11), "bad_unsqueeze"),
+    _c("squeeze_v11_axis_out_of_range", lambda: _one("Squeeze", ["x"], {"axes": [3]}, [(1, 3)], opset=11), "bad_squeeze"),
+    _c("slice_v9_zero_length_lists", lambda: _one("Slice", ["x"], {"starts": [0, 0], "ends": [1]}, [(4, 3)], opset=9), "bad_slice"),
+    _c("split_v11_sizes_do_not_sum", lambda: _one("Split", ["x"], {"axis": 0, "split": [1, 2]}, [(5, 3)], opset=11, n_out=2), "bad_split"),
+    _c("split_num_outputs_vs_outputs", lambda: _one("Split", ["x"], {"axis": 0, "num_outputs": 3}, [(6, 3)], n_out=2), "bad_split"),
+    _c("qlinearconv_group_zero", lambda: _m(
+        [helper.make_node("QLinearConv", ["xq", "xs", "xz", "wq", "ws", "wz", "ys", "yz"], ["y"], name="bad_qconv", group=0)],
+        [vi("xq", TensorProto.UINT8, [1, 2, 4, 4])], [vi("y", TensorProto.UINT8, None)],
+        [numpy_helper.from_array(np.float32(0.1), "xs"), numpy_helper.from_array(np.uint8(0), "xz"),
+         numpy_helper.from_array(np.ones((2, 2, 1, 1), np.uint8), "wq"), numpy_helper.from_array(np.float32(0.1), "ws"),
+         numpy_helper.from_array(np.uint8(0), "wz"), numpy_helper.from_array(np.float32(0.2), "ys"),
+         numpy_helper.from_array(np.uint8(0), "yz")]), "bad_qconv"),
+    _c("deformconv_offset_group_zero", lambda: _one(
+        "DeformConv", ["x", "w", "off"], {"offset_group": 0}, [(1, 2, 4, 4)],
+        [_w("w", (2, 2, 2, 2)), _w("off", (1, 8, 3, 3))], opset=19, name="bad_deform"), "bad_deform"),
     # Folding kernels: the same faults on constant inputs
     _c("fold_gather_index_out_of_range", lambda: _const_fold("Gather", ["d", "ix"], [_w("d", (3,)), _i64("ix", [5])]), "bad_gather"),
     _c("fold_integer_div_by_zero", lambda: _const_fold("Div", ["a", "b"], [_i64("a", [4, 5]), _i64("b", [2, 0])], dtype=I64), "bad_div"),
@@ -352,7 +368,8 @@ if path.endswith(".xml"):
     compiled(inputs)
 else:
     import onnxruntime as ort
-    types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": bool, "tensor(int32)": np.int32}
+    types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(bool)": bool, "tensor(int32)": np.int32,
+             "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
     s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     s.run(None, {i.name: feed(i.shape, types.get(i.type, np.float32)) for i in s.get_inputs()})
 """

@@ -868,6 +868,8 @@ void split(Ctx& c) {
     sizes = c.ints(1);
     runtime_sizes = !sizes;
   }
+  if (c.n.attr("num_outputs") && c.opset >= 18 && c.n.attr_int("num_outputs", 0) != static_cast<int64_t>(n))
+    c.invalid("num_outputs " + std::to_string(c.n.attr_int("num_outputs", 0)) + " differs from the node's " + std::to_string(n) + " outputs");
   const Dim& whole = (*s)[axis];
   if (sizes) {
     if (sizes->size() != n)
@@ -1120,6 +1122,12 @@ void conv_transpose(Ctx& c) {
   }
 }
 
+// Convolutions without a shape rule here: their group counts are still divided by downstream.
+void group_counts(Ctx& c) {
+  for (const char* name : {"group", "offset_group"})
+    if (c.n.attr(name) && c.n.attr_int(name, 1) < 1) c.invalid(std::string(name) + " " + std::to_string(c.n.attr_int(name, 1)) + " must be at least 1");
+}
+
 void range(Ctx& c) {
   // Range(0, n, 1) has n elements (a static or symbolic size); other static ranges are counted.
   auto start = c.content(0), limit = c.content(1), delta = c.content(2);
@@ -1271,6 +1279,7 @@ const std::map<std::string, Rule>& rules() {
     r["GatherElements"] = gather_elements;
     r["Resize"] = resize;
     r["ConvTranspose"] = conv_transpose;
+    r["QLinearConv"] = r["ConvInteger"] = r["DeformConv"] = group_counts;
     r["OneHot"] = one_hot;
     r["Einsum"] = einsum;
     r["If"] = if_op;
