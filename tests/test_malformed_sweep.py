@@ -244,6 +244,9 @@ CASES: List[Case] = [
     _c("matmul_inner_mismatch", lambda: _one("MatMul", ["x", "x1"], None, [(2, 3), (4, 5)]), "bad_matmul"),
     _c("matmul_batch_mismatch", lambda: _one("MatMul", ["x", "x1"], None, [(2, 2, 3), (3, 3, 4)]), "bad_matmul"),
     _c("matmul_weight_mismatch", lambda: _one("MatMul", ["x", "w"], None, [(2, 3)], [_w("w", (5, 4))]), "bad_matmul"),
+    _c("matmul_vectors_mismatch", lambda: _one("MatMul", ["x", "x1"], None, [(3,), (4,)]), "bad_matmul"),
+    _c("conv_dynamic_batch_bad_channels", lambda: _m(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="bad_conv")], [_x(["batch", 3, 8, 8])], [_y()], [_w("w", (4, 2, 3, 3))]), "bad_conv"),
     _c("gemm_inner_mismatch", lambda: _one("Gemm", ["x", "w"], None, [(2, 3)], [_w("w", (4, 5))]), "bad_gemm"),
     _c("gemm_bias_not_broadcastable", lambda: _one("Gemm", ["x", "w", "b"], None, [(2, 3)], [_w("w", (3, 4)), _w("b", (3,))]), "bad_gemm"),
     _c("gemm_rank_3", lambda: _one("Gemm", ["x", "w"], None, [(2, 2, 3)], [_w("w", (3, 4))]), "bad_gemm"),
