@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "ir/validate_ops.h"
 #include "passes/util.h"
 #include "support/error.h"
 
@@ -110,6 +111,9 @@ void apply_input_specs(Model& model, const std::vector<InputSpec>& specs) {
     }
   }
   if (reshaped) forget_shapes(g);
+  // Frozen values and fixed shapes are new facts about the ops (a frozen Unsqueeze axes input
+  // with a duplicate, a Reshape target with two -1): check them as the reader checks its input.
+  validate_ops(model);
 }
 
 }  // namespace irforge::passes
