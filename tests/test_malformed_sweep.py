@@ -464,8 +464,10 @@ def test_malformed_model_is_refused_cleanly(case, ext, selected):
         assert o.runtime_error is None, f"irforge said SUCCESS but the runtime refused the output: {o.runtime_error}"
 
 
-# Defence in depth: with no passes at all (so shape inference never saw the node), the OpenVINO
-# lowering itself refuses what it would divide by or write into an IR the CPU plugin rejects.
+# Defence in depth: with no passes at all (so shape inference never sees the node) the model is
+# still refused cleanly, leaving nothing behind: by the reader's op validator, and without it by
+# the OpenVINO lowering itself (which checks what it would divide by or write into an IR the CPU
+# plugin rejects, for graphs that reach it from other frontends).
 LOWERING_CASES = [
     "conv_group_zero", "conv_group_negative", "conv_zero_strides", "conv_zero_dilations", "conv_zero_kernel_shape",
     "convtranspose_group_zero", "maxpool_zero_strides", "maxpool_zero_kernel", "avgpool_zero_strides", "conv_auto_pad_unknown",
@@ -477,8 +479,8 @@ def test_lowering_refuses_without_any_pass(name, tmp_path):
     import irforge
 
     case = next(c for c in CASES if c.name == name)
-    model = irforge.convert_model(case.make(), transform="none")
     with pytest.raises(irforge.InvalidModelError) as e:
+        model = irforge.convert_model(case.make(), transform="none")
         irforge.save_model(model, tmp_path / "m.xml")
     assert any(n in str(e.value) for n in case.nodes) and "\n" not in str(e.value), str(e.value)
     assert list(tmp_path.iterdir()) == []
