@@ -19,7 +19,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 import irforge
-from irforge import ResourceLimitError
+from irforge import InvalidModelError, ResourceLimitError
 from protobuf_wire import field as _field
 from protobuf_wire import varint as _varint
 
@@ -104,6 +104,9 @@ def test_hostile_constants_are_not_folded_into_huge_tensors(case, tmp_path):
     except ResourceLimitError as e:  # refusing is fine too, if it says why
         assert "elements" in str(e) or "limit" in str(e)
         return
+    except InvalidModelError as e:  # a negative dim is no size at all: infer-shapes names it
+        assert "negative" in case and "'c' (ConstantOfShape)" in str(e) and "negative dim" in str(e), str(e)
+        return
     assert model.op_histogram == {nodes[0].op_type: 1}, model.op_histogram
     assert model.weight_bytes < 1024
     irforge.save_model(model, tmp_path / "m.onnx")
@@ -122,7 +125,7 @@ def test_hostile_constants_stay_within_memory_in_a_child(tmp_path):
         "for path in sys.argv[1:]:\n"
         "    try:\n"
         "        irforge.save_model(irforge.convert_model(path), path + '.xml')\n"
-        "    except irforge.ResourceLimitError:\n"
+        "    except (irforge.ResourceLimitError, irforge.InvalidModelError):\n"
         "        pass\n"
         "print('ok')\n"
     )

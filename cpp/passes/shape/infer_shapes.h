@@ -7,6 +7,17 @@
 // Dims: a static value, a named symbol ("batch") propagated through broadcasting, reshapes of
 // static parts, matmuls; or unknown. Existing information is only refined, never contradicted:
 // a rule whose result conflicts with a stated static dim keeps the stated one.
+//
+// Refusals: where the shapes and attributes a rule reads are statically known and describe
+// something no runtime can compute — shapes that do not broadcast, MatMul/Gemm inner dims that
+// differ, a Reshape with two -1 or another element count, Conv weights that do not match the
+// input's channels and group, zero strides/dilations/kernels, windows larger than the padded
+// input, axes or perms out of range or repeated, Pad/Slice/Split/Tile lists of the wrong length,
+// constant Gather indices out of range, per-channel parameters of the wrong length, control-flow
+// bodies of the wrong arity — the pass throws InvalidModelError "<file>: node #i 'name' (Op):
+// <rule>". Dynamic dims never trigger a refusal. Inside If branches and loop bodies (which may
+// never run) an impossible node is only left uninferred. An inferred output of more than 2^40
+// elements (the readers' limit) is a ResourceLimitError.
 #pragma once
 
 #include <unordered_map>
