@@ -165,3 +165,25 @@ def test_a_branch_that_may_never_run_is_not_refused():
     )
     model = h.make_model(g, opset_imports=[h.make_opsetid("", 21)])
     irforge.convert_model(model, transform="infer-shapes")  # no error
+
+
+@pytest.mark.parametrize("op", ["Equal", "Add", "Mul"])
+def test_empty_shape_value_broadcast_against_one_element(op):
+    # Shape(start=1, end=1) is an empty shape value; broadcast with a 1-element constant it stays
+    # empty (it was indexed at [0]: a segfault). onnxruntime agrees on the empty result.
+    from onnx import TensorProto, helper as h
+
+    out_type = TensorProto.BOOL if op == "Equal" else TensorProto.INT64
+    graph = h.make_graph(
+        [h.make_node("Shape", ["x"], ["s"], start=1, end=1), h.make_node(op, ["s", "c"], ["y"])],
+        "g",
+        [h.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [h.make_tensor_value_info("y", out_type, None)],
+        [onnx.numpy_helper.from_array(np.array([-1], np.int64), "c")],
+    )
+    proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 21)])
+    model = irforge.convert_model(proto, transform="infer-shapes,fold,dce", verify=True)
+    feeds = random_feeds(model, seed=0)
+    expected = run_onnxruntime(proto.SerializeToString(), feeds)
+    actual = run_onnxruntime(model.to_onnx_bytes(), feeds)
+    assert expected[0].shape == actual[0].shape == (0,)

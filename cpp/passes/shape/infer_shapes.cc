@@ -518,6 +518,14 @@ void constant_of_shape(Ctx& c) {
 
 // ---- symbolic shape values --------------------------------------------------------------------
 
+// Element count of two 1-D shape values broadcast together: an empty one against a
+// one-element one is empty (nullopt when they do not broadcast).
+std::optional<size_t> broadcast_length(size_t a, size_t b) {
+  if (a == b || b == 1) return a;
+  if (a == 1) return b;
+  return std::nullopt;
+}
+
 // Computes the content of output 0 for ops that move shape values around.
 void propagate_value(Ctx& c) {
   const std::string& op = c.n.op_type();
@@ -547,8 +555,10 @@ void propagate_value(Ctx& c) {
     // Shape values compared with a constant, as exporters do for expand(-1): a named dim is
     // never negative, so it differs from a negative constant.
     auto in1 = c.content(1);
-    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
-    size_t n = std::max(in0->size(), in1->size());
+    if (!in1) return;
+    auto length = broadcast_length(in0->size(), in1->size());
+    if (!length) return;
+    size_t n = *length;
     Dims out;
     for (size_t i = 0; i < n; ++i) {
       const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
@@ -604,8 +614,10 @@ void propagate_value(Ctx& c) {
     c.out_value = lo < hi ? Dims(in0->begin() + lo, in0->begin() + hi) : Dims{};
   } else if (op == "Mul" || op == "Add" || op == "Sub" || op == "Div") {
     auto in1 = c.content(1);
-    if (!in1 || (in0->size() != in1->size() && in0->size() != 1 && in1->size() != 1)) return;
-    size_t n = std::max(in0->size(), in1->size());
+    if (!in1) return;
+    auto length = broadcast_length(in0->size(), in1->size());
+    if (!length) return;
+    size_t n = *length;
     Dims out;
     for (size_t i = 0; i < n; ++i) {
       const Dim& a = (*in0)[in0->size() == 1 ? 0 : i];
