@@ -35,6 +35,7 @@
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "support/error.h"
+#include "support/parallel.h"
 
 namespace {
 
@@ -89,6 +90,13 @@ void write_onnx_and_reread(const irforge::Model& model) {
 }
 
 }  // namespace
+
+// One thread (unless IRFORGE_NUM_THREADS says otherwise): a fuzzing job takes one core, and
+// libFuzzer's coverage feedback is cleanest without pool threads.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  if (!std::getenv("IRFORGE_NUM_THREADS")) irforge::set_thread_count(1);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<irforge::Model> model;
