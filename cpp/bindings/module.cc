@@ -19,6 +19,7 @@
 #include "passes/pass_manager.h"
 #include "passes/quant/compress_weights.h"
 #include "passes/registry.h"
+#include "ir/validate_ops.h"
 #include "ir/verifier.h"
 #include "support/parallel.h"
 #include "support/error.h"
@@ -408,6 +409,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("get_num_threads", &thread_count);
 
   m.def("openvino_lowered_ops", []() { return ov::lower_registry().ops(); });
+
+  // Op-level validation (ir/validate_ops.h); readers already run it, this is for models built
+  // or edited in place.
+  m.def("validate_ops", [](const Model& model) { validate_ops(model); }, py::arg("model"));
+  m.def("op_problems", [](const Model& model) { return op_problems(model); }, py::arg("model"));
 
   m.def(
       "read_onnx",

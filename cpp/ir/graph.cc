@@ -100,6 +100,11 @@ std::vector<Graph*> Node::subgraphs() const {
   return out;
 }
 
+void Node::output_out_of_range(size_t i) const {
+  fail(ErrorKind::kInternal, describe() + " has " + std::to_string(outputs_.size()) + " outputs; output " + std::to_string(i) +
+                                 " was asked for (a pass assumed an output the node does not have)");
+}
+
 std::string Node::describe() const {
   std::string d = "node '" + name_ + "' (" + (domain_.empty() ? "" : domain_ + "::") + op_type_ + ")";
   return d;

@@ -99,7 +99,12 @@ class Node {
   void clear_inputs();
 
   size_t num_outputs() const { return outputs_.size(); }
-  Value* output(size_t i) const { return outputs_[i].get(); }
+  // Checked like input(): a pass asking for an output the node lacks is a bug, reported with
+  // the node instead of reading past the vector (the validator rejects nodes without outputs).
+  Value* output(size_t i) const {
+    if (i >= outputs_.size()) output_out_of_range(i);
+    return outputs_[i].get();
+  }
   Value* add_output(std::string name);
 
   std::vector<Attribute>& attributes() { return attributes_; }
@@ -117,6 +122,7 @@ class Node {
   std::string describe() const;  // "node 'name' (Op)" for error messages
 
  private:
+  [[noreturn]] void output_out_of_range(size_t i) const;
   friend class Graph;
   Node() = default;
   std::string op_type_, domain_, name_, overload_, doc_string_, unknown_fields_;

@@ -90,3 +90,75 @@ def test_pad_shapes():
     out = {o.name: o.shape for o in m.outputs}
     assert list(out["y"]) == ["n", 8, 6]  # axis 1 grows by 2 + 3, axis -1 by 1 + 0
     assert out["z"] is not None and len(out["z"]) == 3 and out["z"][1] is None  # run-time pads: rank only
+
+
+# ---- what cannot be computed is refused, naming the node -------------------------------------------
+
+
+def _one_node(op, inputs, in_shapes, inits=(), **attrs):
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    xs = [h.make_tensor_value_info(n, T.FLOAT, s) for n, s in zip(inputs, in_shapes) if s is not None]
+    node = h.make_node(op, inputs, ["y"], name=f"the_{op.lower()}", **attrs)
+    g = h.make_graph([node], "g", xs, [h.make_tensor_value_info("y", T.FLOAT, None)], initializer=list(inits))
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 21)])
+
+
+@pytest.mark.parametrize(
+    "op,shapes,attrs,rule",
+    [
+        ("MatMul", [[2, 3], [4, 5]], {}, "inner dimensions differ"),
+        ("Add", [[2, 3], [4, 3]], {}, "do not broadcast"),
+        ("Concat", [[2, 3], [4, 5]], {"axis": 0}, "differs from"),
+        ("Transpose", [[2, 3]], {"perm": [0, 0]}, "is not a permutation"),
+        ("Conv", [[1, 3, 8, 8], [4, 3, 3, 3]], {"strides": [0, 1]}, "strides [0,1] has 0"),
+        ("Conv", [[1, 3, 8, 8], [4, 2, 3, 3]], {}, "input channels"),
+        ("MaxPool", [[1, 1, 2, 2]], {"kernel_shape": [5, 5]}, "larger than the padded input"),
+    ],
+)
+def test_static_impossibilities_are_refused_naming_the_node(op, shapes, attrs, rule):
+    names = ["x", "w", "b"][: len(shapes)]
+    model = _one_node(op, names, shapes, **attrs)
+    with pytest.raises(irforge.InvalidModelError) as e:
+        irforge.convert_model(model, transform="infer-shapes")
+    msg = str(e.value)
+    assert f"node #0 'the_{op.lower()}' ({op})" in msg and rule in msg, msg
+    assert "\n" not in msg
+
+
+def test_reshape_rules():
+    from onnx import numpy_helper
+
+    for target, rule in [([-1, -1], "more than one -1"), ([4, 2], "6 elements) to [4,2] (8 elements)"), ([0, 0, 0], "copies input dim 2")]:
+        shape = numpy_helper.from_array(np.asarray(target, np.int64), "s")
+        with pytest.raises(irforge.InvalidModelError, match=r"'the_reshape' \(Reshape\).*" + __import__("re").escape(rule)):
+            irforge.convert_model(_one_node("Reshape", ["x", "s"], [[2, 3], None], [shape]), transform="infer-shapes")
+
+
+def test_dynamic_dims_stay_allowed():
+    # The same checks never fire on what is only known at run time.
+    model = _one_node("MatMul", ["x", "w"], [["batch", "k"], [4, 5]])
+    out = irforge.convert_model(model, transform="infer-shapes")
+    y = onnx.load_from_string(out.to_onnx_bytes()).graph.output[0]
+    assert [d.dim_param or d.dim_value for d in y.type.tensor_type.shape.dim] == ["batch", 5]
+
+
+def test_a_branch_that_may_never_run_is_not_refused():
+    # ONNX's own AffineGrid expansion splits a 4-element size 5 ways in its (dead) 3-D branch.
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    split = lambda n, tag: h.make_node("Split", ["size"], [f"{tag}{i}" for i in range(n)], num_outputs=n)  # noqa: E731
+    out = lambda tag: [h.make_tensor_value_info(f"{tag}0", T.INT64, None)]  # noqa: E731
+    node = h.make_node(
+        "If", ["c"], ["first"], name="pick",
+        then_branch=h.make_graph([split(4, "t")], "then", [], out("t")),
+        else_branch=h.make_graph([split(5, "e")], "else", [], out("e")),
+    )
+    g = h.make_graph(
+        [node], "g", [h.make_tensor_value_info("c", T.BOOL, []), h.make_tensor_value_info("size", T.INT64, [4])],
+        [h.make_tensor_value_info("first", T.INT64, None)],
+    )
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", 21)])
+    irforge.convert_model(model, transform="infer-shapes")  # no error

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "io/onnx/wire.h"
+#include "ir/validate_ops.h"
 #include "support/error.h"
 
 namespace irforge {
@@ -849,12 +850,15 @@ std::unique_ptr<Model> read_onnx_file(const std::string& path, const ReadLimits&
   auto model = OnnxReader(std::make_shared<MappedStorage>(file), dirname_of(path), path, limits).read();
   // Whatever parsing still has mapped (node and header pages) is not needed either.
   file->release(file->data(), file->size());
+  validate_ops(*model);  // ops are checked at the border, so passes may trust them
   return model;
 }
 
 std::unique_ptr<Model> read_onnx_bytes(std::shared_ptr<const Storage> bytes, const std::string& base_dir,
                                        const std::string& label, const ReadLimits& limits) {
-  return OnnxReader(std::move(bytes), base_dir, label, limits).read();
+  auto model = OnnxReader(std::move(bytes), base_dir, label, limits).read();
+  validate_ops(*model);  // also what a Python pass hands back (read through here)
+  return model;
 }
 
 }  // namespace irforge

@@ -288,6 +288,20 @@ void NodeContext::unsupported(const std::string& why) const {
   fail(ErrorKind::kUnsupported, node_.describe() + ": " + why);
 }
 
+void NodeContext::invalid(const std::string& why) const {
+  const std::string& file = g_.model().source_path;
+  std::string where = file.empty() ? std::string("model") : file;
+  if (const Graph* owner = node_.graph()) {
+    size_t index = 0;
+    for (const auto& n : owner->nodes()) {
+      if (n.get() == &node_) break;
+      ++index;
+    }
+    where += ": node #" + std::to_string(index);
+  }
+  fail(ErrorKind::kInvalidModel, where + " '" + node_.name() + "' (" + node_.op_type() + "): " + why);
+}
+
 std::vector<std::string> LowerRegistry::ops() const {
   std::vector<std::string> out;
   for (const auto& [k, v] : fns_) out.push_back(k.first.empty() ? k.second : k.first + "::" + k.second);

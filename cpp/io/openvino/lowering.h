@@ -95,6 +95,9 @@ class NodeContext {
 
   // Throws Error(kUnsupported) naming the node.
   [[noreturn]] void unsupported(const std::string& why) const;
+  // Throws Error(kInvalidModel) naming the model's file and the node: the node breaks a rule of
+  // its op that the lowering would otherwise divide by or write into an IR the runtime refuses.
+  [[noreturn]] void invalid(const std::string& why) const;
 
   OvGraph& graph();
   std::string layer_name();  // unique layer name derived from the node; call right before adding

@@ -10,7 +10,7 @@ namespace {
 using namespace fusion;
 
 bool try_fuse(FusionContext& cx, Node* root) {
-  if (!root->domain().empty()) return false;
+  if (!root->domain().empty() || root->num_outputs() == 0) return false;  // output(0) below
   const std::string& op = root->op_type();
   Value* y = root->output(0);
   double s = 1.0;

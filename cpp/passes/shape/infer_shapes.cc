@@ -1,6 +1,7 @@
 #include "passes/shape/infer_shapes.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "passes/util.h"
+#include "support/error.h"
 
 namespace irforge::passes {
 
@@ -81,6 +83,24 @@ int64_t norm(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis;
 // Concat → Reshape chains): each element a static value, a named symbol or unknown.
 using ShapeValues = std::unordered_map<const Value*, Dims>;
 
+// A dim whose size is known: static and not negative (a stated -1 means "unknown").
+bool known(const Dim& d) { return d.is_static() && d.value >= 0; }
+
+std::string dims_text(const Dims& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) s += ",";
+    s += d[i].is_static() ? std::to_string(d[i].value) : d[i].kind == Dim::Kind::kParam ? d[i].param : "?";
+  }
+  return s + "]";
+}
+
+std::string ints_text(const std::vector<int64_t>& v) {
+  Dims d;
+  for (int64_t x : v) d.push_back(Dim::of(x));
+  return dims_text(d);
+}
+
 struct Ctx {
   const Node& n;
   std::vector<std::optional<Info>> in;
@@ -88,9 +108,41 @@ struct Ctx {
   int64_t opset;
   ShapeValues& values;
   std::optional<Dims> out_value;  // symbolic content of output 0, when it is a shape tensor
+  const std::string& source;      // the model's file, for messages
+  size_t index;                   // the node's position in its graph, for messages
+  bool in_subgraph = false;       // an If branch or loop body: the node may never run
+  struct NotInferred {};
 
-  Ctx(const Node& node, int64_t op, ShapeValues& vals) : n(node), out(node.num_outputs()), opset(op), values(vals) {
+  Ctx(const Node& node, int64_t op, ShapeValues& vals, const std::string& src, size_t idx)
+      : n(node), out(node.num_outputs()), opset(op), values(vals), source(src), index(idx) {
     for (Value* v : node.inputs()) in.push_back(info_of(v));
+  }
+  // Refuses the model: what the node asks cannot be computed (shapes are statically known here).
+  // Inside a subgraph the node may never run (the other branch of an If whose condition is a
+  // run-time shape test, as ONNX's own function expansions do), so there the node's outputs are
+  // only left unknown.
+  [[noreturn]] void invalid(const std::string& rule) const {
+    if (in_subgraph) throw NotInferred{};
+    fail_invalid((source.empty() ? std::string("model") : source) + ": node #" + std::to_string(index) + " '" + n.name() +
+                 "' (" + n.op_type() + "): " + rule);
+  }
+  // The dims of input i when its rank is known, for messages.
+  std::string shape_text(size_t i) const { return shape(i) ? dims_text(*shape(i)) : "?"; }
+  // `axis` of a tensor of `rank` in [0, rank); refuses one outside [-rank, rank).
+  int64_t axis(int64_t a, int64_t rank, const char* what = "axis") const {
+    if (a < -rank || a >= rank)
+      invalid(std::string(what) + " " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+    return a < 0 ? a + rank : a;
+  }
+  // Normalized, distinct axes; refuses out-of-range and repeated ones.
+  std::vector<int64_t> distinct_axes(const std::vector<int64_t>& axes, int64_t rank, const char* what = "axes") const {
+    std::vector<int64_t> out;
+    for (int64_t a : axes) {
+      int64_t k = axis(a, rank, what);
+      if (std::find(out.begin(), out.end(), k) != out.end()) invalid(std::string(what) + " " + ints_text(axes) + " repeat axis " + std::to_string(k));
+      out.push_back(k);
+    }
+    return out;
   }
   // The content of input i as dims: from a constant, or from the propagated shape values.
   std::optional<Dims> content(size_t i) const {
@@ -131,9 +183,31 @@ void same_as_input(Ctx& c) {
   if (c.has(0)) c.set(0, c.type(0), c.shape(0));
 }
 
+// Refuses shapes that cannot broadcast: two known sizes, neither 1, on one aligned axis.
+void check_broadcast(const Ctx& c, const std::vector<std::optional<Dims>>& shapes, const std::string& what) {
+  size_t rank = 0;
+  for (const auto& s : shapes)
+    if (s) rank = std::max(rank, s->size());
+  for (size_t k = 1; k <= rank; ++k) {
+    const Dim* seen = nullptr;
+    for (const auto& s : shapes) {
+      if (!s || s->size() < k) continue;
+      const Dim& d = (*s)[s->size() - k];
+      if (!known(d) || d.value == 1) continue;
+      if (seen && seen->value != d.value) {
+        std::string list;
+        for (const auto& t : shapes) list += (list.empty() ? "" : " and ") + (t ? dims_text(*t) : std::string("?"));
+        c.invalid(what + " " + list + " do not broadcast (" + std::to_string(seen->value) + " vs " + std::to_string(d.value) + ")");
+      }
+      seen = &d;
+    }
+  }
+}
+
 void elementwise(Ctx& c, DataType out_type) {
   std::vector<std::optional<Dims>> shapes;
   for (size_t i = 0; i < c.in.size(); ++i) shapes.push_back(c.shape(i));
+  check_broadcast(c, shapes, "input shapes");
   c.set(0, out_type, broadcast(shapes));
 }
 
@@ -147,7 +221,12 @@ void matmul(Ctx& c) {
   bool a1 = A.size() == 1, b1 = B.size() == 1;
   if (a1) A.insert(A.begin(), Dim::of(1));
   if (b1) B.push_back(Dim::of(1));
+  const Dim &ka = A.back(), &kb = B[B.size() - 2];
+  if (known(ka) && known(kb) && ka.value != kb.value)
+    c.invalid("inner dimensions differ: " + c.shape_text(0) + " x " + c.shape_text(1) + " (" + std::to_string(ka.value) + " vs " +
+              std::to_string(kb.value) + ")");
   Dims batch_a(A.begin(), A.end() - 2), batch_b(B.begin(), B.end() - 2);
+  check_broadcast(c, {batch_a, batch_b}, "batch dimensions");
   auto batch = broadcast({batch_a, batch_b});
   Dims out = *batch;
   if (!a1) out.push_back(A[A.size() - 2]);
@@ -157,9 +236,25 @@ void matmul(Ctx& c) {
 
 void gemm(Ctx& c) {
   auto a = c.shape(0), b = c.shape(1);
-  if (!a || !b || a->size() != 2 || b->size() != 2) return c.set(0, c.type(0), std::nullopt);
-  Dim m = c.n.attr_int("transA", 0) ? (*a)[1] : (*a)[0];
-  Dim n = c.n.attr_int("transB", 0) ? (*b)[0] : (*b)[1];
+  for (size_t i = 0; i < 2; ++i)
+    if (c.shape(i) && c.shape(i)->size() != 2) c.invalid("input " + std::to_string(i) + " has shape " + c.shape_text(i) + "; Gemm takes 2-D inputs");
+  if (!a || !b) return c.set(0, c.type(0), std::nullopt);
+  bool ta = c.n.attr_int("transA", 0) != 0, tb = c.n.attr_int("transB", 0) != 0;
+  Dim m = ta ? (*a)[1] : (*a)[0], ka = ta ? (*a)[0] : (*a)[1];
+  Dim n = tb ? (*b)[0] : (*b)[1], kb = tb ? (*b)[1] : (*b)[0];
+  if (known(ka) && known(kb) && ka.value != kb.value)
+    c.invalid("inner dimensions differ: A " + c.shape_text(0) + (ta ? " (transposed)" : "") + ", B " + c.shape_text(1) +
+              (tb ? " (transposed)" : "") + " (" + std::to_string(ka.value) + " vs " + std::to_string(kb.value) + ")");
+  // C broadcasts one way, to [M, N].
+  if (auto cs = c.shape(2)) {
+    if (cs->size() > 2) c.invalid("C has shape " + dims_text(*cs) + "; it must broadcast to [M, N]");
+    Dims mn{m, n};
+    for (size_t k = 1; k <= cs->size(); ++k) {
+      const Dim &d = (*cs)[cs->size() - k], &t = mn[2 - k];
+      if (known(d) && d.value != 1 && known(t) && d.value != t.value)
+        c.invalid("C has shape " + dims_text(*cs) + ", which does not broadcast to the output " + dims_text(mn));
+    }
+  }
   c.set(0, c.type(0), Dims{m, n});
 }
 
@@ -169,10 +264,13 @@ void transpose(Ctx& c) {
   std::vector<int64_t> perm = c.n.attr_ints("perm");
   if (perm.empty())
     for (int64_t i = static_cast<int64_t>(s->size()) - 1; i >= 0; --i) perm.push_back(i);
-  if (perm.size() != s->size()) return;
+  if (perm.size() != s->size()) c.invalid("perm " + ints_text(perm) + " has " + std::to_string(perm.size()) + " entries for an input of rank " + std::to_string(s->size()));
   Dims out;
+  std::vector<bool> seen(s->size(), false);
   for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(s->size())) return;
+    if (p < 0 || p >= static_cast<int64_t>(s->size()) || seen[p])
+      c.invalid("perm " + ints_text(perm) + " is not a permutation of 0.." + std::to_string(s->size() - 1));
+    seen[p] = true;
     out.push_back((*s)[p]);
   }
   c.set(0, c.type(0), out);
@@ -189,15 +287,46 @@ void reshape(Ctx& c) {
   bool allowzero = c.n.attr_int("allowzero", 0) != 0;
   Dims out;
   int infer = -1;
+  const std::string target_text = dims_text(*target);
   for (size_t i = 0; i < target->size(); ++i) {
     const Dim& t = (*target)[i];
     if (t.is_static() && t.value == 0 && !allowzero) {
+      // 0 copies the input's dim at the same index, which must exist.
+      if (s && i >= s->size())
+        c.invalid("shape " + target_text + " copies input dim " + std::to_string(i) + " (a 0) but the input " + c.shape_text(0) + " has rank " + std::to_string(s->size()));
       out.push_back(s && i < s->size() ? (*s)[i] : unknown());
     } else if (t.is_static() && t.value == -1) {
+      if (infer >= 0) c.invalid("shape " + target_text + " has more than one -1");
       infer = static_cast<int>(i);
       out.push_back(unknown());
     } else {
+      if (t.is_static() && t.value < -1) c.invalid("shape " + target_text + " has the negative dim " + std::to_string(t.value));
       out.push_back(t);
+    }
+  }
+  if (allowzero && infer >= 0)
+    for (const Dim& t : *target)
+      if (t.is_static() && t.value == 0) c.invalid("shape " + target_text + " has both 0 and -1 with allowzero=1");
+  // With every size known, the element counts must agree (and -1 must come out whole).
+  if (s) {
+    uint64_t in_count = 1, out_count = 1;
+    bool in_known = true, out_known = true, overflow = false;
+    for (const Dim& d : *s) {
+      if (!known(d)) in_known = false;
+      else overflow |= __builtin_mul_overflow(in_count, static_cast<uint64_t>(d.value), &in_count);
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (static_cast<int>(i) == infer) continue;
+      if (!known(out[i])) out_known = false;
+      else overflow |= __builtin_mul_overflow(out_count, static_cast<uint64_t>(out[i].value), &out_count);
+    }
+    if (in_known && out_known && !overflow) {
+      if (infer < 0 && in_count != out_count)
+        c.invalid("cannot reshape " + c.shape_text(0) + " (" + std::to_string(in_count) + " elements) to " + target_text + " (" +
+                  std::to_string(out_count) + " elements)");
+      if (infer >= 0 && (out_count == 0 ? in_count != 0 : in_count % out_count != 0))
+        c.invalid("cannot reshape " + c.shape_text(0) + " (" + std::to_string(in_count) + " elements) to " + target_text +
+                  ": the other dims multiply to " + std::to_string(out_count) + ", which does not divide it");
     }
   }
   if (infer >= 0 && s) {
@@ -205,16 +334,16 @@ void reshape(Ctx& c) {
     // input's only non-static dim reappears as is (e.g. [batch, 12, 64] -> [batch, -1]).
     int64_t in_static = 1, out_static = 1;
     std::vector<Dim> in_sym, out_sym;
+    bool all_known = true;
     for (const Dim& d : *s) {
-      if (d.is_static()) in_static *= d.value;
+      if (d.is_static()) all_known &= d.value >= 0 && !__builtin_mul_overflow(in_static, d.value, &in_static);
       else in_sym.push_back(d);
     }
     for (size_t i = 0; i < out.size(); ++i) {
       if (static_cast<int>(i) == infer) continue;
-      if (out[i].is_static()) out_static *= out[i].value;
+      if (out[i].is_static()) all_known &= out[i].value >= 0 && !__builtin_mul_overflow(out_static, out[i].value, &out_static);
       else out_sym.push_back(out[i]);
     }
-    bool all_known = true;
     for (const Dim& d : in_sym) all_known &= d.kind == Dim::Kind::kParam;
     for (const Dim& d : out_sym) all_known &= d.kind == Dim::Kind::kParam;
     if (all_known && out_static != 0 && in_static % out_static == 0) {
@@ -236,14 +365,14 @@ void reshape(Ctx& c) {
 void flatten(Ctx& c) {
   auto s = c.shape(0);
   if (!s) return c.set(0, c.type(0), Dims{unknown(), unknown()});
-  int64_t axis = norm(c.n.attr_int("axis", 1), static_cast<int64_t>(s->size()));
+  int64_t rank = static_cast<int64_t>(s->size()), axis = c.n.attr_int("axis", 1);
+  if (axis < -rank || axis > rank) c.invalid("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  axis = norm(axis, rank);
   auto product = [&](size_t b, size_t e) {
     if (e - b == 1) return (*s)[b];
     int64_t p = 1;
-    for (size_t i = b; i < e; ++i) {
-      if (!(*s)[i].is_static()) return unknown();
-      p *= (*s)[i].value;
-    }
+    for (size_t i = b; i < e; ++i)
+      if (!known((*s)[i]) || __builtin_mul_overflow(p, (*s)[i].value, &p)) return unknown();
     return Dim::of(p);
   };
   c.set(0, c.type(0), Dims{product(0, axis), product(axis, s->size())});
@@ -264,11 +393,7 @@ void unsqueeze(Ctx& c) {
   if (!s || !axes) return c.set(0, c.type(0), std::nullopt);
   int64_t rank = static_cast<int64_t>(s->size() + axes->size());
   std::vector<bool> is_new(rank, false);
-  for (int64_t a : *axes) {
-    a = norm(a, rank);
-    if (a < 0 || a >= rank) return;
-    is_new[a] = true;
-  }
+  for (int64_t a : c.distinct_axes(*axes, rank)) is_new[a] = true;
   Dims out;
   size_t k = 0;
   for (int64_t i = 0; i < rank; ++i) out.push_back(is_new[i] ? Dim::of(1) : (*s)[k++]);
@@ -287,9 +412,9 @@ void squeeze(Ctx& c) {
       drop[i] = (*s)[i].value == 1;
     }
   }
-  for (int64_t a : *axes) {
-    a = norm(a, rank);
-    if (a < 0 || a >= rank) return;
+  for (int64_t a : c.distinct_axes(*axes, rank)) {
+    if (known((*s)[a]) && (*s)[a].value != 1)
+      c.invalid("axis " + std::to_string(a) + " of " + c.shape_text(0) + " has size " + std::to_string((*s)[a].value) + ", not 1");
     drop[a] = true;
   }
   Dims out;
@@ -303,28 +428,42 @@ void concat(Ctx& c) {
   int64_t axis = c.n.attr_int("axis", 0);
   for (size_t i = 0; i < c.in.size(); ++i) {
     auto s = c.shape(i);
-    if (!s) return c.set(0, c.type(0), std::nullopt);
-    int64_t a = norm(axis, static_cast<int64_t>(s->size()));
-    if (a < 0 || a >= static_cast<int64_t>(s->size())) return;
+    if (!s) continue;  // checked against the others, the output stays unknown
+    int64_t a = c.axis(axis, static_cast<int64_t>(s->size()));
     if (!out) {
       out = *s;
       continue;
     }
-    if (out->size() != s->size()) return;
+    if (out->size() != s->size())
+      c.invalid("input " + std::to_string(i) + " has shape " + dims_text(*s) + ", of another rank than " + c.shape_text(0));
     Dim& d = (*out)[a];
     const Dim& e = (*s)[a];
-    d = d.is_static() && e.is_static() ? Dim::of(d.value + e.value) : unknown();
-    for (size_t k = 0; k < s->size(); ++k)
-      if (static_cast<int64_t>(k) != a && !(*out)[k].is_static() && (*s)[k].is_static()) (*out)[k] = (*s)[k];
+    d = known(d) && known(e) ? Dim::of(d.value + e.value) : unknown();
+    for (size_t k = 0; k < s->size(); ++k) {
+      if (static_cast<int64_t>(k) == a) continue;
+      if (known((*out)[k]) && known((*s)[k]) && (*out)[k].value != (*s)[k].value)
+        c.invalid("input " + std::to_string(i) + " has shape " + dims_text(*s) + ", which differs from " + dims_text(*out) +
+                  " on axis " + std::to_string(k) + " (only the concat axis " + std::to_string(a) + " may differ)");
+      if (!(*out)[k].is_static() && (*s)[k].is_static()) (*out)[k] = (*s)[k];
+    }
   }
+  for (size_t i = 0; i < c.in.size(); ++i)
+    if (!c.shape(i)) return c.set(0, c.type(0), std::nullopt);
   c.set(0, c.type(0), out);
 }
 
 void gather(Ctx& c) {
   auto data = c.shape(0), idx = c.shape(1);
-  if (!data || !idx) return c.set(0, c.type(0), std::nullopt);
-  int64_t axis = norm(c.n.attr_int("axis", 0), static_cast<int64_t>(data->size()));
-  if (axis < 0 || axis >= static_cast<int64_t>(data->size())) return;
+  if (!data) return c.set(0, c.type(0), std::nullopt);
+  int64_t axis = c.axis(c.n.attr_int("axis", 0), static_cast<int64_t>(data->size()));
+  if (known((*data)[axis]))
+    if (auto idx_values = c.ints(1)) {
+      int64_t n = (*data)[axis].value;
+      for (int64_t i : *idx_values)
+        if (i < -n || i >= n)
+          c.invalid("index " + std::to_string(i) + " is out of range for axis " + std::to_string(axis) + " of " + c.shape_text(0));
+    }
+  if (!idx) return c.set(0, c.type(0), std::nullopt);
   Dims out(data->begin(), data->begin() + axis);
   out.insert(out.end(), idx->begin(), idx->end());
   out.insert(out.end(), data->begin() + axis + 1, data->end());
@@ -349,11 +488,7 @@ void reduce(Ctx& c) {
   if (!s || !axes) return c.set(0, c.type(0), std::nullopt);
   int64_t rank = static_cast<int64_t>(s->size());
   std::vector<bool> red(rank, axes->empty() && !c.n.attr_int("noop_with_empty_axes", 0));
-  for (int64_t a : *axes) {
-    a = norm(a, rank);
-    if (a < 0 || a >= rank) return;
-    red[a] = true;
-  }
+  for (int64_t a : *axes) red[c.axis(a, rank)] = true;
   Dims out;
   for (int64_t i = 0; i < rank; ++i) {
     if (!red[i]) out.push_back((*s)[i]);
@@ -365,11 +500,17 @@ void reduce(Ctx& c) {
 void expand(Ctx& c) {
   auto target = c.content(1);
   if (!target) return c.set(0, c.type(0), std::nullopt);
+  for (const Dim& d : *target)
+    if (d.is_static() && d.value < 0) c.invalid("shape " + dims_text(*target) + " has the negative dim " + std::to_string(d.value));
+  check_broadcast(c, {c.shape(0), *target}, "the input and the shape");
   c.set(0, c.type(0), broadcast({c.shape(0), *target}));
 }
 
 void constant_of_shape(Ctx& c) {
   auto target = c.content(0);
+  if (target)
+    for (const Dim& d : *target)
+      if (d.is_static() && d.value < 0) c.invalid("shape " + dims_text(*target) + " has the negative dim " + std::to_string(d.value));
   const Attribute* value = c.n.attr("value");
   DataType t = value && value->t ? value->t->dtype() : DataType::kFloat;
   c.set(0, t, target);
@@ -500,18 +641,47 @@ void constant(Ctx& c) {
   c.set(0, t->dtype(), out);
 }
 
-void cast(Ctx& c) { c.set(0, static_cast<DataType>(c.n.attr_int("to", 0)), c.shape(0)); }
+void cast(Ctx& c) {
+  int64_t to = c.n.attr_int("to", 0);
+  if (to <= 0 || to > kMaxDataType || !is_known_dtype(static_cast<int32_t>(to)))
+    c.invalid("'to' = " + std::to_string(to) + " is not an ONNX element type");
+  c.set(0, static_cast<DataType>(to), c.shape(0));
+}
 
-// Spatial output size of convolution/pooling when the input and attributes are static.
+// Spatial output size of convolution/pooling when the input and attributes are static. Refuses
+// attributes that cannot describe a window (zero strides, dilations or kernels, lists of the wrong
+// length), weights that do not match the input's channels and groups, and windows larger than the
+// padded input.
 void window(Ctx& c, bool is_conv) {
   auto s = c.shape(0);
-  if (!s || s->size() < 3) return c.set(0, c.type(0), std::nullopt);
+  if (!s) return c.set(0, c.type(0), std::nullopt);
+  if (s->size() < 3) c.invalid("input has shape " + c.shape_text(0) + "; it needs a batch, a channel and at least one spatial axis");
   size_t spatial = s->size() - 2;
+  const std::string rank_text = std::to_string(spatial) + " spatial axes";
   std::vector<int64_t> kernel = c.n.attr_ints("kernel_shape");
   Dim channels = (*s)[1];
   if (is_conv) {
+    int64_t group = c.n.attr_int("group", 1);
+    if (group < 1) c.invalid("group " + std::to_string(group) + " must be at least 1");
     auto w = c.shape(1);
-    if (!w || w->size() != s->size()) return c.set(0, c.type(0), std::nullopt);
+    if (w && w->size() != s->size()) c.invalid("weights have shape " + c.shape_text(1) + ", of another rank than the input " + c.shape_text(0));
+    if (w) {
+      const Dim &m = (*w)[0], &wc = (*w)[1], &xc = (*s)[1];
+      if (known(m) && m.value % group != 0)
+        c.invalid("group " + std::to_string(group) + " does not divide the " + std::to_string(m.value) + " output channels of weights " + c.shape_text(1));
+      if (known(xc) && xc.value % group != 0)
+        c.invalid("group " + std::to_string(group) + " does not divide the " + std::to_string(xc.value) + " input channels of " + c.shape_text(0));
+      if (known(xc) && known(wc) && wc.value * group != xc.value)
+        c.invalid("weights " + c.shape_text(1) + " take " + std::to_string(wc.value) + " x group " + std::to_string(group) +
+                  " input channels, the input " + c.shape_text(0) + " has " + std::to_string(xc.value));
+      if (!kernel.empty() && kernel.size() == spatial)
+        for (size_t i = 0; i < spatial; ++i)
+          if (known((*w)[i + 2]) && (*w)[i + 2].value != kernel[i])
+            c.invalid("kernel_shape " + ints_text(kernel) + " differs from the weights' spatial dims " + c.shape_text(1));
+      if (auto b = c.shape(2); b && known(m) && (b->size() != 1 || (known((*b)[0]) && (*b)[0].value != m.value)))
+        c.invalid("bias has shape " + dims_text(*b) + "; it must be [" + std::to_string(m.value) + "], one per output channel");
+    }
+    if (!w) return c.set(0, c.type(0), std::nullopt);
     channels = (*w)[0];
     if (kernel.empty())
       for (size_t i = 2; i < w->size(); ++i) {
@@ -519,30 +689,50 @@ void window(Ctx& c, bool is_conv) {
         kernel.push_back((*w)[i].value);
       }
   }
-  if (kernel.size() != spatial) return c.set(0, c.type(0), std::nullopt);
+  if (kernel.size() != spatial) c.invalid("kernel_shape " + ints_text(kernel) + " does not have " + rank_text);
   std::vector<int64_t> strides = c.n.attr_ints("strides"), dil = c.n.attr_ints("dilations"), pads = c.n.attr_ints("pads");
+  auto check = [&](const std::vector<int64_t>& v, size_t count, const char* what, int64_t min) {
+    if (!v.empty() && v.size() != count) c.invalid(std::string(what) + " " + ints_text(v) + " does not have " + std::to_string(count) + " values for " + rank_text);
+    for (int64_t x : v)
+      if (x < min) c.invalid(std::string(what) + " " + ints_text(v) + " has " + std::to_string(x) + "; each must be at least " + std::to_string(min));
+  };
+  check(kernel, spatial, "kernel_shape", 1);
+  check(strides, spatial, "strides", 1);
+  check(dil, spatial, "dilations", 1);
+  check(pads, 2 * spatial, "pads", 0);
   strides.resize(spatial, 1);
   dil.resize(spatial, 1);
   pads.resize(2 * spatial, 0);
   std::string auto_pad = c.n.attr_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" && auto_pad != "VALID")
+    c.invalid("auto_pad '" + auto_pad + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  if (!is_conv && auto_pad == "NOTSET" && c.n.op_type() != "LpPool")
+    for (size_t i = 0; i < spatial; ++i)
+      if (pads[i] >= kernel[i] || pads[i + spatial] >= kernel[i])
+        c.invalid("pads " + ints_text(pads) + " must be smaller than kernel_shape " + ints_text(kernel));
   bool ceil = c.n.attr_int("ceil_mode", 0) != 0;
   Dims out{(*s)[0], channels};
   for (size_t i = 0; i < spatial; ++i) {
     const Dim& d = (*s)[i + 2];
-    if (!d.is_static()) {
+    if (!known(d)) {
       out.push_back(unknown());
       continue;
     }
-    int64_t in = d.value, k = (kernel[i] - 1) * dil[i] + 1, st = strides[i];
-    int64_t o;
+    // In 128 bits: hostile kernels, dilations and pads overflow int64.
+    __int128 in = d.value, k = static_cast<__int128>(kernel[i] - 1) * dil[i] + 1, st = strides[i];
+    __int128 o;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") o = (in + st - 1) / st;
-    else if (auto_pad == "VALID") o = (in - k) / st + 1;
     else {
-      int64_t span = in + pads[i] + pads[i + spatial] - k;
+      __int128 span = in - k;
+      if (auto_pad != "VALID") span += static_cast<__int128>(pads[i]) + pads[i + spatial];
+      if (span < 0)
+        c.invalid("the window (kernel " + std::to_string(kernel[i]) + ", dilation " + std::to_string(dil[i]) + ") is larger than the " +
+                  (auto_pad == "VALID" ? "" : "padded ") + "input on spatial axis " + std::to_string(i) + " of " + c.shape_text(0));
       o = (ceil ? (span + st - 1) / st : span / st) + 1;
-      if (ceil && (o - 1) * st >= in + pads[i]) --o;  // the last window must start inside the input
+      if (ceil && auto_pad != "VALID" && (o - 1) * st >= in + pads[i]) --o;  // the last window must start inside the input
     }
-    out.push_back(Dim::of(o));
+    if (o > (static_cast<__int128>(1) << 62)) return c.set(0, c.type(0), std::nullopt);
+    out.push_back(Dim::of(static_cast<int64_t>(o)));
   }
   c.set(0, c.type(0), out);
 }
@@ -550,6 +740,7 @@ void window(Ctx& c, bool is_conv) {
 void global_pool(Ctx& c) {
   auto s = c.shape(0);
   if (!s) return c.set(0, c.type(0), std::nullopt);
+  if (s->size() < 3) c.invalid("input has shape " + c.shape_text(0) + "; it needs a batch, a channel and at least one spatial axis");
   Dims out(s->begin(), s->begin() + std::min<size_t>(2, s->size()));
   for (size_t i = 2; i < s->size(); ++i) out.push_back(Dim::of(1));
   c.set(0, c.type(0), out);
@@ -569,17 +760,22 @@ void pad(Ctx& c) {
     for (int64_t i = 0; i < rank; ++i) axes->push_back(i);
   }
   Dims out = *s;
-  if (!pads || !axes || pads->size() != 2 * axes->size()) {
+  if (axes) c.distinct_axes(*axes, rank);
+  if (pads && axes && pads->size() != 2 * axes->size())
+    c.invalid("pads " + ints_text(*pads) + " has " + std::to_string(pads->size()) + " values; it needs 2 x " + std::to_string(axes->size()) +
+              " (begin and end per padded axis)");
+  if (!pads || !axes) {
     for (Dim& d : out) d = unknown();
     return c.set(0, c.type(0), out);
   }
   for (size_t k = 0; k < axes->size(); ++k) {
     int64_t a = norm((*axes)[k], rank);
-    if (a < 0 || a >= rank) return;
-    int64_t grow = (*pads)[k] + (*pads)[k + axes->size()];
+    __int128 grow = static_cast<__int128>((*pads)[k]) + (*pads)[k + axes->size()];
     if (grow == 0) continue;
     const Dim& d = (*s)[a];
-    out[a] = d.is_static() && d.value + grow >= 0 ? Dim::of(d.value + grow) : unknown();
+    if (known(d) && d.value + grow < 0)
+      c.invalid("pads " + ints_text(*pads) + " remove more than the " + std::to_string(d.value) + " elements of axis " + std::to_string(a) + " of " + c.shape_text(0));
+    out[a] = known(d) && d.value + grow <= (static_cast<__int128>(1) << 62) ? Dim::of(static_cast<int64_t>(d.value + grow)) : unknown();
   }
   c.set(0, c.type(0), out);
 }
@@ -624,14 +820,17 @@ void slice(Ctx& c) {
   if (axes->empty())
     for (size_t i = 0; i < starts->size(); ++i) axes->push_back(static_cast<int64_t>(i));
   if (!steps || steps->empty()) steps = std::vector<int64_t>(starts->size(), 1);
-  if (axes->size() != starts->size() || ends->size() != starts->size() || steps->size() != starts->size()) return;
+  if (axes->size() != starts->size() || ends->size() != starts->size() || steps->size() != starts->size())
+    c.invalid("starts " + ints_text(*starts) + ", ends " + ints_text(*ends) + ", axes " + ints_text(*axes) + " and steps " + ints_text(*steps) +
+              " differ in length");
+  c.distinct_axes(*axes, rank);
   Dims out = *s;
   for (size_t i = 0; i < axes->size(); ++i) {
     int64_t a = norm((*axes)[i], rank);
-    if (a < 0 || a >= rank) return;
     const Dim& d = (*s)[a];
     int64_t st = (*steps)[i];
-    if (st == 0) return;
+    if (st == 0) c.invalid("steps " + ints_text(*steps) + " has a 0 step");
+    if (st == INT64_MIN) c.invalid("step " + std::to_string(st) + " cannot be negated");
     if (!d.is_static()) {
       // Slicing everything of a symbolic dim keeps it.
       if ((*starts)[i] == 0 && st == 1 && (*ends)[i] >= (int64_t{1} << 31)) continue;
@@ -661,14 +860,29 @@ void split(Ctx& c) {
     for (size_t k = 0; k < n; ++k) c.set(k, c.type(0), std::nullopt);
     return;
   }
-  int64_t axis = norm(c.n.attr_int("axis", 0), static_cast<int64_t>(s->size()));
-  if (axis < 0 || axis >= static_cast<int64_t>(s->size())) return;
+  int64_t axis = c.axis(c.n.attr_int("axis", 0), static_cast<int64_t>(s->size()));
   std::optional<std::vector<int64_t>> sizes;
   bool runtime_sizes = false;  // split sizes given but only known at run time
   if (c.opset < 13 && c.n.attr("split")) sizes = c.n.attr_ints("split");
   else if (c.n.inputs().size() > 1 && c.n.input(1)) {
     sizes = c.ints(1);
     runtime_sizes = !sizes;
+  }
+  const Dim& whole = (*s)[axis];
+  if (sizes) {
+    if (sizes->size() != n)
+      c.invalid("split " + ints_text(*sizes) + " has " + std::to_string(sizes->size()) + " sizes for " + std::to_string(n) + " outputs");
+    __int128 sum = 0;
+    for (int64_t v : *sizes) {
+      if (v < 0) c.invalid("split " + ints_text(*sizes) + " has the negative size " + std::to_string(v));
+      sum += v;
+    }
+    if (known(whole) && sum != whole.value)
+      c.invalid("split " + ints_text(*sizes) + " does not add up to the " + std::to_string(whole.value) + " elements of axis " + std::to_string(axis) +
+                " of " + c.shape_text(0));
+  } else if (!runtime_sizes && known(whole) && static_cast<int64_t>(n) > whole.value && whole.value > 0) {
+    c.invalid(std::to_string(n) + " outputs cannot split the " + std::to_string(whole.value) + " elements of axis " + std::to_string(axis) + " of " +
+              c.shape_text(0));
   }
   for (size_t k = 0; k < n; ++k) {
     Dims out = *s;
@@ -685,25 +899,389 @@ void layer_norm(Ctx& c) {
   same_as_input(c);
   auto s = c.shape(0);
   if (!s) return;
-  int64_t axis = norm(c.n.attr_int("axis", -1), static_cast<int64_t>(s->size()));
+  int64_t axis = c.axis(c.n.attr_int("axis", -1), static_cast<int64_t>(s->size()));
   Dims stat(s->begin(), s->begin() + std::clamp<int64_t>(axis, 0, s->size()));
   stat.resize(s->size(), Dim::of(1));
   DataType st = static_cast<DataType>(c.n.attr_int("stash_type", 1));
   for (size_t k = 1; k < c.n.num_outputs() && k < 3; ++k) c.set(k, st, stat);
 }
 
+// Integer division by zero is undefined in ONNX and traps (SIGFPE) in the runtimes' kernels:
+// refused when the divisor is a constant holding a 0.
+void check_integer_divisor(const Ctx& c) {
+  DataType t = c.type(0);
+  if (t == DataType::kUndefined || is_float_dtype(t)) return;
+  auto d = c.ints(1);
+  if (!d) return;
+  for (int64_t v : *d)
+    if (v == 0) c.invalid("the integer divisor holds a 0 (integer division by zero is undefined)");
+}
+
+// ---- checks of ops whose output is their input's shape ------------------------------------------
+
+// Per-channel parameters (inputs first..last) must be 1-D with one value per channel (or per
+// `groups` when given).
+void check_channel_params(const Ctx& c, size_t first, size_t last, int64_t per = 0) {
+  auto s = c.shape(0);
+  if (!s || s->size() < 2) {
+    if (s) c.invalid("input has shape " + c.shape_text(0) + "; it needs a channel axis (axis 1)");
+    return;
+  }
+  const Dim& ch = (*s)[1];
+  int64_t want = per ? per : (known(ch) ? ch.value : -1);
+  if (want < 0) return;
+  for (size_t i = first; i <= last; ++i) {
+    auto p = c.shape(i);
+    if (!p) continue;
+    if (p->size() != 1 || (known((*p)[0]) && (*p)[0].value != want))
+      c.invalid("input " + std::to_string(i) + " has shape " + dims_text(*p) + "; it must be [" + std::to_string(want) + "] for the input " + c.shape_text(0));
+  }
+}
+
+void check_axis_attr(const Ctx& c, const char* name, int64_t dflt) {
+  if (auto s = c.shape(0)) c.axis(c.n.attr_int(name, dflt), static_cast<int64_t>(s->size()));
+}
+
+void batch_norm(Ctx& c) {
+  check_channel_params(c, 1, 4);
+  same_as_input(c);
+}
+
+void instance_norm(Ctx& c) {
+  check_channel_params(c, 1, 2);
+  same_as_input(c);
+}
+
+void group_norm(Ctx& c) {
+  int64_t groups = c.n.attr_int("num_groups", 0);
+  if (groups < 1) c.invalid("num_groups " + std::to_string(groups) + " must be at least 1");
+  auto s = c.shape(0);
+  if (s && s->size() >= 2 && known((*s)[1]) && (*s)[1].value % groups != 0)
+    c.invalid("num_groups " + std::to_string(groups) + " does not divide the " + std::to_string((*s)[1].value) + " channels of " + c.shape_text(0));
+  // Scale and bias: one per group before opset 21, one per channel since.
+  check_channel_params(c, 1, 2, c.opset < 21 ? groups : 0);
+  same_as_input(c);
+}
+
+void prelu(Ctx& c) {
+  // The slope broadcasts to the input, one way.
+  auto s = c.shape(0), slope = c.shape(1);
+  if (s && slope) {
+    if (slope->size() > s->size()) c.invalid("slope " + dims_text(*slope) + " has a higher rank than the input " + c.shape_text(0));
+    for (size_t k = 1; k <= slope->size(); ++k) {
+      const Dim &d = (*slope)[slope->size() - k], &t = (*s)[s->size() - k];
+      if (known(d) && d.value != 1 && known(t) && d.value != t.value)
+        c.invalid("slope " + dims_text(*slope) + " does not broadcast to the input " + c.shape_text(0));
+    }
+  }
+  same_as_input(c);
+}
+
+void softmax_like(Ctx& c) {
+  check_axis_attr(c, "axis", c.opset < 13 ? 1 : -1);
+  same_as_input(c);
+}
+
+void cumsum(Ctx& c) {
+  auto a = c.ints(1);
+  if (a && a->size() == 1) {
+    if (auto s = c.shape(0)) c.axis((*a)[0], static_cast<int64_t>(s->size()));
+  }
+  same_as_input(c);
+}
+
+void lrn(Ctx& c) {
+  int64_t size = c.n.attr_int("size", 0);
+  if (size < 1) c.invalid("size " + std::to_string(size) + " must be at least 1");
+  same_as_input(c);
+}
+
+void arg_reduce(Ctx& c) {
+  auto s = c.shape(0);
+  if (!s) return c.set(0, DataType::kInt64, std::nullopt);
+  int64_t a = c.axis(c.n.attr_int("axis", 0), static_cast<int64_t>(s->size()));
+  Dims out = *s;
+  if (c.n.attr_int("keepdims", 1)) out[a] = Dim::of(1);
+  else out.erase(out.begin() + a);
+  c.set(0, DataType::kInt64, out);
+}
+
+void tile(Ctx& c) {
+  auto s = c.shape(0);
+  auto reps = c.ints(1);
+  if (!s || !reps) return c.set(0, c.type(0), s ? std::optional<Dims>(Dims(s->size(), unknown())) : std::nullopt);
+  if (reps->size() != s->size())
+    c.invalid("repeats " + ints_text(*reps) + " has " + std::to_string(reps->size()) + " values for an input of rank " + std::to_string(s->size()));
+  Dims out;
+  for (size_t i = 0; i < reps->size(); ++i) {
+    int64_t r = (*reps)[i];
+    if (r < 0) c.invalid("repeats " + ints_text(*reps) + " has the negative count " + std::to_string(r));
+    const Dim& d = (*s)[i];
+    int64_t v = 0;
+    if (r == 1) out.push_back(d);
+    else if (known(d) && !__builtin_mul_overflow(d.value, r, &v) && v <= (int64_t{1} << 62)) out.push_back(Dim::of(v));
+    else out.push_back(unknown());
+  }
+  c.set(0, c.type(0), out);
+}
+
+void depth_to_space(Ctx& c, bool to_space) {
+  int64_t b = c.n.attr_int("blocksize", 0);
+  if (b < 1) c.invalid("blocksize " + std::to_string(b) + " must be at least 1");
+  auto s = c.shape(0);
+  if (!s) return c.set(0, c.type(0), std::nullopt);
+  if (s->size() != 4) c.invalid("input has shape " + c.shape_text(0) + "; it must be 4-D [N, C, H, W]");
+  int64_t bb = 0;
+  if (__builtin_mul_overflow(b, b, &bb)) c.invalid("blocksize " + std::to_string(b) + " is too large");
+  Dims out = *s;
+  const Dim &ch = (*s)[1], &h = (*s)[2], &w = (*s)[3];
+  if (to_space) {
+    if (known(ch) && ch.value % bb != 0)
+      c.invalid("blocksize " + std::to_string(b) + " squared does not divide the " + std::to_string(ch.value) + " channels of " + c.shape_text(0));
+    out[1] = known(ch) ? Dim::of(ch.value / bb) : unknown();
+    int64_t v;
+    out[2] = known(h) && !__builtin_mul_overflow(h.value, b, &v) ? Dim::of(v) : unknown();
+    out[3] = known(w) && !__builtin_mul_overflow(w.value, b, &v) ? Dim::of(v) : unknown();
+  } else {
+    for (const Dim* d : {&h, &w})
+      if (known(*d) && d->value % b != 0)
+        c.invalid("blocksize " + std::to_string(b) + " does not divide the spatial dims of " + c.shape_text(0));
+    int64_t v;
+    out[1] = known(ch) && !__builtin_mul_overflow(ch.value, bb, &v) ? Dim::of(v) : unknown();
+    out[2] = known(h) ? Dim::of(h.value / b) : unknown();
+    out[3] = known(w) ? Dim::of(w.value / b) : unknown();
+  }
+  c.set(0, c.type(0), out);
+}
+
+void topk(Ctx& c) {
+  auto s = c.shape(0);
+  if (!s) return;
+  int64_t a = c.axis(c.n.attr_int("axis", -1), static_cast<int64_t>(s->size()));
+  std::optional<std::vector<int64_t>> k = c.opset < 10 ? std::optional(std::vector<int64_t>{c.n.attr_int("k", 0)}) : c.ints(1);
+  Dims out = *s;
+  out[a] = unknown();
+  if (k && k->size() == 1) {
+    int64_t kv = (*k)[0];
+    if (kv < 0) c.invalid("k = " + std::to_string(kv) + " is negative");
+    if (known((*s)[a]) && kv > (*s)[a].value)
+      c.invalid("k = " + std::to_string(kv) + " is larger than the " + std::to_string((*s)[a].value) + " elements of axis " + std::to_string(a) + " of " + c.shape_text(0));
+    out[a] = Dim::of(kv);
+  }
+  c.set(0, c.type(0), out);
+  c.set(1, DataType::kInt64, out);
+}
+
+void gather_elements(Ctx& c) {
+  auto s = c.shape(0), idx = c.shape(1);
+  if (s && idx && s->size() != idx->size())
+    c.invalid("indices have shape " + c.shape_text(1) + ", of another rank than the data " + c.shape_text(0));
+  if (!s) return c.set(0, c.type(0), idx);
+  int64_t a = c.axis(c.n.attr_int("axis", 0), static_cast<int64_t>(s->size()));
+  if (auto values = c.ints(1); values && known((*s)[a])) {
+    int64_t n = (*s)[a].value;
+    for (int64_t i : *values)
+      if (i < -n || i >= n) c.invalid("index " + std::to_string(i) + " is out of range for axis " + std::to_string(a) + " of " + c.shape_text(0));
+  }
+  c.set(0, c.type(0), idx);
+}
+
+void resize(Ctx& c) {
+  auto s = c.shape(0);
+  if (!s || c.opset < 11) return;
+  bool has_axes = c.n.attr("axes") != nullptr;
+  size_t want = has_axes ? c.n.attr_ints("axes").size() : s->size();
+  for (size_t i : {size_t{2}, size_t{3}}) {
+    if (i >= c.n.inputs().size() || !c.n.input(i)) continue;
+    auto p = c.shape(i);
+    if (p && p->size() == 1 && known((*p)[0]) && (*p)[0].value != 0 && static_cast<size_t>((*p)[0].value) != want)
+      c.invalid(std::string(i == 2 ? "scales" : "sizes") + " has " + std::to_string((*p)[0].value) + " values for " + std::to_string(want) + " axes of " + c.shape_text(0));
+  }
+}
+
+void conv_transpose(Ctx& c) {
+  int64_t group = c.n.attr_int("group", 1);
+  if (group < 1) c.invalid("group " + std::to_string(group) + " must be at least 1");
+  auto s = c.shape(0), w = c.shape(1);
+  if (s && s->size() < 3) c.invalid("input has shape " + c.shape_text(0) + "; it needs a batch, a channel and at least one spatial axis");
+  if (!s) return;
+  size_t spatial = s->size() - 2;
+  if (w && w->size() != s->size()) c.invalid("weights have shape " + c.shape_text(1) + ", of another rank than the input " + c.shape_text(0));
+  if (w && known((*w)[0]) && known((*s)[1]) && (*w)[0].value != (*s)[1].value)
+    c.invalid("weights " + c.shape_text(1) + " take " + std::to_string((*w)[0].value) + " input channels, the input " + c.shape_text(0) + " has " +
+              std::to_string((*s)[1].value));
+  if (w && known((*w)[0]) && (*w)[0].value % group != 0)
+    c.invalid("group " + std::to_string(group) + " does not divide the " + std::to_string((*w)[0].value) + " input channels of weights " + c.shape_text(1));
+  for (const char* name : {"strides", "dilations", "kernel_shape"}) {
+    std::vector<int64_t> v = c.n.attr_ints(name);
+    if (!v.empty() && v.size() != spatial) c.invalid(std::string(name) + " " + ints_text(v) + " does not have " + std::to_string(spatial) + " values");
+    for (int64_t x : v)
+      if (x < 1) c.invalid(std::string(name) + " " + ints_text(v) + " has " + std::to_string(x) + "; each must be at least 1");
+  }
+}
+
+void range(Ctx& c) {
+  // Range(0, n, 1) has n elements (a static or symbolic size); other static ranges are counted.
+  auto start = c.content(0), limit = c.content(1), delta = c.content(2);
+  Dim len = unknown();
+  if (delta && delta->size() == 1 && (*delta)[0].is_static() && (*delta)[0].value == 0 &&
+      (c.type(2) == DataType::kInt64 || c.type(2) == DataType::kInt32))
+    c.invalid("delta is 0: the range never reaches its limit");
+  if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1) {
+    const Dim &s = (*start)[0], &l = (*limit)[0], &d = (*delta)[0];
+    if (s.is_static() && l.is_static() && d.is_static() && d.value != 0) {
+      // In 128 bits: limit - start overflows int64 for hostile constants.
+      __int128 diff = static_cast<__int128>(l.value) - s.value, step = d.value, n = 0;
+      if (step > 0 && diff > 0) n = (diff + step - 1) / step;
+      if (step < 0 && diff < 0) n = (-diff - step - 1) / -step;
+      if (n <= (static_cast<__int128>(1) << 62)) len = Dim::of(static_cast<int64_t>(n));
+    } else if (s.is_static() && s.value == 0 && d.is_static() && d.value == 1 && l.kind == Dim::Kind::kParam) {
+      len = l;
+    }
+  }
+  c.set(0, c.type(0), Dims{len});
+}
+
+void one_hot(Ctx& c) {
+  auto depth = c.ints(1);
+  if (depth && depth->size() == 1 && (*depth)[0] < 1)
+    c.invalid("depth " + std::to_string((*depth)[0]) + " must be at least 1");
+  if (auto s = c.shape(0)) c.axis(c.n.attr_int("axis", -1), static_cast<int64_t>(s->size()) + 1);
+}
+
+// Einsum: one term per input, one label per axis (an ellipsis covers the rest), output labels
+// taken from the inputs, and a label's known sizes equal (or 1) wherever it appears.
+void einsum(Ctx& c) {
+  std::string eq;
+  for (char ch : c.n.attr_string("equation", ""))
+    if (ch != ' ') eq += ch;
+  size_t arrow = eq.find("->");
+  std::string lhs = eq.substr(0, arrow), rhs = arrow == std::string::npos ? "" : eq.substr(arrow + 2);
+  std::vector<std::string> terms;
+  for (size_t b = 0;;) {
+    size_t e = lhs.find(',', b);
+    terms.push_back(lhs.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  const std::string quoted = "equation '" + c.n.attr_string("equation", "") + "'";
+  if (terms.size() != c.n.inputs().size())
+    c.invalid(quoted + " has " + std::to_string(terms.size()) + " input terms for " + std::to_string(c.n.inputs().size()) + " inputs");
+  std::map<char, int64_t> size;  // known size per label (1 when only broadcast ones were seen)
+  for (size_t i = 0; i < terms.size(); ++i) {
+    std::string labels;
+    bool ellipsis = false;
+    const std::string& t = terms[i];
+    for (size_t k = 0; k < t.size(); ++k) {
+      if (t.compare(k, 3, "...") == 0 && !ellipsis) {
+        ellipsis = true;
+        k += 2;
+      } else if (std::isalpha(static_cast<unsigned char>(t[k]))) {
+        labels += t[k];
+      } else {
+        c.invalid(quoted + ": '" + std::string(1, t[k]) + "' is not a label");
+      }
+    }
+    auto s = c.shape(i);
+    if (!s) continue;
+    if (ellipsis ? labels.size() > s->size() : labels.size() != s->size())
+      c.invalid(quoted + ": term '" + t + "' has " + std::to_string(labels.size()) + " labels for input " + std::to_string(i) + " of shape " + c.shape_text(i));
+    if (ellipsis) continue;  // sizes are compared on plain terms only
+    for (size_t k = 0; k < labels.size(); ++k) {
+      const Dim& d = (*s)[k];
+      if (!known(d)) continue;
+      auto [it, fresh] = size.emplace(labels[k], d.value);
+      if (fresh || d.value == it->second || d.value == 1) continue;
+      if (it->second == 1) it->second = d.value;
+      else c.invalid(quoted + ": label '" + std::string(1, labels[k]) + "' has sizes " + std::to_string(it->second) + " and " + std::to_string(d.value));
+    }
+  }
+  for (size_t k = 0; k < rhs.size(); ++k) {
+    char ch = rhs[k];
+    if (ch == '.') continue;
+    if (!std::isalpha(static_cast<unsigned char>(ch)) || lhs.find(ch) == std::string::npos)
+      c.invalid(quoted + ": output label '" + std::string(1, ch) + "' appears in no input");
+  }
+}
+
+// Control flow: each branch / body has the arity the node needs (the lowering and the runtime
+// pair their values by position).
+void if_op(Ctx& c) {
+  size_t outs = c.n.num_outputs();
+  for (const char* name : {"then_branch", "else_branch"}) {
+    const Attribute* a = c.n.attr(name);
+    if (!a || !a->g) continue;
+    if (a->g->outputs().size() != outs)
+      c.invalid(std::string(name) + " has " + std::to_string(a->g->outputs().size()) + " outputs; the node has " + std::to_string(outs));
+  }
+  const Attribute *t = c.n.attr("then_branch"), *e = c.n.attr("else_branch");
+  if (t && e && t->g && e->g && t->g->outputs().size() == outs && e->g->outputs().size() == outs)
+    for (size_t k = 0; k < outs; ++k) {
+      const Type &a = t->g->outputs()[k]->type(), &b = e->g->outputs()[k]->type();
+      if (a.is_tensor() && b.is_tensor() && a.elem_type != DataType::kUndefined && b.elem_type != DataType::kUndefined && a.elem_type != b.elem_type)
+        c.invalid("output " + std::to_string(k) + " is " + dtype_name(a.elem_type) + " in then_branch but " + dtype_name(b.elem_type) + " in else_branch");
+    }
+}
+
+void loop_op(Ctx& c) {
+  const Attribute* a = c.n.attr("body");
+  if (!a || !a->g) return;
+  size_t carried = c.n.inputs().size() >= 2 ? c.n.inputs().size() - 2 : 0;
+  const Graph& body = *a->g;
+  if (body.inputs().size() != carried + 2)
+    c.invalid("body has " + std::to_string(body.inputs().size()) + " inputs; with " + std::to_string(carried) + " loop-carried values it needs " +
+              std::to_string(carried + 2) + " (iteration, condition, values)");
+  // Body outputs: the condition, the carried values, then one per scan output of the node.
+  if (c.n.num_outputs() < carried || body.outputs().size() != 1 + c.n.num_outputs())
+    c.invalid("body has " + std::to_string(body.outputs().size()) + " outputs; the node has " + std::to_string(carried) + " loop-carried values and " +
+              std::to_string(c.n.num_outputs()) + " outputs, so it needs 1 + " + std::to_string(c.n.num_outputs()));
+}
+
+void scan_op(Ctx& c) {
+  const Attribute* a = c.n.attr("body");
+  if (!a || !a->g || c.opset < 9) return;
+  const Graph& body = *a->g;
+  if (body.inputs().size() != c.n.inputs().size())
+    c.invalid("body has " + std::to_string(body.inputs().size()) + " inputs; the node has " + std::to_string(c.n.inputs().size()));
+  if (body.outputs().size() != c.n.num_outputs())
+    c.invalid("body has " + std::to_string(body.outputs().size()) + " outputs; the node has " + std::to_string(c.n.num_outputs()));
+}
+
 const std::map<std::string, Rule>& rules() {
   static const std::map<std::string, Rule> kRules = [] {
     std::map<std::string, Rule> r;
     for (const char* op : {"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Floor", "Ceil", "Identity",
-                           "Softmax", "LogSoftmax", "Gelu", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "HardSwish", "Clip",
+                           "Gelu", "LeakyRelu", "Elu", "Selu", "HardSigmoid", "HardSwish", "Clip",
                            "Sin", "Cos", "Tan", "Reciprocal", "Round", "Sign", "Not", "Softplus", "Softsign", "Mish",
-                           "BatchNormalization", "InstanceNormalization", "LRN", "PRelu", "Dropout", "CumSum",
-                           "MeanVarianceNormalization", "LpNormalization", "Hardmax", "Celu", "ThresholdedRelu",
-                           "RMSNormalization", "GroupNormalization", "Trilu", "Swish"})
+                           "Dropout", "MeanVarianceNormalization", "LpNormalization", "Celu", "ThresholdedRelu",
+                           "RMSNormalization", "Trilu", "Swish"})
       r[op] = same_as_input;
-    for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean", "BitShift"})
+    for (const char* op : {"Softmax", "LogSoftmax", "Hardmax"}) r[op] = softmax_like;
+    r["BatchNormalization"] = batch_norm;
+    r["InstanceNormalization"] = instance_norm;
+    r["GroupNormalization"] = group_norm;
+    r["PRelu"] = prelu;
+    r["CumSum"] = cumsum;
+    r["LRN"] = lrn;
+    r["ArgMax"] = r["ArgMin"] = arg_reduce;
+    r["Tile"] = tile;
+    r["DepthToSpace"] = [](Ctx& c) { depth_to_space(c, true); };
+    r["SpaceToDepth"] = [](Ctx& c) { depth_to_space(c, false); };
+    r["TopK"] = topk;
+    r["GatherElements"] = gather_elements;
+    r["Resize"] = resize;
+    r["ConvTranspose"] = conv_transpose;
+    r["OneHot"] = one_hot;
+    r["Einsum"] = einsum;
+    r["If"] = if_op;
+    r["Loop"] = loop_op;
+    r["Scan"] = scan_op;
+    for (const char* op : {"Add", "Sub", "Mul", "Pow", "Max", "Min", "Sum", "Mean", "BitShift"})
       r[op] = [](Ctx& c) { elementwise(c, c.type(0)); };
+    r["Div"] = r["Mod"] = [](Ctx& c) {
+      check_integer_divisor(c);
+      elementwise(c, c.type(0));
+    };
     for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"})
       r[op] = [](Ctx& c) { elementwise(c, DataType::kBool); };
     r["IsNaN"] = r["IsInf"] = [](Ctx& c) { c.set(0, DataType::kBool, c.shape(0)); };
@@ -739,24 +1317,7 @@ const std::map<std::string, Rule>& rules() {
       auto q = c.shape(0), v = c.shape(2);
       if (q && v && q->size() == 4 && v->size() == 4) c.set(0, c.type(0), Dims{(*q)[0], (*q)[1], (*q)[2], (*v)[3]});
     };
-    r["Range"] = [](Ctx& c) {
-      // Range(0, n, 1) has n elements (a static or symbolic size); other static ranges are counted.
-      auto start = c.content(0), limit = c.content(1), delta = c.content(2);
-      Dim len = unknown();
-      if (start && limit && delta && start->size() == 1 && limit->size() == 1 && delta->size() == 1) {
-        const Dim &s = (*start)[0], &l = (*limit)[0], &d = (*delta)[0];
-        if (s.is_static() && l.is_static() && d.is_static() && d.value != 0) {
-          // In 128 bits: limit - start overflows int64 for hostile constants.
-          __int128 diff = static_cast<__int128>(l.value) - s.value, step = d.value, n = 0;
-          if (step > 0 && diff > 0) n = (diff + step - 1) / step;
-          if (step < 0 && diff < 0) n = (-diff - step - 1) / -step;
-          if (n <= (static_cast<__int128>(1) << 62)) len = Dim::of(static_cast<int64_t>(n));
-        } else if (s.is_static() && s.value == 0 && d.is_static() && d.value == 1 && l.kind == Dim::Kind::kParam) {
-          len = l;
-        }
-      }
-      c.set(0, c.type(0), Dims{len});
-    };
+    r["Range"] = range;
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);
@@ -764,6 +1325,24 @@ const std::map<std::string, Rule>& rules() {
     return r;
   }();
   return kRules;
+}
+
+// A computed output of more elements than any tensor the readers accept (2^40) cannot be run:
+// refused here rather than left for the runtime to try to allocate.
+void check_size(const Ctx& c, size_t k) {
+  const auto& shape = c.out[k].shape;
+  if (!shape || c.in_subgraph) return;
+  constexpr uint64_t kMaxElements = uint64_t{1} << 40;
+  uint64_t count = 1;
+  for (const Dim& d : *shape) {
+    if (!known(d)) return;
+    if (d.value == 0) return;
+  }
+  for (const Dim& d : *shape)
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(d.value), &count) || count > kMaxElements)
+      fail(ErrorKind::kResourceLimit, (c.source.empty() ? std::string("model") : c.source) + ": node #" + std::to_string(c.index) + " '" +
+                                          c.n.name() + "' (" + c.n.op_type() + "): output " + std::to_string(k) + " would have shape " +
+                                          dims_text(*shape) + ", more than 2^40 elements");
 }
 
 // Merges an inferred type into a value: fills what is missing, keeps what is stated.
@@ -800,22 +1379,30 @@ bool refine(Value* v, const Info& inferred) {
   return changed;
 }
 
-int64_t infer(Graph& g, const Model& m, ShapeValues& values) {
+int64_t infer(Graph& g, const Model& m, ShapeValues& values, bool in_subgraph = false) {
   int64_t changed = 0;
+  size_t index = 0;
   for (const auto& up : g.nodes()) {
     Node& n = *up;
-    for (Graph* sub : n.subgraphs()) changed += infer(*sub, m, values);
+    const size_t at = index++;
+    for (Graph* sub : n.subgraphs()) changed += infer(*sub, m, values, true);
     if (!n.domain().empty()) continue;
     auto it = rules().find(n.op_type());
     if (it == rules().end()) continue;
-    Ctx c(n, m.opset_version(""), values);
-    it->second(c);
+    Ctx c(n, m.opset_version(""), values, m.source_path, at);
+    c.in_subgraph = in_subgraph;
+    try {
+      it->second(c);
+    } catch (const Ctx::NotInferred&) {
+      continue;
+    }
     propagate_value(c);
     if (c.out_value && n.num_outputs() > 0 && c.out_value->size() <= 64) values[n.output(0)] = *c.out_value;
     for (size_t k = 0; k < n.num_outputs(); ++k) {
       Value* v = n.output(k);
       if (v->name().empty()) continue;
       if (c.out[k].type == DataType::kUndefined && !c.out[k].shape) continue;
+      check_size(c, k);
       if (refine(v, c.out[k])) ++changed;
     }
   }

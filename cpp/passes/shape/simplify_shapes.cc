@@ -177,10 +177,8 @@ class Simplifier {
     if (axis < 0 || axis > rank) return 0;
     auto product = [&](int64_t b, int64_t e) -> std::optional<int64_t> {
       int64_t p = 1;
-      for (int64_t i = b; i < e; ++i) {
-        if (!in[i].is_static()) return std::nullopt;
-        p *= in[i].value;
-      }
+      for (int64_t i = b; i < e; ++i)
+        if (!in[i].is_static() || in[i].value < 0 || __builtin_mul_overflow(p, in[i].value, &p)) return std::nullopt;
       return p;
     };
     Dims target;

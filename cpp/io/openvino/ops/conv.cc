@@ -17,6 +17,7 @@ using namespace nn;
 PortRef grouped_weights(NodeContext& c, PortRef w, int64_t group) {
   PShape s = c.shape(w);
   if (s && !s->empty() && std::all_of(s->begin(), s->end(), [](int64_t d) { return d >= 0; })) {
+    if ((*s)[0] % group != 0) c.invalid("group " + std::to_string(group) + " does not divide the weights' first dim " + std::to_string((*s)[0]));
     Ints target = {group, (*s)[0] / group};
     target.insert(target.end(), s->begin() + 1, s->end());
     return reshape(c, w, target);
@@ -47,6 +48,13 @@ PortRef grouped_weights_input(NodeContext& c, size_t i, int64_t group) {
   return grouped_weights(c, c.input(i), group);
 }
 
+// The group attribute, refused unless it is a positive count (the grouped layouts divide by it).
+int64_t group_of(NodeContext& c) {
+  int64_t group = c.attr_int("group", 1);
+  if (group < 1) c.invalid("group " + std::to_string(group) + " must be at least 1");
+  return group;
+}
+
 PortRef convolution(NodeContext& c, PortRef x, PortRef w, const Window& win, int64_t group) {
   if (group == 1) return c.op("Convolution", "opset1", {x, w}, conv_attrs(win));
   return c.op("GroupConvolution", "opset1", {x, grouped_weights(c, w, group)}, conv_attrs(win));
@@ -55,7 +63,7 @@ PortRef convolution(NodeContext& c, PortRef x, PortRef w, const Window& win, int
 void lower_conv(NodeContext& c) {
   int64_t n = spatial_rank(c, 1);
   Window win = window_attrs(c, n);
-  int64_t group = c.attr_int("group", 1);
+  int64_t group = group_of(c);
   PortRef y = group == 1 ? convolution(c, c.input(0), c.input(1), win, 1)
                          : c.op("GroupConvolution", "opset1", {c.input(0), grouped_weights_input(c, 1, group)}, conv_attrs(win));
   c.set_output(0, add_bias(c, y, 2, n));
@@ -72,7 +80,7 @@ void lower_conv_transpose(NodeContext& c) {
   Window win = window_attrs(c, n);
   Ints output_padding = c.attr_ints("output_padding");
   if (output_padding.empty()) output_padding.assign(static_cast<size_t>(n), 0);
-  int64_t group = c.attr_int("group", 1);
+  int64_t group = group_of(c);
   std::vector<PortRef> inputs = {c.input(0), group == 1 ? c.input(1) : grouped_weights_input(c, 1, group)};
   Ints output_shape = c.attr_ints("output_shape");
   bool same = win.auto_pad == "same_upper" || win.auto_pad == "same_lower";
@@ -110,7 +118,7 @@ void lower_conv_integer(NodeContext& c) {
     }
     w = binary(c, "Subtract", w, zp);
   }
-  PortRef y = convolution(c, x, w, win, c.attr_int("group", 1));
+  PortRef y = convolution(c, x, w, win, group_of(c));
   c.set_output(0, c.convert(y, ElemType::kI32));
 }
 
@@ -124,8 +132,10 @@ void lower_deform_conv(NodeContext& c) {
   std::vector<PortRef> inputs = {c.input(0), c.input(2), c.input(1)};
   if (c.has_input(4)) inputs.push_back(c.input(4));
   NodeContext::Attrs attrs = conv_attrs(win);
-  attrs.emplace_back("group", std::to_string(c.attr_int("group", 1)));
-  attrs.emplace_back("deformable_group", std::to_string(c.attr_int("offset_group", 1)));
+  attrs.emplace_back("group", std::to_string(group_of(c)));
+  int64_t offset_group = c.attr_int("offset_group", 1);
+  if (offset_group < 1) c.invalid("offset_group " + std::to_string(offset_group) + " must be at least 1");
+  attrs.emplace_back("deformable_group", std::to_string(offset_group));
   attrs.emplace_back("bilinear_interpolation_pad", "true");
   PortRef y = c.op("DeformableConvolution", "opset8", inputs, attrs);
   c.set_output(0, add_bias(c, y, 3, n));

@@ -136,7 +136,7 @@ void lower_split(NodeContext& c) {
   }
   // Split-18 num_outputs: chunks of ceil(dim / n), the last one smaller when dim is uneven.
   int64_t parts = c.attr_int("num_outputs", static_cast<int64_t>(n));
-  if (parts != static_cast<int64_t>(n)) c.unsupported("num_outputs does not match the number of outputs");
+  if (parts < 1 || parts != static_cast<int64_t>(n)) c.invalid("num_outputs " + std::to_string(parts) + " does not match the " + std::to_string(n) + " outputs");
   if (auto s = static_shape(c, x)) {
     int64_t dim = (*s)[norm_axis(axis, static_cast<int64_t>(s->size()))];
     int64_t chunk = (dim + parts - 1) / parts;

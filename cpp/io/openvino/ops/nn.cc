@@ -112,10 +112,20 @@ Window window_attrs(NodeContext& c, int64_t n) {
     return v;
   };
   auto un = static_cast<size_t>(n);
+  if (n < 1) c.invalid("the window has " + std::to_string(n) + " spatial axes; it needs at least one");
   w.kernel = c.attr_ints("kernel_shape");
   w.strides = ints_or("strides", 1, un);
   w.dilations = ints_or("dilations", 1, un);
   Ints pads = ints_or("pads", 0, 2 * un);
+  // Values the CPU plugin would divide by or refuse at compile time.
+  auto at_least = [&](const Ints& v, const char* name, int64_t min) {
+    for (int64_t x : v)
+      if (x < min) c.invalid(std::string(name) + " [" + join_ints(v) + "] has " + std::to_string(x) + "; each must be at least " + std::to_string(min));
+  };
+  at_least(w.kernel, "kernel_shape", 1);
+  at_least(w.strides, "strides", 1);
+  at_least(w.dilations, "dilations", 1);
+  at_least(pads, "pads", 0);
   w.pads_begin.assign(pads.begin(), pads.begin() + n);
   w.pads_end.assign(pads.begin() + n, pads.end());
   std::string ap = c.attr_string("auto_pad", "NOTSET");
@@ -123,7 +133,7 @@ Window window_attrs(NodeContext& c, int64_t n) {
   else if (ap == "SAME_UPPER") w.auto_pad = "same_upper";
   else if (ap == "SAME_LOWER") w.auto_pad = "same_lower";
   else if (ap == "VALID") w.auto_pad = "valid";
-  else c.unsupported("unknown auto_pad '" + ap + "'");
+  else c.invalid("auto_pad '" + ap + "' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID");
   if (w.auto_pad != "explicit") {
     // OpenVINO ignores explicit pads with an auto_pad mode but still wants well-formed ones.
     w.pads_begin.assign(un, 0);

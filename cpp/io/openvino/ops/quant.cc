@@ -395,12 +395,14 @@ void lower_qlinear_conv(NodeContext& c) {
   PortRef x = dequantize_f32(c, 0, 1, 2, 1, n + 2);
   PortRef w = dequantize_f32(c, 3, 4, 5, 0, n + 2);
   int64_t group = c.attr_int("group", 1);
+  if (group < 1) c.invalid("group " + std::to_string(group) + " must be at least 1");
   PortRef y;
   if (group == 1) {
     y = c.op("Convolution", "opset1", {x, w}, nn::conv_attrs(win));
   } else {
     PShape ws = c.shape(c.input(3));
     if (!ws || std::any_of(ws->begin(), ws->end(), [](int64_t d) { return d < 0; })) c.unsupported("grouped QLinearConv needs static weight dims");
+    if (ws->empty() || (*ws)[0] % group != 0) c.invalid("group " + std::to_string(group) + " does not divide the weights' first dim");
     Ints target = {group, (*ws)[0] / group};
     target.insert(target.end(), ws->begin() + 1, ws->end());
     w = c.op("Reshape", "opset1", {w, c.const_i64(target)}, {{"special_zero", "false"}});
