@@ -346,7 +346,7 @@ def test_cli_missing_and_unreadable_models(tmp_path):
 
 
 def test_cli_unexpected_exception_is_one_internal_error_line(model_path, tmp_path):
-    prelude = "import irforge.api\ndef broken(_):\n    return {}['key']\nirforge.api._read = broken"
+    prelude = "import irforge.api\ndef broken(*_, **__):\n    return {}['key']\nirforge.api._read = broken"
     proc = _cli(tmp_path, "convert", model_path, prelude=prelude)
     _assert_one_line_error(proc, 1, "internal error: KeyError: 'key'; This is a bug in irforge")
     assert irforge.__version__ in proc.stderr

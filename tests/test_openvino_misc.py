@@ -374,3 +374,21 @@ def test_training_optimizers(tmp_path, op, groups, attrs, t):
     model, feeds = _optimizer_model(op, groups, attrs)
     feeds.update(R=np.array(0.1, np.float32), T=np.array(t, np.int64))
     _check(model, feeds, tmp_path, reference=True, rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_initializer_is_refused_by_the_openvino_writer(tmp_path):
+    """OpenVINO IR has no sparse constants: a node reading a sparse initializer is refused naming
+    the node and the initializer (found by fuzz_pipeline; it was an InternalError)."""
+    values = numpy_helper.from_array(np.array([1.5, -2.0], np.float32), "sp")
+    indices = numpy_helper.from_array(np.array([1, 4], np.int64), "sp_idx")
+    g = h.make_graph(
+        [h.make_node("Add", ["x", "sp"], ["y"], name="add_sparse")],
+        "g",
+        [h.make_tensor_value_info("x", T.FLOAT, [2, 3])],
+        [h.make_tensor_value_info("y", T.FLOAT, [2, 3])],
+        sparse_initializer=[h.make_sparse_tensor(values, indices, [2, 3])],
+    )
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 18)]))
+    with pytest.raises(irforge.UnsupportedError, match="add_sparse.*sparse initializer 'sp'"):
+        irforge.save_model(model, str(tmp_path / "m.xml"))
+    assert list(tmp_path.iterdir()) == []

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from irforge import _core
 from irforge.dtypes import ONNX_TO_NAME
+from irforge.errors import UsageError
 from irforge.model import Model
 
 NAME_TO_ONNX = {name: code for code, name in ONNX_TO_NAME.items()}
@@ -33,11 +34,11 @@ def elem_type(dtype) -> int:
     """ONNX element type number of a dtype given as a name ("float32"), number or numpy dtype."""
     if isinstance(dtype, int):
         if dtype not in ONNX_TO_NAME:
-            raise ValueError(f"unknown element type number {dtype}")
+            raise UsageError(f"unknown element type number {dtype}")
         return dtype
     name = str(getattr(dtype, "name", dtype))
     if name not in NAME_TO_ONNX:
-        raise ValueError(f"unknown element type '{name}'")
+        raise UsageError(f"unknown element type '{name}'")
     return NAME_TO_ONNX[name]
 
 

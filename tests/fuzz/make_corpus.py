@@ -1,10 +1,11 @@
-"""Writes the seed corpus for fuzz_onnx_reader into tests/fuzz/corpus/ (or the folder given).
+"""Writes the seed corpus of the fuzz targets into tests/fuzz/corpus/ (or the folder given).
 
 Small models covering what the reader decodes: a handful of the onnx package's node test cases
 (including subgraphs: If/Loop/Scan/SequenceMap, sequences, optionals), plus hand-built models for
 what those cases lack: model-local functions, sparse tensors, every typed-data field, string
 tensors, symbolic dims, map/opaque types, inputs with defaults, unknown fields and metadata.
-No external data (the fuzz target refuses it). The output is deterministic.
+Then models the default pipeline rewrites (fusions, shape simplification, If pruning), for
+fuzz_pipeline. No external data (the fuzz targets refuse it). The output is deterministic.
 
     python3 tests/fuzz/make_corpus.py [OUT_DIR]
 """
@@ -318,10 +319,162 @@ def hand_built() -> dict:
     return out
 
 
+def pipeline_seeds() -> dict:
+    """Small valid models that the default pipeline rewrites, so fuzz_pipeline's mutations start
+    next to each fusion (conv+bn, gelu, layernorm, rmsnorm, attention, activations, linear
+    folds), the shape simplification, If pruning, CSE and weight dedupe, and control flow."""
+    rng = np.random.default_rng(0)
+    f32 = TensorProto.FLOAT
+
+    def w(name, *dims, positive=False):
+        a = rng.standard_normal(dims).astype(np.float32)
+        return numpy_helper.from_array(np.abs(a) + 0.5 if positive else a, name)
+
+    def c(name, value, dtype=np.float32):
+        return numpy_helper.from_array(np.array(value, dtype), name)
+
+    def vi(name, dims, t=f32):
+        return helper.make_tensor_value_info(name, t, dims)
+
+    node = helper.make_node
+    out = {}
+
+    # Pad → Conv → BatchNormalization → Relu, and Split → Conv ×2 → Concat (a grouped conv).
+    g = helper.make_graph(
+        [
+            node("Pad", ["x", "pads"], ["xp"], mode="constant"),
+            node("Conv", ["xp", "W", "B"], ["c"], kernel_shape=[3, 3]),
+            node("BatchNormalization", ["c", "s", "b", "m", "v"], ["bn"], epsilon=1e-5),
+            node("Relu", ["bn"], ["r"]),
+            node("Split", ["r", "halves"], ["r0", "r1"], axis=1),
+            node("Conv", ["r0", "W0"], ["c0"], kernel_shape=[1, 1]),
+            node("Conv", ["r1", "W1"], ["c1"], kernel_shape=[1, 1]),
+            node("Concat", ["c0", "c1"], ["y"], axis=1),
+        ],
+        "conv_bn",
+        [vi("x", [1, 3, 6, 6])],
+        [vi("y", [1, 4, 6, 6])],
+        initializer=[
+            c("pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64), w("W", 4, 3, 3, 3), w("B", 4), w("s", 4), w("b", 4), w("m", 4),
+            w("v", 4, positive=True), c("halves", [2, 2], np.int64), w("W0", 2, 2, 1, 1), w("W1", 2, 2, 1, 1),
+        ],
+    )
+    out["pipeline_conv_bn"] = _model(g, opset=17)
+
+    # GELU (erf form), and the tanh form, SiLU, hard swish and Mish side by side.
+    g = helper.make_graph(
+        [
+            node("Div", ["x", "sqrt2"], ["d"]), node("Erf", ["d"], ["e"]), node("Add", ["e", "one"], ["e1"]),
+            node("Mul", ["x", "e1"], ["xe"]), node("Mul", ["xe", "half"], ["gelu"]),
+            node("Mul", ["x", "x"], ["x2"]), node("Mul", ["x2", "x"], ["x3"]), node("Mul", ["x3", "k"], ["kx3"]),
+            node("Add", ["x", "kx3"], ["inner"]), node("Mul", ["inner", "s2pi"], ["si"]), node("Tanh", ["si"], ["t"]),
+            node("Add", ["t", "one"], ["t1"]), node("Mul", ["x", "half"], ["hx"]), node("Mul", ["hx", "t1"], ["gelu_tanh"]),
+            node("Sigmoid", ["x"], ["sg"]), node("Mul", ["x", "sg"], ["silu"]),
+            node("Add", ["x", "three"], ["x3p"]), node("Clip", ["x3p", "zero", "six"], ["relu6"]),
+            node("Mul", ["x", "relu6"], ["xr6"]), node("Div", ["xr6", "six"], ["hswish"]),
+            node("Softplus", ["x"], ["sp"]), node("Tanh", ["sp"], ["tsp"]), node("Mul", ["x", "tsp"], ["mish"]),
+        ],
+        "activations",
+        [vi("x", [2, 8])],
+        [vi(n, [2, 8]) for n in ["gelu", "gelu_tanh", "silu", "hswish", "mish"]],
+        initializer=[
+            c("sqrt2", 1.4142135), c("one", 1.0), c("half", 0.5), c("k", 0.044715), c("s2pi", 0.7978846),
+            c("three", 3.0), c("zero", 0.0), c("six", 6.0),
+        ],
+    )
+    out["pipeline_activations"] = _model(g, opset=17)
+
+    # LayerNorm written out (opset 18: ReduceMean axes as an input), then RMSNorm on its result.
+    g = helper.make_graph(
+        [
+            node("ReduceMean", ["x", "axes"], ["mu"]), node("Sub", ["x", "mu"], ["d"]), node("Pow", ["d", "two"], ["d2"]),
+            node("ReduceMean", ["d2", "axes"], ["var"]), node("Add", ["var", "eps"], ["ve"]), node("Sqrt", ["ve"], ["sd"]),
+            node("Div", ["d", "sd"], ["n"]), node("Mul", ["n", "gamma"], ["ng"]), node("Add", ["ng", "beta"], ["ln"]),
+            node("Pow", ["ln", "two"], ["sq"]), node("ReduceMean", ["sq", "axes"], ["ms"]), node("Add", ["ms", "eps"], ["mse"]),
+            node("Sqrt", ["mse"], ["rms"]), node("Div", ["ln", "rms"], ["rn"]), node("Mul", ["rn", "wr"], ["y"]),
+        ],
+        "norms",
+        [vi("x", ["batch", 4, 8])],
+        [vi("y", ["batch", 4, 8])],
+        initializer=[c("axes", [-1], np.int64), c("two", 2.0), c("eps", 1e-5), w("gamma", 8), w("beta", 8), w("wr", 8)],
+    )
+    out["pipeline_norms"] = _model(g, opset=18)
+
+    # Scaled dot-product attention with an additive mask and a causal Where.
+    g = helper.make_graph(
+        [
+            node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), node("MatMul", ["q", "kt"], ["qk"]),
+            node("Mul", ["qk", "scale"], ["s"]), node("Where", ["causal", "s", "neg"], ["sm"]),
+            node("Add", ["sm", "mask"], ["sa"]), node("Softmax", ["sa"], ["p"], axis=-1), node("MatMul", ["p", "v"], ["y"]),
+        ],
+        "attention",
+        [vi("q", [1, 2, 4, 8]), vi("k", [1, 2, 4, 8]), vi("v", [1, 2, 4, 8]), vi("mask", [1, 1, 4, 4])],
+        [vi("y", [1, 2, 4, 8])],
+        initializer=[c("scale", 0.35355339), c("neg", -np.inf), c("causal", np.tril(np.ones((4, 4), bool)), np.bool_)],
+    )
+    out["pipeline_attention"] = _model(g, opset=17)
+
+    # Shape arithmetic for a Reshape target (simplify-shapes, fold), Identity, a duplicated node
+    # (cse), a Transpose pair that cancels (simplify-layout), MatMul + Add + Mul into the weight,
+    # a transposed Gemm input, Gemm + BatchNormalization, and two equal constants (dedupe-weights).
+    same = rng.standard_normal(6).astype(np.float32)
+    g = helper.make_graph(
+        [
+            node("Identity", ["x"], ["xi"]), node("Shape", ["xi"], ["shp"]),
+            node("Gather", ["shp", "zero_i"], ["n"], axis=0), node("Unsqueeze", ["n", "zero_1d"], ["n1"]),
+            node("Concat", ["n1", "minus1"], ["target"], axis=0), node("Reshape", ["xi", "target"], ["flat"]),
+            node("Relu", ["flat"], ["r1"]), node("Relu", ["flat"], ["r2"]), node("Add", ["r1", "r2"], ["r"]),
+            node("Transpose", ["r"], ["rt"], perm=[1, 0]), node("Transpose", ["rt"], ["rtt"], perm=[1, 0]),
+            node("MatMul", ["rtt", "Wa"], ["ma"]), node("Add", ["ma", "ba"], ["mab"]), node("Mul", ["mab", "sc"], ["lin"]),
+            node("Transpose", ["lin"], ["lint"], perm=[1, 0]), node("Gemm", ["lint", "Wg", "Cg"], ["gm"], transA=1, transB=1),
+            node("BatchNormalization", ["gm", "s", "b", "m", "v"], ["bn"]),
+            node("Add", ["bn", "shift_a"], ["ya"]), node("Sub", ["ya", "shift_b"], ["y"]),
+        ],
+        "linear_and_shapes",
+        [vi("x", ["N", 2, 4])],
+        [vi("y", ["N", 6])],
+        initializer=[
+            c("zero_i", 0, np.int64), c("zero_1d", [0], np.int64), c("minus1", [-1], np.int64),
+            w("Wa", 8, 8), w("ba", 8), c("sc", 2.0), w("Wg", 6, 8), w("Cg", 6), w("s", 6), w("b", 6), w("m", 6),
+            w("v", 6, positive=True), numpy_helper.from_array(same, "shift_a"), numpy_helper.from_array(same.copy(), "shift_b"),
+        ],
+    )
+    out["pipeline_linear_and_shapes"] = _model(g, opset=17)
+
+    # If on a constant condition (prune-if) inside a Loop whose body folds and fuses.
+    then_g = helper.make_graph([node("Mul", ["acc", "two"], ["t"])], "then", [], [vi("t", [2])])
+    else_g = helper.make_graph([node("Neg", ["acc"], ["e"])], "else", [], [vi("e", [2])])
+    body = helper.make_graph(
+        [
+            node("Identity", ["cond_in"], ["cond_out"]),
+            node("If", ["flag"], ["picked"], then_branch=then_g, else_branch=else_g),
+            node("Add", ["picked", "one"], ["acc_out"]),
+        ],
+        "body",
+        [vi("i", [], TensorProto.INT64), vi("cond_in", [], TensorProto.BOOL), vi("acc", [2])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("acc_out", [2])],
+    )
+    g = helper.make_graph(
+        [
+            node("If", ["flag"], ["start"], then_branch=helper.make_graph([node("Identity", ["x"], ["xt"])], "t0", [], [vi("xt", [2])]),
+                 else_branch=helper.make_graph([node("Neg", ["x"], ["xn"])], "e0", [], [vi("xn", [2])])),
+            node("Loop", ["trip", "cond", "start"], ["y"], body=body),
+        ],
+        "control_flow",
+        [vi("x", [2])],
+        [vi("y", [2])],
+        initializer=[c("flag", True, np.bool_), c("trip", 3, np.int64), c("cond", True, np.bool_), c("one", 1.0), c("two", 2.0)],
+    )
+    out["pipeline_control_flow"] = _model(g, opset=17)
+    for data in out.values():
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    return out
+
+
 def main() -> int:
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     os.makedirs(out_dir, exist_ok=True)
-    seeds = {**node_cases(), **hand_built()}
+    seeds = {**node_cases(), **hand_built(), **pipeline_seeds()}
     total = 0
     for name, data in sorted(seeds.items()):
         with open(os.path.join(out_dir, name + ".onnx"), "wb") as f:

@@ -66,6 +66,9 @@ std::string NodeContext::layer_name() {
 
 PortRef NodeContext::input(size_t i) {
   if (!has_input(i)) unsupported("input " + std::to_string(i) + " is required");
+  if (node_.inputs()[i]->sparse_initializer())
+    unsupported("input " + std::to_string(i) + " is the sparse initializer '" + node_.inputs()[i]->name() +
+                "'; OpenVINO IR has no sparse constants");
   return g_.port_of(node_.inputs()[i]);
 }
 
@@ -469,6 +472,9 @@ PortRef GraphLowering::port_of(const Value* v) {
     compressed_ports_[v] = p;
     return p;
   }
+  // A sparse initializer is a constant too, but OpenVINO IR has no sparse constants.
+  if (v->sparse_initializer())
+    fail(ErrorKind::kUnsupported, "sparse initializer '" + v->name() + "': OpenVINO IR has no sparse constants");
   fail(ErrorKind::kInternal, "value '" + v->name() + "' has no OpenVINO port (lowered out of order?)");
 }
 

@@ -10,10 +10,13 @@ namespace {
 
 bool is_noop(const Node& n) {
   if (!n.domain().empty() || n.inputs().empty() || !n.input(0) || n.num_outputs() == 0) return false;
+  // Only output 0 is bypassed: a read extra output (Dropout's mask, or one a malformed node
+  // carries) would be left without its producer.
+  for (size_t i = 1; i < n.num_outputs(); ++i)
+    if (n.output(i)->has_uses() || n.output(i)->is_graph_output()) return false;
   const std::string& op = n.op_type();
   if (op == "Identity") return n.input(0)->type().kind == Type::Kind::kTensor || !n.input(0)->type().known();
   if (op == "Dropout") {
-    if (n.num_outputs() > 1 && (n.output(1)->has_uses() || n.output(1)->is_graph_output())) return false;
     if (n.input(2)) {  // training_mode: only a constant false keeps Dropout an identity
       const Tensor* t = constant_of(n.input(2));
       if (!t || t->dtype() != DataType::kBool || t->nbytes() != 1 || t->data()[0] != 0) return false;

@@ -12,7 +12,7 @@ import os
 import zipfile
 from typing import Optional
 
-from irforge.errors import ModelFileError, UnsupportedError
+from irforge.errors import ModelFileError, UnsupportedError, UsageError
 
 ONNX = "onnx"
 PYTORCH_EXPORTED = "pytorch-exported-program"  # a .pt2 archive (torch.export.save)
@@ -135,7 +135,7 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
             raise TypeError(f"no frontend reads a {type(input_model).__name__}")
     if kind == ONNX:
         if example_input is not None:
-            raise ValueError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")
+            raise UsageError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")
         from irforge import _core
         from irforge.model import Model
 

@@ -28,7 +28,7 @@ import torch
 import torch.fx
 
 from irforge.builder import Builder
-from irforge.errors import InvalidModelError, UnsupportedError
+from irforge.errors import InvalidModelError, UnsupportedError, UsageError
 
 # torch dtype -> (ONNX element type, numpy dtype used to view its bytes)
 _DTYPES = {
@@ -1122,7 +1122,7 @@ def _input_specs(input, names: List[str]):
     for i, s in enumerate(specs):
         name = s.name if s.name is not None else (names[i] if i < len(names) else None)
         if name is None or name not in names:
-            raise ValueError(f"input=: '{s.name or i}' is not an argument of forward() ({', '.join(names)})")
+            raise UsageError(f"input=: '{s.name or i}' is not an argument of forward() ({', '.join(names)})")
         if s.value is not None:
             raise UnsupportedError(f"input=: freezing '{name}' to a value is not supported for PyTorch models; pass it to forward() instead")
         out[name] = s
@@ -1140,10 +1140,10 @@ def _dynamic_shapes(args, kwargs, names, specs):
         if s is None or s.shape is None or not isinstance(value, torch.Tensor):
             return None
         if len(s.shape) != value.dim():
-            raise ValueError(f"input=: '{name}' has rank {len(s.shape)} but its example input has rank {value.dim()}")
+            raise UsageError(f"input=: '{name}' has rank {len(s.shape)} but its example input has rank {value.dim()}")
         for d, (want, have) in enumerate(zip(s.shape, value.shape)):
             if want >= 0 and want != have:
-                raise ValueError(f"input=: '{name}' dim {d} is {want} but the example input's is {have}")
+                raise UsageError(f"input=: '{name}' dim {d} is {want} but the example input's is {have}")
         dyn = {d: Dim.DYNAMIC for d, want in enumerate(s.shape) if want < 0}
         return dyn or None
 
@@ -1162,7 +1162,7 @@ def _examples_from_input(specs, names):
         if s is None:
             break
         if s.shape is None or any(d < 0 for d in s.shape):
-            raise ValueError(f"input=: '{name}' needs a full shape, or give example_input=")
+            raise UsageError(f"input=: '{name}' needs a full shape, or give example_input=")
         dtype = getattr(torch, s.type) if s.type else torch.float32
         t = torch.randn(s.shape).to(dtype) if dtype.is_floating_point else torch.zeros(s.shape, dtype=dtype)
         args.append(t)
@@ -1176,7 +1176,7 @@ def export_module(module, example_input=None, input=None):
     args, kwargs = _example_args(example_input)
     if args is None:
         if not specs:
-            raise ValueError("converting a torch.nn.Module needs example_input= (or input= with full shapes)")
+            raise UsageError("converting a torch.nn.Module needs example_input= (or input= with full shapes)")
         args, kwargs = _examples_from_input(specs, names), {}
     dynamic = _dynamic_shapes(args, kwargs, names, specs)
     try:
@@ -1311,7 +1311,7 @@ def convert(obj, example_input=None, input=None):
 def _convert_script(script, example_input, input, source):
     args, kwargs = _example_args(example_input)
     if args is None:
-        raise ValueError(f"{source}: converting TorchScript needs example_input=")
+        raise UsageError(f"{source}: converting TorchScript needs example_input=")
     try:
         from torch._export.converter import TS2EPConverter
 
