@@ -1,5 +1,7 @@
 #include "passes/pass_manager.h"
 
+#include "ir/validate_ops.h"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -228,6 +230,9 @@ std::vector<PassRun> run_pipeline(Model& model, const std::string& pipeline, con
   auto steps = parse_pipeline(pipeline);
   Runner r(model, options);
   r.steps(steps);
+  // The passes learnt ranks and dims the reader's validation could not use: a node those make
+  // invalid is refused here, not written into a model no runtime (nor irforge) reads back.
+  if (!r.runs.empty()) validate_ops(model);
   return r.runs;
 }
 

@@ -110,12 +110,20 @@ std::optional<Ints> NodeContext::const_ints(size_t i) const {
   if (!t) return std::nullopt;
   auto vals = tensor_as_doubles(*t);
   if (!vals) return std::nullopt;
-  Ints out;
-  out.reserve(vals->size());
-  for (double d : *vals) out.push_back(static_cast<int64_t>(d));
-  // int64 values beyond 2^53 lose precision through double; re-read them exactly.
-  if (t->dtype() == DataType::kInt64)
-    for (size_t k = 0; k < out.size(); ++k) std::memcpy(&out[k], t->data() + 8 * k, 8);
+  Ints out(vals->size());
+  // int64 values beyond 2^53 lose precision through double (and 2^63-1 rounds up to 2^63, out
+  // of range for the cast): read them exactly.
+  if (t->dtype() == DataType::kInt64) {
+    std::memcpy(out.data(), t->data(), 8 * out.size());
+    return out;
+  }
+  const double limit = std::ldexp(1.0, 63);
+  for (size_t k = 0; k < out.size(); ++k) {
+    double d = (*vals)[k];
+    // NaN, infinities and values beyond int64 have no integer meaning (casting them is UB).
+    if (!(d >= -limit && d < limit)) return std::nullopt;
+    out[k] = static_cast<int64_t>(d);
+  }
   return out;
 }
 

@@ -1,5 +1,8 @@
 #include "passes/shape/infer_shapes.h"
 
+#include "io/onnx/reader.h"
+#include "ir/validate_ops.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -280,7 +283,13 @@ void reshape(Ctx& c) {
   auto target = c.content(1);
   if (!target) {
     auto ts = c.shape(1);  // rank is known from the target's length
-    if (ts && ts->size() == 1 && (*ts)[0].is_static()) return c.set(0, c.type(0), Dims((*ts)[0].value, unknown()));
+    if (ts && ts->size() == 1 && (*ts)[0].is_static()) {
+      // The reader's rank limit: a target of more elements describes no tensor irforge accepts.
+      if ((*ts)[0].value > ReadLimits{}.max_rank)
+        c.invalid("the shape input has " + std::to_string((*ts)[0].value) + " elements, more dims than the " +
+                  std::to_string(ReadLimits{}.max_rank) + " a tensor may have");
+      return c.set(0, c.type(0), Dims((*ts)[0].value, unknown()));
+    }
     return c.set(0, c.type(0), std::nullopt);
   }
   auto s = c.shape(0);
@@ -1444,6 +1453,10 @@ PassResult InferShapes::run(Model& model, const PassOptions&) {
   ShapeValues values;
   r.rewrites = infer(*model.graph, model, values);
   r.changed = r.rewrites > 0;
+  // Ranks and dims the reader did not know are known now: the validator's rules that need them
+  // (axes within the rank, Conv rank 3+, ...) apply, so an invalid node is refused here rather
+  // than written into a model that no runtime (nor irforge) reads back.
+  if (r.changed) validate_ops(model);
   return r;
 }
 

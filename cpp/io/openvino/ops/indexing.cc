@@ -138,7 +138,9 @@ void lower_split(NodeContext& c) {
   int64_t parts = c.attr_int("num_outputs", static_cast<int64_t>(n));
   if (parts < 1 || parts != static_cast<int64_t>(n)) c.invalid("num_outputs " + std::to_string(parts) + " does not match the " + std::to_string(n) + " outputs");
   if (auto s = static_shape(c, x)) {
-    int64_t dim = (*s)[norm_axis(axis, static_cast<int64_t>(s->size()))];
+    int64_t rank = static_cast<int64_t>(s->size());
+    if (axis < -rank || axis >= rank) c.invalid("axis " + std::to_string(axis) + " is outside the input's rank " + std::to_string(rank));
+    int64_t dim = (*s)[norm_axis(axis, rank)];
     int64_t chunk = (dim + parts - 1) / parts;
     if (chunk * parts == dim) {
       emit(c.op_multi("Split", "opset1", {x, c.scalar_i64(axis)}, {{"num_splits", std::to_string(n)}}, types));

@@ -442,7 +442,10 @@ void lower_affine_grid(NodeContext& c) {
   ElemType t = c.type(theta);
   PortRef size = i64(c, c.input(1));
   int64_t spatial;
-  if (auto len = static_shape(c, c.input(1))) spatial = (*len)[0] - 2;
+  if (auto len = static_shape(c, c.input(1))) {
+    if (len->size() != 1) c.invalid("`size` must be 1-D, not of rank " + std::to_string(len->size()));
+    spatial = (*len)[0] - 2;
+  }
   else if (auto cs = c.const_ints(1)) spatial = static_cast<int64_t>(cs->size()) - 2;
   else c.unsupported("AffineGrid needs the length of `size`");
   if (spatial != 2 && spatial != 3) c.unsupported("AffineGrid is 2-D or 3-D");

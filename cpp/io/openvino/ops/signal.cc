@@ -79,6 +79,9 @@ void lower_dft(NodeContext& c) {
   } else {
     axes = bin(c, "FloorMod", to_1d(c, c.input(2)), c.scalar_i64(r));
   }
+  // The last dim holds (real, imaginary): the signal axes are 0..r-2.
+  if (r < 2 || (axis && (*axis < 0 || *axis > r - 2)))
+    c.invalid("axis " + (axis ? std::to_string(*axis) : std::string("?")) + " is not a signal axis of a rank-" + std::to_string(r) + " input (0.." + std::to_string(r - 2) + ")");
   // RDFT/IRDFT (and the Hermitian extension) need a constant axis in the CPU plugin: a run-time
   // axis is swapped with the last signal axis around the transform.
   std::optional<PortRef> swap;
