@@ -137,7 +137,12 @@ class Mutator {
         case 11: done = tensor_bytes(); break;
         case 12: done = one_in(rng_, 2) ? bypass_node() : opset(); break;
       }
-      if (done) return true;
+      // A mutation may free what the gathered parts point at (an erased tensor attribute, a
+      // bypassed node, a dropped output): gather them again before the next one.
+      if (done) {
+        p_ = collect(m_);
+        return true;
+      }
     }
     return false;
   }
