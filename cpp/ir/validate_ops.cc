@@ -820,7 +820,8 @@ const std::unordered_map<std::string, Rule>& rules() {
 
 class OpValidator {
  public:
-  OpValidator(std::vector<std::string>& problems, size_t& total) : problems_(problems), total_(total) {}
+  OpValidator(std::vector<std::string>& problems, size_t& total, bool schema)
+      : problems_(problems), total_(total), schema_(schema) {}
 
   // `in_function`: attributes may be references to the caller's (ref_attr_name), whose values
   // are unknown here, so only the schema table is checked.
@@ -858,8 +859,10 @@ class OpValidator {
     const OpSchema* s = find_schema(n.op_type(), c.opset);
     if (!s) return;  // not an ONNX op: the lowering reports it as unsupported
     size_t before = total_;
-    arity(c, *s);
-    attributes(c, *s, in_function);
+    if (schema_) {
+      arity(c, *s);
+      attributes(c, *s, in_function);
+    }
     // Semantic rules read inputs and attributes the table vouched for; skip them otherwise.
     if (total_ != before || in_function) return;
     auto it = rules().find(n.op_type());
@@ -902,12 +905,13 @@ class OpValidator {
 
   std::vector<std::string>& problems_;
   size_t& total_;
+  bool schema_;
 };
 
-size_t collect(const Model& model, std::vector<std::string>& problems) {
+size_t collect(const Model& model, std::vector<std::string>& problems, bool schema) {
   size_t total = 0;
   if (!model.graph) return total;
-  OpValidator v(problems, total);
+  OpValidator v(problems, total, schema);
   v.graph(*model.graph, model.graph->name(), model.opset_version(""), false);
   for (const Function& f : model.functions) {
     if (!f.body) continue;
@@ -923,17 +927,23 @@ size_t collect(const Model& model, std::vector<std::string>& problems) {
 
 std::vector<std::string> op_problems(const Model& model) {
   std::vector<std::string> problems;
-  collect(model, problems);
+  collect(model, problems, true);
   return problems;
 }
 
-void validate_ops(const Model& model) {
+namespace {
+void throw_first(const Model& model, bool schema) {
   std::vector<std::string> problems;
-  size_t total = collect(model, problems);
+  size_t total = collect(model, problems, schema);
   if (problems.empty()) return;
   std::string msg = model.source_path + ": " + problems.front();
   if (total > 1) msg += " (and " + std::to_string(total - 1) + " more)";
   fail_invalid(msg);
 }
+}  // namespace
+
+void validate_ops(const Model& model) { throw_first(model, true); }
+
+void validate_op_rules(const Model& model) { throw_first(model, false); }
 
 }  // namespace irforge

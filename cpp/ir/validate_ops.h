@@ -24,5 +24,9 @@ namespace irforge {
 std::vector<std::string> op_problems(const Model& model);
 // Throws Error(ErrorKind::kInvalidModel) "<source_path>: <first problem> (and N more)".
 void validate_ops(const Model& model);
+// The semantic rules alone (ranks, axes, windows, ...), without the schema table: for models
+// passes have rewritten, which may hold ops in forms newer than the model's opset import
+// (compressed weights' blocked DequantizeLinear, fused Gelu); the writers legalize those.
+void validate_op_rules(const Model& model);
 
 }  // namespace irforge

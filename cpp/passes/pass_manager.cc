@@ -232,7 +232,7 @@ std::vector<PassRun> run_pipeline(Model& model, const std::string& pipeline, con
   r.steps(steps);
   // The passes learnt ranks and dims the reader's validation could not use: a node those make
   // invalid is refused here, not written into a model no runtime (nor irforge) reads back.
-  if (!r.runs.empty()) validate_ops(model);
+  if (!r.runs.empty()) validate_op_rules(model);
   return r.runs;
 }
 

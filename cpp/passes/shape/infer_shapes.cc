@@ -1456,7 +1456,7 @@ PassResult InferShapes::run(Model& model, const PassOptions&) {
   // Ranks and dims the reader did not know are known now: the validator's rules that need them
   // (axes within the rank, Conv rank 3+, ...) apply, so an invalid node is refused here rather
   // than written into a model that no runtime (nor irforge) reads back.
-  if (r.changed) validate_ops(model);
+  if (r.changed) validate_op_rules(model);
   return r;
 }
 
