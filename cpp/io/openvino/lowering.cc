@@ -114,7 +114,7 @@ std::optional<Ints> NodeContext::const_ints(size_t i) const {
   // int64 values beyond 2^53 lose precision through double (and 2^63-1 rounds up to 2^63, out
   // of range for the cast): read them exactly.
   if (t->dtype() == DataType::kInt64) {
-    std::memcpy(out.data(), t->data(), 8 * out.size());
+    if (!out.empty()) std::memcpy(out.data(), t->data(), 8 * out.size());  // an empty tensor may have no data pointer
     return out;
   }
   const double limit = std::ldexp(1.0, 63);
