@@ -239,7 +239,11 @@ void lower_cum_prod(NodeContext& c) {
   int64_t r = static_cast<int64_t>(shape->size());
   auto axis_const = c.const_ints(1);
   std::optional<int64_t> axis;
-  if (axis_const && axis_const->size() == 1) axis = norm_axis((*axis_const)[0], r);
+  if (axis_const && axis_const->size() == 1) {
+    int64_t a = (*axis_const)[0];
+    if (a < -r || a >= r) c.invalid("axis " + std::to_string(a) + " is outside the input's rank " + std::to_string(r));
+    axis = norm_axis(a, r);
+  }
   int64_t n = 0;
   for (int64_t i = 0; i < r; ++i) {
     int64_t d = (*shape)[static_cast<size_t>(i)];
