@@ -273,6 +273,10 @@ void lower_resize(NodeContext& c) {
   Ints axes = c.attr_ints("axes");
   for (int64_t& ax : axes) {
     if (ax < 0 && !rank) c.unsupported("negative axes need the input rank");
+    // The rank may be known only here (a Loop/If body), after the reader's validator ran:
+    // the decomposition indexes permutations and shapes by these axes.
+    if (rank && (ax < -*rank || ax >= *rank))
+      c.invalid("axis " + std::to_string(ax) + " in `axes` is outside the input's rank " + std::to_string(*rank));
     if (rank) ax = norm_axis(ax, *rank);
   }
   bool has_axes = !axes.empty();
@@ -321,6 +325,8 @@ void lower_upsample(NodeContext& c) {
                         {"pads_end", "0"},
                         {"cube_coeff", "-0.75"}}));
 }
+
+constexpr int64_t kMaxGridSampleSpatialDims = 5;
 
 // GridSample over any number of spatial dims (OpenVINO's op covers 2): per output point, the
 // 2^s linear corners (or the rounded nearest point) are gathered from the flattened input, with
@@ -427,6 +433,13 @@ void lower_grid_sample(NodeContext& c) {
   PortRef x = c.input(0);
   auto rank = c.input_rank(0);
   if (!rank) c.unsupported("GridSample needs the input rank");
+  // X is (N, C, D1, ..., Dr): grid_sample_nd indexes the spatial dims from r - 1 down to 0.
+  if (*rank < 3) c.invalid("X must have rank 3 or more (N, C and at least one spatial dim), not " + std::to_string(*rank));
+  // 2^r corners per output point, each a chain of layers.
+  if (*rank > 2 + kMaxGridSampleSpatialDims)
+    c.unsupported("GridSample over " + std::to_string(*rank - 2) + " spatial dims (at most " + std::to_string(kMaxGridSampleSpatialDims) + ")");
+  if (auto g = c.input_rank(1); g && *g != *rank)
+    c.invalid("grid must have the rank of X (" + std::to_string(*rank) + "), not " + std::to_string(*g));
   if (*rank != 4) {
     grid_sample_nd(c, x, c.input(1), *rank - 2, mode, padding, align);
     return;
@@ -555,15 +568,26 @@ void lower_col2im(NodeContext& c) {
   auto shape = c.const_ints(1);
   auto rank = shape ? std::optional<int64_t>(static_cast<int64_t>(shape->size())) : std::nullopt;
   if (!rank)
-    if (auto s = static_shape(c, c.input(1))) rank = (*s)[0];
+    if (auto s = static_shape(c, c.input(1))) {
+      if (s->size() != 1) c.invalid("image_shape must be 1-D, not of rank " + std::to_string(s->size()));
+      rank = (*s)[0];
+    }
   if (!rank) c.unsupported("the number of image dimensions (length of image_shape) must be known");
   int64_t n = *rank;
+  if (n < 1) c.invalid("image_shape is empty: Col2Im needs at least one image dimension");
+  // The n-D decomposition builds a chain of layers per dim; real models have 1 to 3.
+  if (n > 8) c.unsupported("Col2Im over " + std::to_string(n) + " image dimensions (at most 8)");
   Ints strides = c.attr_ints("strides"), dilations = c.attr_ints("dilations"), pads = c.attr_ints("pads");
   if (strides.empty()) strides.assign(static_cast<size_t>(n), 1);
   if (dilations.empty()) dilations.assign(static_cast<size_t>(n), 1);
   if (pads.empty()) pads.assign(static_cast<size_t>(2 * n), 0);
   if (static_cast<int64_t>(strides.size()) != n || static_cast<int64_t>(dilations.size()) != n || static_cast<int64_t>(pads.size()) != 2 * n)
     c.unsupported("strides, dilations and pads must match the " + std::to_string(n) + " image dimensions");
+  // The decomposition divides by the strides; the runtime's Col2Im refuses the rest.
+  for (int64_t i = 0; i < n; ++i)
+    if (strides[i] < 1 || dilations[i] < 1) c.invalid("strides and dilations must be >= 1, not " + join_ints(strides) + " and " + join_ints(dilations));
+  for (int64_t p : pads)
+    if (p < 0 || p > (int64_t{1} << 40)) c.invalid("pads must be in [0, 2^40], not " + join_ints(pads));
   if (n != 2) return col2im_nd(c, n, strides, dilations, pads);
   c.set_output(0, c.op("Col2Im", "opset15", {c.input(0), i64(c, c.input(1)), i64(c, c.input(2))},
                        {{"strides", join_ints(strides)},
