@@ -58,6 +58,8 @@ void lower_if(NodeContext& c) {
 void lower_loop(NodeContext& c) {
   const Graph& g = graph_attr(c, "body");
   require_tensors(c, g);
+  // M and cond are positional (possibly empty) inputs; fewer would wrap the count below.
+  if (c.num_inputs() < 2) c.invalid("Loop takes M and cond (either may be empty) before its loop-carried values");
   size_t carried = c.num_inputs() - 2;
   if (g.inputs().size() != carried + 2 || g.outputs().size() < carried + 1)
     c.unsupported("the body must take (iteration, condition, carried...) and return (condition, carried..., scans...)");

@@ -141,7 +141,7 @@ void lower_split(NodeContext& c) {
     int64_t rank = static_cast<int64_t>(s->size());
     if (axis < -rank || axis >= rank) c.invalid("axis " + std::to_string(axis) + " is outside the input's rank " + std::to_string(rank));
     int64_t dim = (*s)[norm_axis(axis, rank)];
-    int64_t chunk = (dim + parts - 1) / parts;
+    int64_t chunk = dim / parts + (dim % parts != 0);  // ceil without dim + parts overflowing
     if (chunk * parts == dim) {
       emit(c.op_multi("Split", "opset1", {x, c.scalar_i64(axis)}, {{"num_splits", std::to_string(n)}}, types));
       return;

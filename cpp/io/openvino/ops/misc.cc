@@ -30,6 +30,8 @@ void lower_det(NodeContext& c) {
   PShape s = c.shape(a);
   if (!s || s->size() < 2 || s->back() < 0) c.unsupported("Det needs a known rank and a static matrix size");
   int64_t n = s->back();
+  // The elimination is unrolled: about 30 layers and two n-element constants per row.
+  if (n > 256) c.unsupported("Det of " + std::to_string(n) + "x" + std::to_string(n) + " matrices (unrolled elimination; at most 256x256)");
   ElemType t = c.type(a);
   if (n == 0) {  // the determinant of a 0x0 matrix is 1: the product over no elements
     c.set_output(0, c.op("ReduceProd", "opset1", {a, c.const_i64({-2, -1})}, {{"keep_dims", "false"}}));

@@ -42,12 +42,12 @@ PortRef reshape(NodeContext& c, PortRef x, const Ints& target, bool special_zero
         infer = static_cast<int64_t>(i);
       } else if (dims[i] < 0) {
         ok = false;
-      } else {
-        known *= dims[i];
+      } else if (__builtin_mul_overflow(known, dims[i], &known)) {
+        ok = false;  // declared dims past int64: leave it to the run-time Reshape
       }
     }
     int64_t total = 1;
-    for (int64_t d : *s) total *= d;
+    for (int64_t d : *s) ok = ok && !__builtin_mul_overflow(total, d, &total);
     if (ok && infer >= 0) {
       if (known == 0 || total % known != 0) ok = false;
       else dims[static_cast<size_t>(infer)] = total / known;
@@ -71,6 +71,11 @@ PortRef rank_of(NodeContext& c, PortRef x) { return shape_of(c, shape_of(c, x));
 
 PortRef trailing_axes(NodeContext& c, size_t i, int64_t start) {
   auto rank = c.input_rank(i);
+  // A negative start counts from the back: below -rank (a malformed axis attribute; with the
+  // rank unknown, below the largest rank a tensor may have) the loop below would not end soon.
+  constexpr int64_t kMaxRank = 64;
+  if (start < -rank.value_or(kMaxRank))
+    c.invalid("axis " + std::to_string(start) + " is outside the input's rank " + (rank ? std::to_string(*rank) : "(at most 64)"));
   if (start < 0 || rank) {
     int64_t end = start < 0 ? 0 : *rank;
     Ints axes;
@@ -84,6 +89,7 @@ PortRef trailing_axes(NodeContext& c, size_t i, int64_t start) {
 PortRef per_channel(NodeContext& c, PortRef v, std::optional<int64_t> rank, size_t like_input) {
   if (!rank) rank = c.input_rank(like_input);
   if (rank) {
+    if (*rank < 2) c.invalid("the input has rank " + std::to_string(*rank) + ", no channel dim (it must be N, C, ...)");
     Ints target(static_cast<size_t>(*rank), 1);
     target[1] = -1;
     return reshape(c, v, target);
@@ -126,6 +132,12 @@ Window window_attrs(NodeContext& c, int64_t n) {
   at_least(w.strides, "strides", 1);
   at_least(w.dilations, "dilations", 1);
   at_least(pads, "pads", 0);
+  // The pool lowerings compute window spans and padded sizes from these; far beyond any real
+  // window, a malformed value would overflow that arithmetic.
+  constexpr int64_t kMaxWindowValue = int64_t{1} << 31;
+  for (const auto& [v, name] : {std::pair{&w.kernel, "kernel_shape"}, {&w.strides, "strides"}, {&w.dilations, "dilations"}, {&pads, "pads"}})
+    for (int64_t x : *v)
+      if (x > kMaxWindowValue) c.invalid(std::string(name) + " [" + join_ints(*v) + "] has " + std::to_string(x) + "; each must be at most 2^31");
   w.pads_begin.assign(pads.begin(), pads.begin() + n);
   w.pads_end.assign(pads.begin() + n, pads.end());
   std::string ap = c.attr_string("auto_pad", "NOTSET");
@@ -192,6 +204,12 @@ LowerFn softmax_like(SoftmaxKind kind) {
   return [kind](NodeContext& c) {
     PortRef x = c.input(0);
     auto rank = c.input_rank(0);
+    // The reader's validator checks the axis only against a declared rank; the Hardmax and
+    // pre-13 lowerings size vectors by it and shift it.
+    constexpr int64_t kMaxRank = 64;
+    int64_t bound = rank.value_or(kMaxRank), given = c.attr_int("axis", c.opset() >= 13 ? -1 : 1);
+    if (given < -bound || given >= bound)
+      c.invalid("axis " + std::to_string(given) + " is outside the input's rank " + (rank ? std::to_string(*rank) : "(at most 64)"));
     if (c.opset() >= 13) {
       int64_t axis = c.attr_int("axis", -1);
       c.set_output(0, softmax_on(c, kind, x, rank ? norm_axis(axis, *rank) : axis));

@@ -59,6 +59,13 @@ PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_
   if (!prank) c.unsupported("the rank of the scale / zero point must be known");
   if (*prank == 0) return p;
   auto xrank = c.input_rank(0);
+  // The per-axis shapes below have one dim per axis after `axis`; with x's rank unknown (a Loop
+  // body) the reader's validator could not check it, so bound it by the largest rank a tensor
+  // may have.
+  constexpr int64_t kMaxRank = 64;
+  int64_t r = xrank.value_or(kMaxRank);
+  if (axis < -r || axis >= r)
+    c.invalid("axis " + std::to_string(axis) + " is outside the input's rank " + (xrank ? std::to_string(*xrank) : "(at most 64)"));
   if (block > 0) {
     // Element i along the axis uses value i / block_size: a Gather repeats each value.
     PortRef x = c.input(0);

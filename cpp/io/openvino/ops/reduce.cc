@@ -285,7 +285,10 @@ void lower_cum_prod(NodeContext& c) {
   bool rev = c.attr_int("reverse", 0) != 0;
   if (rev) y = flip(y);
   if (c.attr_int("exclusive", 0) != 0) y = shift(y, 1);
-  for (int64_t k = 1; k < n; k *= 2) y = c.op("Multiply", "opset1", {y, shift(y, k)}, kNumpy);
+  for (int64_t k = 1; k < n; k *= 2) {
+    y = c.op("Multiply", "opset1", {y, shift(y, k)}, kNumpy);
+    if (k > n / 2) break;  // the next step would pass n (and, for a huge declared dim, overflow k)
+  }
   if (rev) y = flip(y);
   c.set_output(0, y);
 }

@@ -61,8 +61,8 @@ void lower_flatten(NodeContext& c) {
     auto product = [&](int64_t b, int64_t e) -> int64_t {
       int64_t p = 1;
       for (int64_t i = b; i < e; ++i) {
-        if ((*s)[i] <= 0) return -1;
-        p *= (*s)[i];
+        // A product past int64 (declared dims of a malformed model) takes the run-time path.
+        if ((*s)[i] <= 0 || __builtin_mul_overflow(p, (*s)[i], &p)) return -1;
       }
       return p;
     };
@@ -270,6 +270,10 @@ void lower_pad(NodeContext& c) {
     auto rank = rank_of_port(c, x);
     if (!rank) rank = c.input_rank(0);
     if (!rank) c.unsupported("wrap padding needs the input rank");
+    // wrap_pad reads the begin and end of each dim from the constant pads.
+    if (const_pads && static_cast<int64_t>(const_pads->size()) != 2 * *rank)
+      c.invalid("pads has " + std::to_string(const_pads->size()) + " values but the input of rank " + std::to_string(*rank) + " needs " +
+                std::to_string(2 * *rank));
     c.set_output(0, wrap_pad(c, x, begins, ends, *rank, const_pads));
     return;
   }
