@@ -486,6 +486,39 @@ def test_lowering_refuses_without_any_pass(name, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# Rules only the OpenVINO lowering meets: ranks, axes and sizes it indexes or sizes vectors by,
+# which the reader's validator cannot check (an input of unknown rank) or does not know (GridSample
+# ranks, Col2Im's n-D decomposition). Each was a crash, UB or an out-of-memory in fuzz_pipeline
+# (tests/fuzz/regressions/pipeline-*). Saved as ONNX they are written as they are (onnxruntime
+# judges them), so only the .xml path is checked: refused with the node named, nothing written,
+# with the default passes and with none.
+LOWERING_FINDS: List[Case] = [
+    _c("gridsample_rank_2", lambda: _one("GridSample", ["x", "x1"], None, [(1, 3), (1, 3)], opset=20), "bad_gridsample"),
+    _c("gridsample_grid_rank_mismatch", lambda: _one("GridSample", ["x", "x1"], None, [(1, 1, 4, 4), (1, 2, 2)], opset=20), "bad_gridsample"),
+    _c("col2im_empty_image_shape", lambda: _one("Col2Im", ["x", "im", "bl"], None, [(1, 4, 9)], [_i64("im", np.zeros(0)), _i64("bl", np.zeros(0))], opset=18), "bad_col2im"),
+    _c("col2im_3d_zero_stride", lambda: _one("Col2Im", ["x", "im", "bl"], {"strides": [0, 1, 1]}, [(1, 8, 27)], [_i64("im", [4, 4, 4]), _i64("bl", [2, 2, 2])], opset=18), "bad_col2im"),
+    _c("softmax_v11_axis_huge_unknown_rank", lambda: _m([helper.make_node("Softmax", ["x"], ["y"], name="bad_softmax", axis=10**12)], [_x(None)], [_y()], opset=11), "bad_softmax"),
+    _c("hardmax_axis_int64_min_unknown_rank", lambda: _m([helper.make_node("Hardmax", ["x"], ["y"], name="bad_hardmax", axis=-(2**63))], [_x(None)], [_y()], opset=13), "bad_hardmax"),
+    _c("layernorm_axis_huge_unknown_rank", lambda: _m([helper.make_node("LayerNormalization", ["x", "s"], ["y"], name="bad_layernorm", axis=-(10**12))], [_x(None)], [_y()], [_w("s", (4,))], opset=17), "bad_layernorm"),
+    _c("quantize_axis_huge_unknown_rank", lambda: _m([helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], name="bad_quantize", axis=-(10**12))], [_x(None)], [_y("y", TensorProto.UINT8)],
+                                                     [_w("s", (3,), values=[1, 1, 1]), numpy_helper.from_array(np.zeros(3, np.uint8), "z")]), "bad_quantize"),
+    _c("det_matrix_too_large_to_unroll", lambda: _one("Det", ["x"], None, [(100000, 100000)]), "bad_det"),
+]
+
+
+@pytest.mark.parametrize("transform", ["default", "none"])
+@pytest.mark.parametrize("case", LOWERING_FINDS, ids=[c.name for c in LOWERING_FINDS])
+def test_openvino_lowering_refuses_cleanly(case, transform, tmp_path):
+    import irforge
+
+    kwargs = {} if transform == "default" else {"transform": "none"}
+    with pytest.raises((irforge.InvalidModelError, irforge.UnsupportedError)) as e:
+        irforge.save_model(irforge.convert_model(case.make(), **kwargs), tmp_path / "m.xml")
+    message = str(e.value)
+    assert any(n in message for n in case.nodes) and "\n" not in message, message
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- script mode: a table per case, optionally side by side with OpenVINO's converter --------------
 
 
