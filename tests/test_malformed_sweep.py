@@ -519,6 +519,19 @@ def test_openvino_lowering_refuses_cleanly(case, transform, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_onnx_legalize_refuses_huge_layernorm_axis(tmp_path):
+    """Saved as ONNX below opset 17, LayerNormalization is expanded over axes [axis, rank): an
+    axis of -1e12 on an input of unknown rank looped a trillion times (fuzz_pipeline timeout)."""
+    import irforge
+
+    node = helper.make_node("LayerNormalization", ["x", "s"], ["y"], name="bad_layernorm", axis=-(10**12))
+    model = _m([node], [_x(None)], [_y()], [_w("s", (4,))], opset=10)
+    with pytest.raises(irforge.InvalidModelError) as e:
+        irforge.save_model(irforge.convert_model(model, transform="none"), tmp_path / "m.onnx")
+    assert "bad_layernorm" in str(e.value) and "axis" in str(e.value), str(e.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- script mode: a table per case, optionally side by side with OpenVINO's converter --------------
 
 

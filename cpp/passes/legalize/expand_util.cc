@@ -101,6 +101,13 @@ Value* Expansion::cast(Value* x, DataType from, DataType to) {
 }
 
 std::vector<int64_t> Expansion::trailing_axes(const Value* x, int64_t axis) const {
+  // One axis per step from a negative axis up to 0: bounded by the rank (or, unknown, by the
+  // largest rank a tensor may have), or a malformed axis (-1e12, found by fuzz_pipeline) loops.
+  const auto& known = x->type().shape;
+  int64_t rank = known ? static_cast<int64_t>(known->size()) : 64;
+  if (axis < -rank || (known && axis >= rank))
+    fail(ErrorKind::kInvalidModel, node_->describe() + ": axis " + std::to_string(axis) + " is outside the input's rank " +
+                                       (known ? std::to_string(rank) : std::string("(at most 64)")));
   if (axis >= 0) {
     const auto& shape = x->type().shape;
     if (!shape)
