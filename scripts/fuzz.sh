@@ -13,7 +13,18 @@
 # Environment: FUZZ_JOBS (parallel fuzzing jobs, default 1), FUZZ_ARGS (extra libFuzzer flags),
 # FUZZ_TIMEOUT (seconds one input may take, default 10), FUZZ_WORK (scratch folder, default
 # build/fuzz/run; one sub-folder per target), FUZZ_SRC (source tree to build, default this
-# checkout; e.g. a clean export while the working tree is mid-edit), FUZZ_BUILD (build folder).
+# checkout; e.g. a clean export while the working tree is mid-edit), FUZZ_BUILD (build folder),
+# FUZZ_RESUME (1: keep the scratch corpus of the previous run instead of starting afresh).
+#
+# Each run starts from a fresh scratch corpus: the committed seed corpus and the regressions
+# only. What an earlier run added would change which inputs libFuzzer mutates, so a seeded,
+# run-bounded run (as .ci/run does) would no longer do what it does on a clean clone.
+#
+# The targets run with address-space randomization off (setarch -R, when the kernel allows it).
+# irforge keys hash maps by pointer, and how those tables probe depends on the addresses: with
+# randomized addresses the same input covers a few edges more or less from one run to the next,
+# libFuzzer keeps different inputs, and a seeded run diverges from the first mutation on. With
+# fixed addresses a seeded, run-bounded run repeats exactly. FUZZ_ASLR=1 keeps randomization.
 set -euo pipefail
 
 SECONDS_TO_RUN=60
@@ -66,25 +77,45 @@ if [ ! -d "$ROOT/tests/fuzz/corpus" ] || [ -z "$(ls -A "$ROOT/tests/fuzz/corpus"
   python3 "$ROOT/tests/fuzz/make_corpus.py" "$ROOT/tests/fuzz/corpus"
 fi
 
+# Fixed addresses (see above); nothing when setarch is missing or the kernel refuses it.
+NO_ASLR=()
+if [ "${FUZZ_ASLR:-0}" != 1 ] && setarch "$(uname -m)" -R true 2>/dev/null; then
+  NO_ASLR=(setarch "$(uname -m)" -R)
+fi
+
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# The fuzzers get only these variables: the environment sits at the top of the stack, and an
+# environment of another size (another user, shell or CI runner) moves every stack address, which
+# again shows in the compared values libFuzzer learns from.
+FIXED_ENV=(PATH=/usr/local/bin:/usr/bin:/bin ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS")
+[ -n "${IRFORGE_NUM_THREADS:-}" ] && FIXED_ENV+=(IRFORGE_NUM_THREADS="$IRFORGE_NUM_THREADS")
 mkdir -p "$BUILD/artifacts"
 
 # Runs one target for SECONDS_TO_RUN; returns libFuzzer's exit code (0: nothing found).
 run_target() {
   local target="$1" corpus="$WORK/$1/corpus" prefix="$BUILD/artifacts/$1-"
   # Fuzz on a copy: libFuzzer adds every new interesting input to its first corpus folder.
+  [ "${FUZZ_RESUME:-0}" = 1 ] || rm -rf "$corpus"
   mkdir -p "$corpus"
   cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
   if [ -d "$ROOT/tests/fuzz/regressions" ]; then
     cp -n "$ROOT/tests/fuzz/regressions/"* "$corpus/" 2>/dev/null || true
   fi
+  # libFuzzer runs in the scratch folder and sees only relative paths (the binary and the
+  # artifacts folder through links there): it keeps them as strings, and path lengths that differ
+  # between checkouts would shift the heap, and with it the coverage (see the comment on ASLR).
+  ln -sfn "$BUILD/$target" "$WORK/$target/$target"
+  ln -sfn "$BUILD/artifacts" "$WORK/$target/artifacts"
+  # -reload=0: libFuzzer otherwise re-reads its corpus folder every second and runs the seeds it
+  # did not keep at whatever moment that falls, which makes a seeded run depend on the clock.
   local args=(
     -max_len=1000000
     -timeout="${FUZZ_TIMEOUT:-10}"
     -rss_limit_mb=4096
     -print_final_stats=1
-    -artifact_prefix="$prefix"
+    -reload=0
+    -artifact_prefix="artifacts/$target-"
   )
   if [ "$JOBS" -gt 1 ]; then
     args+=(-jobs="$JOBS" -workers="$JOBS")
@@ -92,7 +123,7 @@ run_target() {
   # shellcheck disable=SC2206
   args+=(${FUZZ_ARGS:-})
 
-  echo "fuzz.sh: fuzzing $target for ${SECONDS_TO_RUN}s (corpus $corpus, artifacts ${prefix}*)" >&2
+  echo "fuzz.sh: fuzzing $target for ${SECONDS_TO_RUN}s (corpus $corpus, $([ "${FUZZ_RESUME:-0}" = 1 ] && echo resumed || echo fresh), artifacts ${prefix}*, address randomization $([ ${#NO_ASLR[@]} -gt 0 ] && echo off || echo on))" >&2
   # libFuzzer's -timeout is wall-clock time; on a loaded machine an ordinary input can exceed it.
   # A timeout whose input replays quickly is reported as a flake and fuzzing resumes for the
   # remaining time; a timeout that reproduces is a real hang.
@@ -101,7 +132,7 @@ run_target() {
     left=$(( deadline - $(date +%s) ))
     [ "$left" -le 0 ] && break
     set +e
-    (cd "$WORK/$target" && "$BUILD/$target" "${args[@]}" -max_total_time="$left" "$corpus")
+    (cd "$WORK/$target" && env -i "${FIXED_ENV[@]}" "${NO_ASLR[@]}" "./$target" "${args[@]}" -max_total_time="$left" corpus)
     rc=$?
     set -e
     [ $rc -eq 0 ] && break
