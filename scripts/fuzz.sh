@@ -61,12 +61,17 @@ fi
 GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 command -v ccache >/dev/null 2>&1 && GEN+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Paths in the binary are relative to the source tree (-ffile-prefix-map below), so the build
+# does not depend on where the checkout is; ccache then shares objects between checkouts too.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$SRC}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   # -O1 and line tables only: the sanitized build compiles much faster than with -O2 -g and
-  # still gives file:line stack traces (what libFuzzer's docs suggest for fuzz builds).
+  # still gives file:line stack traces (what libFuzzer's docs suggest for fuzz builds). The
+  # source paths in it are relative: a checkout elsewhere builds the same binary (the same data
+  # layout, so the same addresses with randomization off).
   cmake -S "$SRC" -B "$BUILD" "${GEN[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG -ffile-prefix-map=$SRC/=" \
     -DCMAKE_CXX_COMPILER=clang++ \
     -DIRFORGE_BUILD_FUZZERS=ON >/dev/null
 fi
