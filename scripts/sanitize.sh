@@ -102,9 +102,16 @@ EOF
 
 cd "$ROOT"
 set +e
-"$PY" -m pytest -p no:cacheprovider "$@"
+# --capture=sys: pytest captures Python's sys.stdout/sys.stderr but not file descriptor 2, so a
+# sanitizer report that does not reach its log file (a runtime that ignores log_path, a child
+# with another environment) is still printed in the run's output, even when the process aborts
+# before pytest could show what it captured.
+"$PY" -m pytest -p no:cacheprovider --capture=sys "$@"
 rc=$?
 set -e
+if [ $rc -ne 0 ] && [ -z "$(ls -A "$LOGS")" ]; then
+  echo "sanitize.sh: pytest exited $rc and no sanitizer wrote a log file; a report, if any, is in the output above" >&2
+fi
 if [ -n "$(ls -A "$LOGS")" ]; then
   echo "sanitize.sh: sanitizer reports:" >&2
   for f in "$LOGS"/*; do
