@@ -62,7 +62,8 @@ GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 command -v ccache >/dev/null 2>&1 && GEN+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # Paths in the binary are relative to the source tree (-ffile-prefix-map below), so the build
-# does not depend on where the checkout is; ccache then shares objects between checkouts too.
+# does not depend on where the checkout is. (ccache still keys objects by the checkout path that
+# flag names: a fresh clone at the same path reuses them, one elsewhere compiles afresh.)
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$SRC}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   # -O1 and line tables only: the sanitized build compiles much faster than with -O2 -g and
