@@ -28,6 +28,7 @@
 #include "passes/shape/infer_shapes.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
+#include "passes/simplify/remove_neutral_elements.h"
 
 namespace irforge::passes {
 
@@ -64,6 +65,7 @@ const std::vector<Entry>& entries() {
       {"fuse-transpose-into-gemm", [] { return std::make_unique<FuseTransposeIntoGemm>(); }},
       {"fuse-pad-into-conv", [] { return std::make_unique<FusePadIntoConv>(); }},
       {"fuse-split-convs", [] { return std::make_unique<FuseSplitConvs>(); }},
+      {"remove-neutral-elements", [] { return std::make_unique<RemoveNeutralElements>(); }},
   };
   return kEntries;
 }
@@ -136,7 +138,7 @@ bool unregister_external_pass(const std::string& name) {
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,remove-identity,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
+  return "remove-identity,dce,(infer-shapes,remove-identity,remove-neutral-elements,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
          "fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
