@@ -28,6 +28,7 @@
 #include "passes/shape/infer_shapes.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
+#include "passes/simplify/merge_concat_constants.h"
 #include "passes/simplify/remove_matmul_flatten.h"
 #include "passes/simplify/remove_neutral_elements.h"
 #include "passes/simplify/sink_transposes.h"
@@ -70,6 +71,7 @@ const std::vector<Entry>& entries() {
       {"remove-neutral-elements", [] { return std::make_unique<RemoveNeutralElements>(); }},
       {"remove-matmul-flatten", [] { return std::make_unique<RemoveMatMulFlatten>(); }},
       {"sink-transposes", [] { return std::make_unique<SinkTransposes>(); }},
+      {"merge-concat-constants", [] { return std::make_unique<MergeConcatConstants>(); }},
   };
   return kEntries;
 }
@@ -133,13 +135,16 @@ bool unregister_external_pass(const std::string& name) {
 // prune-if inlines Ifs whose condition folding made constant. dedupe-weights and cse run inside
 // the group: folding creates equal constants (merged by bytes), equal constants make equal nodes
 // (merged by cse), and merged nodes fold further.
-// remove-neutral-elements (x+0, x*1, no-op Expand/Reshape/Slice, ...) and remove-matmul-flatten
-// run inside the group too: both need inferred shapes and folded constants (a zero bias is often
+// remove-neutral-elements (x+0, x*1, no-op Expand/Reshape/Slice, ...), remove-matmul-flatten and
+// merge-concat-constants (after simplify-shapes, which turns shape pieces into constants) run
+// inside the group too: both need inferred shapes and folded constants (a zero bias is often
 // a folded expression), and what they remove unblocks folding and shape simplification (the
 // Shape/Concat that rebuilt an unflatten target becomes dead).
 // sink-transposes runs after the fusions that match around Transposes (fuse-attention expects
 // the scale Mul after the key's Transpose, and fails once the Transpose has moved past it), and
-// right before a second simplify-layout that cancels the Transpose pairs it brings together;
+// with a second simplify-layout that cancels the Transpose pairs it brings together, as a capped
+// group: a cancelled pair can leave a Transpose with one user fewer (a residual branch's), which
+// then sinks in the next round;
 // fuse-mul-add-into-linear comes after both, so an NHWC bias/scale that was between a Conv's
 // back-Transpose and the next one folds into the Conv.
 // The activation/normalization fusions need shapes (ranks, weight dims) and folded constants
@@ -151,10 +156,10 @@ bool unregister_external_pass(const std::string& name) {
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,remove-identity,remove-neutral-elements,remove-matmul-flatten,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
+  return "remove-identity,dce,(infer-shapes,remove-identity,remove-neutral-elements,remove-matmul-flatten,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
-         "sink-transposes,simplify-layout,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
+         "(sink-transposes,simplify-layout)*4,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
 }
 
 }  // namespace irforge::passes

@@ -113,6 +113,9 @@ std::optional<size_t> neutral_input(const Node& n) {
         return std::nullopt;
       }
     }
+    if (inferred == 1)  // -1 divides by the other dims: with a static 0 among them it is not x's dim
+      for (const Dim& d : *x)
+        if (d.is_static() && d.value == 0) return std::nullopt;
     return inferred <= 1 ? std::optional<size_t>(0) : std::nullopt;
   }
   if (op == "Slice" && arity >= 3 && arity <= 5) {
