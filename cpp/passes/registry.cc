@@ -21,6 +21,7 @@
 #include "passes/fusion/fuse_rms_norm.h"
 #include "passes/fusion/fuse_swish.h"
 #include "passes/fusion/fuse_batchnorm_into_linear.h"
+#include "passes/fusion/fuse_batchnorm_into_next_linear.h"
 #include "passes/fusion/fuse_mul_add_into_linear.h"
 #include "passes/fusion/fuse_pad_into_conv.h"
 #include "passes/fusion/fuse_split_convs.h"
@@ -72,6 +73,7 @@ const std::vector<Entry>& entries() {
       {"remove-matmul-flatten", [] { return std::make_unique<RemoveMatMulFlatten>(); }},
       {"sink-transposes", [] { return std::make_unique<SinkTransposes>(); }},
       {"merge-concat-constants", [] { return std::make_unique<MergeConcatConstants>(); }},
+      {"fuse-batchnorm-into-next-linear", [] { return std::make_unique<FuseBatchNormIntoNextLinear>(); }},
   };
   return kEntries;
 }
@@ -152,12 +154,14 @@ bool unregister_external_pass(const std::string& name) {
 // fuse-rms-norm (whose pattern is LayerNorm's centred inner part), fuse-hard-sigmoid before
 // fuse-hard-swish (which then also sees x * HardSigmoid(x)). fuse-attention needs folded scalar
 // scales and causal masks, and the ranks/dims infer-shapes found.
+// fuse-batchnorm-into-next-linear comes after the two BN fusions that fold into the op before:
+// a BN between two linear ops goes to the one before, which has no padding condition.
 // The layout/weight fusions (simplify-layout ... fuse-split-convs) follow; fuse-transpose-into-gemm
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
   return "remove-identity,dce,(infer-shapes,remove-identity,remove-neutral-elements,remove-matmul-flatten,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
-         "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-split-convs,"
+         "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-batchnorm-into-next-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
          "(sink-transposes,simplify-layout)*4,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
 }
