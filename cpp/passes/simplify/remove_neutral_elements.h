@@ -9,7 +9,7 @@
 //   Gemm(a, b, C), C all zero                             → Gemm(a, b)   (opset >= 11)
 //
 // Why: freshly initialized, pruned or partially trained models carry zero biases and unit
-// scales (BERT's 73 `MatMul + 0` in 12 layers), exporters wrap no-op broadcasts, slices and
+// scales (72 `MatMul + 0` in a 12-layer BERT), exporters wrap no-op broadcasts, slices and
 // reshapes around dynamic dims; each is a layer the runtime schedules, and ovc drops them.
 // Exact: x + 0 only flips a -0 to +0, which compares equal; the rest return x's elements as
 // they are.
