@@ -150,3 +150,14 @@ def test_default_pipeline_on_nhwc_layers():
     model = check_pass(b.model(h), "default", fires=True, rtol=1e-5, atol=1e-5)
     assert transposes(model) == 2, model.op_histogram  # the input's and the output's
     assert "Add" not in model.op_histogram, model.op_histogram  # biases folded into the Convs
+
+
+def test_default_pipeline_gated_activation_between_nhwc_layers():
+    # x * sigmoid(x) reads the back-Transpose twice; fuse-swish makes it one op first, which the
+    # Transpose then sinks through.
+    b = Builder()
+    h = b.conv_nhwc("x", 3, 4)
+    h = b.op("Mul", [h, b.op("Sigmoid", [h])])
+    h = b.conv_nhwc(h, 4, 2)
+    model = check_pass(b.model(h), "default", fires=True, rtol=1e-5, atol=1e-5)
+    assert transposes(model) == 2, model.op_histogram

@@ -22,7 +22,7 @@ bool in(const std::unordered_set<std::string>& set, const std::string& op) { ret
 // Elementwise ops of one tensor input (Clip's min/max are scalars, they stay as they are).
 const std::unordered_set<std::string> kUnary = {
     "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "ThresholdedRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
-    "Softplus", "Softsign", "Mish", "Gelu", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil",
+    "Softplus", "Softsign", "Mish", "Gelu", "Swish", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil",
     "Round", "Sign", "Erf", "Sin", "Cos", "Tan", "Not", "Cast", "Identity", "IsNaN", "IsInf", "Clip", "Shrink"};
 // Elementwise ops whose inputs broadcast against each other (numpy rules).
 const std::unordered_set<std::string> kBroadcast = {
