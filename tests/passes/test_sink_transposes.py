@@ -161,3 +161,23 @@ def test_default_pipeline_gated_activation_between_nhwc_layers():
     h = b.conv_nhwc(h, 4, 2)
     model = check_pass(b.model(h), "default", fires=True, rtol=1e-5, atol=1e-5)
     assert transposes(model) == 2, model.op_histogram
+
+
+def test_split_between_nhwc_layers():
+    # Conv → NHWC → Split on channels → each half back to NCHW for its Conv: all four Transposes
+    # around the Split go.
+    b = Builder()
+    h = b.conv_nhwc("x", 3, 4)
+    b.nodes.append(helper.make_node("Split", [h, b.const(np.array([1, 3], np.int64))], ["s0", "s1"], axis=3))
+    outs = []
+    for s, cin in (("s0", 1), ("s1", 3)):
+        outs.append(b.conv_nhwc(s, cin, 2))
+    h = b.op("Add", outs)
+    model = check_pass(b.model(h), PASS, fires=True, rtol=1e-5, atol=1e-5)
+    assert transposes(model) == 2, model.op_histogram  # the input's and the output's
+    # A half read by something else than a back-Transpose keeps the Split as it is.
+    b = Builder()
+    h = b.conv_nhwc("x", 3, 4)
+    b.nodes.append(helper.make_node("Split", [h, b.const(np.array([2, 2], np.int64))], ["s0", "s1"], axis=3))
+    h = b.op("Add", [b.conv_nhwc("s0", 2, 2), b.op("Relu", ["s1"])])
+    model = check_pass(b.model(h), "sink-transposes", fires=False)

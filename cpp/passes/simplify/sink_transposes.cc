@@ -289,13 +289,55 @@ class Sinker {
     g.remove_node(n);
   }
 
-  // Moves Transpose `t` past its only user; returns the Transpose that now follows that user.
+  // Split_k(Transpose_p(a)) whose every output is read only by Transposes with the inverse perm:
+  // Split_{p[k]}(a), and those Transposes go (each restores what the split of a gives). A Split
+  // with another reader would need one Transpose per output: left alone.
+  bool split_and_cancel(Graph& g, Node* t, Node* u, const Perm& p) {
+    if (!u->domain().empty() || u->op_type() != "Split" || u->input(0) != t->output(0)) return false;
+    const int64_t r = static_cast<int64_t>(p.size());
+    int64_t k = axis(u->attr_int("axis", 0), r);
+    if (k < 0) return false;
+    const Perm q = inverse(p);
+    std::vector<Node*> backs;
+    for (size_t i = 0; i < u->num_outputs(); ++i) {
+      Value* o = u->output(i);
+      if (o->is_graph_output()) return false;
+      int named = 0;  // back-Transposes that are graph outputs: o can take one name only
+      for (const Use& use : o->uses()) {
+        auto perm = perm_of(use.node);
+        if (!perm || *perm != q || use.node->graph() != &g) return false;
+        named += use.node->output(0)->is_graph_output() ? 1 : 0;
+        backs.push_back(use.node);
+      }
+      if (named > 1) return false;
+    }
+    u->set_input(0, t->input(0));
+    set_int_attr(u, "axis", p[static_cast<size_t>(k)]);
+    for (size_t i = 0; i < u->num_outputs(); ++i) u->output(i)->set_type(untransposed(u->output(i)->type(), p));
+    for (Node* back : backs) {
+      // The back-Transpose's output is the split output itself now; a graph output keeps its name
+      // (checked above: at most one per split output, so this cannot fail).
+      replace_value(g, back->output(0), back->input(0));
+      alive_.erase(back);
+      g.remove_node(back);
+    }
+    alive_.erase(t);
+    g.remove_node(t);
+    return true;
+  }
+
+  // Moves Transpose `t` past its only user; returns the Transpose that now follows that user
+  // (nullptr when nothing moved, or when it cancelled away behind a Split).
   Node* sink(Graph& g, Node* t) {
     auto p = perm_of(t);
     if (!p) return nullptr;
     Value* t_out = t->output(0);
     if (t_out->is_graph_output() || t_out->uses().size() != 1) return nullptr;
     Node* u = t_out->uses()[0].node;
+    if (u->graph() == &g && split_and_cancel(g, t, u, *p)) {
+      ++cancelled_;
+      return nullptr;
+    }
     if (u->graph() != &g || !u->domain().empty() || u->num_outputs() != 1 || !u->subgraphs().empty()) return nullptr;
     Value* out = u->output(0);
     if (out->is_graph_output()) return nullptr;
@@ -328,6 +370,9 @@ class Sinker {
   uint64_t limit_;
   int64_t opset_;
   std::unordered_set<Node*> alive_;
+
+ public:
+  int64_t cancelled_ = 0;  // Splits the Transposes cancelled behind
 };
 
 }  // namespace
@@ -337,6 +382,7 @@ PassResult SinkTransposes::run(Model& model, const PassOptions& options) {
   if (!model.graph) return r;
   Sinker s(model, options);
   r.rewrites = s.graph(*model.graph);
+  r.rewrites += s.cancelled_;
   r.changed = r.rewrites > 0;
   return r;
 }

@@ -10,6 +10,8 @@
 //   Reduce*_A(Transpose_p(a))          → Transpose_p'(Reduce*_{p[A]}(a))   (p' drops reduced axes
 //                                                                 when keepdims = 0)
 //   Pad(Transpose_p(a), pads)          → Transpose_p(Pad(a, pads permuted))
+//   Transpose_inv(p)(Split_k(Transpose_p(a)))  → Split_{p[k]}(a)  (every output read only by
+//                                                 inverse Transposes, which all go)
 //
 // Why: TensorFlow/TFLite models are NHWC; their frontends wrap every NCHW op (Conv, pooling) in
 // "Transpose → op → Transpose", so an unoptimized model has two Transposes per layer. Sunk past
