@@ -21,6 +21,7 @@
 #include "passes/fusion/fuse_rms_norm.h"
 #include "passes/fusion/fuse_swish.h"
 #include "passes/fusion/fuse_batchnorm_into_linear.h"
+#include "passes/fusion/fuse_batchnorm_into_next_linear.h"
 #include "passes/fusion/fuse_mul_add_into_linear.h"
 #include "passes/fusion/fuse_pad_into_conv.h"
 #include "passes/fusion/fuse_split_convs.h"
@@ -28,6 +29,10 @@
 #include "passes/shape/infer_shapes.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
+#include "passes/simplify/merge_concat_constants.h"
+#include "passes/simplify/remove_matmul_flatten.h"
+#include "passes/simplify/remove_neutral_elements.h"
+#include "passes/simplify/sink_transposes.h"
 
 namespace irforge::passes {
 
@@ -64,6 +69,11 @@ const std::vector<Entry>& entries() {
       {"fuse-transpose-into-gemm", [] { return std::make_unique<FuseTransposeIntoGemm>(); }},
       {"fuse-pad-into-conv", [] { return std::make_unique<FusePadIntoConv>(); }},
       {"fuse-split-convs", [] { return std::make_unique<FuseSplitConvs>(); }},
+      {"remove-neutral-elements", [] { return std::make_unique<RemoveNeutralElements>(); }},
+      {"remove-matmul-flatten", [] { return std::make_unique<RemoveMatMulFlatten>(); }},
+      {"sink-transposes", [] { return std::make_unique<SinkTransposes>(); }},
+      {"merge-concat-constants", [] { return std::make_unique<MergeConcatConstants>(); }},
+      {"fuse-batchnorm-into-next-linear", [] { return std::make_unique<FuseBatchNormIntoNextLinear>(); }},
   };
   return kEntries;
 }
@@ -127,19 +137,33 @@ bool unregister_external_pass(const std::string& name) {
 // prune-if inlines Ifs whose condition folding made constant. dedupe-weights and cse run inside
 // the group: folding creates equal constants (merged by bytes), equal constants make equal nodes
 // (merged by cse), and merged nodes fold further.
+// remove-neutral-elements (x+0, x*1, no-op Expand/Reshape/Slice, ...), remove-matmul-flatten and
+// merge-concat-constants (after simplify-shapes, which turns shape pieces into constants) run
+// inside the group too: both need inferred shapes and folded constants (a zero bias is often
+// a folded expression), and what they remove unblocks folding and shape simplification (the
+// Shape/Concat that rebuilt an unflatten target becomes dead).
+// sink-transposes runs after the fusions that match around Transposes (fuse-attention expects
+// the scale Mul after the key's Transpose, and fails once the Transpose has moved past it), and
+// with a second simplify-layout that cancels the Transpose pairs it brings together, as a capped
+// group: a cancelled pair can leave a Transpose with one user fewer (a residual branch's), which
+// then sinks in the next round;
+// fuse-mul-add-into-linear comes after both, so an NHWC bias/scale that was between a Conv's
+// back-Transpose and the next one folds into the Conv.
 // The activation/normalization fusions need shapes (ranks, weight dims) and folded constants
 // (the 0.5, sqrt 2, eps they compare), so they run after the group. fuse-layer-norm runs before
 // fuse-rms-norm (whose pattern is LayerNorm's centred inner part), fuse-hard-sigmoid before
 // fuse-hard-swish (which then also sees x * HardSigmoid(x)). fuse-attention needs folded scalar
 // scales and causal masks, and the ranks/dims infer-shapes found.
+// fuse-batchnorm-into-next-linear comes after the two BN fusions that fold into the op before:
+// a BN between two linear ops goes to the one before, which has no padding condition.
 // The layout/weight fusions (simplify-layout ... fuse-split-convs) follow; fuse-transpose-into-gemm
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,remove-identity,simplify-shapes,fold,prune-if,dedupe-weights,cse,dce)*4,"
-         "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-split-convs,"
+  return "remove-identity,dce,(infer-shapes,remove-identity,remove-neutral-elements,remove-matmul-flatten,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
+         "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-batchnorm-into-next-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
-         "fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
+         "(sink-transposes,simplify-layout)*4,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
 }
 
 }  // namespace irforge::passes

@@ -1,0 +1,146 @@
+"""Fresh-init Hugging Face transformers (issue 20): non-Const layers in irforge's IR vs ovc's.
+
+    /work/venv/bin/python bench/wild_layer_counts.py [--models bert,vit,gpt2] [--layers N] [--details]
+
+Builds BERT, ViT and GPT-2 from their transformers configs with fresh weights (zero biases,
+unit LayerNorm scales: what makes `x + 0` and `x * 1` appear), exports each with
+torch.onnx.export (TorchScript, dynamic batch and sequence dims), converts the same ONNX file
+with ovc (`openvino.convert_model`, compress_to_fp16=False) and irforge (default pipeline,
+compress_to_fp16=False), counts layers other than Const, and checks both IRs against
+onnxruntime on inputs of two shapes (the dims are dynamic). Prints a markdown table.
+"""
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.join(HERE, "..", "python"))
+
+
+def layer_types(xml_path):
+    root = ET.parse(xml_path).getroot()
+    return collections.Counter(l.get("type") for l in root.find("layers") if l.get("type") != "Const")
+
+
+def run_ir(xml_path, feeds):
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(xml_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    res = compiled.create_infer_request().infer(feeds)
+    return [res[o] for o in compiled.outputs]
+
+
+def rel_err(ref, out):
+    ref = np.asarray(ref, np.float64)
+    return float(np.abs(np.asarray(out, np.float64) - ref).max() / max(np.abs(ref).max(), 1e-12))
+
+
+def build(name, layers):
+    import torch
+    import transformers as tr
+
+    torch.manual_seed(0)
+    if name == "bert":
+        cfg = tr.BertConfig(num_hidden_layers=layers) if layers else tr.BertConfig()
+        model = tr.BertModel(cfg)
+        names, axes = ["input_ids", "attention_mask"], {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+
+        def feeds(b, s):
+            rng = np.random.default_rng(b * 100 + s)
+            return {"input_ids": rng.integers(0, cfg.vocab_size, (b, s)).astype(np.int64), "attention_mask": np.ones((b, s), np.int64)}
+
+    elif name == "gpt2":
+        cfg = tr.GPT2Config(n_layer=layers) if layers else tr.GPT2Config()
+        model = tr.GPT2Model(cfg)
+        names, axes = ["input_ids"], {"input_ids": {0: "batch", 1: "seq"}}
+
+        def feeds(b, s):
+            rng = np.random.default_rng(b * 100 + s)
+            return {"input_ids": rng.integers(0, cfg.vocab_size, (b, s)).astype(np.int64)}
+
+    elif name == "vit":
+        cfg = tr.ViTConfig(num_hidden_layers=layers) if layers else tr.ViTConfig()
+        model = tr.ViTModel(cfg, add_pooling_layer=False)
+        names, axes = ["pixel_values"], {"pixel_values": {0: "batch"}}
+
+        def feeds(b, s):
+            rng = np.random.default_rng(b)
+            return {"pixel_values": rng.standard_normal((b, 3, cfg.image_size, cfg.image_size)).astype(np.float32)}
+
+    else:
+        raise SystemExit(f"unknown model {name}")
+    model.eval()
+
+    class FirstOutput(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *args):
+            return self.m(*args, return_dict=False)[0]
+
+    return FirstOutput(model), names, axes, feeds
+
+
+def export(name, path, layers):
+    import torch
+
+    module, names, axes, feeds = build(name, layers)
+    example = feeds(1, 8)
+    with torch.no_grad():
+        torch.onnx.export(module, tuple(torch.from_numpy(example[n]) for n in names), path, input_names=names,
+                          output_names=["out"], dynamic_axes={**axes, "out": {0: "batch"}}, opset_version=17, dynamo=False)
+    return [feeds(1, 8), feeds(2, 13)]
+
+
+def main():
+    import openvino as ov
+
+    import irforge
+    import onnxruntime as ort
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="bert,vit,gpt2")
+    ap.add_argument("--layers", type=int, default=0, help="hidden layers (0 = the config's default, 12)")
+    ap.add_argument("--transform", default="default", help="irforge pipeline")
+    ap.add_argument("--details", action="store_true", help="per-type counts where they differ")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models.split(","):
+            path = os.path.join(tmp, f"{name}.onnx")
+            all_feeds = export(name, path, args.layers)
+            sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            refs = [sess.run(None, f) for f in all_feeds]
+            ovc_xml = os.path.join(tmp, f"{name}_ovc.xml")
+            ov.save_model(ov.convert_model(path), ovc_xml, compress_to_fp16=False)
+            ir_xml = os.path.join(tmp, f"{name}_irforge.xml")
+            status = "ok"
+            try:
+                irforge.save_model(irforge.convert_model(path, transform=args.transform), ir_xml, compress_to_fp16=False)
+                ours = layer_types(ir_xml)
+                err = max(rel_err(r, o) for f, ref in zip(all_feeds, refs) for r, o in zip(ref, run_ir(ir_xml, f)))
+            except Exception as e:  # noqa: BLE001 - report, don't hide
+                ours, err, status = collections.Counter(), float("nan"), f"{type(e).__name__}: {str(e)[:80]}"
+            theirs = layer_types(ovc_xml)
+            ovc_err = max(rel_err(r, o) for f, ref in zip(all_feeds, refs) for r, o in zip(ref, run_ir(ovc_xml, f)))
+            rows.append((name, sum(ours.values()), sum(theirs.values()), err, ovc_err, status))
+            if args.details:
+                diff = {t: (ours[t], theirs[t]) for t in sorted(set(ours) | set(theirs)) if ours[t] != theirs[t]}
+                print(f"{name}: {diff}", file=sys.stderr)
+    print("| model | irforge layers | ovc layers | irforge / ovc | irforge max rel err | ovc max rel err | status |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, ours, theirs, err, ovc_err, status in rows:
+        ratio = f"{ours / theirs:.2f}" if theirs and ours else "-"
+        print(f"| {name} | {ours} | {theirs} | {ratio} | {err:.1e} | {ovc_err:.1e} | {status} |")
+
+
+if __name__ == "__main__":
+    main()
