@@ -3,21 +3,20 @@
 //
 // Any input may be rejected with irforge::Error; nothing else may escape and nothing may crash.
 // When a header is accepted, every tensor it declares must lie inside the input (each byte range
-// is read, so ASan sees any overrun) and the graph builder must accept it as a constant view of
-// the file's bytes (the reader's checks imply the builder's). Violations abort.
+// is read, so ASan sees any overrun) and its byte size must be what its dtype and dims take (what
+// Builder::constant then requires). Violations abort. Only the reader is linked, so the target
+// builds in seconds (the sanitized core takes an hour on the project's VM).
 //
 // Build and run: scripts/fuzz.sh [SECONDS] safetensors
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "io/safetensors/json.h"
 #include "io/safetensors/reader.h"
-#include "ir/builder.h"
 #include "support/error.h"
 
 namespace {
@@ -44,18 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const Error&) {
     return 0;
   }
-  auto storage = std::make_shared<OwnedStorage>(std::vector<uint8_t>(data, data + size));
-  Builder builder("<fuzz>");
   volatile uint8_t sink = 0;
   for (const auto& t : header.tensors) {
     if (t.offset > size || t.nbytes > size - t.offset) die("tensor outside the file", t.name);
     for (uint64_t i = 0; i < t.nbytes; i += 4096) sink = sink ^ data[t.offset + i];
     if (t.nbytes) sink = sink ^ data[t.offset + t.nbytes - 1];
-    try {
-      builder.constant(builder.main_graph(), t.name, t.dtype, t.dims, storage, t.offset);
-    } catch (const Error& e) {
-      die("the builder refused a tensor the reader accepted", t.name + ": " + e.what());
+    uint64_t count = 1;
+    for (int64_t d : t.dims) {
+      if (d < 0) die("negative dim accepted", t.name);
+      count *= static_cast<uint64_t>(d);  // bounded by the reader (2^40 elements)
     }
+    auto expected = raw_bytes_for(t.dtype, count);
+    if (!expected || *expected != t.nbytes) die("byte size differs from dtype x dims", t.name);
   }
   return 0;
 }

@@ -3,14 +3,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <unordered_set>
 
 #include "support/error.h"
 
 namespace irforge::json {
 
 const Value* Value::find(std::string_view key) const {
-  for (const auto& [k, v] : object)
-    if (k == key) return &v;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return &values[i];
   return nullptr;
 }
 
@@ -60,13 +61,15 @@ class Parser {
       ++pos_;
       v.kind = Value::Kind::kObject;
       if (eat('}')) return v;
+      std::unordered_set<std::string> seen;  // a header may hold many thousand keys: no quadratic scan
       do {
         skip_ws();
         if (pos_ >= s_.size() || s_[pos_] != '"') error("expected a string key");
         std::string key = string();
-        if (v.find(key)) error("duplicate key '" + key + "'");
+        if (!seen.insert(key).second) error("duplicate key '" + key + "'");
         expect(':');
-        v.object.emplace_back(std::move(key), value(depth + 1));
+        v.keys.push_back(std::move(key));
+        v.values.push_back(value(depth + 1));
       } while (eat(','));
       expect('}');
     } else if (c == '[') {

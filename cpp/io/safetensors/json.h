@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace irforge::json {
@@ -23,7 +22,10 @@ struct Value {
   double number = 0;
   std::string string;
   std::vector<Value> array;
-  std::vector<std::pair<std::string, Value>> object;  // in file order; duplicate keys refused
+  // Objects: keys[i] names values[i], in file order; duplicate keys are refused. (Two vectors,
+  // not pairs: std::pair of an incomplete type does not compile with clang and libstdc++.)
+  std::vector<std::string> keys;
+  std::vector<Value> values;
 
   // The member named `key` of an object, or nullptr.
   const Value* find(std::string_view key) const;

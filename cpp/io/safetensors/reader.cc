@@ -44,10 +44,14 @@ Header parse_header(const uint8_t* data, uint64_t file_size, const std::string& 
   if (root.kind != json::Value::Kind::kObject) fail_invalid(label + ": the safetensors header is not a JSON object");
   const uint64_t data_start = 8 + n, data_size = file_size - data_start;
   Header h;
-  for (const auto& [name, entry] : root.object) {
+  for (size_t m = 0; m < root.keys.size(); ++m) {
+    const std::string& name = root.keys[m];
+    const json::Value& entry = root.values[m];
     if (name == "__metadata__") {
       if (entry.kind != json::Value::Kind::kObject) fail_invalid(label + ": __metadata__ is not an object");
-      for (const auto& [k, v] : entry.object) {
+      for (size_t i = 0; i < entry.keys.size(); ++i) {
+        const std::string& k = entry.keys[i];
+        const json::Value& v = entry.values[i];
         if (v.kind != json::Value::Kind::kString) fail_invalid(label + ": __metadata__ value " + quoted(k) + " is not a string");
         h.metadata[k] = v.string;
       }
@@ -138,7 +142,9 @@ std::shared_ptr<Checkpoint> Checkpoint::open(const std::string& folder) {
     json::Value root = json::parse(text.str(), index_path.string());
     const json::Value* map = root.kind == json::Value::Kind::kObject ? root.find("weight_map") : nullptr;
     if (!map || map->kind != json::Value::Kind::kObject) fail_invalid(index_path.string() + ": no 'weight_map' object");
-    for (const auto& [tensor, shard] : map->object) {
+    for (size_t i = 0; i < map->keys.size(); ++i) {
+      const std::string& tensor = map->keys[i];
+      const json::Value& shard = map->values[i];
       if (shard.kind != json::Value::Kind::kString) fail_invalid(index_path.string() + ": the shard of tensor " + quoted(tensor) + " is not a string");
       fs::path p(shard.string);
       // A shard is a plain file name beside the index, never a path that leaves the folder.
