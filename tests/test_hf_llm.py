@@ -413,3 +413,26 @@ def test_cli_writes_a_genai_folder_with_int4_weights(checkpoints, tmp_path):
     cfg = og.GenerationConfig()
     cfg.max_new_tokens, cfg.ignore_eos = 5, True
     assert len(pipe.generate(og.TokenizedInputs(ov.Tensor(ids), ov.Tensor(np.ones_like(ids))), cfg).tokens[0]) == 5
+
+
+def test_int4_reaches_weights_stored_transposed_and_in_bf16(tmp_path):
+    # Weights above the folding limit keep their Transpose (and Cast from bf16): compress_weights
+    # must still find them, or int4 silently leaves them in 16 bits.
+    folder = str(tmp_path / "ckpt")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**dict(SMALL, hidden_size=512, intermediate_size=1024, num_hidden_layers=1, num_attention_heads=8,
+                                             num_key_value_heads=8))
+    transformers.AutoModelForCausalLM.from_config(config).eval().to(torch.bfloat16).save_pretrained(folder)
+    model = irforge.convert_model(folder)
+    irforge.compress_weights(model, mode="int4_asym", group_size=64)
+    table = model.compression_table()
+    for name in ("model.layers.0.mlp.down_proj.weight", "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.gate_proj.weight"):
+        assert name in table and "int4_asym" in table.split(name)[1].splitlines()[0], table
+    xml = str(tmp_path / "ir" / "openvino_model.xml")
+    os.makedirs(os.path.dirname(xml))
+    irforge.save_model(model, xml)
+    req = compiled(xml).create_infer_request()
+    ids = np.arange(3, 10, dtype=np.int64)[None]
+    first, _ = run_prompt_then_step(req, ids, np.array([[20]], np.int64))
+    want = hf_logits(reference(folder), ids)
+    assert cosine(first, want) > 0.95
