@@ -37,6 +37,8 @@ def _configs():
         "qwen2": lambda: t.Qwen2Config(**SMALL, tie_word_embeddings=True),
         "qwen3": lambda: t.Qwen3Config(**SMALL, head_dim=16),
         "phi3": lambda: t.Phi3Config(**SMALL, pad_token_id=0, bos_token_id=1, eos_token_id=2),
+        "gemma2": lambda: t.Gemma2Config(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=5.0,
+                                         final_logit_softcapping=3.0),
     }
 
 

@@ -10,8 +10,10 @@ use. Attention is ONNX Attention-23 (lowered to ScaledDotProductAttention), RMSN
 RMSNormalization-23 (lowered to OpenVINO's RMS form), RoPE is the rotate-half form computed from
 position_ids.
 
-Families: Llama (rope scaling: default, linear, dynamic-free "llama3"), Mistral (sliding window),
-Qwen2 (q/k/v biases), Qwen3 (q/k RMSNorm), Phi-3 (fused qkv and gate_up). A model_type or a
+Families: Llama (rope scaling: default, linear, "llama3"), Mistral (sliding window), Qwen2
+(q/k/v biases), Qwen3 (q/k RMSNorm), Phi-3 (fused qkv and gate_up), Gemma 2 (scaled embedding,
+(1 + w) norms around attention and MLP, GELU-tanh MLP, attention and final logit soft-capping,
+sliding-window layers alternating with full ones). A model_type or a
 config field that would change the math in a way not built here is an UnsupportedError, never a
 silently different model.
 """
@@ -27,11 +29,11 @@ import numpy as np
 
 from irforge.errors import InvalidModelError, ModelFileError, UnsupportedError
 
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2")
 
 # Config fields whose non-default value changes the math, per family, with the value built here.
 _MUST_BE = {
-    "hidden_act": ("silu",),
+    "use_bidirectional_attention": (None, False),
     "pretraining_tp": (1, None),
     "attention_dropout": (0.0, 0, None),
     "mlp_bias": (False, None),
@@ -90,15 +92,30 @@ class _Config:
         if self.heads % self.kv_heads:
             raise InvalidModelError(f"{path}: num_attention_heads={self.heads} is not a multiple of num_key_value_heads={self.kv_heads}")
         self.eps = float(cfg.get("rms_norm_eps", 1e-6))
+        self.gemma = self.model_type == "gemma2"
+        act = cfg.get("hidden_activation") or cfg.get("hidden_act")
+        want = "gelu_pytorch_tanh" if self.gemma else "silu"
+        if act != want:
+            raise UnsupportedError(f"{path}: hidden_act={act!r} changes the model's math and is not supported for {self.model_type} (supported: {want!r})")
+        self.scale = float(cfg.get("query_pre_attn_scalar", 0)) ** -0.5 if self.gemma else self.head_dim**-0.5
+        self.attn_softcap = float(cfg.get("attn_logit_softcapping") or 0.0) if self.gemma else 0.0
+        self.final_softcap = float(cfg.get("final_logit_softcapping") or 0.0) if self.gemma else 0.0
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         self.bias_qkv = bool(cfg.get("attention_bias", False)) or self.model_type == "qwen2"
         self.bias_o = bool(cfg.get("attention_bias", False)) and self.model_type != "qwen2"
         self.qk_norm = self.model_type == "qwen3"
         window = cfg.get("sliding_window")
-        self.window = int(window) if self.model_type in ("mistral", "phi3") and window else None
         layer_types = cfg.get("layer_types")
-        if layer_types is not None and any(t != "full_attention" for t in layer_types) and self.model_type not in ("mistral", "phi3"):
-            raise UnsupportedError(f"{path}: layer_types {sorted(set(layer_types))} (sliding-window layers) are not supported for {self.model_type}")
+        if layer_types is not None and (len(layer_types) != self.layers or not set(layer_types) <= {"full_attention", "sliding_attention"}):
+            raise UnsupportedError(f"{path}: layer_types {layer_types!r} is not a list of full_attention/sliding_attention per layer")
+        if layer_types is None:
+            layer_types = ["sliding_attention" if self.model_type in ("mistral", "phi3") and window else "full_attention"] * self.layers
+        if "sliding_attention" in layer_types and self.model_type not in ("mistral", "phi3", "gemma2"):
+            raise UnsupportedError(f"{path}: sliding-window layers are not supported for {self.model_type}")
+        if "sliding_attention" in layer_types and not window:
+            raise InvalidModelError(f"{path}: sliding_attention layers without a sliding_window")
+        # Per layer: the window (keys within `window` positions of the query), or None.
+        self.windows = [int(window) if t == "sliding_attention" else None for t in layer_types]
         self._rope(cfg)
 
     def _int(self, key, default=None) -> int:
@@ -176,7 +193,10 @@ class _Graph:
         return self.op("Add", [y, self.weight(prefix + ".bias", [out])]) if bias else y
 
     def rms_norm(self, x, name: str, dim: int):
-        return self.op("RMSNormalization", [x, self.weight(name, [dim])], axis=-1, epsilon=self.cfg.eps, stash_type=1)
+        w = self.weight(name, [dim])
+        if self.cfg.gemma:  # Gemma stores w - 1: the scale is (1 + w)
+            w = self.op("Add", [w, self.b.constant(name + "/one", np.ones([1], np.float32))])
+        return self.op("RMSNormalization", [x, w], axis=-1, epsilon=self.cfg.eps, stash_type=1)
 
 
 _ELEM_NAMES = {1: "F32", 10: "F16", 16: "BF16", 11: "F64", 7: "I64", 6: "I32", 3: "I8", 2: "U8", 9: "BOOL"}
@@ -215,11 +235,17 @@ def convert(folder: str):
     qi = g.op("Add", [g.op("Range", [g.i64("r0", 0), scalar(q_len), g.i64("r1", 1)]), past_len])
     qi = g.op("Unsqueeze", [qi, one])  # [q, 1] absolute positions
     kj = g.op("Range", [g.i64("r0_", 0), scalar(kv_len), g.i64("r1_", 1)])  # [kv]
-    allowed = g.op("LessOrEqual", [kj, qi])
-    if c.window:
-        allowed = g.op("And", [allowed, g.op("Less", [g.op("Sub", [qi, kj]), g.i64("window", c.window)])])
+    causal = g.op("LessOrEqual", [kj, qi])
     keep = g.op("Cast", [g.op("Unsqueeze", [mask, g.i64("axes12", [1, 2])])], to=9)  # [b, 1, 1, kv]
-    attn_mask = g.op("And", [keep, allowed])
+    masks = {}
+
+    def attn_mask(window):
+        if window not in masks:
+            allowed = causal
+            if window:
+                allowed = g.op("And", [allowed, g.op("Less", [g.op("Sub", [qi, kj]), g.i64(f"window{window}", window)])])
+            masks[window] = g.op("And", [keep, allowed])
+        return masks[window]
 
     # RoPE angles from position_ids: [b, 1, q, D] cos and sin (halves repeated, as HF computes).
     freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=1), g.i64("m1", [-1])]), g.f32("inv_freq", c.inv_freq)])
@@ -258,6 +284,8 @@ def convert(folder: str):
         return full
 
     h = g.op("Gather", [g.weight("model.embed_tokens.weight", [c.vocab, H]), ids], axis=0)
+    if c.gemma:
+        h = g.op("Mul", [h, g.f32("embed_scale", np.float32(H**0.5))])
     for i in range(c.layers):
         p = f"model.layers.{i}"
         x = g.rms_norm(h, f"{p}.input_layernorm.weight", H)
@@ -272,21 +300,36 @@ def convert(folder: str):
         k = rope(split_heads(k, Hkv, f"{p}.self_attn.k_norm.weight" if c.qk_norm else None))
         v = split_heads(v, Hkv)
         k, v = cached(k, i, "key"), cached(v, i, "value")
-        a = g.op("Attention", [q, k, v, attn_mask], scale=float(D**-0.5))
+        attrs = dict(scale=float(c.scale))
+        if c.attn_softcap:
+            attrs["softcap"] = c.attn_softcap
+        a = g.op("Attention", [q, k, v, attn_mask(c.windows[i])], **attrs)
         a = g.op("Reshape", [g.op("Transpose", [a], perm=[0, 2, 1, 3]), merge_shape])
-        h = g.op("Add", [h, g.linear(a, f"{p}.self_attn.o_proj", H, Hq * D, c.bias_o)])
-        x = g.rms_norm(h, f"{p}.post_attention_layernorm.weight", H)
+        a = g.linear(a, f"{p}.self_attn.o_proj", H, Hq * D, c.bias_o)
+        if c.gemma:  # Gemma 2 normalizes each block's output too, and the MLP input separately
+            a = g.rms_norm(a, f"{p}.post_attention_layernorm.weight", H)
+            h = g.op("Add", [h, a])
+            x = g.rms_norm(h, f"{p}.pre_feedforward_layernorm.weight", H)
+        else:
+            h = g.op("Add", [h, a])
+            x = g.rms_norm(h, f"{p}.post_attention_layernorm.weight", H)
         if c.model_type == "phi3":
             gate_up = g.linear(x, f"{p}.mlp.gate_up_proj", 2 * c.inter, H, False)
             gate, up = b.node("Split", [gate_up, g.i64(f"gate_up_split{i}", [c.inter, c.inter])], outputs=2, axis=-1)
         else:
             gate = g.linear(x, f"{p}.mlp.gate_proj", c.inter, H, False)
             up = g.linear(x, f"{p}.mlp.up_proj", c.inter, H, False)
-        act = g.op("Mul", [gate, g.op("Sigmoid", [gate])])
-        h = g.op("Add", [h, g.linear(g.op("Mul", [act, up]), f"{p}.mlp.down_proj", H, c.inter, False)])
+        act = g.op("Gelu", [gate], approximate="tanh") if c.gemma else g.op("Mul", [gate, g.op("Sigmoid", [gate])])
+        m = g.linear(g.op("Mul", [act, up]), f"{p}.mlp.down_proj", H, c.inter, False)
+        if c.gemma:
+            m = g.rms_norm(m, f"{p}.post_feedforward_layernorm.weight", H)
+        h = g.op("Add", [h, m])
     h = g.rms_norm(h, "model.norm.weight", H)
     head = "model.embed_tokens" if c.tied and "lm_head.weight" not in g.tensors else "lm_head"
     logits = g.linear(h, head, c.vocab, H, False)
+    if c.final_softcap:
+        cap = g.f32("final_softcap", np.float32(c.final_softcap))
+        logits = g.op("Mul", [g.op("Tanh", [g.op("Div", [logits, cap])]), cap])
     b.output(logits, "logits")
     unused = sorted(set(g.tensors) - g.used - {"lm_head.weight"} if c.tied else set(g.tensors) - g.used)
     unused = [n for n in unused if not n.endswith("rotary_emb.inv_freq")]
