@@ -39,6 +39,7 @@ def _configs():
         "phi3": lambda: t.Phi3Config(**SMALL, pad_token_id=0, bos_token_id=1, eos_token_id=2),
         "gemma2": lambda: t.Gemma2Config(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=5.0,
                                          final_logit_softcapping=3.0),
+        "mixtral": lambda: t.MixtralConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2),
     }
 
 

@@ -13,7 +13,8 @@ position_ids.
 Families: Llama (rope scaling: default, linear, "llama3"), Mistral (sliding window), Qwen2
 (q/k/v biases), Qwen3 (q/k RMSNorm), Phi-3 (fused qkv and gate_up), Gemma 2 (scaled embedding,
 (1 + w) norms around attention and MLP, GELU-tanh MLP, attention and final logit soft-capping,
-sliding-window layers alternating with full ones). A model_type or a
+sliding-window layers alternating with full ones), Mixtral (mixture of experts: softmax router,
+top-k experts renormalized; every expert is computed and weighted, zero outside the top k). A model_type or a
 config field that would change the math in a way not built here is an UnsupportedError, never a
 silently different model.
 """
@@ -29,7 +30,7 @@ import numpy as np
 
 from irforge.errors import InvalidModelError, ModelFileError, UnsupportedError
 
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "mixtral")
 
 # Config fields whose non-default value changes the math, per family, with the value built here.
 _MUST_BE = {
@@ -39,6 +40,7 @@ _MUST_BE = {
     "mlp_bias": (False, None),
     "use_sliding_window": (False, None),  # Qwen2/3 set it False and ignore sliding_window
     "partial_rotary_factor": (1.0, None),
+    "router_jitter_noise": (0.0, 0, None),
     "use_qk_norm": (None,),
 }
 
@@ -104,13 +106,17 @@ class _Config:
         self.bias_qkv = bool(cfg.get("attention_bias", False)) or self.model_type == "qwen2"
         self.bias_o = bool(cfg.get("attention_bias", False)) and self.model_type != "qwen2"
         self.qk_norm = self.model_type == "qwen3"
+        self.experts = self._int("num_local_experts") if self.model_type == "mixtral" else 0
+        self.top_k = self._int("num_experts_per_tok") if self.experts else 0
+        if self.top_k > self.experts:
+            raise InvalidModelError(f"{path}: num_experts_per_tok={self.top_k} exceeds num_local_experts={self.experts}")
         window = cfg.get("sliding_window")
         layer_types = cfg.get("layer_types")
         if layer_types is not None and (len(layer_types) != self.layers or not set(layer_types) <= {"full_attention", "sliding_attention"}):
             raise UnsupportedError(f"{path}: layer_types {layer_types!r} is not a list of full_attention/sliding_attention per layer")
         if layer_types is None:
-            layer_types = ["sliding_attention" if self.model_type in ("mistral", "phi3") and window else "full_attention"] * self.layers
-        if "sliding_attention" in layer_types and self.model_type not in ("mistral", "phi3", "gemma2"):
+            layer_types = ["sliding_attention" if self.model_type in ("mistral", "phi3", "mixtral") and window else "full_attention"] * self.layers
+        if "sliding_attention" in layer_types and self.model_type not in ("mistral", "phi3", "gemma2", "mixtral"):
             raise UnsupportedError(f"{path}: sliding-window layers are not supported for {self.model_type}")
         if "sliding_attention" in layer_types and not window:
             raise InvalidModelError(f"{path}: sliding_attention layers without a sliding_window")
@@ -283,6 +289,26 @@ def convert(folder: str):
         b.node("Assign", [full], outputs=0, domain="irforge", variable_id=vid)
         return full
 
+    def moe(x, p: str, layer: int):
+        # Mixtral: probs = softmax(router(x)); the top k renormalized weight their experts. Dense:
+        # weights outside the top k are zero, so the weighted sum over all experts is exact.
+        probs = g.op("Softmax", [g.linear(x, f"{p}.gate", c.experts, H, False)], axis=-1)
+        top, _ = b.node("TopK", [probs, g.i64(f"top_k{layer}", [c.top_k])], outputs=2, axis=-1)
+        last = g.i64(f"last_axis{layer}", [-1])
+        kth = g.op("ReduceMin", [top, last], keepdims=1)
+        chosen = g.op("Mul", [probs, g.op("Cast", [g.op("GreaterOrEqual", [probs, kth])], to=1)])
+        weights = g.op("Div", [chosen, g.op("ReduceSum", [chosen, last], keepdims=1)])  # [b, q, E]
+        outs = []
+        for e in range(c.experts):
+            q = f"{p}.experts.{e}"
+            gate = g.linear(x, f"{q}.w1", c.inter, H, False)
+            act = g.op("Mul", [gate, g.op("Sigmoid", [gate])])
+            y = g.linear(g.op("Mul", [act, g.linear(x, f"{q}.w3", c.inter, H, False)]), f"{q}.w2", H, c.inter, False)
+            outs.append(g.op("Unsqueeze", [y, g.i64(f"expert_axis{layer}_{e}", [-2])]))
+        stacked = g.op("Concat", outs, axis=-2)  # [b, q, E, H]
+        weighted = g.op("Mul", [stacked, g.op("Unsqueeze", [weights, last])])
+        return g.op("ReduceSum", [weighted, g.i64(f"expert_sum{layer}", [-2])], keepdims=0)
+
     h = g.op("Gather", [g.weight("model.embed_tokens.weight", [c.vocab, H]), ids], axis=0)
     if c.gemma:
         h = g.op("Mul", [h, g.f32("embed_scale", np.float32(H**0.5))])
@@ -313,6 +339,9 @@ def convert(folder: str):
         else:
             h = g.op("Add", [h, a])
             x = g.rms_norm(h, f"{p}.post_attention_layernorm.weight", H)
+        if c.experts:
+            h = g.op("Add", [h, moe(x, f"{p}.block_sparse_moe", i)])
+            continue
         if c.model_type == "phi3":
             gate_up = g.linear(x, f"{p}.mlp.gate_up_proj", 2 * c.inter, H, False)
             gate, up = b.node("Split", [gate_up, g.i64(f"gate_up_split{i}", [c.inter, c.inter])], outputs=2, axis=-1)
