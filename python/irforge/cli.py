@@ -221,6 +221,9 @@ def _convert(args) -> int:
         if not out or not out.lower().endswith((".xml", ".onnx")):
             llm_out = out or os.path.basename(os.path.normpath(args.input_model)) + "-openvino"
             out = os.path.join(llm_out, "openvino_model.xml")
+        if args.check:
+            _error(f"{args.input_model}: --check needs a reference runtime for the original, and a Hugging Face LLM folder has none here")
+            return 1
     if not out:
         stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
