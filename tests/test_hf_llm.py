@@ -439,3 +439,37 @@ def test_int4_reaches_weights_stored_transposed_and_in_bf16(tmp_path):
     first, _ = run_prompt_then_step(req, ids, np.array([[20]], np.int64))
     want = hf_logits(reference(folder), ids)
     assert cosine(first, want) > 0.95
+
+
+def test_cli_converts_the_tokenizer_and_genai_generates_text_like_transformers(tmp_path):
+    import subprocess
+    import sys
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    og = __import__("openvino_genai")
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    text = "the quick brown fox jumps over the lazy dog while a cat sat on the mat"
+    tok.train_from_iterator([text] * 20, trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<s>", "</s>"]))
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    folder = str(tmp_path / "ckpt")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(**dict(SMALL, vocab_size=len(fast), bos_token_id=1, eos_token_id=2))
+    ref = transformers.AutoModelForCausalLM.from_config(config).eval()
+    ref.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    out = tmp_path / "ov"
+    run = subprocess.run([sys.executable, "-m", "irforge", "convert", folder, "--output_model", str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert {"openvino_tokenizer.xml", "openvino_detokenizer.xml", "tokenizer.json"} <= set(os.listdir(out))
+    pipe = og.LLMPipeline(str(out), "CPU", INFERENCE_PRECISION_HINT="f32")
+    cfg = og.GenerationConfig()
+    cfg.max_new_tokens, cfg.ignore_eos, cfg.do_sample = 20, True, False
+    got = pipe.generate("the lazy cat", cfg)
+    ids = fast("the lazy cat", return_tensors="pt").input_ids
+    with torch.no_grad():
+        new = ref.generate(ids, max_new_tokens=20, min_new_tokens=20, do_sample=False)[0, ids.shape[1]:]
+    want = fast.decode(new, skip_special_tokens=True)
+    assert want and got == want

@@ -307,6 +307,9 @@ def _convert(args) -> int:
         from irforge.frontends import hf_llm
 
         hf_llm.copy_side_files(args.input_model, llm_out)
+        note = hf_llm.write_tokenizers(args.input_model, llm_out)
+        if note and (args.verbose or note.startswith("tokenizer not")):
+            print(f"irforge: {note}", file=sys.stderr)
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
     if report is not None:
         print(report)

@@ -383,3 +383,26 @@ def copy_side_files(folder: str, out_dir: str) -> List[str]:
             shutil.copyfile(src, os.path.join(out_dir, n))
             copied.append(n)
     return copied
+
+
+def write_tokenizers(folder: str, out_dir: str) -> str:
+    """openvino_tokenizer.xml / openvino_detokenizer.xml beside the IR when the folder has a
+    tokenizer and the optional openvino-tokenizers (with transformers, which reads the tokenizer)
+    is installed. Returns a note for the user: what was written, or why not; never raises for a
+    tokenizer, which is an extra next to the model."""
+    if not any(os.path.isfile(os.path.join(folder, n)) for n in ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")):
+        return ""
+    try:
+        import openvino as ov
+        import openvino_tokenizers
+        from transformers import AutoTokenizer
+    except ImportError:
+        return "tokenizer not converted: install openvino-tokenizers and transformers to get openvino_tokenizer.xml"
+    try:
+        hf = AutoTokenizer.from_pretrained(folder)
+        tokenizer, detokenizer = openvino_tokenizers.convert_tokenizer(hf, with_detokenizer=True)
+        ov.save_model(tokenizer, os.path.join(out_dir, "openvino_tokenizer.xml"))
+        ov.save_model(detokenizer, os.path.join(out_dir, "openvino_detokenizer.xml"))
+    except Exception as e:  # a tokenizer openvino-tokenizers cannot convert leaves the model usable
+        return f"tokenizer not converted ({type(e).__name__}: {e})"
+    return "wrote openvino_tokenizer.xml and openvino_detokenizer.xml"
