@@ -473,3 +473,8 @@ def test_cli_converts_the_tokenizer_and_genai_generates_text_like_transformers(t
         new = ref.generate(ids, max_new_tokens=20, min_new_tokens=20, do_sample=False)[0, ids.shape[1]:]
     want = fast.decode(new, skip_special_tokens=True)
     assert want and got == want
+
+
+def test_a_lone_safetensors_file_points_to_the_folder(checkpoints):
+    with pytest.raises(irforge.UnsupportedError, match=r"holds weights, not a graph; pass the Hugging Face model folder"):
+        irforge.convert_model(os.path.join(checkpoints["llama"], "model.safetensors"))

@@ -37,7 +37,6 @@ _PLANNED = {
     ".prototxt": "Caffe",
     ".params": "MXNet",
     ".nnet": "Kaldi",
-    ".safetensors": "Hugging Face safetensors",
     ".h5": "Keras",
     ".keras": "Keras",
 }
@@ -110,6 +109,11 @@ def detect_file(path: str) -> str:
     if ext in _TORCH_EXTENSIONS:
         raise UnsupportedError(
             f"{path}: named like a PyTorch file but not a torch.export or TorchScript archive (no zip header)"
+        )
+    if ext == ".safetensors":
+        raise UnsupportedError(
+            f"{path}: a safetensors file holds weights, not a graph; pass the Hugging Face model folder "
+            "(config.json + *.safetensors) to convert a decoder LLM"
         )
     if ext in _PLANNED:
         raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned); irforge reads ONNX and PyTorch today")
