@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
-# TARGET: reader (fuzz_onnx_reader: ONNX read → write → read) or pipeline (fuzz_pipeline: read →
+# TARGET: reader (fuzz_onnx_reader: ONNX read → write → read), safetensors (fuzz_safetensors_reader:
+# header + JSON parser, generated seeds) or pipeline (fuzz_pipeline: read →
 # default passes → OpenVINO and ONNX writers, structure-aware mutator); default both. The
 # FUZZ_TARGETS variable ("reader pipeline") is used when no TARGET is given.
 # Exits non-zero when a fuzzer finds a problem; reproducers are left in build/fuzz/artifacts/,
@@ -39,7 +40,8 @@ for t in "${REQUESTED[@]}"; do
   case "$t" in
     reader|fuzz_onnx_reader) TARGETS+=(fuzz_onnx_reader) ;;
     pipeline|fuzz_pipeline) TARGETS+=(fuzz_pipeline) ;;
-    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline)" >&2; exit 2 ;;
+    safetensors|fuzz_safetensors_reader) TARGETS+=(fuzz_safetensors_reader) ;;
+    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline, safetensors)" >&2; exit 2 ;;
   esac
 done
 
@@ -104,7 +106,12 @@ run_target() {
   # Fuzz on a copy: libFuzzer adds every new interesting input to its first corpus folder.
   [ "${FUZZ_RESUME:-0}" = 1 ] || rm -rf "$corpus"
   mkdir -p "$corpus"
-  cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  if [ "$target" = fuzz_safetensors_reader ]; then
+    # Its seeds are safetensors files, generated (the ONNX corpus would only be rejected early).
+    python3 "$ROOT/tests/fuzz/make_safetensors_corpus.py" "$corpus"
+  else
+    cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  fi
   if [ -d "$ROOT/tests/fuzz/regressions" ]; then
     cp -n "$ROOT/tests/fuzz/regressions/"* "$corpus/" 2>/dev/null || true
   fi

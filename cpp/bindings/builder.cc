@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/builder_binding.h"
+#include "io/safetensors/reader.h"
 #include "ir/builder.h"
 #include "support/error.h"
 
@@ -145,6 +146,15 @@ void register_builder(py::module_& m) {
           },
           py::arg("name"), py::arg("elem_type"), py::arg("dims"), py::arg("path"), py::arg("offset") = 0,
           py::arg("graph") = py::none(), py::return_value_policy::reference_internal)
+      .def(
+          "constant_safetensors",
+          [](PyBuilder& b, const std::string& name, const safetensors::Checkpoint& ckpt, const std::string& tensor, py::object graph) {
+            const auto* e = ckpt.find(tensor);
+            if (!e) throw Error(ErrorKind::kInvalidModel, ckpt.folder() + ": the checkpoint has no tensor '" + tensor + "'");
+            return b.get().constant(graph_of(b, graph), name, e->info->dtype, e->info->dims, e->file->storage(), e->info->offset);
+          },
+          py::arg("name"), py::arg("checkpoint"), py::arg("tensor"), py::arg("graph") = py::none(),
+          py::keep_alive<1, 3>(), py::return_value_policy::reference_internal)
       .def(
           "node",
           [](PyBuilder& b, const std::string& op_type, std::vector<Value*> inputs, py::dict attrs, size_t n_outputs,

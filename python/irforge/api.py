@@ -121,8 +121,10 @@ def _read(input_model, *, example_input=None, input=None):
         return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>")), False
     if isinstance(input_model, (str, os.PathLike)):
         path = opt.path("input_model", input_model)
-        if os.path.isdir(path):
-            raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it")
+        from irforge import frontends
+
+        if os.path.isdir(path) and not frontends.is_hf_folder(path):
+            raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it (or a Hugging Face folder: config.json + *.safetensors)")
         if not os.path.exists(path):
             raise ModelFileError(f"{path}: no such file")
         from irforge import frontends

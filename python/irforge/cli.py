@@ -212,6 +212,18 @@ def _convert(args) -> int:
     from irforge import _options as opt
 
     out = args.output_model
+    from irforge import frontends
+
+    # A Hugging Face LLM folder becomes a folder, as optimum-cli writes it: openvino_model.xml/.bin
+    # beside config.json and generation_config.json (what openvino_genai.LLMPipeline opens).
+    llm_out = None
+    if os.path.isdir(args.input_model) and frontends.is_hf_folder(args.input_model):
+        if not out or not out.lower().endswith((".xml", ".onnx")):
+            llm_out = out or os.path.basename(os.path.normpath(args.input_model)) + "-openvino"
+            out = os.path.join(llm_out, "openvino_model.xml")
+        if args.check:
+            _error(f"{args.input_model}: --check needs a reference runtime for the original, and a Hugging Face LLM folder has none here")
+            return 1
     if not out:
         stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
@@ -249,6 +261,8 @@ def _convert(args) -> int:
     # With --check the files are written to a temporary folder beside the output and appear
     # only when the check passes: a non-zero exit status never leaves output behind.
     staging = None
+    if llm_out:
+        os.makedirs(llm_out, exist_ok=True)
     folder = os.path.dirname(os.path.abspath(out))
     written = out
     if args.check and os.path.isdir(folder):
@@ -289,6 +303,13 @@ def _convert(args) -> int:
             import shutil
 
             shutil.rmtree(staging, ignore_errors=True)
+    if llm_out:
+        from irforge.frontends import hf_llm
+
+        hf_llm.copy_side_files(args.input_model, llm_out)
+        note = hf_llm.write_tokenizers(args.input_model, llm_out)
+        if note and (args.verbose or note.startswith("tokenizer not")):
+            print(f"irforge: {note}", file=sys.stderr)
     print(f"[ SUCCESS ] {os.path.abspath(out)}")
     if report is not None:
         print(report)

@@ -391,11 +391,22 @@ void check_dequantize_opsets(const Model& m, const Graph& g, const std::string& 
   }
 }
 
+// ONNX has no model state: a stateful model (irforge::ReadValue / irforge::Assign, the KV cache
+// of an LLM read from a Hugging Face checkpoint) would be a file no runtime can run.
+void refuse_stateful(const Graph& g, const std::string& where) {
+  for (const auto& n : g.nodes())
+    if (n->domain() == "irforge" && (n->op_type() == "ReadValue" || n->op_type() == "Assign"))
+      fail(ErrorKind::kUnsupported, where + "the model is stateful (node '" + n->name() + "', irforge::" + n->op_type() +
+                                        ", variable '" + n->attr_string("variable_id", "") +
+                                        "'): ONNX has no model state; save it as OpenVINO IR (.xml)");
+}
+
 }  // namespace
 
 void write_onnx_file(const Model& model, const std::string& path, const OnnxWriteOptions& options) {
   if (!model.graph) fail(ErrorKind::kInternal, "model has no graph");
   check_dequantize_opsets(model, *model.graph, "'" + path + "': ");
+  refuse_stateful(*model.graph, "'" + path + "': ");
   bool external = false;
   switch (options.external_data) {
     case OnnxWriteOptions::ExternalData::kAlways: external = true; break;

@@ -338,6 +338,7 @@ const LowerRegistry& lower_registry() {
     register_signal_ops(r);
     register_ml_ops(r);
     register_training_ops(r);
+    register_state_ops(r);
     return r;
   }();
   return registry;

@@ -142,6 +142,28 @@ std::optional<Candidate> candidate_of(Node* n) {
     return std::nullopt;
   }
   Value* w = n->input(wi);
+  // Weights stored [out, in] reach a MatMul through Transpose(perm=[1, 0]), and half-precision
+  // ones through a Cast to float first (the Hugging Face LLM frontend builds both: the tensors
+  // stay views of the checkpoint). The DequantizeLinear then replaces the stored tensor itself.
+  bool transposed = false;
+  auto single_use_producer = [](Value* v, const char* op) -> Node* {
+    Node* p = v ? v->producer() : nullptr;
+    if (!p || p->op_type() != op || !p->domain().empty() || p->inputs().size() != 1 || v->uses().size() != 1 || v->is_graph_output()) return nullptr;
+    return p;
+  };
+  if (role == Role::kMatMul && op == "MatMul" && w && !w->initializer()) {
+    if (Node* t = single_use_producer(w, "Transpose"); t && t->attr_ints("perm") == std::vector<int64_t>{1, 0}) {
+      w = t->input(0);
+      transposed = true;
+    }
+  }
+  if ((role == Role::kMatMul || role == Role::kEmbedding) && w && !w->initializer()) {
+    if (Node* cast = single_use_producer(w, "Cast"); cast && cast->attr_int("to", 0) == static_cast<int64_t>(DataType::kFloat)) {
+      Value* src = cast->input(0);
+      if (src && src->initializer() && (src->initializer()->dtype() == DataType::kBfloat16 || src->initializer()->dtype() == DataType::kFloat16))
+        w = src;
+    }
+  }
   if (!w || !w->initializer() || w->is_graph_input() || w->is_graph_output()) return std::nullopt;
   const Tensor& t = *w->initializer();
   quant::Source src;
@@ -154,7 +176,7 @@ std::optional<Candidate> candidate_of(Node* n) {
     if (d.size() != 2) return std::nullopt;
     Value* a = n->input(0);
     if (!a || constant_of(a)) return std::nullopt;  // a constant product is folding's business
-    bool trans_b = op == "Gemm" && n->attr_int("transB", 0) != 0;
+    bool trans_b = (op == "Gemm" && n->attr_int("transB", 0) != 0) || transposed;
     c.rows = trans_b;
     c.layout = trans_b ? Layout{d[0], d[1], 1, d[1]} : Layout{1, d[0], d[1], d[0]};
   } else if (role == Role::kEmbedding) {

@@ -1,7 +1,8 @@
 // compress_weights: data-free INT8/INT4 weight compression, as nncf.compress_weights does it.
 //
 // What: every eligible float weight W (MatMul / Gemm B, Gather embedding tables, Conv kernels;
-// f32, f16 or bf16 initializers) becomes
+// f32, f16 or bf16 initializers; a MatMul B may be Transpose(perm=[1,0]) of W, and a MatMul B or
+// embedding a Cast to float of an f16/bf16 W, each used once: how checkpoints store weights) becomes
 //     Q (u8/i8/u4/i4 initializer) ──┐
 //     scale (W's float type) ───────┼─► DequantizeLinear(axis, block_size) ─► (W's old users)
 //     zero point (asym: Q's type) ──┘

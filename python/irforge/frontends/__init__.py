@@ -18,6 +18,14 @@ ONNX = "onnx"
 PYTORCH_EXPORTED = "pytorch-exported-program"  # a .pt2 archive (torch.export.save)
 PYTORCH_SCRIPT = "pytorch-torchscript"  # a TorchScript archive (torch.jit.save)
 PYTORCH_OBJECT = "pytorch-object"  # nn.Module, ScriptModule, ExportedProgram in memory
+HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (frontends/hf_llm.py)
+
+
+def is_hf_folder(path) -> bool:
+    """A Hugging Face model folder: config.json beside safetensors weights."""
+    from irforge.frontends import hf_llm
+
+    return hf_llm.is_hf_folder(os.fspath(path))
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
@@ -29,7 +37,6 @@ _PLANNED = {
     ".prototxt": "Caffe",
     ".params": "MXNet",
     ".nnet": "Kaldi",
-    ".safetensors": "Hugging Face safetensors",
     ".h5": "Keras",
     ".keras": "Keras",
 }
@@ -103,6 +110,11 @@ def detect_file(path: str) -> str:
         raise UnsupportedError(
             f"{path}: named like a PyTorch file but not a torch.export or TorchScript archive (no zip header)"
         )
+    if ext == ".safetensors":
+        raise UnsupportedError(
+            f"{path}: a safetensors file holds weights, not a graph; pass the Hugging Face model folder "
+            "(config.json + *.safetensors) to convert a decoder LLM"
+        )
     if ext in _PLANNED:
         raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     raise UnsupportedError(
@@ -127,6 +139,12 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
     Returns (model, consumed_input): whether `input` was applied while converting."""
     if isinstance(input_model, (str, os.PathLike)):
         path = os.fspath(input_model)
+        if os.path.isdir(path) and is_hf_folder(path):
+            if example_input is not None or input is not None:
+                raise UsageError(f"{path}: example_input= and input= do not apply to a Hugging Face LLM folder (its inputs are fixed)")
+            from irforge.frontends import hf_llm
+
+            return hf_llm.convert(path), True
         kind = detect_file(path)
     else:
         path = None
