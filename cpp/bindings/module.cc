@@ -18,6 +18,7 @@
 #include "passes/legalize/onnx_output.h"
 #include "passes/legalize/expand_fused_ops.h"
 #include "passes/freeze/apply_inputs.h"
+#include "passes/edit/cut_graph.h"
 #include "passes/pass_manager.h"
 #include "passes/quant/compress_weights.h"
 #include "passes/registry.h"
@@ -352,6 +353,16 @@ PYBIND11_MODULE(_core, m) {
         passes::apply_input_specs(model, out);
       },
       py::arg("model"), py::arg("specs"));
+  // cut_inputs: (tensor name, ONNX elem type or 0); keep_inputs: model inputs named too; outputs.
+  m.def(
+      "cut_graph",
+      [](Model& model, const std::vector<std::pair<std::string, int>>& cut_inputs, const std::vector<std::string>& keep_inputs,
+         const std::vector<std::string>& outputs, const std::vector<std::string>& input_order) {
+        std::vector<passes::CutInput> cuts;
+        for (const auto& [name, type] : cut_inputs) cuts.push_back({name, static_cast<DataType>(type)});
+        passes::cut_graph(model, cuts, keep_inputs, outputs, input_order);
+      },
+      py::arg("model"), py::arg("cut_inputs"), py::arg("keep_inputs"), py::arg("outputs"), py::arg("input_order"));
   py::class_<passes::CompressResult, std::shared_ptr<passes::CompressResult>>(m, "CompressResult")
       .def_readonly("opset_before", &passes::CompressResult::opset_before)
       .def_readonly("opset_after", &passes::CompressResult::opset_after)

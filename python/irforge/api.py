@@ -29,6 +29,7 @@ def convert_model(
     target_opset: int = 0,
     input=None,
     example_input=None,
+    output=None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -69,15 +70,18 @@ def convert_model(
     opt.callback("dump_callback", dump_callback)
     fold_size_limit = opt.integer("fold_size_limit", fold_size_limit, 0, MAX_FOLD_SIZE_LIMIT)
     target_opset = opt.target_opset(target_opset)
+    from irforge import inputs as _inputs
+
+    outputs = _inputs.normalize_output(output)
     model, input_applied = _read(input_model, example_input=example_input, input=input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
         if target_opset:
             model.target_opset = target_opset
-        if input is not None and not input_applied:
-            from irforge import inputs as _inputs
-
-            specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
+        if (input is not None and not input_applied) or outputs:
+            specs = _inputs.normalize_input(input) if not input_applied else []
+            specs = _inputs.cut(model, specs, outputs)
+            specs = _inputs.resolve(specs, model.inputs)
             if specs:
                 _core.apply_inputs(model._core, specs)
                 text = _inputs.format_resolved(specs)

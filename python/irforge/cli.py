@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         help='input shapes, types and frozen values as ovc/mo: "x[1,3,224,224]", "x[?,3,1..10,-1]", '
         '"ids{i64}", "flag->False", "x[2]->[1,2]"; several separated by commas',
     )
+    c.add_argument(
+        "--output",
+        help='output tensors, comma-separated ("logits" or "block3/relu,pool"); may name inner tensors, cutting the rest '
+        "away. An --input naming an inner tensor cuts the graph there (Model Optimizer's cutting)",
+    )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
     c.add_argument(
         "--target_opset",
@@ -225,6 +230,10 @@ def _convert(args) -> int:
         from irforge import inputs
 
         inputs.parse_input_text(args.input)
+    if args.output is not None:
+        from irforge import inputs
+
+        inputs.normalize_output(args.output)
     if args.check:
         _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
@@ -235,6 +244,7 @@ def _convert(args) -> int:
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
         target_opset=args.target_opset,
         input=args.input,
+        output=args.output,
     )
     if args.compress_weights:
         irforge.compress_weights(

@@ -367,3 +367,41 @@ def format_resolved(resolved: list) -> str:
             text += "->" + (vals[0] if not shape and len(vals) == 1 else "[" + ",".join(vals) + "]")
         items.append(text)
     return ",".join(items)
+
+
+def normalize_output(spec) -> List[str]:
+    """Output tensor names from ``--output`` / ``convert_model(output=...)``: comma-separated
+    text, or a list of names (as ``openvino.convert_model``); any tensor of the graph may be named."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        names = [s.strip() for s in spec.split(",")]
+    elif isinstance(spec, (list, tuple)):
+        names = []
+        for s in spec:
+            if not isinstance(s, str):
+                raise TypeError(f"output must be tensor names (str), not {type(s).__name__} {s!r}")
+            names.append(s.strip())
+    else:
+        raise TypeError(f"output must be a name, comma-separated names or a list of names, not {type(spec).__name__}")
+    if not names or any(not n for n in names):
+        raise UsageError(f"output: empty tensor name in {spec!r}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"output: a tensor is named twice in {spec!r}")
+    return names
+
+
+def cut(model, specs: List[InputSpec], outputs: List[str]) -> List[InputSpec]:
+    """Cuts `model` (an irforge.Model) where specs name inner tensors and at `outputs`, as Model
+    Optimizer did; returns the specs, which then apply to the new inputs as to any input."""
+    from irforge import _core
+
+    names = {i.name for i in model.inputs}
+    cuts = [s for s in specs if s.name is not None and s.name not in names]
+    if not cuts and not outputs:
+        return specs
+    if any(s.name is None for s in specs):
+        raise UsageError("input: name every input when cutting the model (positions change with the cut)")
+    keep = [s.name for s in specs if s.name in names]
+    _core.cut_graph(model._core, [(s.name, _NAME_TO_ONNX[s.type] if s.type else 0) for s in cuts], keep, outputs, [s.name for s in specs])
+    return specs
