@@ -19,6 +19,7 @@
 #include "passes/legalize/expand_fused_ops.h"
 #include "passes/freeze/apply_inputs.h"
 #include "passes/edit/cut_graph.h"
+#include "passes/edit/preprocess.h"
 #include "passes/pass_manager.h"
 #include "passes/quant/compress_weights.h"
 #include "passes/registry.h"
@@ -363,6 +364,19 @@ PYBIND11_MODULE(_core, m) {
         passes::cut_graph(model, cuts, keep_inputs, outputs, input_order);
       },
       py::arg("model"), py::arg("cut_inputs"), py::arg("keep_inputs"), py::arg("outputs"), py::arg("input_order"));
+  // specs: (input name, mean values, scale values, reverse channels, channel axis, transpose perm).
+  m.def(
+      "preprocess_inputs",
+      [](Model& model, const std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>, bool, int64_t, std::vector<int64_t>>>& specs) {
+        std::vector<passes::PreprocessSpec> out;
+        for (const auto& [name, mean, scale, reverse, axis, perm] : specs) out.push_back({name, mean, scale, reverse, axis, perm});
+        passes::PreprocessResult r = passes::preprocess_inputs(model, out);
+        py::dict d;
+        d["folded"] = r.folded;
+        d["inserted"] = r.inserted;
+        return d;
+      },
+      py::arg("model"), py::arg("specs"));
   py::class_<passes::CompressResult, std::shared_ptr<passes::CompressResult>>(m, "CompressResult")
       .def_readonly("opset_before", &passes::CompressResult::opset_before)
       .def_readonly("opset_after", &passes::CompressResult::opset_after)

@@ -30,6 +30,12 @@ def convert_model(
     input=None,
     example_input=None,
     output=None,
+    mean_values=None,
+    scale_values=None,
+    reverse_input_channels: bool = False,
+    layout=None,
+    source_layout=None,
+    target_layout=None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -55,6 +61,11 @@ def convert_model(
     dicts and tuples (see irforge.inputs). Frozen inputs become constants, which the pipeline
     then folds, including Ifs they decide.
 
+    Embedded preprocessing as Model Optimizer had it (see irforge.preprocessing): the converted
+    model computes model((reverse(x) - mean_values) / scale_values) on an input `x` that may be
+    given in another layout (`layout="nchw->nhwc"`, or `source_layout` / `target_layout`) and
+    type (`input="x{u8}"`); folded into the first Conv's weights when that is exact.
+
     Option values are checked before the model is read: a bad one raises irforge.UsageError
     naming it (TypeError for a value of the wrong kind).
     """
@@ -73,17 +84,28 @@ def convert_model(
     from irforge import inputs as _inputs
 
     outputs = _inputs.normalize_output(output)
+    from irforge import preprocessing as _pre
+
+    pre = _pre.check_options(mean_values, scale_values, reverse_input_channels, layout, source_layout, target_layout)
     model, input_applied = _read(input_model, example_input=example_input, input=input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
         if target_opset:
             model.target_opset = target_opset
-        if (input is not None and not input_applied) or outputs:
+        if (input is not None and not input_applied) or outputs or _pre.any_given(pre):
             specs = _inputs.normalize_input(input) if not input_applied else []
             specs = _inputs.cut(model, specs, outputs)
             specs = _inputs.resolve(specs, model.inputs)
+            # Shapes and frozen values first (in the model's layout), then the preprocessing
+            # layers, then type changes, whose Cast so comes first: u8 -> f32 -> mean/scale.
             if specs:
-                _core.apply_inputs(model._core, specs)
+                _core.apply_inputs(model._core, [(n, shape, code if value is not None else 0, value) for n, shape, code, value in specs])
+            if _pre.any_given(pre):
+                model.preprocess_log = _core.preprocess_inputs(model._core, _pre.specs(pre, model.inputs))
+            retyped = [(n, None, code, None) for n, shape, code, value in specs if code and value is None]
+            if retyped:
+                _core.apply_inputs(model._core, retyped)
+            if specs:
                 text = _inputs.format_resolved(specs)
                 model.input = f"{model.input},{text}" if model.input else text
         if runs:

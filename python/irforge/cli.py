@@ -70,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
         help='output tensors, comma-separated ("logits" or "block3/relu,pool"); may name inner tensors, cutting the rest '
         "away. An --input naming an inner tensor cuts the graph there (Model Optimizer's cutting)",
     )
+    pre = c.add_argument_group("embedded preprocessing (as Model Optimizer)", "the converted model computes "
+                               "model((reverse(x) - mean) / scale) on input x, in the target layout and --input type (x{u8})")
+    pre.add_argument("--mean_values", "--mean-values", metavar="VALUES",
+                     help='per-channel values subtracted from the input, in the model\'s channel order: "data[123.7,116.3,103.5]" or "[..]" for a single input')
+    pre.add_argument("--scale_values", "--scale-values", metavar="VALUES", help="per-channel values the input is divided by (after the mean), same syntax")
+    pre.add_argument("--reverse_input_channels", "--reverse-input-channels", action="store_true",
+                     help="reverse the channels of 3-channel inputs (RGB<->BGR), before mean and scale")
+    pre.add_argument("--layout", metavar="LAYOUT", help='"nchw->nhwc" (the model\'s layout -> the input\'s) or per input "data(nchw->nhwc)"; c is the channel dim')
+    pre.add_argument("--source_layout", "--source-layout", metavar="LAYOUT", help='the model\'s input layout: "nchw" or "data(nchw)"')
+    pre.add_argument("--target_layout", "--target-layout", metavar="LAYOUT", help='the converted model\'s input layout: "nhwc" or "data(nhwc)"')
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
     c.add_argument(
         "--target_opset",
@@ -234,6 +244,15 @@ def _convert(args) -> int:
         from irforge import inputs
 
         inputs.normalize_output(args.output)
+    from irforge import preprocessing
+
+    pre = preprocessing.check_options(args.mean_values, args.scale_values, args.reverse_input_channels, args.layout,
+                                      args.source_layout, args.target_layout)
+    if args.check and (preprocessing.any_given(pre) or args.output is not None):
+        from irforge.errors import UsageError
+
+        # irforge check feeds the original and the converted model the same inputs.
+        raise UsageError("--check cannot compare a model with embedded preprocessing or cut outputs to its original; convert without --check")
     if args.check:
         _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
@@ -245,6 +264,12 @@ def _convert(args) -> int:
         target_opset=args.target_opset,
         input=args.input,
         output=args.output,
+        mean_values=args.mean_values,
+        scale_values=args.scale_values,
+        reverse_input_channels=args.reverse_input_channels,
+        layout=args.layout,
+        source_layout=args.source_layout,
+        target_layout=args.target_layout,
     )
     if args.compress_weights:
         irforge.compress_weights(
