@@ -36,6 +36,9 @@ def convert_model(
     layout=None,
     source_layout=None,
     target_layout=None,
+    extension=None,
+    share_weights: bool = True,
+    verbose: bool = False,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -66,6 +69,12 @@ def convert_model(
     given in another layout (`layout="nchw->nhwc"`, or `source_layout` / `target_layout`) and
     type (`input="x{u8}"`); folded into the first Conv's weights when that is exact.
 
+    `extension`: a path to a Python file (or a list of them, or a function) that registers
+    converters for custom layers (irforge.register_converter; README "Custom layers"); loaded
+    before the model is read. `share_weights` and `verbose` are accepted as
+    `openvino.convert_model` takes them: weights are always shared (memory-mapped, never copied)
+    and `verbose=True` prints the per-pass table.
+
     Option values are checked before the model is read: a bad one raises irforge.UsageError
     naming it (TypeError for a value of the wrong kind).
     """
@@ -87,9 +96,15 @@ def convert_model(
     from irforge import preprocessing as _pre
 
     pre = _pre.check_options(mean_values, scale_values, reverse_input_channels, layout, source_layout, target_layout)
+    share_weights = opt.boolean("share_weights", share_weights)
+    verbose = opt.boolean("verbose", verbose)
+    from irforge import extensions as _ext
+
+    _ext.load_extensions(extension)
     model, input_applied = _read(input_model, example_input=example_input, input=input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
+        _ext.apply_onnx_converters(model)
         if target_opset:
             model.target_opset = target_opset
         if (input is not None and not input_applied) or outputs or _pre.any_given(pre):
@@ -126,6 +141,9 @@ def convert_model(
                 model.transform_after_compression = _join(model.transform_after_compression, transform)
             else:
                 model.transform = _join(model.transform, transform)
+    if verbose:
+        print(model.summary())
+        print(model.pass_table())
     return model
 
 
@@ -219,7 +237,15 @@ def save_model(
             opset = model.target_opset if target_opset is None else int(target_opset)
             model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
         elif ext == ".xml":
-            return model._core.save_openvino(path, bool(compress_to_fp16), conversion_rt_info(model, compress_to_fp16), progress)
+            try:
+                return model._core.save_openvino(path, bool(compress_to_fp16), conversion_rt_info(model, compress_to_fp16), progress)
+            except UnsupportedError as e:
+                from irforge.extensions import unsupported_ops_message
+
+                listed = unsupported_ops_message(model, e)
+                if listed is None:
+                    raise
+                raise UnsupportedError(listed) from None
         else:
             raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 

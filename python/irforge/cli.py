@@ -37,15 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--output_model",
         "--output-model",
-        help="output path; the extension picks the format (.onnx or .xml). Default: <input stem>.xml in the current folder, as ovc",
+        help="output path; the extension picks the format (.onnx or .xml); a folder (existing, or ending in /) gets <input stem>.xml. "
+        "Default: <input stem>.xml in the current folder, as ovc",
     )
     c.add_argument(
         "--compress_to_fp16",
         "--compress-to-fp16",
         type=_bool_arg,
+        nargs="?",
+        const=True,
         default=True,
         metavar="True|False",
-        help="store float weights as fp16 in OpenVINO IR output (default True, as ovc)",
+        help="store float weights as fp16 in OpenVINO IR output (default True, as ovc; bare --compress_to_fp16 means True)",
     )
     c.add_argument(
         "--external_data",
@@ -80,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--layout", metavar="LAYOUT", help='"nchw->nhwc" (the model\'s layout -> the input\'s) or per input "data(nchw->nhwc)"; c is the channel dim')
     pre.add_argument("--source_layout", "--source-layout", metavar="LAYOUT", help='the model\'s input layout: "nchw" or "data(nchw)"')
     pre.add_argument("--target_layout", "--target-layout", metavar="LAYOUT", help='the converted model\'s input layout: "nhwc" or "data(nhwc)"')
+    c.add_argument(
+        "--extension", action="append", default=[], metavar="FILE.py",
+        help="a Python file registering converters for custom layers (irforge.register_converter); repeatable",
+    )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
     c.add_argument(
         "--target_opset",
@@ -227,9 +234,11 @@ def _convert(args) -> int:
     from irforge import _options as opt
 
     out = args.output_model
+    stem = os.path.splitext(os.path.basename(args.input_model))[0]
     if not out:
-        stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
+    elif out.endswith(("/", os.sep)) or os.path.isdir(out):
+        out = os.path.join(out, stem + ".xml")  # as ovc: a folder keeps the model's stem
     # Option values are checked before any work, so a typo does not cost a conversion.
     if args.compress_weights:
         opt.compress_options(args.compress_weights, args.group_size, args.ratio, args.all_layers, args.backup_mode, "adjust")
@@ -270,6 +279,7 @@ def _convert(args) -> int:
         layout=args.layout,
         source_layout=args.source_layout,
         target_layout=args.target_layout,
+        extension=args.extension or None,
     )
     if args.compress_weights:
         irforge.compress_weights(
