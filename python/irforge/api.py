@@ -123,6 +123,7 @@ def convert_model(
             if specs:
                 text = _inputs.format_resolved(specs)
                 model.input = f"{model.input},{text}" if model.input else text
+        _ext.infer_custom_ops(model)
         if runs:
             model.pass_log = list(
                 _core.run_passes(

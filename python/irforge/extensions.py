@@ -263,3 +263,95 @@ def unsupported_ops_message(model, error) -> Optional[str]:
             f"Supply a converter that builds each from known ops, e.g. in ext.py: "
             f"irforge.register_converter({first_op!r}, lambda ctx: ctx.node('Relu', ctx.inputs){dom}), "
             f"then convert with --extension ext.py (extension= in Python); see README 'Custom layers'")
+
+
+# ---- pass-through custom ops --------------------------------------------------------------------
+
+_CUSTOM_OPS = {}  # (domain, op) -> (infer, version)
+
+
+class CustomOpContext:
+    """What a custom op's shape inference sees: `input_types` ((dtype name, shape) per input;
+    dims are ints or None when unknown, shape None when the rank is unknown) and `attrs`."""
+
+    def __init__(self, op_type, domain, name, input_types, attrs):
+        self.op_type, self.domain, self.name = op_type, domain, name
+        self.input_types, self.attrs = input_types, attrs
+
+
+def register_custom_op(op: str, infer: Optional[Callable] = None, *, domain: str, version: str = "extension") -> None:
+    """Keeps op `op` of ONNX domain `domain` as it is: carried through every pass, written to
+    ONNX in its domain and to OpenVINO IR as a layer ``type="op" version="version"`` (OpenVINO
+    runs it given a matching op, e.g. an ``openvino.Op`` subclass added with
+    ``core.add_extension``). `infer(ctx)` returns the output types, ``(dtype, shape)`` or a list
+    of them, from ``ctx.input_types`` and ``ctx.attrs``; default: output 0 like input 0.
+    PyTorch and other frontends reach it through a converter that emits the op in `domain`."""
+    key = _converter_key(op, domain, "onnx")
+    if not domain or domain == "ai.onnx":
+        from irforge.errors import UsageError
+
+        raise UsageError(f"register_custom_op('{op}'): give the op's own domain (domain='my.ops'); the ONNX domain's ops are irforge's")
+    if infer is not None and not callable(infer):
+        raise TypeError(f"register_custom_op: infer must be a function or None, not {type(infer).__name__}")
+    if not isinstance(version, str) or not version or version.startswith("opset"):
+        from irforge.errors import UsageError
+
+        raise UsageError(f"register_custom_op: version must name the extension opset (not empty, not OpenVINO's opsetN), not {version!r}")
+    _CUSTOM_OPS[key[1:]] = (infer, version)
+    _core.register_custom_layer(domain, op, version)
+
+
+def unregister_custom_op(op: str, *, domain: str) -> bool:
+    _core.unregister_custom_layer(domain, op)
+    return _CUSTOM_OPS.pop((domain, op), None) is not None
+
+
+def infer_custom_ops(model) -> int:
+    """Gives the outputs of registered custom ops their types: shape inference (infer-shapes)
+    types their inputs, the user's `infer` their outputs, in rounds until nothing changes.
+    Returns how many outputs were typed."""
+    from irforge.errors import UsageError
+    from irforge.inputs import _NAME_TO_ONNX, _ONNX_TO_NAME, _type_of
+
+    present = [_split_op_key(k) for k in model.op_histogram]
+    ops = [(d, o) for d, o in present if (d, o) in _CUSTOM_OPS]
+    if not ops:
+        return 0
+    typed = 0
+    for _ in range(1000):
+        _core.run_passes(model._core, "infer-shapes")
+        progress = 0
+        for domain, op in ops:
+            infer, _version = _CUSTOM_OPS[(domain, op)]
+            for node in _core.custom_nodes(model._core, domain, op):
+                if all(code for _, code in node["outputs"]):
+                    continue
+                inputs = node["inputs"]
+                if any(i is not None and not i[1] for i in inputs):
+                    continue  # an input's type is not known yet
+                types = [None if i is None else (_ONNX_TO_NAME.get(i[1], str(i[1])), i[2]) for i in inputs]
+                attrs = {k: (v.decode() if isinstance(v, bytes) else [x.decode() if isinstance(x, bytes) else x for x in v]
+                             if isinstance(v, list) else v) for k, v in node["attrs"].items()}
+                if infer is None:
+                    result = [types[0]] if types and types[0] else None
+                else:
+                    try:
+                        result = infer(CustomOpContext(op, domain, node["name"], types, attrs))
+                    except Exception as e:
+                        raise mark_user_code(e)
+                if isinstance(result, tuple) and len(result) == 2 and not isinstance(result[0], tuple):
+                    result = [result]
+                where = f"custom op {domain}::{op} (node '{node['name']}')"
+                if not isinstance(result, (list, tuple)) or len(result) != len(node["outputs"]):
+                    raise UsageError(f"{where}: its shape inference returned {result!r}, not one (dtype, shape) per output ({len(node['outputs'])})")
+                for (out_name, _), (dtype, shape) in zip(node["outputs"], result):
+                    name = _type_of(dtype)
+                    if name is None or name not in _NAME_TO_ONNX:
+                        raise UsageError(f"{where}: output type {dtype!r} is not an element type")
+                    dims = None if shape is None else [None if d is None or (isinstance(d, int) and d < 0) else int(d) for d in shape]
+                    _core.set_value_type(model._core, out_name, _NAME_TO_ONNX[name], dims)
+                    typed += 1
+                    progress += 1
+        if not progress:
+            return typed
+    return typed

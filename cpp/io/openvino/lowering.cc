@@ -1,5 +1,7 @@
 #include "io/openvino/lowering.h"
 
+#include "io/openvino/custom_layers.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -522,6 +524,8 @@ void GraphLowering::lower_nodes(const Graph& g) {
       continue;
     }
     const LowerFn* fn = reg.find(n.domain(), n.op_type());
+    std::optional<LowerFn> custom = fn ? std::nullopt : custom_layer_lowering(n.domain(), n.op_type());  // irforge.register_custom_op
+    if (custom) fn = &*custom;
     if (!fn)
       fail(ErrorKind::kUnsupported, n.describe() + ": no OpenVINO lowering for " +
                                         (n.domain().empty() ? "ONNX op " : "op of domain '" + n.domain() + "' ") + n.op_type());

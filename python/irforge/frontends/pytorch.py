@@ -164,7 +164,7 @@ class _Translator:
             raise UnsupportedError(
                 f"{self.source}: {len(missing)} PyTorch op(s) have no irforge translation:\n"
                 + "\n".join(lines)
-                + "\nNothing was converted. Supply a converter for each, built from ONNX ops, e.g. in ext.py:\n"
+                + "\nNothing was converted. Supply a custom-layer converter for each, built from ONNX ops, e.g. in ext.py:\n"
                 f"  irforge.register_converter({next(iter(missing))!r}, lambda ctx: ctx.node('Relu', ctx.inputs[:1]), framework='pytorch')\n"
                 "and convert with extension='ext.py' (--extension ext.py); see README 'Custom layers'."
             )
