@@ -339,7 +339,10 @@ PYBIND11_MODULE(_core, m) {
           s.name = t[0].cast<std::string>();
           if (!t[1].is_none()) {
             Shape shape;
-            for (int64_t d : t[1].cast<std::vector<int64_t>>()) shape.push_back(d >= 0 ? Dim::of(d) : Dim{});
+            // A str dim is symbolic: a model's own dim name kept (--batch), or a range "1..8 (x dim 0)".
+            for (py::handle d : t[1].cast<py::list>())
+              if (py::isinstance<py::str>(d)) shape.push_back(Dim::symbol(d.cast<std::string>()));
+              else shape.push_back(d.cast<int64_t>() >= 0 ? Dim::of(d.cast<int64_t>()) : Dim{});
             s.shape = std::move(shape);
           }
           s.type = static_cast<DataType>(t[2].cast<int>());

@@ -13,6 +13,8 @@ from irforge.model import Model
 PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[int, int], None]
 
+from irforge.inputs import MAX_DIM as _MAX_DIM
+
 # fold_size_limit is a byte count; 2^62 keeps it far from the C++ core's uint64 range.
 MAX_FOLD_SIZE_LIMIT = 1 << 62
 
@@ -37,6 +39,7 @@ def convert_model(
     source_layout=None,
     target_layout=None,
     extension=None,
+    batch: Optional[int] = None,
     share_weights: bool = True,
     verbose: bool = False,
 ) -> Model:
@@ -69,6 +72,10 @@ def convert_model(
     given in another layout (`layout="nchw->nhwc"`, or `source_layout` / `target_layout`) and
     type (`input="x{u8}"`); folded into the first Conv's weights when that is exact.
 
+    `batch` (as mo's --batch): the batch dim (a layout's `n`, else dim 0) of every input whose
+    shape `input` does not give. Ranges in `input` shapes (`x[1..8,3,?,?]`) stay dynamic and keep
+    their bounds in OpenVINO IR ("1..8").
+
     `extension`: a path to a Python file (or a list of them, or a function) that registers
     converters for custom layers (irforge.register_converter; README "Custom layers"); loaded
     before the model is read. `share_weights` and `verbose` are accepted as
@@ -96,6 +103,8 @@ def convert_model(
     from irforge import preprocessing as _pre
 
     pre = _pre.check_options(mean_values, scale_values, reverse_input_channels, layout, source_layout, target_layout)
+    if batch is not None:
+        batch = opt.integer("batch", batch, 1, _MAX_DIM)
     share_weights = opt.boolean("share_weights", share_weights)
     verbose = opt.boolean("verbose", verbose)
     from irforge import extensions as _ext
@@ -107,9 +116,11 @@ def convert_model(
         _ext.apply_onnx_converters(model)
         if target_opset:
             model.target_opset = target_opset
-        if (input is not None and not input_applied) or outputs or _pre.any_given(pre):
+        if (input is not None and not input_applied) or outputs or _pre.any_given(pre) or batch:
             specs = _inputs.normalize_input(input) if not input_applied else []
             specs = _inputs.cut(model, specs, outputs)
+            if batch:
+                specs = _inputs.batch_specs(batch, specs, model.inputs, _pre.batch_axes(pre))
             specs = _inputs.resolve(specs, model.inputs)
             # Shapes and frozen values first (in the model's layout), then the preprocessing
             # layers, then type changes, whose Cast so comes first: u8 -> f32 -> mean/scale.

@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--layout", metavar="LAYOUT", help='"nchw->nhwc" (the model\'s layout -> the input\'s) or per input "data(nchw->nhwc)"; c is the channel dim')
     pre.add_argument("--source_layout", "--source-layout", metavar="LAYOUT", help='the model\'s input layout: "nchw" or "data(nchw)"')
     pre.add_argument("--target_layout", "--target-layout", metavar="LAYOUT", help='the converted model\'s input layout: "nhwc" or "data(nhwc)"')
+    c.add_argument("--batch", type=int, metavar="N", help="set the batch dim (layout n, else dim 0) of every input to N, as mo")
     c.add_argument(
         "--extension", action="append", default=[], metavar="FILE.py",
         help="a Python file registering converters for custom layers (irforge.register_converter); repeatable",
@@ -280,6 +281,7 @@ def _convert(args) -> int:
         source_layout=args.source_layout,
         target_layout=args.target_layout,
         extension=args.extension or None,
+        batch=args.batch,
     )
     if args.compress_weights:
         irforge.compress_weights(

@@ -209,3 +209,13 @@ def specs(parsed, model_inputs) -> list:
     if parsed["reverse"] and not any(t[3] for t in out):
         raise UsageError("reverse_input_channels: no input has 3 channels on its channel axis (give the shape in input= or a layout with 'c')")
     return out
+
+
+def batch_axes(parsed) -> dict:
+    """{input name: axis of 'n'} from the layouts given (for --batch)."""
+    out = {}
+    for d in (parsed["layout"], parsed["source"]):
+        for name, (src, _dst) in d.items():
+            if name is not None and "n" in src:
+                out[name] = src.index("n")
+    return out
