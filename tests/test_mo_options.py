@@ -116,3 +116,17 @@ def test_pytorch_exported_program_input_cut():
     with torch.no_grad():
         want = torch.sigmoid(net.c2(torch.from_numpy(h))).numpy()
     assert_outputs_close([want], run_openvino(m, {"relu:0": h}), rtol=1e-4, atol=1e-5)
+
+
+def test_pytorch_module_input_cut():
+    # input= naming an inner tensor of a module: forward()'s arguments go to the export, the
+    # rest cuts the converted graph.
+    net = _Net().eval()
+    m = irforge.convert_model(net, example_input=torch.randn(1, 3, 16, 16), input=["relu:0"])
+    assert [i.name for i in m.inputs] == ["relu:0"] and m.op_histogram.get("Conv") == 1
+    h = np.random.default_rng(2).standard_normal((1, 8, 14, 14)).astype(np.float32)
+    with torch.no_grad():
+        want = torch.sigmoid(net.c2(torch.from_numpy(h))).numpy()
+    assert_outputs_close([want], run_openvino(m, {"relu:0": h}), rtol=1e-4, atol=1e-5)
+    with pytest.raises(irforge.UsageError, match="input 'nothing': the model has no input 'nothing'"):
+        irforge.convert_model(net, example_input=torch.randn(1, 3, 16, 16), input="nothing")

@@ -110,14 +110,15 @@ def convert_model(
     from irforge import extensions as _ext
 
     _ext.load_extensions(extension)
-    model, input_applied = _read(input_model, example_input=example_input, input=input)
+    frontend_input, cut_specs = _split_module_input(input_model, input)
+    model, input_applied = _read(input_model, example_input=example_input, input=frontend_input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
         _ext.apply_onnx_converters(model)
         if target_opset:
             model.target_opset = target_opset
-        if (input is not None and not input_applied) or outputs or _pre.any_given(pre) or batch:
-            specs = _inputs.normalize_input(input) if not input_applied else []
+        if (input is not None and not input_applied) or cut_specs or outputs or _pre.any_given(pre) or batch:
+            specs = _inputs.normalize_input(input) if not input_applied else cut_specs
             specs = _inputs.cut(model, specs, outputs)
             if batch:
                 specs = _inputs.batch_specs(batch, specs, model.inputs, _pre.batch_axes(pre))
@@ -157,6 +158,30 @@ def convert_model(
         print(model.summary())
         print(model.pass_table())
     return model
+
+
+def _split_module_input(input_model, input):
+    """(input for the PyTorch frontend, specs applied after it): a torch.nn.Module is exported
+    with the specs of forward()'s arguments; names of inner tensors cut the converted graph."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if input is None or torch is None or not isinstance(input_model, torch.nn.Module):
+        return input, []
+    import inspect
+
+    from irforge import inputs as _inputs
+
+    try:
+        params = set(inspect.signature(input_model.forward).parameters)
+    except (TypeError, ValueError):
+        return input, []
+    specs = _inputs.normalize_input(input)
+    later = [s for s in specs if s.name is not None and s.name not in params]
+    if not later:
+        return input, []
+    front = [s for s in specs if s.name is None or s.name in params]
+    return (front or None), later
 
 
 def _join(pipelines: str, more: str) -> str:
