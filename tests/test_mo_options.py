@@ -130,3 +130,12 @@ def test_pytorch_module_input_cut():
     assert_outputs_close([want], run_openvino(m, {"relu:0": h}), rtol=1e-4, atol=1e-5)
     with pytest.raises(irforge.UsageError, match="input 'nothing': the model has no input 'nothing'"):
         irforge.convert_model(net, example_input=torch.randn(1, 3, 16, 16), input="nothing")
+
+
+def test_options_are_recorded_in_rt_info(tmp_path):
+    m = irforge.convert_model(_two_inputs(), output="r", batch=2, mean_values="x[1,2,3]", layout="x(nchw)")
+    xml = str(tmp_path / "r.xml")
+    irforge.save_model(m, xml)
+    rt = ov.Core().read_model(xml).get_rt_info()
+    got = {k: rt["conversion_parameters"][k].astype(str) for k in ("output", "batch", "mean_values", "layout")}
+    assert got == {"output": "r", "batch": "2", "mean_values": "x[1,2,3]", "layout": "x(nchw)"}

@@ -129,6 +129,16 @@ def convert_model(
                 _core.apply_inputs(model._core, [(n, shape, code if value is not None else 0, value) for n, shape, code, value in specs])
             if _pre.any_given(pre):
                 model.preprocess_log = _core.preprocess_inputs(model._core, _pre.specs(pre, model.inputs))
+                # Recorded in OpenVINO rt_info, as ovc records its options.
+                model.mo_options = dict(getattr(model, "mo_options", {}), **{k: v for k, v in (
+                    ("mean_values", mean_values), ("scale_values", scale_values), ("layout", layout),
+                    ("source_layout", source_layout), ("target_layout", target_layout)) if v is not None})
+                if reverse_input_channels:
+                    model.mo_options["reverse_input_channels"] = True
+            if outputs:
+                model.mo_options = dict(getattr(model, "mo_options", {}), output=",".join(outputs))
+            if batch:
+                model.mo_options = dict(getattr(model, "mo_options", {}), batch=batch)
             retyped = [(n, None, code, None) for n, shape, code, value in specs if code and value is None]
             if retyped:
                 _core.apply_inputs(model._core, retyped)
@@ -308,6 +318,8 @@ def conversion_rt_info(model: Model, compress_to_fp16: bool):
     for i, options in enumerate(model.compress_options):
         prefix = "conversion_parameters/compress_weights" + (f"_{i + 1}" if i else "")
         rt_info += [(f"{prefix}/{key}", _option_text(value)) for key, value in options.items()]
+    for key, value in getattr(model, "mo_options", {}).items():
+        rt_info.append((f"conversion_parameters/{key}", _option_text(value)))
     if model.transform_after_compression:
         rt_info.append(("conversion_parameters/transform_after_compression", model.transform_after_compression))
     return rt_info
