@@ -165,3 +165,12 @@ def test_cli_bad_value_is_one_line(tmp_path):
                         "--output_model", str(tmp_path / "o.xml")], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "mean has 2 values" in r.stderr
     assert not (tmp_path / "o.xml").exists()
+
+
+def test_cli_check_refuses_preprocessing(tmp_path):
+    # irforge check feeds the original and the converted model the same data: not comparable.
+    path = tmp_path / "net.onnx"
+    onnx.save(_net([0, 0, 0, 0]), path)
+    r = subprocess.run([sys.executable, "-m", "irforge", "convert", str(path), "--mean_values", "[1,2,3]", "--check",
+                        "--output_model", str(tmp_path / "o.xml")], capture_output=True, text=True)
+    assert r.returncode == 1 and "--check cannot compare" in r.stderr and not (tmp_path / "o.xml").exists()
