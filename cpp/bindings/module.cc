@@ -12,12 +12,15 @@
 #include "io/onnx/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
+#include "io/openvino/custom_layers.h"
 #include "io/openvino/writer.h"
 #include "ir/printer.h"
 #include "ir/clone.h"
 #include "passes/legalize/onnx_output.h"
 #include "passes/legalize/expand_fused_ops.h"
 #include "passes/freeze/apply_inputs.h"
+#include "passes/edit/cut_graph.h"
+#include "passes/edit/preprocess.h"
 #include "passes/pass_manager.h"
 #include "passes/quant/compress_weights.h"
 #include "passes/registry.h"
@@ -336,7 +339,10 @@ PYBIND11_MODULE(_core, m) {
           s.name = t[0].cast<std::string>();
           if (!t[1].is_none()) {
             Shape shape;
-            for (int64_t d : t[1].cast<std::vector<int64_t>>()) shape.push_back(d >= 0 ? Dim::of(d) : Dim{});
+            // A str dim is symbolic: a model's own dim name kept (--batch), or a range "1..8 (x dim 0)".
+            for (py::handle d : t[1].cast<py::list>())
+              if (py::isinstance<py::str>(d)) shape.push_back(Dim::symbol(d.cast<std::string>()));
+              else shape.push_back(d.cast<int64_t>() >= 0 ? Dim::of(d.cast<int64_t>()) : Dim{});
             s.shape = std::move(shape);
           }
           s.type = static_cast<DataType>(t[2].cast<int>());
@@ -350,6 +356,29 @@ PYBIND11_MODULE(_core, m) {
           out.push_back(std::move(s));
         }
         passes::apply_input_specs(model, out);
+      },
+      py::arg("model"), py::arg("specs"));
+  // cut_inputs: (tensor name, ONNX elem type or 0); keep_inputs: model inputs named too; outputs.
+  m.def(
+      "cut_graph",
+      [](Model& model, const std::vector<std::pair<std::string, int>>& cut_inputs, const std::vector<std::string>& keep_inputs,
+         const std::vector<std::string>& outputs, const std::vector<std::string>& input_order) {
+        std::vector<passes::CutInput> cuts;
+        for (const auto& [name, type] : cut_inputs) cuts.push_back({name, static_cast<DataType>(type)});
+        passes::cut_graph(model, cuts, keep_inputs, outputs, input_order);
+      },
+      py::arg("model"), py::arg("cut_inputs"), py::arg("keep_inputs"), py::arg("outputs"), py::arg("input_order"));
+  // specs: (input name, mean values, scale values, reverse channels, channel axis, transpose perm).
+  m.def(
+      "preprocess_inputs",
+      [](Model& model, const std::vector<std::tuple<std::string, std::vector<double>, std::vector<double>, bool, int64_t, std::vector<int64_t>>>& specs) {
+        std::vector<passes::PreprocessSpec> out;
+        for (const auto& [name, mean, scale, reverse, axis, perm] : specs) out.push_back({name, mean, scale, reverse, axis, perm});
+        passes::PreprocessResult r = passes::preprocess_inputs(model, out);
+        py::dict d;
+        d["folded"] = r.folded;
+        d["inserted"] = r.inserted;
+        return d;
       },
       py::arg("model"), py::arg("specs"));
   py::class_<passes::CompressResult, std::shared_ptr<passes::CompressResult>>(m, "CompressResult")
@@ -480,6 +509,71 @@ PYBIND11_MODULE(_core, m) {
   m.def("get_num_threads", &thread_count);
 
   m.def("openvino_lowered_ops", []() { return ov::lower_registry().ops(); });
+  // Pass-through custom ops (irforge.register_custom_op): the IR layer registry, and the node
+  // views the Python shape inference reads and writes (main graph).
+  m.def("register_custom_layer", &ov::register_custom_layer, py::arg("domain"), py::arg("op_type"), py::arg("version"));
+  m.def("unregister_custom_layer", &ov::unregister_custom_layer, py::arg("domain"), py::arg("op_type"));
+  m.def(
+      "custom_nodes",
+      [](Model& model, const std::string& domain, const std::string& op_type) {
+        py::list out;
+        if (!model.graph) return out;
+        auto shape_of = [](const Type& t) -> py::object {
+          if (!t.is_tensor() || !t.shape) return py::none();
+          py::list dims;
+          for (const Dim& d : *t.shape) dims.append(d.is_static() ? py::object(py::int_(d.value)) : py::object(py::none()));
+          return dims;
+        };
+        for (const auto& n : model.graph->nodes()) {
+          if (n->domain() != domain || n->op_type() != op_type) continue;
+          py::dict d;
+          d["name"] = n->name();
+          py::list ins, outs;
+          for (Value* v : n->inputs()) {
+            if (!v) { ins.append(py::none()); continue; }
+            ins.append(py::make_tuple(v->name(), static_cast<int>(v->type().is_tensor() ? v->type().elem_type : DataType::kUndefined), shape_of(v->type())));
+          }
+          for (size_t k = 0; k < n->num_outputs(); ++k)
+            outs.append(py::make_tuple(n->output(k)->name(), static_cast<int>(n->output(k)->type().is_tensor() ? n->output(k)->type().elem_type : DataType::kUndefined)));
+          d["inputs"] = ins;
+          d["outputs"] = outs;
+          py::dict attrs;
+          for (const Attribute& a : n->attributes()) {
+            switch (a.kind) {
+              case AttrKind::kInt: attrs[a.name.c_str()] = a.i; break;
+              case AttrKind::kFloat: attrs[a.name.c_str()] = a.f; break;
+              case AttrKind::kString: attrs[a.name.c_str()] = py::bytes(a.s); break;
+              case AttrKind::kInts: attrs[a.name.c_str()] = a.ints; break;
+              case AttrKind::kFloats: attrs[a.name.c_str()] = a.floats; break;
+              case AttrKind::kStrings: { py::list l; for (const auto& x : a.strings) l.append(py::bytes(x)); attrs[a.name.c_str()] = l; break; }
+              default: break;
+            }
+          }
+          d["attrs"] = attrs;
+          out.append(d);
+        }
+        return out;
+      },
+      py::arg("model"), py::arg("domain"), py::arg("op_type"));
+  m.def(
+      "set_value_type",
+      [](Model& model, const std::string& name, int elem_type, std::optional<std::vector<std::optional<int64_t>>> shape) {
+        if (!model.graph) return;
+        for (const auto& n : model.graph->nodes())
+          for (size_t k = 0; k < n->num_outputs(); ++k)
+            if (n->output(k)->name() == name) {
+              Type t = Type::tensor(static_cast<DataType>(elem_type));
+              if (shape) {
+                Shape s;
+                for (const auto& d : *shape) s.push_back(d && *d >= 0 ? Dim::of(*d) : Dim{});
+                t.shape = std::move(s);
+              }
+              n->output(k)->set_type(std::move(t));
+              return;
+            }
+        fail_usage("set_value_type: no node output named '" + name + "'");
+      },
+      py::arg("model"), py::arg("name"), py::arg("elem_type"), py::arg("shape"));
 
   // Op-level validation (ir/validate_ops.h); readers already run it, this is for models built
   // or edited in place.

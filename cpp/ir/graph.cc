@@ -137,6 +137,16 @@ Value* Graph::add_input(std::string name, Type type) {
   return inputs_.back();
 }
 
+void Graph::reorder_inputs(const std::vector<Value*>& first) {
+  std::vector<Value*> order;
+  for (Value* v : first)
+    if (std::find(inputs_.begin(), inputs_.end(), v) != inputs_.end() && std::find(order.begin(), order.end(), v) == order.end())
+      order.push_back(v);
+  for (Value* v : inputs_)
+    if (std::find(order.begin(), order.end(), v) == order.end()) order.push_back(v);
+  inputs_ = std::move(order);
+}
+
 Value* Graph::add_initializer(std::shared_ptr<Tensor> tensor) {
   auto v = std::make_unique<Value>();
   v->name_ = tensor->name();

@@ -155,6 +155,8 @@ class Graph {
   // Graph inputs in declaration order (some may also carry an initializer: ONNX IR < 4 style).
   const std::vector<Value*>& inputs() const { return inputs_; }
   Value* add_input(std::string name, Type type);
+  // Puts the listed inputs first, in the given order (the rest keep theirs after them).
+  void reorder_inputs(const std::vector<Value*>& first);
   // Initializers in declaration order.
   const std::vector<Value*>& initializers() const { return initializers_; }
   Value* add_initializer(std::shared_ptr<Tensor> tensor);

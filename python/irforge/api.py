@@ -13,6 +13,8 @@ from irforge.model import Model
 PathLike = Union[str, "os.PathLike[str]"]
 ProgressCallback = Callable[[int, int], None]
 
+from irforge.inputs import MAX_DIM as _MAX_DIM
+
 # fold_size_limit is a byte count; 2^62 keeps it far from the C++ core's uint64 range.
 MAX_FOLD_SIZE_LIMIT = 1 << 62
 
@@ -29,6 +31,17 @@ def convert_model(
     target_opset: int = 0,
     input=None,
     example_input=None,
+    output=None,
+    mean_values=None,
+    scale_values=None,
+    reverse_input_channels: bool = False,
+    layout=None,
+    source_layout=None,
+    target_layout=None,
+    extension=None,
+    batch: Optional[int] = None,
+    share_weights: bool = True,
+    verbose: bool = False,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -54,6 +67,21 @@ def convert_model(
     dicts and tuples (see irforge.inputs). Frozen inputs become constants, which the pipeline
     then folds, including Ifs they decide.
 
+    Embedded preprocessing as Model Optimizer had it (see irforge.preprocessing): the converted
+    model computes model((reverse(x) - mean_values) / scale_values) on an input `x` that may be
+    given in another layout (`layout="nchw->nhwc"`, or `source_layout` / `target_layout`) and
+    type (`input="x{u8}"`); folded into the first Conv's weights when that is exact.
+
+    `batch` (as mo's --batch): the batch dim (a layout's `n`, else dim 0) of every input whose
+    shape `input` does not give. Ranges in `input` shapes (`x[1..8,3,?,?]`) stay dynamic and keep
+    their bounds in OpenVINO IR ("1..8").
+
+    `extension`: a path to a Python file (or a list of them, or a function) that registers
+    converters for custom layers (irforge.register_converter; README "Custom layers"); loaded
+    before the model is read. `share_weights` and `verbose` are accepted as
+    `openvino.convert_model` takes them: weights are always shared (memory-mapped, never copied)
+    and `verbose=True` prints the per-pass table.
+
     Option values are checked before the model is read: a bad one raises irforge.UsageError
     naming it (TypeError for a value of the wrong kind).
     """
@@ -69,19 +97,55 @@ def convert_model(
     opt.callback("dump_callback", dump_callback)
     fold_size_limit = opt.integer("fold_size_limit", fold_size_limit, 0, MAX_FOLD_SIZE_LIMIT)
     target_opset = opt.target_opset(target_opset)
-    model, input_applied = _read(input_model, example_input=example_input, input=input)
+    from irforge import inputs as _inputs
+
+    outputs = _inputs.normalize_output(output)
+    from irforge import preprocessing as _pre
+
+    pre = _pre.check_options(mean_values, scale_values, reverse_input_channels, layout, source_layout, target_layout)
+    if batch is not None:
+        batch = opt.integer("batch", batch, 1, _MAX_DIM)
+    share_weights = opt.boolean("share_weights", share_weights)
+    verbose = opt.boolean("verbose", verbose)
+    from irforge import extensions as _ext
+
+    _ext.load_extensions(extension)
+    frontend_input, cut_specs = _split_module_input(input_model, input)
+    model, input_applied = _read(input_model, example_input=example_input, input=frontend_input)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
+        _ext.apply_onnx_converters(model)
         if target_opset:
             model.target_opset = target_opset
-        if input is not None and not input_applied:
-            from irforge import inputs as _inputs
-
-            specs = _inputs.resolve(_inputs.normalize_input(input), model.inputs)
+        if (input is not None and not input_applied) or cut_specs or outputs or _pre.any_given(pre) or batch:
+            specs = _inputs.normalize_input(input) if not input_applied else cut_specs
+            specs = _inputs.cut(model, specs, outputs)
+            if batch:
+                specs = _inputs.batch_specs(batch, specs, model.inputs, _pre.batch_axes(pre))
+            specs = _inputs.resolve(specs, model.inputs)
+            # Shapes and frozen values first (in the model's layout), then the preprocessing
+            # layers, then type changes, whose Cast so comes first: u8 -> f32 -> mean/scale.
             if specs:
-                _core.apply_inputs(model._core, specs)
+                _core.apply_inputs(model._core, [(n, shape, code if value is not None else 0, value) for n, shape, code, value in specs])
+            if _pre.any_given(pre):
+                model.preprocess_log = _core.preprocess_inputs(model._core, _pre.specs(pre, model.inputs))
+                # Recorded in OpenVINO rt_info, as ovc records its options.
+                model.mo_options = dict(getattr(model, "mo_options", {}), **{k: v for k, v in (
+                    ("mean_values", mean_values), ("scale_values", scale_values), ("layout", layout),
+                    ("source_layout", source_layout), ("target_layout", target_layout)) if v is not None})
+                if reverse_input_channels:
+                    model.mo_options["reverse_input_channels"] = True
+            if outputs:
+                model.mo_options = dict(getattr(model, "mo_options", {}), output=",".join(outputs))
+            if batch:
+                model.mo_options = dict(getattr(model, "mo_options", {}), batch=batch)
+            retyped = [(n, None, code, None) for n, shape, code, value in specs if code and value is None]
+            if retyped:
+                _core.apply_inputs(model._core, retyped)
+            if specs:
                 text = _inputs.format_resolved(specs)
                 model.input = f"{model.input},{text}" if model.input else text
+        _ext.infer_custom_ops(model)
         if runs:
             model.pass_log = list(
                 _core.run_passes(
@@ -100,7 +164,34 @@ def convert_model(
                 model.transform_after_compression = _join(model.transform_after_compression, transform)
             else:
                 model.transform = _join(model.transform, transform)
+    if verbose:
+        print(model.summary())
+        print(model.pass_table())
     return model
+
+
+def _split_module_input(input_model, input):
+    """(input for the PyTorch frontend, specs applied after it): a torch.nn.Module is exported
+    with the specs of forward()'s arguments; names of inner tensors cut the converted graph."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if input is None or torch is None or not isinstance(input_model, torch.nn.Module):
+        return input, []
+    import inspect
+
+    from irforge import inputs as _inputs
+
+    try:
+        params = set(inspect.signature(input_model.forward).parameters)
+    except (TypeError, ValueError):
+        return input, []
+    specs = _inputs.normalize_input(input)
+    later = [s for s in specs if s.name is not None and s.name not in params]
+    if not later:
+        return input, []
+    front = [s for s in specs if s.name is None or s.name in params]
+    return (front or None), later
 
 
 def _join(pipelines: str, more: str) -> str:
@@ -195,7 +286,15 @@ def save_model(
             opset = model.target_opset if target_opset is None else int(target_opset)
             model._core.save_onnx(path, external_data=mode, progress=progress, target_opset=opset)
         elif ext == ".xml":
-            return model._core.save_openvino(path, bool(compress_to_fp16), conversion_rt_info(model, compress_to_fp16), progress)
+            try:
+                return model._core.save_openvino(path, bool(compress_to_fp16), conversion_rt_info(model, compress_to_fp16), progress)
+            except UnsupportedError as e:
+                from irforge.extensions import unsupported_ops_message
+
+                listed = unsupported_ops_message(model, e)
+                if listed is None:
+                    raise
+                raise UnsupportedError(listed) from None
         else:
             raise UnsupportedError(f"{path}: unknown output format '{ext}'; use .onnx or .xml")
 
@@ -221,6 +320,8 @@ def conversion_rt_info(model: Model, compress_to_fp16: bool):
     for i, options in enumerate(model.compress_options):
         prefix = "conversion_parameters/compress_weights" + (f"_{i + 1}" if i else "")
         rt_info += [(f"{prefix}/{key}", _option_text(value)) for key, value in options.items()]
+    for key, value in getattr(model, "mo_options", {}).items():
+        rt_info.append((f"conversion_parameters/{key}", _option_text(value)))
     if model.transform_after_compression:
         rt_info.append(("conversion_parameters/transform_after_compression", model.transform_after_compression))
     return rt_info

@@ -37,15 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--output_model",
         "--output-model",
-        help="output path; the extension picks the format (.onnx or .xml). Default: <input stem>.xml in the current folder, as ovc",
+        help="output path; the extension picks the format (.onnx or .xml); a folder (existing, or ending in /) gets <input stem>.xml. "
+        "Default: <input stem>.xml in the current folder, as ovc",
     )
     c.add_argument(
         "--compress_to_fp16",
         "--compress-to-fp16",
         type=_bool_arg,
+        nargs="?",
+        const=True,
         default=True,
         metavar="True|False",
-        help="store float weights as fp16 in OpenVINO IR output (default True, as ovc)",
+        help="store float weights as fp16 in OpenVINO IR output (default True, as ovc; bare --compress_to_fp16 means True)",
     )
     c.add_argument(
         "--external_data",
@@ -64,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
         "--input",
         help='input shapes, types and frozen values as ovc/mo: "x[1,3,224,224]", "x[?,3,1..10,-1]", '
         '"ids{i64}", "flag->False", "x[2]->[1,2]"; several separated by commas',
+    )
+    c.add_argument(
+        "--output",
+        help='output tensors, comma-separated ("logits" or "block3/relu,pool"); may name inner tensors, cutting the rest '
+        "away. An --input naming an inner tensor cuts the graph there (Model Optimizer's cutting)",
+    )
+    pre = c.add_argument_group("embedded preprocessing (as Model Optimizer)", "the converted model computes "
+                               "model((reverse(x) - mean) / scale) on input x, in the target layout and --input type (x{u8})")
+    pre.add_argument("--mean_values", "--mean-values", metavar="VALUES",
+                     help='per-channel values subtracted from the input, in the model\'s channel order: "data[123.7,116.3,103.5]" or "[..]" for a single input')
+    pre.add_argument("--scale_values", "--scale-values", metavar="VALUES", help="per-channel values the input is divided by (after the mean), same syntax")
+    pre.add_argument("--reverse_input_channels", "--reverse-input-channels", action="store_true",
+                     help="reverse the channels of 3-channel inputs (RGB<->BGR), before mean and scale")
+    pre.add_argument("--layout", metavar="LAYOUT", help='"nchw->nhwc" (the model\'s layout -> the input\'s) or per input "data(nchw->nhwc)"; c is the channel dim')
+    pre.add_argument("--source_layout", "--source-layout", metavar="LAYOUT", help='the model\'s input layout: "nchw" or "data(nchw)"')
+    pre.add_argument("--target_layout", "--target-layout", metavar="LAYOUT", help='the converted model\'s input layout: "nhwc" or "data(nhwc)"')
+    c.add_argument("--batch", type=int, metavar="N", help="set the batch dim (layout n, else dim 0) of every input to N, as mo")
+    c.add_argument(
+        "--extension", action="append", default=[], metavar="FILE.py",
+        help="a Python file registering converters for custom layers (irforge.register_converter); repeatable",
     )
     c.add_argument("--dump_after", "--dump-after", metavar="PASS", help="print the graph after this pass")
     c.add_argument(
@@ -224,9 +247,12 @@ def _convert(args) -> int:
         if args.check:
             _error(f"{args.input_model}: --check needs a reference runtime for the original, and a Hugging Face LLM folder has none here")
             return 1
+
+    stem = os.path.splitext(os.path.basename(args.input_model))[0]
     if not out:
-        stem = os.path.splitext(os.path.basename(args.input_model))[0]
         out = stem + ".xml"
+    elif out.endswith(("/", os.sep)) or os.path.isdir(out):
+        out = os.path.join(out, stem + ".xml")  # as ovc: a folder keeps the model's stem
     # Option values are checked before any work, so a typo does not cost a conversion.
     if args.compress_weights:
         opt.compress_options(args.compress_weights, args.group_size, args.ratio, args.all_layers, args.backup_mode, "adjust")
@@ -237,6 +263,19 @@ def _convert(args) -> int:
         from irforge import inputs
 
         inputs.parse_input_text(args.input)
+    if args.output is not None:
+        from irforge import inputs
+
+        inputs.normalize_output(args.output)
+    from irforge import preprocessing
+
+    pre = preprocessing.check_options(args.mean_values, args.scale_values, args.reverse_input_channels, args.layout,
+                                      args.source_layout, args.target_layout)
+    if args.check and (preprocessing.any_given(pre) or args.output is not None):
+        from irforge.errors import UsageError
+
+        # irforge check feeds the original and the converted model the same inputs.
+        raise UsageError("--check cannot compare a model with embedded preprocessing or cut outputs to its original; convert without --check")
     if args.check:
         _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
@@ -247,6 +286,15 @@ def _convert(args) -> int:
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),
         target_opset=args.target_opset,
         input=args.input,
+        output=args.output,
+        mean_values=args.mean_values,
+        scale_values=args.scale_values,
+        reverse_input_channels=args.reverse_input_channels,
+        layout=args.layout,
+        source_layout=args.source_layout,
+        target_layout=args.target_layout,
+        extension=args.extension or None,
+        batch=args.batch,
     )
     if args.compress_weights:
         irforge.compress_weights(

@@ -44,6 +44,9 @@ class InputSpec(NamedTuple):
     shape: Optional[List[int]] = None
     type: Optional[str] = None
     value: Any = None
+    # Bounded dynamic dims of `shape` (-1 there): {axis: (lo, hi)}, from ranges such as 1..8;
+    # written to OpenVINO IR as "1..8".
+    bounds: Optional[dict] = None
 
 
 def _fail(text: str, why: str):
@@ -146,6 +149,7 @@ def parse_input_text(text: str) -> List[InputSpec]:
             _fail(item, "two shapes given")
         shape_text = m.group("shape1") or m.group("shape2")
         shape = _parse_shape(shape_text[1:-1], item) if shape_text else None
+        bounds = _parse_bounds(shape_text[1:-1]) if shape_text else None
         dtype = _parse_type(m.group("type"), item) if m.group("type") is not None else None
         value = _parse_value(value_text, item) if arrow else None
         name = m.group("name").strip() or None
@@ -153,8 +157,18 @@ def parse_input_text(text: str) -> List[InputSpec]:
             _fail(item, "a frozen value needs the input's name")
         if name is None and shape is None and dtype is None:
             _fail(item, "expected an input name or a shape")
-        specs.append(InputSpec(name, shape, dtype, value))
+        specs.append(InputSpec(name, shape, dtype, value, bounds))
     return specs
+
+
+def _parse_bounds(body: str) -> Optional[dict]:
+    """{axis: (lo, hi)} of the ranges lo..hi (both given, lo < hi) among the dims."""
+    out = {}
+    for axis, tok in enumerate(t for t in re.split(r"[,\s]+", body.strip()) if t):
+        lo, dots, hi = tok.partition("..")
+        if dots and lo.isdigit() and hi.isdigit() and int(lo) < int(hi):
+            out[axis] = (int(lo), int(hi))
+    return out or None
 
 
 def _is_shape(x) -> bool:
@@ -308,6 +322,8 @@ def resolve(specs: List[InputSpec], model_inputs) -> list:
         seen.add(name)
         info = by_name[name]
         for d in s.shape or []:
+            if isinstance(d, str):
+                continue  # a symbolic dim kept from the model (--batch)
             if d < -1 or d > MAX_DIM:
                 raise UsageError(f"input '{name}': dimension {d} of shape {s.shape} is not -1 (dynamic) or within 0..{MAX_DIM}")
         dtype = s.type or info.dtype
@@ -321,7 +337,7 @@ def resolve(specs: List[InputSpec], model_inputs) -> list:
             arr = arr.astype(np.float32 if dtype == "bfloat16" else dtype)
             declared = info.shape
             if s.shape is not None:
-                if any(d < 0 for d in s.shape):
+                if any(isinstance(d, str) or d < 0 for d in s.shape):
                     raise UsageError(f"input '{name}': cannot freeze to a value with a dynamic shape {s.shape}")
                 if int(np.prod(s.shape)) != arr.size:
                     raise UsageError(f"input '{name}': shape {s.shape} holds {int(np.prod(s.shape))} values, {arr.size} given")
@@ -335,11 +351,26 @@ def resolve(specs: List[InputSpec], model_inputs) -> list:
                 raw = np.ascontiguousarray(arr).tobytes()
             value = (raw, _NAME_TO_ONNX[dtype], list(arr.shape))
         type_code = _NAME_TO_ONNX[s.type] if s.type else 0
-        out.append((name, s.shape, type_code, value))
+        shape = s.shape
+        if shape is not None and value is None:
+            # Bounded dims travel as symbolic dims naming their range (unique per input and
+            # axis, so two ranges are never taken for the same dim); kept model dim names too.
+            shape = list(shape)
+            for axis, (lo, hi) in (s.bounds or {}).items():
+                if axis < len(shape) and shape[axis] == -1:
+                    shape[axis] = f"{lo}..{hi} ({name} dim {axis})"
+        out.append((name, shape, type_code, value))
     return out
 
 
 _ONNX_TO_NAME = {code: name for name, code in _NAME_TO_ONNX.items()}
+
+
+def _dim_text(d) -> str:
+    if isinstance(d, str):  # a range "1..8 (x dim 0)" or a model's symbolic dim
+        head = d.split(" ", 1)[0]
+        return head if ".." in head else "?"
+    return "?" if d < 0 else str(d)
 
 
 def format_resolved(resolved: list) -> str:
@@ -353,7 +384,7 @@ def format_resolved(resolved: list) -> str:
         if value is not None:
             shape = value[2]  # a frozen value's own shape
         if shape is not None:
-            text += "[" + ",".join("?" if d < 0 else str(d) for d in shape) + "]"
+            text += "[" + ",".join(_dim_text(d) for d in shape) + "]"
         if type_code:
             text += "{" + _ONNX_TO_NAME[type_code] + "}"
         if value is not None:
@@ -367,3 +398,62 @@ def format_resolved(resolved: list) -> str:
             text += "->" + (vals[0] if not shape and len(vals) == 1 else "[" + ",".join(vals) + "]")
         items.append(text)
     return ",".join(items)
+
+
+def normalize_output(spec) -> List[str]:
+    """Output tensor names from ``--output`` / ``convert_model(output=...)``: comma-separated
+    text, or a list of names (as ``openvino.convert_model``); any tensor of the graph may be named."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        names = [s.strip() for s in spec.split(",")]
+    elif isinstance(spec, (list, tuple)):
+        names = []
+        for s in spec:
+            if not isinstance(s, str):
+                raise TypeError(f"output must be tensor names (str), not {type(s).__name__} {s!r}")
+            names.append(s.strip())
+    else:
+        raise TypeError(f"output must be a name, comma-separated names or a list of names, not {type(spec).__name__}")
+    if not names or any(not n for n in names):
+        raise UsageError(f"output: empty tensor name in {spec!r}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"output: a tensor is named twice in {spec!r}")
+    return names
+
+
+def cut(model, specs: List[InputSpec], outputs: List[str]) -> List[InputSpec]:
+    """Cuts `model` (an irforge.Model) where specs name inner tensors and at `outputs`, as Model
+    Optimizer did; returns the specs, which then apply to the new inputs as to any input."""
+    from irforge import _core
+
+    names = {i.name for i in model.inputs}
+    cuts = [s for s in specs if s.name is not None and s.name not in names]
+    if not cuts and not outputs:
+        return specs
+    if any(s.name is None for s in specs):
+        raise UsageError("input: name every input when cutting the model (positions change with the cut)")
+    keep = [s.name for s in specs if s.name in names]
+    _core.cut_graph(model._core, [(s.name, _NAME_TO_ONNX[s.type] if s.type else 0) for s in cuts], keep, outputs, [s.name for s in specs])
+    return specs
+
+
+def batch_specs(batch: int, specs: List[InputSpec], model_inputs, batch_axes: dict) -> List[InputSpec]:
+    """--batch N as mo: the batch dim (a layout's n, else dim 0) of every input whose shape
+    `specs` do not give is N; its other dims stay as the model has them."""
+    given = {s.name for s in specs if s.shape is not None or s.value is not None}
+    out = list(specs)
+    for info in model_inputs:
+        if info.name in given or not info.shape:
+            continue
+        axis = batch_axes.get(info.name, 0)
+        if axis < 0 or axis >= len(info.shape):
+            continue
+        shape = [-1 if d is None else d for d in info.shape]
+        shape[axis] = batch
+        rest = [s for s in out if s.name == info.name]
+        if rest:
+            out[out.index(rest[0])] = rest[0]._replace(shape=shape)
+        else:
+            out.append(InputSpec(info.name, shape))
+    return out

@@ -53,7 +53,7 @@ def _flag_model():
 def test_parse_text_forms():
     assert parse_input_text("x[1,3,224,224]") == [InputSpec("x", [1, 3, 224, 224])]
     specs = parse_input_text("x[?,3,1..10,-1],ids{i64}->[1,2],flag->False,[1 2]")
-    assert specs[0] == InputSpec("x", [-1, 3, -1, -1])
+    assert specs[0] == InputSpec("x", [-1, 3, -1, -1], bounds={2: (1, 10)})  # the range keeps its bounds
     assert specs[1].name == "ids" and specs[1].type == "int64" and specs[1].value.tolist() == [1, 2]
     assert specs[2].name == "flag" and specs[2].value.item() is False
     assert specs[3] == InputSpec(None, [1, 2])

@@ -1,5 +1,7 @@
 #include "io/openvino/lowering.h"
 
+#include "io/openvino/custom_layers.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -26,6 +28,18 @@ PShape pshape_of(const Type& t) {
   std::vector<int64_t> dims;
   for (const Dim& d : *t.shape) dims.push_back(d.is_static() ? d.value : -1);
   return dims;
+}
+
+// A dynamic input dim as the Parameter's shape text: "lo..hi" for a range given in --input
+// (a symbolic dim "lo..hi (x dim 0)", see irforge.inputs), else "?".
+std::string bounded_dim_text(const Dim& d) {
+  if (d.kind != Dim::Kind::kParam) return "?";
+  size_t dots = d.param.find("..");
+  if (dots == std::string::npos || dots == 0) return "?";
+  size_t end = d.param.find(' ', dots);
+  std::string lo = d.param.substr(0, dots), hi = d.param.substr(dots + 2, end == std::string::npos ? std::string::npos : end - dots - 2);
+  auto digits = [](const std::string& s) { return !s.empty() && s.size() < 19 && s.find_first_not_of("0123456789") == std::string::npos; };
+  return digits(lo) && digits(hi) ? lo + ".." + hi : "?";
 }
 
 std::vector<uint8_t> encode_scalar(ElemType t, double v) {
@@ -523,6 +537,8 @@ void GraphLowering::lower_nodes(const Graph& g) {
       continue;
     }
     const LowerFn* fn = reg.find(n.domain(), n.op_type());
+    std::optional<LowerFn> custom = fn ? std::nullopt : custom_layer_lowering(n.domain(), n.op_type());  // irforge.register_custom_op
+    if (custom) fn = &*custom;
     if (!fn)
       fail(ErrorKind::kUnsupported, n.describe() + ": no OpenVINO lowering for " +
                                         (n.domain().empty() ? "ONNX op " : "op of domain '" + n.domain() + "' ") + n.op_type());
@@ -561,7 +577,7 @@ std::unique_ptr<OvGraph> lower_model(const Model& model, const LowerOptions& opt
     if (t.shape) {
       shape.clear();
       for (size_t i = 0; i < t.shape->size(); ++i)
-        shape += (i ? "," : "") + ((*t.shape)[i].is_static() ? std::to_string((*t.shape)[i].value) : std::string("?"));
+        shape += (i ? "," : "") + ((*t.shape)[i].is_static() ? std::to_string((*t.shape)[i].value) : bounded_dim_text((*t.shape)[i]));
     }
     l.data = {{"shape", shape}, {"element_type", elem_name(*et)}};
     OutPort p;

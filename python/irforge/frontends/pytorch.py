@@ -155,7 +155,7 @@ class _Translator:
     def check_supported(self, gm: torch.fx.GraphModule):
         missing: "OrderedDict[str, List[str]]" = OrderedDict()
         for node in _all_nodes(gm):
-            if node.op == "call_function" and _op_key(node.target) not in _OPS:
+            if node.op == "call_function" and _op_key(node.target) not in _OPS and not _extension_for(node):
                 missing.setdefault(_op_key(node.target), []).append(node.name)
         if missing:
             lines = [
@@ -164,8 +164,9 @@ class _Translator:
             raise UnsupportedError(
                 f"{self.source}: {len(missing)} PyTorch op(s) have no irforge translation:\n"
                 + "\n".join(lines)
-                + "\nNothing was converted. Custom-layer translators (irforge's custom-layer mechanism, planned) "
-                "will let you supply these; until then, rewrite them in supported ops or report them."
+                + "\nNothing was converted. Supply a custom-layer converter for each, built from ONNX ops, e.g. in ext.py:\n"
+                f"  irforge.register_converter({next(iter(missing))!r}, lambda ctx: ctx.node('Relu', ctx.inputs[:1]), framework='pytorch')\n"
+                "and convert with extension='ext.py' (--extension ext.py); see README 'Custom layers'."
             )
 
     def run(self, gm: torch.fx.GraphModule, env: Dict[str, Any]) -> List[Any]:
@@ -181,7 +182,7 @@ class _Translator:
             self._node_name = node.name
             args = [self.resolve(a, env) for a in node.args]
             kwargs = {k: self.resolve(v, env) for k, v in node.kwargs.items()}
-            fn = _OPS[_op_key(node.target)]
+            fn = _OPS.get(_op_key(node.target)) or _extension_translator(_extension_for(node))
             try:
                 out = fn(self, node, *args, **kwargs)
             except Unsupported as e:
@@ -235,6 +236,43 @@ class _Translator:
             else:
                 out.append(int(d))
         return out
+
+
+def _extension_for(node):
+    """A converter registered with irforge.register_converter(..., framework="pytorch")."""
+    from irforge.extensions import converter_for
+
+    return converter_for("pytorch", _op_key(node.target)) if node.op == "call_function" else None
+
+
+def _extension_translator(convert):
+    """Runs a user's converter: tensors reach it as builder values, in ctx.inputs (tensor
+    arguments in order), ctx.args / ctx.kwargs (the call, tensors replaced by values)."""
+    from irforge.errors import mark_user_code
+    from irforge.extensions import ConverterContext
+
+    def strip(a):
+        if isinstance(a, T):
+            return a.v
+        if isinstance(a, (list, tuple)):
+            return type(a)(strip(x) for x in a)
+        return a
+
+    def fn(tr, node, *args, **kwargs):
+        tensors = [a.v for a in _flat(list(args)) if isinstance(a, T)]
+        ctx = ConverterContext(
+            _op_key(node.target), "", node.name, tensors, {k: strip(v) for k, v in kwargs.items()},
+            lambda op_type, inputs, outputs, domain, attrs: list(
+                tr.b.node(op_type, inputs, attrs, outputs=outputs, graph=tr.graph, name=tr._node_name, **({"domain": domain} if domain else {}))),
+            lambda array, name: tr.const(array),
+            args=tuple(strip(a) for a in args), kwargs={k: strip(v) for k, v in kwargs.items()})
+        try:
+            out = convert(ctx)
+        except Exception as e:
+            raise mark_user_code(e)
+        return list(out) if isinstance(out, tuple) else out
+
+    return fn
 
 
 def _op_key(target) -> str:
