@@ -248,7 +248,7 @@ def _convert(args) -> int:
             _error(f"{args.input_model}: --check needs a reference runtime for the original, and a Hugging Face LLM folder has none here")
             return 1
 
-    stem = os.path.splitext(os.path.basename(args.input_model))[0]
+    stem = os.path.splitext(os.path.basename(os.path.normpath(args.input_model)))[0]
     if not out:
         out = stem + ".xml"
     elif out.endswith(("/", os.sep)) or os.path.isdir(out):
