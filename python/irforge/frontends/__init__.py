@@ -18,6 +18,8 @@ ONNX = "onnx"
 PYTORCH_EXPORTED = "pytorch-exported-program"  # a .pt2 archive (torch.export.save)
 PYTORCH_SCRIPT = "pytorch-torchscript"  # a TorchScript archive (torch.jit.save)
 PYTORCH_OBJECT = "pytorch-object"  # nn.Module, ScriptModule, ExportedProgram in memory
+CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
+CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
@@ -25,8 +27,6 @@ _PLANNED = {
     ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
-    ".caffemodel": "Caffe",
-    ".prototxt": "Caffe",
     ".params": "MXNet",
     ".nnet": "Kaldi",
     ".safetensors": "Hugging Face safetensors",
@@ -93,6 +93,10 @@ def detect_file(path: str) -> str:
                 "or save it with torch.export.save (.pt2)"
             )
         raise UnsupportedError(f"{path}: a zip archive that is neither a torch.export (.pt2) nor a TorchScript archive")
+    if ext in (".prototxt", ".pbtxt"):
+        return CAFFE
+    if ext == ".caffemodel":
+        return CAFFE_WEIGHTS
     if head[4:8] == b"TFL3":
         raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     # A ModelProto starts with field 1 (ir_version, varint): byte 0x08. Files named .onnx (or with
@@ -122,9 +126,20 @@ def require_torch():
     return torch
 
 
+def is_file_pair(obj) -> bool:
+    """A (net, weights) pair of paths, as Caffe models come (("deploy.prototxt", "net.caffemodel"))."""
+    return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(isinstance(p, (str, os.PathLike)) for p in obj)
+
+
 def read(input_model, *, example_input=None, input=None, source: Optional[str] = None):
-    """Converts a framework model (object or file path) into an irforge Model through its frontend.
-    Returns (model, consumed_input): whether `input` was applied while converting."""
+    """Converts a framework model (object, file path or pair of paths) into an irforge Model through
+    its frontend. Returns (model, consumed_input): whether `input` was applied while converting."""
+    if is_file_pair(input_model):
+        from irforge.frontends import caffe
+
+        if example_input is not None:
+            raise UsageError("example_input= is for PyTorch models; a Caffe net declares its inputs")
+        return caffe.convert_files(*caffe.split_pair(input_model)), False
     if isinstance(input_model, (str, os.PathLike)):
         path = os.fspath(input_model)
         kind = detect_file(path)
@@ -133,6 +148,14 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         kind = detect_object(input_model)
         if kind is None:
             raise TypeError(f"no frontend reads a {type(input_model).__name__}")
+    if kind in (CAFFE, CAFFE_WEIGHTS):
+        from irforge.frontends import caffe
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a Caffe net declares its inputs")
+        if kind == CAFFE:
+            return caffe.convert_files(path, None), False
+        return caffe.convert_files(caffe.proto_for_weights(path), path), False
     if kind == ONNX:
         if example_input is not None:
             raise UsageError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")
