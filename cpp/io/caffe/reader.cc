@@ -444,6 +444,12 @@ class Translator {
     const std::string& name = tops_[i];
     open_tops_.erase(std::remove(open_tops_.begin(), open_tops_.end(), name), open_tops_.end());
     open_tops_.push_back(name);
+    // The shapes computed here are Caffe's; recording them spares shape inference the work.
+    if (!v->is_graph_input() && !v->initializer()) {
+      Shape shape;
+      for (int64_t d : dims) shape.push_back(Dim::of(d));
+      b_.set_type(v, Type::tensor(DataType::kFloat, std::move(shape)));
+    }
     blobs_[name] = Blob{v, std::move(dims)};
   }
   Value* reshape(Value* x, const std::vector<int64_t>& dims) { return op("Reshape", {x, const_i64(dims)}); }
