@@ -9,7 +9,7 @@
 #include <map>
 
 #include "bindings/builder_binding.h"
-#include "bindings/caffe_binding.h"
+#include "bindings/file_readers_binding.h"
 #include "io/onnx/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
@@ -515,5 +515,5 @@ PYBIND11_MODULE(_core, m) {
       py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
 
   bindings::register_builder(m);
-  bindings::register_caffe(m);
+  bindings::register_file_readers(m);
 }

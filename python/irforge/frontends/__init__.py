@@ -20,6 +20,8 @@ PYTORCH_SCRIPT = "pytorch-torchscript"  # a TorchScript archive (torch.jit.save)
 PYTORCH_OBJECT = "pytorch-object"  # nn.Module, ScriptModule, ExportedProgram in memory
 CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
 CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
+MXNET = "mxnet"  # -symbol.json (+ .params)
+MXNET_PARAMS = "mxnet-params"  # a .params file given alone
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
@@ -27,7 +29,6 @@ _PLANNED = {
     ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
-    ".params": "MXNet",
     ".nnet": "Kaldi",
     ".safetensors": "Hugging Face safetensors",
     ".h5": "Keras",
@@ -97,6 +98,13 @@ def detect_file(path: str) -> str:
         return CAFFE
     if ext == ".caffemodel":
         return CAFFE_WEIGHTS
+    if ext == ".params":
+        return MXNET_PARAMS
+    if ext == ".json":
+        from irforge.frontends import mxnet
+
+        if mxnet.is_symbol_file(path):
+            return MXNET
     if head[4:8] == b"TFL3":
         raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     # A ModelProto starts with field 1 (ir_version, varint): byte 0x08. Files named .onnx (or with
@@ -135,10 +143,12 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
     """Converts a framework model (object, file path or pair of paths) into an irforge Model through
     its frontend. Returns (model, consumed_input): whether `input` was applied while converting."""
     if is_file_pair(input_model):
-        from irforge.frontends import caffe
+        from irforge.frontends import caffe, mxnet
 
         if example_input is not None:
-            raise UsageError("example_input= is for PyTorch models; a Caffe net declares its inputs")
+            raise UsageError("example_input= is for PyTorch models; (net, weights) pairs declare their inputs")
+        if any(os.fspath(p).lower().endswith((".json", ".params")) for p in input_model):
+            return mxnet.convert_files(*mxnet.split_pair(input_model)), False
         return caffe.convert_files(*caffe.split_pair(input_model)), False
     if isinstance(input_model, (str, os.PathLike)):
         path = os.fspath(input_model)
@@ -156,6 +166,14 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         if kind == CAFFE:
             return caffe.convert_files(path, None), False
         return caffe.convert_files(caffe.proto_for_weights(path), path), False
+    if kind in (MXNET, MXNET_PARAMS):
+        from irforge.frontends import mxnet
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; give an MXNet model's input shapes with input=")
+        if kind == MXNET:
+            return mxnet.convert_files(path, None), False
+        return mxnet.convert_files(mxnet.symbol_for_params(path), path), False
     if kind == ONNX:
         if example_input is not None:
             raise UsageError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")

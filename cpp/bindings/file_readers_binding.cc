@@ -1,0 +1,40 @@
+// Python bindings of the C++ readers of frameworks' file pairs (Caffe's prototxt + caffemodel,
+// MXNet's symbol JSON + params); the file work runs without the GIL.
+#include <pybind11/pybind11.h>
+
+#include "bindings/file_readers_binding.h"
+#include "io/caffe/reader.h"
+#include "io/mxnet/reader.h"
+
+namespace py = pybind11;
+
+namespace irforge::bindings {
+
+void register_file_readers(py::module_& m) {
+  m.def(
+      "read_caffe",
+      [](const std::string& prototxt, const std::string& caffemodel) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_caffe_files(prototxt, caffemodel);
+        }
+        return model;
+      },
+      py::arg("prototxt"), py::arg("caffemodel") = "",
+      "Reads a Caffe net (.prototxt) with its weights (.caffemodel; empty: none).");
+  m.def(
+      "read_mxnet",
+      [](const std::string& symbol, const std::string& params) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_mxnet_files(symbol, params);
+        }
+        return model;
+      },
+      py::arg("symbol"), py::arg("params") = "",
+      "Reads an MXNet symbol (-symbol.json) with its parameters (.params; empty: none).");
+}
+
+}  // namespace irforge::bindings
