@@ -4,7 +4,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
-# TARGET: reader (fuzz_onnx_reader: ONNX read → write → read), caffe (fuzz_caffe_reader), mxnet (fuzz_mxnet_reader) or pipeline (fuzz_pipeline: read →
+# TARGET: reader (fuzz_onnx_reader: ONNX read → write → read), caffe (fuzz_caffe_reader), mxnet (fuzz_mxnet_reader), kaldi
+# (fuzz_kaldi_reader) or pipeline (fuzz_pipeline: read →
 # default passes → OpenVINO and ONNX writers, structure-aware mutator); default both. The
 # FUZZ_TARGETS variable ("reader pipeline") is used when no TARGET is given.
 # Exits non-zero when a fuzzer finds a problem; reproducers are left in build/fuzz/artifacts/,
@@ -30,7 +31,8 @@ for t in "${REQUESTED[@]}"; do
     pipeline|fuzz_pipeline) TARGETS+=(fuzz_pipeline) ;;
     caffe|fuzz_caffe_reader) TARGETS+=(fuzz_caffe_reader) ;;
     mxnet|fuzz_mxnet_reader) TARGETS+=(fuzz_mxnet_reader) ;;
-    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline, caffe, mxnet)" >&2; exit 2 ;;
+    kaldi|fuzz_kaldi_reader) TARGETS+=(fuzz_kaldi_reader) ;;
+    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline, caffe, mxnet, kaldi)" >&2; exit 2 ;;
   esac
 done
 

@@ -4,7 +4,7 @@
 
 namespace irforge::bindings {
 
-// irforge._core.read_caffe and read_mxnet (cpp/bindings/file_readers_binding.cc).
+// irforge._core.read_caffe, read_mxnet and read_kaldi (cpp/bindings/file_readers_binding.cc).
 void register_file_readers(pybind11::module_& m);
 
 }  // namespace irforge::bindings

@@ -22,6 +22,7 @@ CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
 CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
 MXNET = "mxnet"  # -symbol.json (+ .params)
 MXNET_PARAMS = "mxnet-params"  # a .params file given alone
+KALDI = "kaldi-nnet1"  # a Kaldi nnet1 model, text or binary
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
@@ -29,7 +30,6 @@ _PLANNED = {
     ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
-    ".nnet": "Kaldi",
     ".safetensors": "Hugging Face safetensors",
     ".h5": "Keras",
     ".keras": "Keras",
@@ -75,6 +75,16 @@ def _zip_kind(path: str) -> Optional[str]:
     return None
 
 
+def _more(path: str) -> bytes:
+    """Up to 64 bytes after the first 16 (a text nnet1 model may start with blank lines)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(16)
+            return f.read(64)
+    except OSError:
+        return b""
+
+
 def detect_file(path: str) -> str:
     """The frontend for a file: magic bytes first (the content cannot lie), then the extension."""
     ext = os.path.splitext(path)[1].lower()
@@ -100,6 +110,10 @@ def detect_file(path: str) -> str:
         return CAFFE_WEIGHTS
     if ext == ".params":
         return MXNET_PARAMS
+    from irforge.frontends import kaldi
+
+    if kaldi.looks_like_nnet1(head + _more(path)) or ext == ".nnet":
+        return KALDI
     if ext == ".json":
         from irforge.frontends import mxnet
 
@@ -166,6 +180,12 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         if kind == CAFFE:
             return caffe.convert_files(path, None), False
         return caffe.convert_files(caffe.proto_for_weights(path), path), False
+    if kind == KALDI:
+        from irforge.frontends import kaldi
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a Kaldi model's input is [frames, features]")
+        return kaldi.convert_file(path), False
     if kind in (MXNET, MXNET_PARAMS):
         from irforge.frontends import mxnet
 
