@@ -41,7 +41,9 @@ constexpr uint32_t kShapeDim = 1;        // BlobShape.dim, repeated int64
 // Dims and element counts beyond these are refused (kResourceLimit) before any arithmetic.
 constexpr int64_t kMaxDim = int64_t{1} << 31;
 constexpr int64_t kMaxElements = int64_t{1} << 40;
-constexpr int64_t kMaxComputedElements = int64_t{1} << 26;  // PriorBox output made here
+constexpr int64_t kMaxComputedElements = int64_t{1} << 23;  // PriorBox output made here
+constexpr int64_t kMaxWindow = int64_t{1} << 20;            // kernel, stride, pad, dilation
+constexpr size_t kMaxPriorSizes = 1024;                      // PriorBox sizes and aspect ratios
 
 struct BlobData {
   std::vector<int64_t> dims;
@@ -216,6 +218,26 @@ const std::unordered_set<std::string>& supported_layers() {
   return s;
 }
 
+// Blobs produced and not consumed since, in the order of their last production: Caffe's net
+// outputs. Constant time per step (nets have tens of thousands of layers).
+class OpenBlobs {
+ public:
+  void consume(const std::string& name) { seq_.erase(name); }
+  void produce(const std::string& name) { seq_[name] = next_++; }
+  std::vector<std::string> in_order() const {
+    std::vector<std::pair<uint64_t, std::string>> v;
+    for (const auto& [name, n] : seq_) v.emplace_back(n, name);
+    std::sort(v.begin(), v.end());
+    std::vector<std::string> out;
+    for (auto& e : v) out.push_back(std::move(e.second));
+    return out;
+  }
+
+ private:
+  std::unordered_map<std::string, uint64_t> seq_;
+  uint64_t next_ = 0;
+};
+
 class Translator {
  public:
   Translator(const TextMessage& net, std::string label, std::shared_ptr<const Storage> weights,
@@ -235,8 +257,9 @@ class Translator {
     reserve_output_names(layers);
     legacy_inputs();
     for (const TextMessage* l : layers) layer(*l);
-    if (open_tops_.empty()) fail_invalid(label_ + ": the net has no output (no layer produces a blob that nothing consumes)");
-    for (const std::string& top : open_tops_) b_.output(b_.main_graph(), blobs_.at(top).v, top);
+    std::vector<std::string> outputs = open_tops_.in_order();
+    if (outputs.empty()) fail_invalid(label_ + ": the net has no output (no layer produces a blob that nothing consumes)");
+    for (const std::string& top : outputs) b_.output(b_.main_graph(), blobs_.at(top).v, top);
     return b_.finish();
   }
 
@@ -341,17 +364,14 @@ class Translator {
   // The net's outputs keep their blob names, so no node may take them first (node and value
   // names share one namespace): a dry run of the consume/produce bookkeeping finds them.
   void reserve_output_names(const std::vector<const TextMessage*>& layers) {
-    std::vector<std::string> open;
+    OpenBlobs open;
     for (const TextMessage* l : layers) {
-      for (const TextField* f : l->all("bottom")) open.erase(std::remove(open.begin(), open.end(), f->scalar), open.end());
+      for (const TextField* f : l->all("bottom")) open.consume(f->scalar);
       const TextField* t = l->find("type");
       if (t && t->scalar == "Input") continue;
-      for (const TextField* f : l->all("top")) {
-        open.erase(std::remove(open.begin(), open.end(), f->scalar), open.end());
-        open.push_back(f->scalar);
-      }
+      for (const TextField* f : l->all("top")) open.produce(f->scalar);
     }
-    reserved_.insert(open.begin(), open.end());
+    for (const std::string& name : open.in_order()) reserved_.insert(name);
   }
 
   void check_supported(const std::vector<const TextMessage*>& layers) {
@@ -442,8 +462,7 @@ class Translator {
     for (int64_t d : dims)
       if (d <= 0) bad("top '" + tops_[i] + "' would have shape " + dims_text(dims) + " (a dimension below 1)");
     const std::string& name = tops_[i];
-    open_tops_.erase(std::remove(open_tops_.begin(), open_tops_.end(), name), open_tops_.end());
-    open_tops_.push_back(name);
+    open_tops_.produce(name);
     // The shapes computed here are Caffe's; recording them spares shape inference the work.
     if (!v->is_graph_input() && !v->initializer()) {
       Shape shape;
@@ -499,7 +518,7 @@ class Translator {
     // Every bottom is consumed; an in-place layer puts its top back.
     for (const std::string& bname : bottoms_) {
       bottom_checked(bname);
-      open_tops_.erase(std::remove(open_tops_.begin(), open_tops_.end(), bname), open_tops_.end());
+      open_tops_.consume(bname);
     }
     const std::string& t = type_;
     if (t == "Input") input_layer(l);
@@ -572,8 +591,9 @@ class Translator {
     } else if (v.size() != nsp) {
       bad(std::string(name) + " has " + std::to_string(v.size()) + " values for " + std::to_string(nsp) + " spatial axes");
     }
+    // Far beyond any real kernel, and small enough that output-size arithmetic cannot overflow.
     for (int64_t x : v)
-      if (x < 0 || x > kMaxDim) bad(std::string(name) + " value " + std::to_string(x) + " is out of range");
+      if (x < 0 || x > kMaxWindow) bad(std::string(name) + " value " + std::to_string(x) + " is out of range");
     return v;
   }
   Window window(const TextMessage* p, size_t nsp, bool with_dilation) {
@@ -1050,6 +1070,8 @@ class Translator {
     const TextMessage* p = l.child("prior_box_param");
     std::vector<float> min_sizes = get_floats(p, "min_size"), max_sizes = get_floats(p, "max_size"), ars = {1.f};
     if (min_sizes.empty()) bad("prior_box_param.min_size is required");
+    if (min_sizes.size() > kMaxPriorSizes || get_floats(p, "aspect_ratio").size() > kMaxPriorSizes)
+      fail(ErrorKind::kResourceLimit, where() + ": more than 1024 sizes or aspect ratios");
     if (!max_sizes.empty() && max_sizes.size() != min_sizes.size()) bad("max_size needs one value per min_size");
     for (size_t i = 0; i < min_sizes.size(); ++i)
       if (!(min_sizes[i] > 0) || (!max_sizes.empty() && !(max_sizes[i] > min_sizes[i]))) bad("sizes must be positive and max_size > min_size");
@@ -1076,7 +1098,7 @@ class Translator {
     if (!(img_h > 0 && img_w > 0 && step_h > 0 && step_w > 0)) bad("image size and step must be positive");
     int64_t priors = static_cast<int64_t>(ars.size() * min_sizes.size() + max_sizes.size());
     int64_t count = checked_count({fh, fw, priors, 4}, where());
-    if (count > kMaxComputedElements / 2) fail(ErrorKind::kResourceLimit, where() + ": more than 2^25 prior boxes");
+    if (count > kMaxComputedElements / 2) fail(ErrorKind::kResourceLimit, where() + ": more than 2^22 prior box values");
     std::vector<float> out;
     out.reserve(static_cast<size_t>(count) * 2);
     auto box = [&](float cx, float cy, float bw, float bh) {
@@ -1111,7 +1133,7 @@ class Translator {
   std::unordered_map<std::string, LayerBlobs> weights_;
   Builder b_;
   std::unordered_map<std::string, Blob> blobs_;
-  std::vector<std::string> open_tops_;  // blobs nothing has consumed yet: the net's outputs
+  OpenBlobs open_tops_;  // blobs nothing has consumed yet: the net's outputs
   const TextMessage* cur_ = nullptr;
   std::string name_, type_, node_name_;
   std::unordered_set<std::string> reserved_;
