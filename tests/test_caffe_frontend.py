@@ -220,3 +220,37 @@ def test_cli_mo_style(tmp_path):
         r = subprocess.run([sys.executable, "-m", "irforge", "convert", *args, "--output_model", out], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert os.path.getsize(out) > 0
+
+
+def test_mean_file(tmp_path):
+    """mo's --mean_file: a BlobProto mean image subtracted from the input, center-cropped."""
+    from caffe_models import blob_proto
+
+    net = CaffeNet(seed=10)
+    x = net.input("data", (1, 3, 6, 6))
+    net.conv("conv", x, 4, kernel=3)
+    proto, weights = net.save(tmp_path)
+    mean = net.randn(1, 3, 8, 10)
+    mean_path = os.path.join(str(tmp_path), "mean.binaryproto")
+    with open(mean_path, "wb") as f:
+        f.write(blob_proto(mean))
+    cropped = mean[:, :, 1:7, 2:8]
+    from caffe_models import conv_ref
+
+    layer = [layer for layer in net.layers if layer[0] == "conv"][0]
+    ref = conv_ref(net.feeds["data"] - cropped, layer[5][0], layer[5][1], 1, 0, 1, 1)
+    out = os.path.join(str(tmp_path), "out.xml")
+    r = subprocess.run([sys.executable, "-m", "irforge", "convert", proto, "--input_model", weights, "--mean_file", mean_path,
+                        "--output_model", out, "--compress_to_fp16", "False"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import openvino as ov
+
+    core = ov.Core()
+    got = core.compile_model(core.read_model(out), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({0: net.feeds["data"]})[0]
+    assert np.abs(got - ref).max() <= RTOL * np.abs(ref).max()
+    with open(mean_path, "wb") as f:
+        f.write(blob_proto(net.randn(1, 3, 4, 4)))
+    from irforge.frontends import caffe
+
+    with pytest.raises(irforge.InvalidModelError, match=r"mean\.binaryproto: the mean image \[1,3,4,4\] does not fit input 'data' \[1,3,6,6\]"):
+        caffe.convert_files(proto, weights, mean_path)

@@ -14,16 +14,16 @@ namespace irforge::bindings {
 void register_file_readers(py::module_& m) {
   m.def(
       "read_caffe",
-      [](const std::string& prototxt, const std::string& caffemodel) {
+      [](const std::string& prototxt, const std::string& caffemodel, const std::string& mean_file) {
         std::shared_ptr<Model> model;
         {
           py::gil_scoped_release release;
-          model = read_caffe_files(prototxt, caffemodel);
+          model = read_caffe_files(prototxt, caffemodel, mean_file);
         }
         return model;
       },
-      py::arg("prototxt"), py::arg("caffemodel") = "",
-      "Reads a Caffe net (.prototxt) with its weights (.caffemodel; empty: none).");
+      py::arg("prototxt"), py::arg("caffemodel") = "", py::arg("mean_file") = "",
+      "Reads a Caffe net (.prototxt) with its weights (.caffemodel; empty: none) and optional mean image (.binaryproto).");
   m.def(
       "read_mxnet",
       [](const std::string& symbol, const std::string& params) {

@@ -501,7 +501,39 @@ class Translator {
     Shape shape;
     for (int64_t d : dims) shape.push_back(Dim::of(d));
     Value* v = b_.input(g(), name, Type::tensor(DataType::kFloat, shape));
+    if (mean_ && !mean_used_) v = subtract_mean(v, name, dims);
     blobs_[name] = Blob{v, dims};
+  }
+
+ public:
+  void set_mean(BlobData blob, std::shared_ptr<const Storage> storage, std::string label) {
+    mean_ = std::make_unique<BlobData>(std::move(blob));
+    mean_storage_ = std::move(storage);
+    mean_label_ = std::move(label);
+  }
+
+ private:
+  // input - mean image, the mean [1,] C, H, W center-cropped to the input's H, W (as mo did).
+  Value* subtract_mean(Value* x, const std::string& name, const std::vector<int64_t>& dims) {
+    mean_used_ = true;
+    std::vector<int64_t> md = mean_->dims;
+    if (md.size() == 4 && md[0] == 1) md.erase(md.begin());
+    if (dims.size() != 4 || md.size() != 3 || md[0] != dims[1] || md[1] < dims[2] || md[2] < dims[3])
+      fail_invalid(mean_label_ + ": the mean image " + dims_text(mean_->dims) + " does not fit input '" + name + "' " + dims_text(dims));
+    Value* m;
+    std::vector<int64_t> cd = {1, md[0], md[1], md[2]};
+    if (mean_->packed) {
+      m = b_.constant(g(), name + "/mean", DataType::kFloat, cd, mean_storage_, static_cast<size_t>(mean_->packed - mean_storage_->data()));
+    } else {
+      std::vector<uint8_t> bytes(mean_->owned.size() * 4);
+      if (!bytes.empty()) std::memcpy(bytes.data(), mean_->owned.data(), bytes.size());
+      m = b_.owned_constant(g(), name + "/mean", DataType::kFloat, cd, std::move(bytes));
+    }
+    if (md[1] != dims[2] || md[2] != dims[3]) {
+      int64_t oy = (md[1] - dims[2]) / 2, ox = (md[2] - dims[3]) / 2;
+      m = b_.node(g(), "Slice", {m, const_i64({oy, ox}), const_i64({oy + dims[2], ox + dims[3]}), const_i64({2, 3})}, {}, 1, "", name + "/mean_crop")[0];
+    }
+    return b_.node(g(), "Sub", {x, m}, {}, 1, "", name + "/subtract_mean")[0];
   }
 
   void layer(const TextMessage& l) {
@@ -1134,6 +1166,10 @@ class Translator {
   Builder b_;
   std::unordered_map<std::string, Blob> blobs_;
   OpenBlobs open_tops_;  // blobs nothing has consumed yet: the net's outputs
+  std::unique_ptr<BlobData> mean_;  // --mean_file, applied to the first input
+  std::shared_ptr<const Storage> mean_storage_;
+  std::string mean_label_;
+  bool mean_used_ = false;
   const TextMessage* cur_ = nullptr;
   std::string name_, type_, node_name_;
   std::unordered_set<std::string> reserved_;
@@ -1143,21 +1179,37 @@ class Translator {
 }  // namespace
 
 std::unique_ptr<Model> read_caffe(std::string_view prototxt, const std::string& prototxt_label, std::shared_ptr<const Storage> weights,
-                                  const std::string& weights_label) {
+                                  const std::string& weights_label, std::shared_ptr<const Storage> mean, const std::string& mean_label) {
   std::shared_ptr<TextMessage> net = caffe::parse_prototxt(prototxt, prototxt_label);
   std::unordered_map<std::string, LayerBlobs> blobs;
   if (weights) blobs = read_caffemodel(*weights, weights_label);
-  return Translator(*net, prototxt_label, std::move(weights), std::move(blobs)).run();
+  Translator t(*net, prototxt_label, std::move(weights), std::move(blobs));
+  if (mean) {
+    wire::Field whole;
+    whole.data = mean->data();
+    whole.size = mean->size();
+    BlobData blob;
+    try {
+      blob = read_blob(whole, mean_label);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kInvalidModel) throw;
+      fail_invalid(mean_label + ": not a valid mean file (BlobProto): " + e.what());
+    }
+    t.set_mean(std::move(blob), std::move(mean), mean_label);
+  }
+  return t.run();
 }
 
-std::unique_ptr<Model> read_caffe_files(const std::string& prototxt_path, const std::string& caffemodel_path) {
+std::unique_ptr<Model> read_caffe_files(const std::string& prototxt_path, const std::string& caffemodel_path, const std::string& mean_file) {
   std::ifstream in(prototxt_path, std::ios::binary);
   if (!in) fail(ErrorKind::kFile, prototxt_path + ": cannot be opened");
   std::ostringstream text;
   text << in.rdbuf();
   std::shared_ptr<const Storage> weights;
   if (!caffemodel_path.empty()) weights = std::make_shared<MappedStorage>(MappedFile::open(caffemodel_path));
-  return read_caffe(text.str(), prototxt_path, std::move(weights), caffemodel_path);
+  std::shared_ptr<const Storage> mean;
+  if (!mean_file.empty()) mean = std::make_shared<MappedStorage>(MappedFile::open(mean_file));
+  return read_caffe(text.str(), prototxt_path, std::move(weights), caffemodel_path, std::move(mean), mean_file);
 }
 
 }  // namespace irforge

@@ -16,10 +16,14 @@
 namespace irforge {
 
 // `caffemodel_path` may be empty: a net without learned blobs then still converts.
-std::unique_ptr<Model> read_caffe_files(const std::string& prototxt_path, const std::string& caffemodel_path);
+// `mean_file` (mo's --mean_file): a BlobProto (.binaryproto) subtracted from the first input,
+// center-cropped to its size when larger.
+std::unique_ptr<Model> read_caffe_files(const std::string& prototxt_path, const std::string& caffemodel_path,
+                                        const std::string& mean_file = "");
 
 // The same from memory (fuzzing, tests). `weights` may be null (no caffemodel).
 std::unique_ptr<Model> read_caffe(std::string_view prototxt, const std::string& prototxt_label,
-                                  std::shared_ptr<const Storage> weights, const std::string& weights_label);
+                                  std::shared_ptr<const Storage> weights, const std::string& weights_label,
+                                  std::shared_ptr<const Storage> mean = nullptr, const std::string& mean_label = "");
 
 }  // namespace irforge

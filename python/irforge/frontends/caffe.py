@@ -45,15 +45,25 @@ def split_pair(paths: Sequence) -> tuple:
     return a, b
 
 
-def convert_files(prototxt: str, caffemodel: Optional[str]):
+def convert_files(prototxt: str, caffemodel: Optional[str], mean_file: Optional[str] = None):
     """A Caffe net and its weights as an irforge Model. Without `caffemodel`, the .caffemodel
-    of the same stem beside the net is used when there is one."""
+    of the same stem beside the net is used when there is one. `mean_file` (mo's --mean_file,
+    a .binaryproto mean image) is subtracted from the first input, center-cropped to its size."""
     from irforge import _core
     from irforge.model import Model
 
     if caffemodel is None:
         caffemodel = _beside(prototxt, WEIGHT_EXTENSIONS)
-    return Model(_core.read_caffe(prototxt, caffemodel or ""))
+    return Model(_core.read_caffe(prototxt, caffemodel or "", mean_file or ""))
+
+
+def convert_source(source, mean_file: str):
+    """convert_files for what the CLI was given: a path or a (net, weights) pair."""
+    if isinstance(source, tuple):
+        return convert_files(*split_pair(source), mean_file=mean_file)
+    if os.path.splitext(source)[1].lower() in WEIGHT_EXTENSIONS:
+        return convert_files(proto_for_weights(source), source, mean_file)
+    return convert_files(source, None, mean_file)
 
 
 def proto_for_weights(caffemodel: str) -> str:
