@@ -59,3 +59,26 @@ def test_malformed_nnet1(tmp_path):
     open(path, "w").write("<Nnet3>\ninput-node name=input dim=40\n")
     with pytest.raises(irforge.UnsupportedError, match="an nnet3 model"):
         irforge.convert_model(path)
+
+
+@pytest.mark.parametrize("encoding", ["text", "binary"])
+def test_random_damage_only_raises_conversion_errors(tmp_path, encoding):
+    net, _ = tdnn()
+    data = net.text() if encoding == "text" else net.binary()
+    rng = np.random.default_rng(0)
+    errors = 0
+    path = os.path.join(str(tmp_path), "f.nnet")
+    for _ in range(80):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(2, len(d)))
+            if rng.random() < 0.2:
+                del d[pos:]
+            else:
+                d[pos] = int(rng.integers(0, 256))
+        open(path, "wb").write(bytes(d))
+        try:
+            irforge.convert_model(path)
+        except irforge.ConversionError:
+            errors += 1
+    assert errors > 0

@@ -150,3 +150,30 @@ def test_malformed_mxnet_files(tmp_path):
     open(sym2, "w").write('{\n  "nodes": [\n    {"op": "null" "name": "data"}\n  ]\n}')
     with pytest.raises(irforge.InvalidModelError, match=r"x-symbol\.json:3: JSON syntax error: expected ',' or '\}' in an object"):
         irforge.convert_model((sym2, params))
+
+
+def test_random_damage_only_raises_conversion_errors(tmp_path):
+    m = MXNetModel(seed=4)
+    x = m.input("data", (1, 3, 8, 8))
+    conv_bn_relu(m, "c", x, 4, 3, 1, 1)
+    symbol_text = m.symbol_json(["c_relu"]).encode()
+    params = params_bytes(m.params)
+    rng = np.random.default_rng(0)
+    errors = 0
+    for i in range(120):
+        s, p = bytearray(symbol_text), bytearray(params)
+        target = s if i % 2 else p
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(target)))
+            if rng.random() < 0.2:
+                del target[max(pos, 1):]
+            else:
+                target[pos] = int(rng.integers(0, 256))
+        sp, pp = os.path.join(str(tmp_path), "f-symbol.json"), os.path.join(str(tmp_path), "f-0000.params")
+        open(sp, "wb").write(bytes(s))
+        open(pp, "wb").write(bytes(p))
+        try:
+            irforge.convert_model((sp, pp), input="data[1,3,8,8]")
+        except irforge.ConversionError:
+            errors += 1
+    assert errors > 0
