@@ -201,7 +201,6 @@ Attribute attr_ints(const char* name, std::vector<int64_t> v) {
   a.ints = std::move(v);
   return a;
 }
-std::vector<Attribute> attrs() { return {}; }
 template <typename... A>
 std::vector<Attribute> attrs(Attribute first, A... rest) {
   std::vector<Attribute> v;
