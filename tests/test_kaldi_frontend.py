@@ -21,7 +21,8 @@ from test_caffe_frontend import run_ir  # noqa: E402
 @pytest.mark.parametrize("encoding", ["text", "binary"])
 def test_tdnn_nnet1(tmp_path, encoding):
     net, forward = tdnn()
-    path = os.path.join(str(tmp_path), "final.nnet")
+    # Recognised by content: nnet1 files have no fixed extension.
+    path = os.path.join(str(tmp_path), "final.nnet" if encoding == "text" else "final.mdl1")
     with open(path, "wb") as f:
         f.write(net.text() if encoding == "text" else net.binary())
     x = np.random.default_rng(1).standard_normal((9, 4)).astype(np.float32)

@@ -76,8 +76,9 @@ def test_resnet_style(tmp_path):
     assert [i.name for i in model.inputs] == ["data"]  # softmax_label is unused, not an input
     assert "BatchNormalization" not in model.op_histogram
     compare(m, model, ["softmax"], tmp_path)
-    # The symbol alone finds the params of its prefix.
+    # The symbol alone finds the params of its prefix, the params alone their symbol.
     compare(m, irforge.convert_model(symbol, input="data[2,3,32,32]"), ["softmax"], tmp_path)
+    compare(m, irforge.convert_model(params, input="data[2,3,32,32]"), ["softmax"], tmp_path)
 
 
 def test_other_ops(tmp_path):

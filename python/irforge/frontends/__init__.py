@@ -133,7 +133,8 @@ def detect_file(path: str) -> str:
         raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     raise UnsupportedError(
         f"{path}: unknown model format (extension '{ext}', first bytes {head[:8].hex()}); "
-        "irforge reads ONNX (.onnx), torch.export archives (.pt2) and TorchScript files (.pt)"
+        "irforge reads ONNX (.onnx), torch.export archives (.pt2), TorchScript files (.pt), Caffe (.prototxt + .caffemodel), "
+        "MXNet (-symbol.json + .params) and Kaldi nnet1 models"
     )
 
 
