@@ -254,3 +254,26 @@ def test_mean_file(tmp_path):
 
     with pytest.raises(irforge.InvalidModelError, match=r"mean\.binaryproto: the mean image \[1,3,4,4\] does not fit input 'data' \[1,3,6,6\]"):
         caffe.convert_files(proto, weights, mean_path)
+
+
+def test_legacy_inputs_train_layers_and_inner_product_forms(tmp_path):
+    """The net-level input/input_dim form, a TRAIN-only layer skipped, InnerProduct with axis 2
+    and transpose (weights stored [K, N])."""
+    net = CaffeNet(seed=11)
+    v = net.randn(2, 3, 4, 5)
+    net.feeds["data"] = v
+    net.layer("train_data", "Data", [], ["data"], {"include": {"phase": "TRAIN"}, "data_param": {"batch_size": 2}})
+    w = net.randn(20, 6)  # transpose: [K = 4 * 5, N = 6]
+    b = net.randn(6)
+    net.layer("ip", "InnerProduct", ["data"], ["ip"], {"inner_product_param": {"num_output": 6, "axis": 2, "transpose": True}}, [w, b])
+    net._set("ip", v.reshape(2, 3, 20) @ w + b)
+    proto, weights = net.save(tmp_path)
+    with open(proto) as f:
+        text = f.read()
+    with open(proto, "w") as f:
+        f.write('input: "data"\ninput_dim: 2\ninput_dim: 3\ninput_dim: 4\ninput_dim: 5\n' + text)
+    model = irforge.convert_model((proto, weights))
+    assert [i.name for i in model.inputs] == ["data"]
+    got = run_ir(model, net.feeds, ["ip"], tmp_path)["ip"]
+    assert got.shape == (2, 3, 6)
+    assert np.abs(got - net.values["ip"]).max() <= RTOL * np.abs(net.values["ip"]).max()
