@@ -9,6 +9,7 @@
 #include <map>
 
 #include "bindings/builder_binding.h"
+#include "bindings/file_readers_binding.h"
 #include "io/onnx/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
@@ -609,4 +610,6 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::register_builder(m);
   bindings::register_safetensors(m);
+
+  bindings::register_file_readers(m);
 }

@@ -210,6 +210,10 @@ def _read(input_model, *, example_input=None, input=None):
         return input_model, False
     if isinstance(input_model, (bytes, bytearray, memoryview)):
         return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>")), False
+    from irforge import frontends as _frontends
+
+    if _frontends.is_file_pair(input_model):  # (net, weights): Caffe's prototxt + caffemodel
+        return _frontends.read(tuple(opt.path("input_model", p) for p in input_model), example_input=example_input, input=input)
     if isinstance(input_model, (str, os.PathLike)):
         path = opt.path("input_model", input_model)
         from irforge import frontends

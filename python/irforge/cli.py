@@ -33,7 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("convert", help="convert a model", description="Convert a model to ONNX (.onnx) or OpenVINO IR (.xml).")
-    c.add_argument("input_model", help="the model to convert: .onnx, or a PyTorch .pt2 / TorchScript file (needs irforge[torch])")
+    c.add_argument("input_model", help="the model to convert: .onnx, a PyTorch .pt2 / TorchScript file (needs irforge[torch]), a Caffe .prototxt, an MXNet -symbol.json or a Kaldi nnet1 model")
+    # mo's two-file frameworks: the net positional and its weights by option, or the other way round.
+    c.add_argument("--input_model", "--input-model", dest="weights_model", metavar="WEIGHTS",
+                   help="the weights of a net given positionally (Caffe: irforge convert deploy.prototxt --input_model net.caffemodel)")
+    c.add_argument("--input_proto", "--input-proto", metavar="PROTOTXT",
+                   help="the Caffe net when the positional model is its .caffemodel (as mo's --input_proto)")
+    c.add_argument("--mean_file", "--mean-file", metavar="BINARYPROTO",
+                   help="Caffe: a mean image (.binaryproto) subtracted from the input, center-cropped to its size (as mo's --mean_file)")
     c.add_argument(
         "--output_model",
         "--output-model",
@@ -279,8 +286,15 @@ def _convert(args) -> int:
     if args.check:
         _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
+    source = args.input_model
+    if args.weights_model or args.input_proto:
+        source = (args.input_proto or args.input_model, args.weights_model or args.input_model)
+    if args.mean_file:
+        from irforge.frontends import caffe
+
+        source = caffe.convert_source(source, args.mean_file)
     model = irforge.convert_model(
-        args.input_model,
+        source,
         transform=args.transform,
         dump_after=args.dump_after,
         dump_callback=lambda name, text: print(f"--- graph after {name} ---\n{text}", file=sys.stderr),

@@ -18,6 +18,11 @@ ONNX = "onnx"
 PYTORCH_EXPORTED = "pytorch-exported-program"  # a .pt2 archive (torch.export.save)
 PYTORCH_SCRIPT = "pytorch-torchscript"  # a TorchScript archive (torch.jit.save)
 PYTORCH_OBJECT = "pytorch-object"  # nn.Module, ScriptModule, ExportedProgram in memory
+CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
+CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
+MXNET = "mxnet"  # -symbol.json (+ .params)
+MXNET_PARAMS = "mxnet-params"  # a .params file given alone
+KALDI = "kaldi-nnet1"  # a Kaldi nnet1 model, text or binary
 HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (frontends/hf_llm.py)
 
 
@@ -27,16 +32,13 @@ def is_hf_folder(path) -> bool:
 
     return hf_llm.is_hf_folder(os.fspath(path))
 
+
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
     ".pb": "TensorFlow GraphDef",
     ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
-    ".caffemodel": "Caffe",
-    ".prototxt": "Caffe",
-    ".params": "MXNet",
-    ".nnet": "Kaldi",
     ".h5": "Keras",
     ".keras": "Keras",
 }
@@ -81,6 +83,16 @@ def _zip_kind(path: str) -> Optional[str]:
     return None
 
 
+def _more(path: str) -> bytes:
+    """Up to 64 bytes after the first 16 (a text nnet1 model may start with blank lines)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(16)
+            return f.read(64)
+    except OSError:
+        return b""
+
+
 def detect_file(path: str) -> str:
     """The frontend for a file: magic bytes first (the content cannot lie), then the extension."""
     ext = os.path.splitext(path)[1].lower()
@@ -100,6 +112,21 @@ def detect_file(path: str) -> str:
                 "or save it with torch.export.save (.pt2)"
             )
         raise UnsupportedError(f"{path}: a zip archive that is neither a torch.export (.pt2) nor a TorchScript archive")
+    if ext in (".prototxt", ".pbtxt"):
+        return CAFFE
+    if ext == ".caffemodel":
+        return CAFFE_WEIGHTS
+    if ext == ".params":
+        return MXNET_PARAMS
+    from irforge.frontends import kaldi
+
+    if kaldi.looks_like_nnet1(head + _more(path)) or ext == ".nnet":
+        return KALDI
+    if ext == ".json":
+        from irforge.frontends import mxnet
+
+        if mxnet.is_symbol_file(path):
+            return MXNET
     if head[4:8] == b"TFL3":
         raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     # A ModelProto starts with field 1 (ir_version, varint): byte 0x08. Files named .onnx (or with
@@ -119,7 +146,8 @@ def detect_file(path: str) -> str:
         raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     raise UnsupportedError(
         f"{path}: unknown model format (extension '{ext}', first bytes {head[:8].hex()}); "
-        "irforge reads ONNX (.onnx), torch.export archives (.pt2) and TorchScript files (.pt)"
+        "irforge reads ONNX (.onnx), torch.export archives (.pt2), TorchScript files (.pt), Caffe (.prototxt + .caffemodel), "
+        "MXNet (-symbol.json + .params) and Kaldi nnet1 models"
     )
 
 
@@ -134,9 +162,22 @@ def require_torch():
     return torch
 
 
+def is_file_pair(obj) -> bool:
+    """A (net, weights) pair of paths, as Caffe models come (("deploy.prototxt", "net.caffemodel"))."""
+    return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(isinstance(p, (str, os.PathLike)) for p in obj)
+
+
 def read(input_model, *, example_input=None, input=None, source: Optional[str] = None):
-    """Converts a framework model (object or file path) into an irforge Model through its frontend.
-    Returns (model, consumed_input): whether `input` was applied while converting."""
+    """Converts a framework model (object, file path or pair of paths) into an irforge Model through
+    its frontend. Returns (model, consumed_input): whether `input` was applied while converting."""
+    if is_file_pair(input_model):
+        from irforge.frontends import caffe, mxnet
+
+        if example_input is not None:
+            raise UsageError("example_input= is for PyTorch models; (net, weights) pairs declare their inputs")
+        if any(os.fspath(p).lower().endswith((".json", ".params")) for p in input_model):
+            return mxnet.convert_files(*mxnet.split_pair(input_model)), False
+        return caffe.convert_files(*caffe.split_pair(input_model)), False
     if isinstance(input_model, (str, os.PathLike)):
         path = os.fspath(input_model)
         if os.path.isdir(path) and is_hf_folder(path):
@@ -151,6 +192,28 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         kind = detect_object(input_model)
         if kind is None:
             raise TypeError(f"no frontend reads a {type(input_model).__name__}")
+    if kind in (CAFFE, CAFFE_WEIGHTS):
+        from irforge.frontends import caffe
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a Caffe net declares its inputs")
+        if kind == CAFFE:
+            return caffe.convert_files(path, None), False
+        return caffe.convert_files(caffe.proto_for_weights(path), path), False
+    if kind == KALDI:
+        from irforge.frontends import kaldi
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a Kaldi model's input is [frames, features]")
+        return kaldi.convert_file(path), False
+    if kind in (MXNET, MXNET_PARAMS):
+        from irforge.frontends import mxnet
+
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; give an MXNet model's input shapes with input=")
+        if kind == MXNET:
+            return mxnet.convert_files(path, None), False
+        return mxnet.convert_files(mxnet.symbol_for_params(path), path), False
     if kind == ONNX:
         if example_input is not None:
             raise UsageError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")

@@ -1,7 +1,7 @@
 """Seed inputs for fuzz_safetensors_reader, generated (nothing binary is committed):
 small safetensors files as the format's writers lay them out, and a shard index.
 
-    python3 tests/fuzz/make_safetensors_corpus.py OUT_DIR
+    python3 tests/fuzz/make_corpus_fuzz_safetensors_reader.py OUT_DIR
 """
 
 import json

@@ -1,0 +1,22 @@
+// Kaldi frontend: nnet1 acoustic models (nnet-copy output, text or binary) read without Kaldi.
+// The model maps a [frames, features] matrix to [frames, outputs]; Splice gathers neighbouring
+// frames (clamped at the utterance edges, as nnet-forward does). Binary matrices become
+// constants viewing the memory-mapped file in place.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ir/graph.h"
+#include "ir/tensor.h"
+
+namespace irforge {
+
+struct KaldiOptions {
+  bool remove_output_softmax = false;  // mo's --remove_output_softmax: the logits are the output
+};
+
+std::unique_ptr<Model> read_kaldi_file(const std::string& path, const KaldiOptions& options = {});
+std::unique_ptr<Model> read_kaldi(std::shared_ptr<const Storage> data, const std::string& label, const KaldiOptions& options = {});
+
+}  // namespace irforge

@@ -1,0 +1,621 @@
+#include "io/mxnet/reader.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "io/mxnet/json.h"
+#include "ir/builder.h"
+#include "support/error.h"
+#include "support/fp16.h"
+#include "support/mapped_file.h"
+
+namespace irforge {
+namespace {
+
+// The NDArray-list container (MXNet's NDArray::Save / mx.nd.save): a list header, the arrays,
+// then their names ("arg:..." learned parameters, "aux:..." running statistics).
+constexpr uint64_t kListMagic = 0x112;
+constexpr uint32_t kArrayV1 = 0xF993fac8;  // int64 shape, no storage type
+constexpr uint32_t kArrayV2 = 0xF993fac9;  // + storage type
+constexpr uint32_t kArrayV3 = 0xF993faca;  // + NumPy shape semantics (ndim -1 = none)
+constexpr int64_t kMaxDim = int64_t{1} << 31;
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+struct Param {
+  bool none = false;  // an array saved without shape or data
+  DataType dtype = DataType::kFloat;
+  int type_flag = 0;
+  std::vector<int64_t> dims;
+  size_t offset = 0, nbytes = 0;
+};
+
+class Cursor {
+ public:
+  Cursor(const Storage& s, const std::string& label) : p_(s.data()), size_(s.size()), label_(label) {}
+  template <typename T>
+  T read(const char* what) {
+    if (size_ - pos_ < sizeof(T)) bad(std::string("truncated ") + what);
+    T v;
+    std::memcpy(&v, p_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  size_t skip(uint64_t n, const char* what) {
+    if (n > size_ - pos_) bad(std::string("truncated ") + what + " (" + std::to_string(n) + " bytes declared, " + std::to_string(size_ - pos_) + " left)");
+    size_t at = pos_;
+    pos_ += static_cast<size_t>(n);
+    return at;
+  }
+  std::string str(uint64_t n, const char* what) {
+    size_t at = skip(n, what);
+    return std::string(reinterpret_cast<const char*>(p_ + at), static_cast<size_t>(n));
+  }
+  size_t left() const { return size_ - pos_; }
+  [[noreturn]] void bad(const std::string& what) const { fail_invalid(label_ + ": not a valid MXNet .params file: " + what + " at byte " + std::to_string(pos_)); }
+
+ private:
+  const uint8_t* p_;
+  size_t size_, pos_ = 0;
+  const std::string& label_;
+};
+
+std::unordered_map<std::string, Param> read_params(const Storage& s, const std::string& label) {
+  Cursor c(s, label);
+  if (c.read<uint64_t>("header") != kListMagic) c.bad("no NDArray-list magic (0x112)");
+  c.read<uint64_t>("header");
+  uint64_t n = c.read<uint64_t>("array count");
+  if (n > c.left() / 16) c.bad("array count " + std::to_string(n) + " exceeds the file");
+  std::vector<Param> arrays;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t magic = c.read<uint32_t>("array magic");
+    if (magic != kArrayV1 && magic != kArrayV2 && magic != kArrayV3)
+      fail(ErrorKind::kUnsupported, label + ": array " + std::to_string(i) + " is in a legacy or unknown NDArray format (magic 0x" +
+                                        [&] { char b[16]; std::snprintf(b, sizeof b, "%08x", magic); return std::string(b); }() + ")");
+    if (magic != kArrayV1) {
+      int32_t stype = c.read<int32_t>("storage type");
+      if (stype != 0) fail(ErrorKind::kUnsupported, label + ": array " + std::to_string(i) + " is sparse (storage type " + std::to_string(stype) + ")");
+    }
+    int32_t ndim = c.read<int32_t>("shape rank");
+    Param p;
+    if (ndim < 0 || (ndim == 0 && magic != kArrayV3)) {  // a none array: no context, type or data
+      p.none = true;
+      arrays.push_back(p);
+      continue;
+    }
+    if (ndim > 32) c.bad("array " + std::to_string(i) + " has rank " + std::to_string(ndim));
+    int64_t count = 1;
+    for (int32_t d = 0; d < ndim; ++d) {
+      int64_t dim = c.read<int64_t>("shape");
+      if (dim < 0 || dim > kMaxDim) fail(ErrorKind::kResourceLimit, label + ": array " + std::to_string(i) + " has dimension " + std::to_string(dim));
+      if (dim && count > kMaxElements / dim) fail(ErrorKind::kResourceLimit, label + ": array " + std::to_string(i) + " has more than 2^40 elements");
+      count *= dim;
+      p.dims.push_back(dim);
+    }
+    c.read<int32_t>("device type");
+    c.read<int32_t>("device id");
+    p.type_flag = c.read<int32_t>("type flag");
+    size_t width;
+    switch (p.type_flag) {
+      case 0: p.dtype = DataType::kFloat; width = 4; break;
+      case 1: p.dtype = DataType::kDouble; width = 8; break;
+      case 2: p.dtype = DataType::kFloat16; width = 2; break;
+      case 3: p.dtype = DataType::kUint8; width = 1; break;
+      case 4: p.dtype = DataType::kInt32; width = 4; break;
+      case 5: p.dtype = DataType::kInt8; width = 1; break;
+      case 6: p.dtype = DataType::kInt64; width = 8; break;
+      default: c.bad("array " + std::to_string(i) + " has unknown type flag " + std::to_string(p.type_flag));
+    }
+    p.nbytes = static_cast<size_t>(count) * width;
+    p.offset = c.skip(p.nbytes, "array data");
+    arrays.push_back(std::move(p));
+  }
+  uint64_t names = c.read<uint64_t>("name count");
+  if (names != n) c.bad(std::to_string(names) + " names for " + std::to_string(n) + " arrays");
+  std::unordered_map<std::string, Param> out;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string name = c.str(c.read<uint64_t>("name length"), "name");
+    // "arg:conv0_weight" / "aux:bn0_moving_mean" name the symbol's variables.
+    if (name.rfind("arg:", 0) == 0 || name.rfind("aux:", 0) == 0) name = name.substr(4);
+    out[name] = arrays[i];
+  }
+  return out;
+}
+
+Attribute attr_i(const char* name, int64_t v) { Attribute a; a.name = name; a.kind = AttrKind::kInt; a.i = v; return a; }
+Attribute attr_f(const char* name, float v) { Attribute a; a.name = name; a.kind = AttrKind::kFloat; a.f = v; return a; }
+Attribute attr_s(const char* name, std::string v) { Attribute a; a.name = name; a.kind = AttrKind::kString; a.s = std::move(v); return a; }
+Attribute attr_ints(const char* name, std::vector<int64_t> v) { Attribute a; a.name = name; a.kind = AttrKind::kInts; a.ints = std::move(v); return a; }
+template <typename... A>
+std::vector<Attribute> attrs(A... a) {
+  std::vector<Attribute> v;
+  (v.push_back(std::move(a)), ...);
+  return v;
+}
+
+const std::unordered_map<std::string, const char*>& binary_ops() {
+  static const std::unordered_map<std::string, const char*> m = {
+      {"elemwise_add", "Add"}, {"_plus", "Add"}, {"_Plus", "Add"}, {"broadcast_add", "Add"}, {"broadcast_plus", "Add"},
+      {"elemwise_sub", "Sub"}, {"_minus", "Sub"}, {"_Minus", "Sub"}, {"broadcast_sub", "Sub"}, {"broadcast_minus", "Sub"},
+      {"elemwise_mul", "Mul"}, {"_mul", "Mul"}, {"_Mul", "Mul"}, {"broadcast_mul", "Mul"},
+      {"elemwise_div", "Div"}, {"_div", "Div"}, {"_Div", "Div"}, {"broadcast_div", "Div"},
+      {"_maximum", "Max"}, {"broadcast_maximum", "Max"}, {"_minimum", "Min"}, {"broadcast_minimum", "Min"},
+      {"_power", "Pow"}, {"broadcast_power", "Pow"}};
+  return m;
+}
+const std::unordered_map<std::string, const char*>& unary_ops() {
+  static const std::unordered_map<std::string, const char*> m = {
+      {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"exp", "Exp"}, {"log", "Log"}, {"sqrt", "Sqrt"},
+      {"abs", "Abs"}, {"negative", "Neg"}, {"softsign", "Softsign"}, {"Dropout", "Identity"}, {"_copy", "Identity"},
+      {"identity", "Identity"}, {"BlockGrad", "Identity"}, {"stop_gradient", "Identity"}, {"Flatten", "Flatten"}, {"flatten", "Flatten"}};
+  return m;
+}
+const std::unordered_set<std::string>& scalar_ops() {
+  static const std::unordered_set<std::string> s = {"_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar",
+                                                    "_rdiv_scalar", "_power_scalar", "_maximum_scalar", "_minimum_scalar"};
+  return s;
+}
+const std::unordered_set<std::string>& other_ops() {
+  static const std::unordered_set<std::string> s = {
+      "null", "Convolution", "Deconvolution", "BatchNorm", "Activation", "LeakyReLU", "Pooling", "FullyConnected", "Concat", "concat",
+      "Reshape", "reshape", "SoftmaxOutput", "Softmax", "softmax", "log_softmax", "SoftmaxActivation", "UpSampling", "add_n",
+      "ElementWiseSum", "transpose", "clip"};
+  return s;
+}
+
+class Translator {
+ public:
+  Translator(const json::Value& sym, std::string label, std::shared_ptr<const Storage> storage, std::unordered_map<std::string, Param> params,
+             std::string params_label)
+      : sym_(sym), label_(std::move(label)), storage_(std::move(storage)), params_(std::move(params)),
+        params_label_(std::move(params_label)), b_(label_) {}
+
+  std::unique_ptr<Model> run() {
+    const json::Value* nodes = sym_.get("nodes");
+    const json::Value* heads = sym_.get("heads");
+    if (!sym_.is_object() || !nodes || !nodes->is_array() || !heads || !heads->is_array())
+      fail_invalid(label_ + ": not an MXNet symbol file (needs 'nodes' and 'heads' arrays)");
+    std::string unknown;
+    size_t n_unknown = 0;
+    for (const json::Value& n : nodes->items) {
+      std::string op = str_member(n, "op");
+      if (binary_ops().count(op) || unary_ops().count(op) || scalar_ops().count(op) || other_ops().count(op)) continue;
+      if (++n_unknown <= 20) unknown += std::string(unknown.empty() ? "" : ", ") + "'" + str_member(n, "name") + "' (" + op + ")";
+    }
+    if (n_unknown)
+      fail(ErrorKind::kUnsupported, label_ + ": " + std::to_string(n_unknown) + " node(s) of unsupported ops: " + unknown + (n_unknown > 20 ? ", ..." : ""));
+    for (const json::Value& h : heads->items) head_ids_.insert(entry(h, nodes->items.size()).first);
+    outputs_.resize(nodes->items.size());
+    for (size_t i = 0; i < nodes->items.size(); ++i) node(i, nodes->items[i]);
+    if (heads->items.empty()) fail_invalid(label_ + ": the symbol has no heads (outputs)");
+    std::unordered_set<std::string> used;
+    for (const json::Value& h : heads->items) {
+      auto [id, idx] = entry(h, nodes->items.size());
+      std::string name = str_member(nodes->items[id], "name");
+      if (idx) name += ":" + std::to_string(idx);
+      if (!used.insert(name).second) continue;
+      b_.output(b_.main_graph(), value(id, idx), name);
+    }
+    return b_.finish();
+  }
+
+ private:
+  [[noreturn]] void bad(const std::string& what) const { fail_invalid(where() + ": " + what); }
+  [[noreturn]] void unsupported(const std::string& what) const { fail(ErrorKind::kUnsupported, where() + ": " + what); }
+  std::string where() const { return label_ + ": node " + std::to_string(cur_id_) + " '" + name_ + "' (" + op_ + ")"; }
+
+  static std::string str_member(const json::Value& v, const char* key) {
+    const json::Value* m = v.is_object() ? v.get(key) : nullptr;
+    return m && m->is_string() ? m->text : "";
+  }
+  std::pair<size_t, size_t> entry(const json::Value& e, size_t limit) const {
+    if (!e.is_array() || e.items.size() < 2 || !e.items[0].is_number() || !e.items[1].is_number())
+      fail_invalid(label_ + ": an input or head entry must be [node, output, ...]");
+    double id = e.items[0].number, idx = e.items[1].number;
+    if (!(id >= 0 && id < static_cast<double>(limit)) || !(idx >= 0 && idx < 64) || id != static_cast<double>(static_cast<size_t>(id)))
+      fail_invalid(label_ + ": entry [" + e.items[0].text + ", " + e.items[1].text + "] refers to no earlier node output");
+    return {static_cast<size_t>(id), static_cast<size_t>(idx)};
+  }
+
+  // ---- attributes (MXNet stores every attribute as a string) ------------------------------
+  const std::string* attr(const char* key) const {
+    for (const json::Value* a : attr_objects_) {
+      const json::Value* v = a->get(key);
+      if (v && v->is_string() && v->text != "None") return &v->text;
+    }
+    return nullptr;
+  }
+  std::vector<int64_t> ints(const char* key, std::vector<int64_t> def) const {
+    const std::string* s = attr(key);
+    if (!s) return def;
+    std::vector<int64_t> out;
+    const char* p = s->c_str();
+    while (*p) {
+      if (*p == '(' || *p == ')' || *p == '[' || *p == ']' || *p == ',' || *p == ' ' || *p == 'L') {
+        ++p;
+        continue;
+      }
+      char* end = nullptr;
+      long long v = std::strtoll(p, &end, 10);
+      if (end == p) bad("attribute " + std::string(key) + "='" + *s + "' is not a tuple of integers");
+      out.push_back(v);
+      p = end;
+    }
+    return out;
+  }
+  int64_t integer(const char* key, int64_t def) const {
+    std::vector<int64_t> v = ints(key, {def});
+    if (v.size() != 1) bad("attribute " + std::string(key) + " must be one integer");
+    return v[0];
+  }
+  float number(const char* key, float def) const {
+    const std::string* s = attr(key);
+    if (!s) return def;
+    char* end = nullptr;
+    double v = std::strtod(s->c_str(), &end);
+    if (end == s->c_str() || *end) bad("attribute " + std::string(key) + "='" + *s + "' is not a number");
+    return static_cast<float>(v);
+  }
+  bool boolean(const char* key, bool def) const {
+    const std::string* s = attr(key);
+    if (!s) return def;
+    if (*s == "True" || *s == "true" || *s == "1") return true;
+    if (*s == "False" || *s == "false" || *s == "0") return false;
+    bad("attribute " + std::string(key) + "='" + *s + "' is not a boolean");
+  }
+  std::string text(const char* key, const std::string& def) const {
+    const std::string* s = attr(key);
+    return s ? *s : def;
+  }
+  std::vector<int64_t> window(const char* key, size_t n, int64_t def) const {
+    std::vector<int64_t> v = ints(key, {});
+    if (v.empty()) v.assign(n, def);
+    if (v.size() != n) bad("attribute " + std::string(key) + " has " + std::to_string(v.size()) + " values for a " + std::to_string(n) + "-D kernel");
+    for (int64_t x : v)
+      if (x < 0 || x > kMaxDim) bad("attribute " + std::string(key) + " has value " + std::to_string(x));
+    return v;
+  }
+
+  // ---- values ------------------------------------------------------------------------------
+  Graph& g() { return b_.main_graph(); }
+  Value* op(const std::string& type, const std::vector<Value*>& in, std::vector<Attribute> a = {}) {
+    return b_.node(g(), type, in, std::move(a), 1, "", node_name_)[0];
+  }
+  Value* const_i64(const std::vector<int64_t>& v) {
+    std::vector<uint8_t> bytes(v.size() * 8);
+    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
+    return b_.owned_constant(g(), name_ + "/shape", DataType::kInt64, {static_cast<int64_t>(v.size())}, std::move(bytes));
+  }
+  Value* const_f32(const std::vector<float>& v, std::vector<int64_t> dims, const std::string& what) {
+    std::vector<uint8_t> bytes(v.size() * 4);
+    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
+    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+  }
+
+  // A variable (op "null"): a parameter from the .params file, else a graph input.
+  Value* variable(size_t id) {
+    const std::string& name = names_[id];
+    auto it = params_.find(name);
+    if (it == params_.end()) {
+      Value* v = b_.input(g(), name, Type::tensor(DataType::kFloat));
+      return v;
+    }
+    const Param& p = it->second;
+    if (p.none) fail_invalid(params_label_ + ": parameter '" + name + "' is an array without shape or data");
+    if (p.dtype == DataType::kFloat) return b_.constant(g(), name, DataType::kFloat, p.dims, storage_, p.offset);
+    // Other float widths become float32 (MXNet's inference math is float32).
+    size_t n = p.nbytes / (p.dtype == DataType::kDouble ? 8 : p.dtype == DataType::kFloat16 ? 2 : 1);
+    std::vector<float> f(n);
+    const uint8_t* src = storage_->data() + p.offset;
+    if (p.dtype == DataType::kDouble) {
+      for (size_t i = 0; i < n; ++i) { double d; std::memcpy(&d, src + 8 * i, 8); f[i] = static_cast<float>(d); }
+    } else if (p.dtype == DataType::kFloat16) {
+      for (size_t i = 0; i < n; ++i) { uint16_t h; std::memcpy(&h, src + 2 * i, 2); f[i] = f16_to_f32(h); }
+    } else {
+      fail(ErrorKind::kUnsupported, params_label_ + ": parameter '" + name + "' has integer type flag " + std::to_string(p.type_flag));
+    }
+    std::vector<uint8_t> bytes(n * 4);
+    if (n) std::memcpy(bytes.data(), f.data(), bytes.size());
+    return b_.owned_constant(g(), name, DataType::kFloat, p.dims, std::move(bytes));
+  }
+  Value* value(size_t id, size_t idx) {
+    auto& outs = outputs_[id];
+    if (ops_[id] == "null" && outs.empty()) outs.push_back(variable(id));
+    if (idx >= outs.size()) fail_invalid(label_ + ": output " + std::to_string(idx) + " of node '" + names_[id] + "' does not exist");
+    return outs[idx];
+  }
+  Value* in(size_t i) {
+    if (i >= inputs_.size()) bad("needs at least " + std::to_string(i + 1) + " input(s), has " + std::to_string(inputs_.size()));
+    return value(inputs_[i].first, inputs_[i].second);
+  }
+  const Param* param_of(size_t i) const {
+    if (i >= inputs_.size()) return nullptr;
+    size_t id = inputs_[i].first;
+    if (ops_[id] != "null") return nullptr;
+    auto it = params_.find(names_[id]);
+    return it == params_.end() ? nullptr : &it->second;
+  }
+  const Param& need_param(size_t i, const char* what) const {
+    const Param* p = param_of(i);
+    if (!p) bad(std::string("its ") + what + " (input " + std::to_string(i) + ") must be a parameter in the .params file");
+    return *p;
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------
+  void node(size_t id, const json::Value& n) {
+    cur_id_ = id;
+    op_ = str_member(n, "op");
+    name_ = str_member(n, "name");
+    if (name_.empty()) name_ = "node" + std::to_string(id);
+    names_.push_back(name_);
+    ops_.push_back(op_);
+    node_name_ = head_ids_.count(id) ? name_ + "/" + op_ : name_;
+    attr_objects_.clear();
+    for (const char* key : {"attrs", "attr", "param"})
+      if (const json::Value* a = n.get(key); a && a->is_object()) attr_objects_.push_back(a);
+    inputs_.clear();
+    if (const json::Value* ins = n.get("inputs")) {
+      if (!ins->is_array()) bad("'inputs' must be an array");
+      for (const json::Value& e : ins->items) inputs_.push_back(entry(e, id));  // only earlier nodes
+    }
+    if (op_ == "null") return;
+    outputs_[id] = translate();
+  }
+
+  std::vector<Value*> translate() {
+    const std::string& o = op_;
+    if (auto it = binary_ops().find(o); it != binary_ops().end()) return {op(it->second, {in(0), in(1)})};
+    if (auto it = unary_ops().find(o); it != unary_ops().end())
+      return {std::string(it->second) == "Flatten" ? op("Flatten", {in(0)}, attrs(attr_i("axis", 1))) : op(it->second, {in(0)})};
+    if (scalar_ops().count(o)) return {scalar_op()};
+    if (o == "Convolution" || o == "Deconvolution") return {convolution(o == "Deconvolution")};
+    if (o == "BatchNorm") return {batch_norm()};
+    if (o == "Activation") return {activation(text("act_type", "relu"))};
+    if (o == "LeakyReLU") return {leaky_relu()};
+    if (o == "Pooling") return {pooling()};
+    if (o == "FullyConnected") return {fully_connected()};
+    if (o == "Concat" || o == "concat") {
+      std::vector<Value*> xs;
+      for (size_t i = 0; i < inputs_.size(); ++i) xs.push_back(in(i));
+      if (xs.empty()) bad("has no inputs");
+      return {op("Concat", xs, attrs(attr_i("axis", integer("dim", integer("axis", 1)))))};
+    }
+    if (o == "add_n" || o == "ElementWiseSum") {
+      std::vector<Value*> xs;
+      for (size_t i = 0; i < inputs_.size(); ++i) xs.push_back(in(i));
+      if (xs.empty()) bad("has no inputs");
+      return {op("Sum", xs)};
+    }
+    if (o == "Reshape" || o == "reshape") return {reshape()};
+    if (o == "SoftmaxOutput" || o == "Softmax") return {softmax_output()};
+    if (o == "SoftmaxActivation") {
+      if (text("mode", "instance") == "channel") return {op("Softmax", {in(0)}, attrs(attr_i("axis", 1)))};
+      return {softmax_output()};
+    }
+    if (o == "softmax" || o == "log_softmax") {
+      Value* x = in(0);
+      if (attr("temperature")) x = op("Div", {x, const_f32({number("temperature", 1.f)}, {}, "temperature")});
+      return {op(o == "softmax" ? "Softmax" : "LogSoftmax", {x}, attrs(attr_i("axis", integer("axis", -1))))};
+    }
+    if (o == "UpSampling") return {upsampling()};
+    if (o == "transpose") {
+      std::vector<int64_t> axes = ints("axes", {});
+      if (axes.empty()) return {op("Transpose", {in(0)})};
+      return {op("Transpose", {in(0)}, attrs(attr_ints("perm", axes)))};
+    }
+    if (o == "clip")
+      return {op("Clip", {in(0), const_f32({number("a_min", 0.f)}, {}, "min"), const_f32({number("a_max", 0.f)}, {}, "max")})};
+    unsupported("op");
+  }
+
+  Value* scalar_op() {
+    Value* x = in(0);
+    Value* s = const_f32({number("scalar", 0.f)}, {}, "scalar");
+    const std::string& o = op_;
+    if (o == "_plus_scalar") return op("Add", {x, s});
+    if (o == "_minus_scalar") return op("Sub", {x, s});
+    if (o == "_rminus_scalar") return op("Sub", {s, x});
+    if (o == "_mul_scalar") return op("Mul", {x, s});
+    if (o == "_div_scalar") return op("Div", {x, s});
+    if (o == "_rdiv_scalar") return op("Div", {s, x});
+    if (o == "_power_scalar") return op("Pow", {x, s});
+    if (o == "_maximum_scalar") return op("Max", {x, s});
+    return op("Min", {x, s});
+  }
+
+  Value* convolution(bool transposed) {
+    if (text("layout", "NCHW").find('C') != 1) unsupported("layout " + text("layout", ""));
+    std::vector<int64_t> kernel = ints("kernel", {});
+    if (kernel.empty() || kernel.size() > 3) bad("kernel must have 1 to 3 values");
+    for (int64_t k : kernel)
+      if (k < 1 || k > kMaxDim) bad("kernel sizes must be positive");
+    size_t n = kernel.size();
+    std::vector<int64_t> stride = window("stride", n, 1), dilate = window("dilate", n, 1), pad = window("pad", n, 0);
+    for (size_t i = 0; i < n; ++i)
+      if (stride[i] < 1 || dilate[i] < 1) bad("stride and dilate must be at least 1");
+    int64_t filters = integer("num_filter", 0), group = integer("num_group", 1);
+    if (filters < 1 || group < 1 || filters % group) bad("num_filter must be a positive multiple of num_group");
+    const Param& w = need_param(1, "weight");
+    if (w.dims.size() != n + 2 || !std::equal(kernel.begin(), kernel.end(), w.dims.begin() + 2) ||
+        (transposed ? w.dims[1] * group : w.dims[0]) != filters)
+      bad("weight shape does not match num_filter " + std::to_string(filters) + ", num_group and kernel");
+    std::vector<Value*> xs = {in(0), in(1)};
+    if (!boolean("no_bias", transposed)) xs.push_back(in(2));
+    std::vector<int64_t> pads = pad;
+    pads.insert(pads.end(), pad.begin(), pad.end());
+    std::vector<Attribute> a = attrs(attr_ints("kernel_shape", kernel), attr_ints("strides", stride), attr_ints("dilations", dilate),
+                                     attr_ints("pads", pads), attr_i("group", group));
+    if (transposed) {
+      if (!ints("target_shape", {}).empty()) unsupported("target_shape");
+      std::vector<int64_t> adj = window("adj", n, 0);
+      for (size_t i = 0; i < n; ++i)
+        if (adj[i] >= std::max(stride[i], dilate[i])) bad("adj must be smaller than stride or dilate");
+      a.push_back(attr_ints("output_padding", adj));
+    }
+    return op(transposed ? "ConvTranspose" : "Conv", xs, std::move(a));
+  }
+
+  Value* batch_norm() {
+    if (integer("axis", 1) != 1) unsupported("axis other than 1");
+    float eps = number("eps", 1e-3f);
+    if (!(eps >= 0)) bad("eps must not be negative");
+    const Param& beta = need_param(2, "beta");
+    need_param(3, "moving_mean");
+    need_param(4, "moving_var");
+    Value* gamma = in(1);
+    // fix_gamma (the symbolic API's default) means gamma is 1 whatever the file holds.
+    if (boolean("fix_gamma", true)) {
+      int64_t c = beta.dims.size() == 1 ? beta.dims[0] : -1;
+      if (c < 0) bad("beta must be 1-D");
+      gamma = const_f32(std::vector<float>(static_cast<size_t>(c), 1.f), {c}, "gamma");
+    }
+    return op("BatchNormalization", {in(0), gamma, in(2), in(3), in(4)}, attrs(attr_f("epsilon", eps)));
+  }
+
+  Value* activation(const std::string& type) {
+    static const std::unordered_map<std::string, const char*> m = {
+        {"relu", "Relu"}, {"sigmoid", "Sigmoid"}, {"tanh", "Tanh"}, {"softrelu", "Softplus"}, {"softsign", "Softsign"}};
+    auto it = m.find(type);
+    if (it == m.end()) unsupported("act_type '" + type + "'");
+    return op(it->second, {in(0)});
+  }
+
+  Value* leaky_relu() {
+    std::string type = text("act_type", "leaky");
+    float slope = number("slope", 0.25f);
+    if (type == "leaky") return op("LeakyRelu", {in(0)}, attrs(attr_f("alpha", slope)));
+    if (type == "elu") return op("Elu", {in(0)}, attrs(attr_f("alpha", slope)));
+    if (type == "selu") return op("Selu", {in(0)});
+    if (type == "prelu") {
+      // gamma is per channel (axis 1): shaped [C, 1, 1] for NCHW feature maps.
+      const Param& g = need_param(1, "gamma");
+      if (g.dims.size() != 1) bad("prelu gamma must be 1-D");
+      return op("PRelu", {in(0), op("Reshape", {in(1), const_i64({-1, 1, 1})})});
+    }
+    unsupported("act_type '" + type + "'");
+  }
+
+  Value* pooling() {
+    std::string type = text("pool_type", "max");
+    if (type != "max" && type != "avg" && type != "sum") unsupported("pool_type '" + type + "'");
+    if (text("layout", "NCHW").find('C') != 1) unsupported("layout " + text("layout", ""));
+    if (boolean("global_pool", false)) {
+      if (type == "sum") unsupported("global sum pooling");
+      return op(type == "max" ? "GlobalMaxPool" : "GlobalAveragePool", {in(0)});
+    }
+    std::vector<int64_t> kernel = ints("kernel", {});
+    if (kernel.empty() || kernel.size() > 3) bad("kernel must have 1 to 3 values");
+    size_t n = kernel.size();
+    for (int64_t k : kernel)
+      if (k < 1 || k > kMaxDim) bad("kernel sizes must be positive");
+    std::vector<int64_t> stride = window("stride", n, 1), pad = window("pad", n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (stride[i] < 1) bad("stride must be at least 1");
+      if (pad[i] >= kernel[i]) bad("pad must be smaller than the kernel");
+    }
+    std::string convention = text("pooling_convention", "valid");
+    if (convention != "valid" && convention != "full") unsupported("pooling_convention '" + convention + "'");
+    std::vector<int64_t> pads = pad;
+    pads.insert(pads.end(), pad.begin(), pad.end());
+    std::vector<Attribute> a = attrs(attr_ints("kernel_shape", kernel), attr_ints("strides", stride), attr_ints("pads", pads),
+                                     attr_i("ceil_mode", convention == "full" ? 1 : 0));
+    if (type == "max") return op("MaxPool", {in(0)}, std::move(a));
+    bool include_pad = boolean("count_include_pad", true) || type == "sum";
+    a.push_back(attr_i("count_include_pad", include_pad ? 1 : 0));
+    Value* y = op("AveragePool", {in(0)}, std::move(a));
+    if (type == "sum") {
+      int64_t area = 1;
+      for (int64_t k : kernel) area *= k;
+      y = op("Mul", {y, const_f32({static_cast<float>(area)}, {}, "area")});
+    }
+    return y;
+  }
+
+  Value* fully_connected() {
+    int64_t hidden = integer("num_hidden", 0);
+    const Param& w = need_param(1, "weight");
+    if (w.dims.size() != 2 || w.dims[0] != hidden) bad("weight shape does not match num_hidden " + std::to_string(hidden));
+    bool bias = !boolean("no_bias", false);
+    if (boolean("flatten", true)) {
+      std::vector<Value*> xs = {op("Flatten", {in(0)}, attrs(attr_i("axis", 1))), in(1)};
+      if (bias) xs.push_back(in(2));
+      return op("Gemm", xs, attrs(attr_i("transB", 1)));
+    }
+    Value* y = op("MatMul", {in(0), op("Transpose", {in(1)}, attrs(attr_ints("perm", {1, 0})))});
+    return bias ? op("Add", {y, in(2)}) : y;
+  }
+
+  Value* reshape() {
+    if (boolean("reverse", false)) unsupported("reverse=True");
+    std::vector<int64_t> shape = ints("shape", {});
+    if (shape.empty()) bad("needs a shape");
+    int minus_one = 0;
+    for (int64_t s : shape) {
+      if (s < -1) unsupported("special shape code " + std::to_string(s) + " (-2, -3 and -4 need the input shape)");
+      minus_one += s == -1;
+      if (s > kMaxDim) bad("shape value " + std::to_string(s) + " is too large");
+    }
+    if (minus_one > 1) bad("more than one -1 in the shape");
+    return op("Reshape", {in(0), const_i64(shape)});  // 0 copies the input dim, as in ONNX
+  }
+
+  Value* softmax_output() {
+    if (boolean("multi_output", false)) return op("Softmax", {in(0)}, attrs(attr_i("axis", 1)));
+    // Without multi_output MXNet normalizes each sample over all its elements.
+    Value* x = in(0);
+    Value* shape = op("Shape", {x});
+    Value* flat = op("Flatten", {x}, attrs(attr_i("axis", 1)));
+    return op("Reshape", {op("Softmax", {flat}, attrs(attr_i("axis", 1))), shape});
+  }
+
+  Value* upsampling() {
+    std::string type = text("sample_type", "nearest");
+    if (type != "nearest") unsupported("sample_type '" + type + "'");
+    if (integer("num_args", 1) != 1 || inputs_.size() != 1) unsupported("more than one input");
+    int64_t scale = integer("scale", 1);
+    if (scale < 1 || scale > 4096) bad("scale must be between 1 and 4096");
+    float s = static_cast<float>(scale);
+    return op("Resize", {in(0), nullptr, const_f32({1.f, 1.f, s, s}, {4}, "scales")},
+              attrs(attr_s("mode", "nearest"), attr_s("coordinate_transformation_mode", "asymmetric"), attr_s("nearest_mode", "floor")));
+  }
+
+  const json::Value& sym_;
+  std::string label_;
+  std::shared_ptr<const Storage> storage_;
+  std::unordered_map<std::string, Param> params_;
+  std::string params_label_;
+  Builder b_;
+  std::vector<std::vector<Value*>> outputs_;
+  std::vector<std::string> names_, ops_;
+  std::unordered_set<size_t> head_ids_;
+  size_t cur_id_ = 0;
+  std::string op_, name_, node_name_;
+  std::vector<const json::Value*> attr_objects_;
+  std::vector<std::pair<size_t, size_t>> inputs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> read_mxnet(std::string_view symbol_json, const std::string& symbol_label, std::shared_ptr<const Storage> params,
+                                  const std::string& params_label) {
+  json::Value sym = json::parse(symbol_json, symbol_label);
+  std::unordered_map<std::string, Param> p;
+  if (params) p = read_params(*params, params_label);
+  return Translator(sym, symbol_label, std::move(params), std::move(p), params_label).run();
+}
+
+std::unique_ptr<Model> read_mxnet_files(const std::string& symbol_path, const std::string& params_path) {
+  std::ifstream in(symbol_path, std::ios::binary);
+  if (!in) fail(ErrorKind::kFile, symbol_path + ": cannot be opened");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::shared_ptr<const Storage> params;
+  if (!params_path.empty()) params = std::make_shared<MappedStorage>(MappedFile::open(params_path));
+  return read_mxnet(text.str(), symbol_path, std::move(params), params_path);
+}
+
+}  // namespace irforge

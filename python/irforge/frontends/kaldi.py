@@ -1,0 +1,19 @@
+"""Kaldi frontend glue: nnet1 models (text or binary, as nnet-copy writes them) read by the C++
+reader (cpp/io/kaldi) without Kaldi. The model's input is [frames, features] ("frames" is a
+symbolic dim; fix it with input= when a static shape is wanted)."""
+
+from __future__ import annotations
+
+
+def looks_like_nnet1(head: bytes) -> bool:
+    text = head[2:] if head[:2] == b"\0B" else head
+    return text.lstrip()[:6] == b"<Nnet>"
+
+
+def convert_file(path: str, remove_output_softmax: bool = False):
+    """A Kaldi nnet1 model as an irforge Model; `remove_output_softmax` (mo's
+    --remove_output_softmax) makes the logits before a final Softmax the output."""
+    from irforge import _core
+    from irforge.model import Model
+
+    return Model(_core.read_kaldi(path, remove_output_softmax))
