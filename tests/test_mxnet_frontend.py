@@ -149,7 +149,7 @@ def test_malformed_mxnet_files(tmp_path):
     with pytest.raises(irforge.UnsupportedError, match=r"2 node\(s\) of unsupported ops: 'c' \(MyConv\), 'c_relu' \(Swish2\)"):
         irforge.convert_model((sym2, params))
     open(sym2, "w").write('{\n  "nodes": [\n    {"op": "null" "name": "data"}\n  ]\n}')
-    with pytest.raises(irforge.InvalidModelError, match=r"x-symbol\.json:3: JSON syntax error: expected ',' or '\}' in an object"):
+    with pytest.raises(irforge.InvalidModelError, match=r"x-symbol\.json: JSON syntax error: expected .* \(line 3\)"):
         irforge.convert_model((sym2, params))
 
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/safetensors/json.h"
+#include "support/json.h"
 #include "io/safetensors/reader.h"
 #include "support/error.h"
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "io/mxnet/json.h"
+#include "support/json.h"
 #include "ir/builder.h"
 #include "support/error.h"
 #include "support/fp16.h"
@@ -175,27 +175,27 @@ class Translator {
         params_label_(std::move(params_label)), b_(label_) {}
 
   std::unique_ptr<Model> run() {
-    const json::Value* nodes = sym_.get("nodes");
-    const json::Value* heads = sym_.get("heads");
+    const json::Value* nodes = sym_.find("nodes");
+    const json::Value* heads = sym_.find("heads");
     if (!sym_.is_object() || !nodes || !nodes->is_array() || !heads || !heads->is_array())
       fail_invalid(label_ + ": not an MXNet symbol file (needs 'nodes' and 'heads' arrays)");
     std::string unknown;
     size_t n_unknown = 0;
-    for (const json::Value& n : nodes->items) {
+    for (const json::Value& n : nodes->array) {
       std::string op = str_member(n, "op");
       if (binary_ops().count(op) || unary_ops().count(op) || scalar_ops().count(op) || other_ops().count(op)) continue;
       if (++n_unknown <= 20) unknown += std::string(unknown.empty() ? "" : ", ") + "'" + str_member(n, "name") + "' (" + op + ")";
     }
     if (n_unknown)
       fail(ErrorKind::kUnsupported, label_ + ": " + std::to_string(n_unknown) + " node(s) of unsupported ops: " + unknown + (n_unknown > 20 ? ", ..." : ""));
-    for (const json::Value& h : heads->items) head_ids_.insert(entry(h, nodes->items.size()).first);
-    outputs_.resize(nodes->items.size());
-    for (size_t i = 0; i < nodes->items.size(); ++i) node(i, nodes->items[i]);
-    if (heads->items.empty()) fail_invalid(label_ + ": the symbol has no heads (outputs)");
+    for (const json::Value& h : heads->array) head_ids_.insert(entry(h, nodes->array.size()).first);
+    outputs_.resize(nodes->array.size());
+    for (size_t i = 0; i < nodes->array.size(); ++i) node(i, nodes->array[i]);
+    if (heads->array.empty()) fail_invalid(label_ + ": the symbol has no heads (outputs)");
     std::unordered_set<std::string> used;
-    for (const json::Value& h : heads->items) {
-      auto [id, idx] = entry(h, nodes->items.size());
-      std::string name = str_member(nodes->items[id], "name");
+    for (const json::Value& h : heads->array) {
+      auto [id, idx] = entry(h, nodes->array.size());
+      std::string name = str_member(nodes->array[id], "name");
       if (idx) name += ":" + std::to_string(idx);
       if (!used.insert(name).second) continue;
       b_.output(b_.main_graph(), value(id, idx), name);
@@ -209,23 +209,26 @@ class Translator {
   std::string where() const { return label_ + ": node " + std::to_string(cur_id_) + " '" + name_ + "' (" + op_ + ")"; }
 
   static std::string str_member(const json::Value& v, const char* key) {
-    const json::Value* m = v.is_object() ? v.get(key) : nullptr;
-    return m && m->is_string() ? m->text : "";
+    const json::Value* m = v.is_object() ? v.find(key) : nullptr;
+    return m && m->is_string() ? m->string : "";
+  }
+  static std::string number_text(const json::Value& v) {
+    return v.is_int ? std::to_string(v.integer) : std::to_string(v.number);
   }
   std::pair<size_t, size_t> entry(const json::Value& e, size_t limit) const {
-    if (!e.is_array() || e.items.size() < 2 || !e.items[0].is_number() || !e.items[1].is_number())
+    if (!e.is_array() || e.array.size() < 2 || !e.array[0].is_number() || !e.array[1].is_number())
       fail_invalid(label_ + ": an input or head entry must be [node, output, ...]");
-    double id = e.items[0].number, idx = e.items[1].number;
+    double id = e.array[0].number, idx = e.array[1].number;
     if (!(id >= 0 && id < static_cast<double>(limit)) || !(idx >= 0 && idx < 64) || id != static_cast<double>(static_cast<size_t>(id)))
-      fail_invalid(label_ + ": entry [" + e.items[0].text + ", " + e.items[1].text + "] refers to no earlier node output");
+      fail_invalid(label_ + ": entry [" + number_text(e.array[0]) + ", " + number_text(e.array[1]) + "] refers to no earlier node output");
     return {static_cast<size_t>(id), static_cast<size_t>(idx)};
   }
 
   // ---- attributes (MXNet stores every attribute as a string) ------------------------------
   const std::string* attr(const char* key) const {
     for (const json::Value* a : attr_objects_) {
-      const json::Value* v = a->get(key);
-      if (v && v->is_string() && v->text != "None") return &v->text;
+      const json::Value* v = a->find(key);
+      if (v && v->is_string() && v->string != "None") return &v->string;
     }
     return nullptr;
   }
@@ -356,11 +359,11 @@ class Translator {
     node_name_ = head_ids_.count(id) ? name_ + "/" + op_ : name_;
     attr_objects_.clear();
     for (const char* key : {"attrs", "attr", "param"})
-      if (const json::Value* a = n.get(key); a && a->is_object()) attr_objects_.push_back(a);
+      if (const json::Value* a = n.find(key); a && a->is_object()) attr_objects_.push_back(a);
     inputs_.clear();
-    if (const json::Value* ins = n.get("inputs")) {
+    if (const json::Value* ins = n.find("inputs")) {
       if (!ins->is_array()) bad("'inputs' must be an array");
-      for (const json::Value& e : ins->items) inputs_.push_back(entry(e, id));  // only earlier nodes
+      for (const json::Value& e : ins->array) inputs_.push_back(entry(e, id));  // only earlier nodes
     }
     if (op_ == "null") return;
     outputs_[id] = translate();

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/safetensors/json.h"
+#include "support/json.h"
 #include "support/error.h"
 #include "support/mapped_file.h"
 

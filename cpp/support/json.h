@@ -1,5 +1,5 @@
-// A small strict JSON parser (RFC 8259) for the safetensors header and the shard index
-// (model.safetensors.index.json). Headers come from untrusted files and a fuzzer feeds it, so it
+// A small strict JSON parser (RFC 8259) for the readers of JSON-based formats: the safetensors
+// header and shard index (model.safetensors.index.json), MXNet symbol files. Headers come from untrusted files and a fuzzer feeds it, so it
 // bounds nesting depth, refuses trailing bytes, invalid escapes and lone surrogates, and keeps
 // integers exact (offsets beyond 2^53 would be rounded by a double).
 #pragma once
@@ -29,11 +29,16 @@ struct Value {
 
   // The member named `key` of an object, or nullptr.
   const Value* find(std::string_view key) const;
+  bool is_object() const { return kind == Kind::kObject; }
+  bool is_array() const { return kind == Kind::kArray; }
+  bool is_string() const { return kind == Kind::kString; }
+  bool is_number() const { return kind == Kind::kNumber; }
 };
 
 constexpr int kMaxDepth = 64;
 
-// Parses `text` as one JSON value. Throws Error(kInvalidModel) "<what>: <rule> at byte N".
+// Parses `text` as one JSON value. Throws Error(kInvalidModel)
+// "<what>: JSON syntax error: <rule> at byte N (line L)".
 Value parse(std::string_view text, const std::string& what);
 
 }  // namespace irforge::json

@@ -1,4 +1,4 @@
-#include "io/safetensors/json.h"
+#include "support/json.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -30,7 +30,9 @@ class Parser {
 
  private:
   [[noreturn]] void error(const std::string& rule) const {
-    fail_invalid(what_ + ": " + rule + " at byte " + std::to_string(pos_));
+    size_t line = 1;
+    for (size_t i = 0; i < pos_ && i < s_.size(); ++i) line += s_[i] == '\n';
+    fail_invalid(what_ + ": JSON syntax error: " + rule + " at byte " + std::to_string(pos_) + " (line " + std::to_string(line) + ")");
   }
   void skip_ws() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
