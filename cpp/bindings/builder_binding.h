@@ -8,5 +8,7 @@ namespace irforge::bindings {
 
 // irforge._core.Builder and friends (cpp/bindings/builder.cc).
 void register_builder(pybind11::module_& m);
+// irforge._core.tf_* (cpp/bindings/tensorflow.cc).
+void register_tensorflow(pybind11::module_& m);
 
 }  // namespace irforge::bindings

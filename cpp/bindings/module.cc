@@ -514,4 +514,5 @@ PYBIND11_MODULE(_core, m) {
       py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
 
   bindings::register_builder(m);
+  bindings::register_tensorflow(m);
 }
