@@ -121,12 +121,12 @@ def _read(input_model, *, example_input=None, input=None):
         return Model(_core.read_onnx_bytes(bytes(input_model), "", "<bytes>")), False
     if isinstance(input_model, (str, os.PathLike)):
         path = opt.path("input_model", input_model)
-        if os.path.isdir(path):
+        from irforge import frontends
+
+        if os.path.isdir(path) and not frontends.is_saved_model_dir(path):
             raise ModelFileError(f"{path}: is a folder; give the path of the model file inside it")
         if not os.path.exists(path):
             raise ModelFileError(f"{path}: no such file")
-        from irforge import frontends
-
         return frontends.read(path, example_input=example_input, input=input)
     if type(input_model).__name__ == "ModelProto" and hasattr(input_model, "SerializeToString"):
         try:
