@@ -101,6 +101,8 @@ def detect_file(path: str) -> str:
             head = f.read(16)
     except OSError as e:
         raise ModelFileError(f"{path}: cannot be read ({e.strerror})") from None
+    if head[:4] == b"PK\x03\x04" and ext == ".keras":  # Keras 3 saves a zip of config + weights
+        return TENSORFLOW_KERAS_FILE
     if head[:4] == b"PK\x03\x04":
         kind = _zip_kind(path)
         if kind in (PYTORCH_EXPORTED, PYTORCH_SCRIPT):

@@ -22,6 +22,7 @@ general transpose-sinking pass cancels pairs). An op nobody translates: one erro
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
@@ -183,8 +184,14 @@ class Source:
                 shape = n["attr"].get("shape")
                 dims = shape[1] if isinstance(shape, tuple) else None
                 self.signature_inputs[n["name"]] = (n["name"] + ":0", dtype, dims)
+        saver = re.compile(r"^save(_\d+)?/")  # tf.train.Saver's own subgraph
+
+        def cond_scaffolding(n):  # tf.cond v1's switch_t / switch_f markers
+            src = self.by_name.get(_parse_ref(n["inputs"][0])[0]) if n["op"] == "Identity" and n["inputs"] else None
+            return src is not None and src["op"] == "Switch"
+
         for n in self.nodes:
-            if n["name"] not in consumed and n["op"] not in skip and not n["op"].startswith(("Save", "Restore")) \
+            if n["name"] not in consumed and n["op"] not in skip and not saver.match(n["name"]) and not cond_scaffolding(n) and not n["op"].startswith(("Save", "Restore")) \
                     and "summary" not in n["op"].lower():
                 self.signature_outputs[n["name"]] = (n["name"] + ":0", None, None)
         if not self.signature_outputs:
@@ -284,7 +291,9 @@ class Converter:
 
     def op(self, op_type, inputs, outputs=1, **attrs):
         ins = [None if x is None else self.val(x) for x in inputs]
-        outs = self.b.node(op_type, ins, attrs, outputs=outputs, name=self._name)
+        # Node names share the builder's namespace with values: "<tf node>/<op>" leaves the TF
+        # node's own name free for the graph output that a plain GraphDef names after it.
+        outs = self.b.node(op_type, ins, attrs, outputs=outputs, name=f"{self._name}/{op_type}")
         return outs[0] if outputs == 1 else outs
 
     def val(self, x):
@@ -674,10 +683,8 @@ def _frozen_pred(c, node, pred: TV):
 
 @_reg("Switch")
 def _switch(c, node, ins):
-    if ins[1].const is None:
-        # Both sides are computed; Merge picks with Where (graphs whose branches are pure).
-        out = TV(v=c.val(ins[0]), dtype=ins[0].dtype, shape=ins[0].shape)
-        return [out, out]
+    # Only a decided Switch is translated: the branch not taken never is (TF1 tf.cond trains
+    # with one side and infers with the other; freezing the flag picks the inference side).
     taken = _frozen_pred(c, node, ins[1])
     return [None, ins[0]] if taken else [ins[0], None]
 
@@ -797,6 +804,11 @@ for _tf, _ox in {"Relu": "Relu", "Elu": "Elu", "Selu": "Selu", "Sigmoid": "Sigmo
 @_reg("Rsqrt")
 def _rsqrt(c, node, ins):
     return c.op("Reciprocal", [c.op("Sqrt", [ins[0]])])
+
+
+@_reg("Erfc")
+def _erfc(c, node, ins):
+    return c.op("Sub", [c.const(np.ones((), _np_dtype(ins[0].dtype or 1, node["name"]))), c.op("Erf", [ins[0]])])
 
 
 @_reg("Square")

@@ -1,0 +1,160 @@
+"""TensorFlow frontend: Keras / TF models built in code, saved by TensorFlow (SavedModel, frozen
+.pb, .keras, TF1 .meta + checkpoint), read by irforge without TensorFlow's help, written as
+OpenVINO IR and ONNX and compared with TensorFlow's own outputs (fp32 within 1e-4 of the
+output's scale). TensorFlow is imported once (session fixtures): it is slow to load."""
+
+import os
+
+import numpy as np
+import pytest
+
+import irforge
+from irforge import _core
+from irforge.testing import run_onnxruntime, run_openvino
+
+tfm = pytest.importorskip("tensorflow_models", reason="helper module beside the tests")
+tf = tfm.tf
+
+
+def _rel_err(ref, out):
+    ref = np.asarray(ref, np.float64)
+    out = np.asarray(out, np.float64)
+    assert ref.shape == out.shape, f"shape {out.shape} != {ref.shape}"
+    assert ref.size > 0
+    return float(np.abs(out - ref).max() / max(np.abs(ref).max(), 1e-12))
+
+
+def _check(model, feeds, reference, rtol=1e-4, onnx=True):
+    assert reference
+    ov = run_openvino(model, feeds)
+    assert len(ov) == len(reference)
+    for r, o in zip(reference, ov):
+        assert _rel_err(r, o) <= rtol, f"OpenVINO IR differs from TensorFlow: {_rel_err(r, o):.2e}"
+    if onnx:
+        ort = run_onnxruntime(model.to_onnx_bytes(), feeds)
+        for r, o in zip(reference, ort):
+            assert _rel_err(r, o) <= rtol, f"ONNX output differs from TensorFlow: {_rel_err(r, o):.2e}"
+
+
+def _keras_reference(model, x):
+    out = model(x, training=False)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return [np.asarray(o) for o in outs]
+
+
+@pytest.fixture(scope="session")
+def tf_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("tf")
+
+
+@pytest.fixture(scope="session")
+def small_cnn(tf_dir):
+    model = tfm.small_cnn()
+    sm = tfm.save_saved_model(model, str(tf_dir / "small_cnn"))
+    return model, sm
+
+
+def _image(size, seed=0):
+    return np.random.default_rng(seed).normal(size=(1, size, size, 3)).astype(np.float32)
+
+
+def test_small_cnn_saved_model(small_cnn):
+    model, sm = small_cnn
+    x = _image(16)
+    m = irforge.convert_model(sm)
+    assert [i.name for i in m.inputs] == ["image"]
+    _check(m, {"image": x}, _keras_reference(model, x))
+
+
+def test_saved_model_weights_are_views_of_the_shard(small_cnn):
+    _, sm = small_cnn
+    m = irforge.convert_model(sm, transform="none")
+    bundle = _core.TfBundle.open(os.path.join(sm, "variables", "variables"))
+    kernels = [k for k in bundle.keys() if "VARIABLE_VALUE" in k and bundle.entry(k)[4] > 64]
+    used = [k for k in kernels if _core.constant_data_address(m._core, k) is not None]
+    assert len(used) >= 3  # the conv and depthwise kernels and the dense weights at least
+    for k in used:
+        assert _core.constant_is_mapped(m._core, k), k
+
+
+def test_small_cnn_frozen_pb_and_keras_file(small_cnn, tf_dir):
+    model, _ = small_cnn
+    x = _image(16, seed=1)
+    pb, input_names, _ = tfm.save_frozen_pb(model, str(tf_dir / "small_cnn.pb"))
+    m = irforge.convert_model(pb)
+    ref = _keras_reference(model, x)
+    _check(m, {m.inputs[0].name: x}, ref)
+    path = str(tf_dir / "small_cnn.keras")
+    model.save(path)
+    _check(irforge.convert_model(path), {"image": x}, ref)
+    _check(irforge.convert_model(model), {"image": x}, ref, onnx=False)
+
+
+def test_mobilenet_v2_saved_model(tf_dir):
+    model = tfm.application("MobileNetV2", 64)
+    sm = tfm.save_saved_model(model, str(tf_dir / "mobilenet_v2"))
+    x = _image(64, seed=2)
+    m = irforge.convert_model(sm)
+    _check(m, {m.inputs[0].name: x}, _keras_reference(model, x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ResNet50", "EfficientNetB0", "DenseNet121"])
+def test_keras_applications(tf_dir, name):
+    model = tfm.application(name, 64)
+    sm = tfm.save_saved_model(model, str(tf_dir / name))
+    x = _image(64, seed=3)
+    m = irforge.convert_model(sm)
+    _check(m, {m.inputs[0].name: x}, _keras_reference(model, x))
+
+
+def test_bert_style_encoder(tf_dir):
+    model = tfm.bert_encoder()
+    sm = tfm.save_saved_model(model, str(tf_dir / "bert"))
+    ids = np.random.default_rng(4).integers(0, 100, (1, 16)).astype(np.int32)
+    m = irforge.convert_model(sm)
+    _check(m, {"input_ids": ids}, _keras_reference(model, ids))
+
+
+def test_tf1_graph_is_training_frozen(tf_dir):
+    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
+    with pytest.raises(irforge.UnsupportedError, match="is_training|predicate"):
+        irforge.convert_model(meta)
+    m = irforge.convert_model(meta, input="is_training->False")
+    assert [i.name for i in m.inputs] == ["x"]
+    _check(m, {"x": x}, [ref])
+
+
+def test_tf1_graph_placeholder_with_default(tf_dir):
+    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_default"), with_default=True)
+    m = irforge.convert_model(meta)
+    _check(m, {"x": x}, [ref])
+
+
+def test_two_signatures(tf_dir):
+    class Two(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.random.default_rng(5).normal(size=(4, 3)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def project(self, x):
+            return {"y": tf.matmul(x, self.w)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        def squash(self, x):
+            return {"z": tf.nn.sigmoid(tf.reduce_sum(x * 2.0, axis=1, keepdims=True))}
+
+    mod = Two()
+    folder = str(tf_dir / "two_signatures")
+    tf.saved_model.save(mod, folder, signatures={"serving_default": mod.project, "squash": mod.squash})
+    x = np.random.default_rng(6).normal(size=(2, 4)).astype(np.float32)
+    from irforge.frontends import tensorflow as tff
+
+    m = irforge.convert_model(folder)
+    assert [o.name for o in m.outputs] == ["y"]
+    _check(m, {"x": x}, [mod.project(x)["y"].numpy()])
+    m2 = tff.convert_file(folder, signature="squash")
+    assert [o.name for o in m2.outputs] == ["z"]
+    _check(m2, {"x": x}, [mod.squash(x)["z"].numpy()])
+    with pytest.raises(irforge.UsageError, match="no signature 'nope'.*serving_default, squash"):
+        tff.convert_file(folder, signature="nope")
