@@ -28,7 +28,8 @@ for t in "${REQUESTED[@]}"; do
   case "$t" in
     reader|fuzz_onnx_reader) TARGETS+=(fuzz_onnx_reader) ;;
     pipeline|fuzz_pipeline) TARGETS+=(fuzz_pipeline) ;;
-    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline)" >&2; exit 2 ;;
+    tensorflow|fuzz_tensorflow_reader) TARGETS+=(fuzz_tensorflow_reader) ;;
+    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline, tensorflow)" >&2; exit 2 ;;
   esac
 done
 
@@ -76,6 +77,10 @@ run_target() {
   # Fuzz on a copy: libFuzzer adds every new interesting input to its first corpus folder.
   mkdir -p "$corpus"
   cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  # The TensorFlow decoders get their own seeds, generated (tests/fuzz/make_tf_corpus.py).
+  if [ "$1" = fuzz_tensorflow_reader ]; then
+    python3 "$ROOT/tests/fuzz/make_tf_corpus.py" "$corpus"
+  fi
   if [ -d "$ROOT/tests/fuzz/regressions" ]; then
     cp -n "$ROOT/tests/fuzz/regressions/"* "$corpus/" 2>/dev/null || true
   fi

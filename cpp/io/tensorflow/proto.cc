@@ -304,10 +304,20 @@ TfFunction decode_function(const Field& field, const std::string& what) {
   return fn;
 }
 
+// Reads the next field of a GraphDef; a damaged one is named by the node it would have been.
+bool next_graph_field(Reader& r, Field& f, const std::string& what, const TfGraph& g) {
+  try {
+    return r.next(f);
+  } catch (const Error& e) {
+    std::string after = g.nodes.empty() ? "" : " (after node '" + g.nodes.back().name + "')";
+    throw Error(e.kind(), what + ": node #" + std::to_string(g.nodes.size()) + after + ": " + e.what());
+  }
+}
+
 void decode_graph_into(const uint8_t* data, size_t size, const std::string& what, TfGraph& g) {
   Reader r(data, size);
   Field f;
-  while (r.next(f)) {
+  while (next_graph_field(r, f, what, g)) {
     if (f.number == 1) {
       g.nodes.push_back(decode_node(f, what, g.nodes.size()));
     } else if (f.number == 2) {
@@ -323,6 +333,7 @@ void decode_graph_into(const uint8_t* data, size_t size, const std::string& what
 TfTensorInfo decode_tensor_info(const Field& field) {
   need_message(field);
   TfTensorInfo t;
+  t.shape.unknown_rank = true;  // no tensor_shape: nothing is known
   Reader r(field);
   Field f;
   while (r.next(f)) {

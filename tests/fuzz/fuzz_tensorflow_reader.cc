@@ -1,0 +1,40 @@
+// libFuzzer target for the TensorFlow reader's decoders (cpp/io/tensorflow): GraphDef,
+// MetaGraphDef, SavedModel, the tensor-bundle SSTable index and snappy blocks.
+//
+// The first byte picks the decoder, the rest is its input. Any input may be rejected with
+// irforge::Error; nothing else may escape and nothing may crash, hang or read out of bounds.
+// Seeds: tests/fuzz/make_tf_corpus.py (written by scripts/fuzz.sh, not committed).
+//
+// Build and run: scripts/fuzz.sh [SECONDS] tensorflow
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "io/tensorflow/bundle.h"
+#include "io/tensorflow/proto.h"
+#include "support/error.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  // A copy of exactly the input's bytes, so reading one past the end is an ASan error.
+  std::vector<uint8_t> body(data + 1, data + size);
+  const uint8_t* p = body.empty() ? nullptr : body.data();
+  try {
+    switch (data[0] % 5) {
+      case 0: irforge::tf::decode_graph_def(p, body.size(), "<fuzz>"); break;
+      case 1: irforge::tf::decode_saved_model(p, body.size(), "<fuzz>"); break;
+      case 2: irforge::tf::decode_meta_graph(p, body.size(), "<fuzz>"); break;
+      case 3: {
+        auto bundle = irforge::tf::Bundle::parse_index(p, body.size(), "<fuzz>");
+        for (const auto& kv : bundle->entries()) (void)kv.second.size;
+        break;
+      }
+      default: irforge::tf::snappy_uncompress(p, body.size(), "<fuzz>"); break;
+    }
+  } catch (const irforge::Error&) {
+    return 0;  // rejected with a proper error: fine
+  }
+  return 0;
+}
