@@ -158,3 +158,26 @@ def test_two_signatures(tf_dir):
     _check(m2, {"x": x}, [mod.squash(x)["z"].numpy()])
     with pytest.raises(irforge.UsageError, match="no signature 'nope'.*serving_default, squash"):
         tff.convert_file(folder, signature="nope")
+
+
+def test_cond_and_while_loop(tf_dir):
+    class Flow(tf.Module):
+        def __init__(self):
+            self.scale = tf.Variable(np.float32(0.5))
+
+        @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.float32)])
+        def __call__(self, x):
+            y = tf.cond(tf.reduce_sum(x) > 0, lambda: x * self.scale + 1.0, lambda: tf.nn.relu(x) - 2.0)
+            i = tf.constant(0)
+            _, z = tf.while_loop(lambda i, z: i < 4, lambda i, z: (i + 1, z * 0.9 + tf.reduce_mean(z)), (i, y))
+            return {"z": z}
+
+    mod = Flow()
+    folder = str(tf_dir / "flow")
+    tf.saved_model.save(mod, folder, signatures=mod.__call__)
+    m = irforge.convert_model(folder)
+    hist = m.op_histogram
+    assert hist.get("If", 0) == 1 and hist.get("Loop", 0) == 1, hist
+    for seed, sign in ((7, 1.0), (8, -1.0)):  # both branches of the cond
+        x = (np.abs(np.random.default_rng(seed).normal(size=(2, 3))) * sign).astype(np.float32)
+        _check(m, {"x": x}, [mod(x)["z"].numpy()])

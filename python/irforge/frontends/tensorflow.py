@@ -293,7 +293,7 @@ class Converter:
         ins = [None if x is None else self.val(x) for x in inputs]
         # Node names share the builder's namespace with values: "<tf node>/<op>" leaves the TF
         # node's own name free for the graph output that a plain GraphDef names after it.
-        outs = self.b.node(op_type, ins, attrs, outputs=outputs, name=f"{self._name}/{op_type}")
+        outs = self.b.node(op_type, ins, attrs, outputs=outputs, name=f"{self._name}/{op_type}", graph=self.graph)
         return outs[0] if outputs == 1 else outs
 
     def val(self, x):
@@ -458,6 +458,7 @@ class Converter:
         if len(ins) != len(fn["inputs"]):
             raise InvalidModelError(f"{self.src.path}: function '{fn['name']}' takes {len(fn['inputs'])} inputs, called with {len(ins)}")
         scope = _Scope(fn["nodes"], {a["name"]: v for a, v in zip(fn["inputs"], ins)}, fn, prefix)
+        caller = self._name
         outs = []
         for a in fn["outputs"]:
             ref = fn["ret"].get(a["name"])
@@ -465,6 +466,7 @@ class Converter:
                 raise InvalidModelError(f"{self.src.path}: function '{fn['name']}' does not return its output '{a['name']}'")
             outs.append(self.resolve(scope, ref))
         self._depth -= 1
+        self._name = caller
         return outs
 
     # ---- whole model -----------------------------------------------------------------------------
@@ -694,14 +696,89 @@ def _merge(c, node, ins):
     return [ins[0], c.const(np.int32(0))]
 
 
+def _branch_fn(c, node, attr):
+    name = node["attr"][attr]["func"]
+    fn = c.src.functions.get(name)
+    if fn is None:
+        raise InvalidModelError(f"{c.src.path}: node '{node['name']}': function '{name}' ({attr}) is not in the library")
+    return fn
+
+
+def _as_bool(c, x: TV):
+    if x.dtype == 10:
+        return c.op("Reshape", [x, c.i64([])]) if x.rank not in (0, None) else c.val(x)
+    return c.op("Cast", [c.op("Reshape", [x, c.i64([])])], to=9)
+
+
+def _body_graph(c, name, build):
+    """Runs build() with new nodes going into a fresh subgraph of the current graph."""
+    outer = c.graph
+    sub = c.b.subgraph(name, outer)
+    c.graph = sub
+    try:
+        outs = build(sub)
+    finally:
+        c.graph = outer
+    return sub, outs
+
+
 @_reg("If", "StatelessIf")
 def _if(c, node, ins):
-    taken = _frozen_pred(c, node, ins[0])
-    branch = node["attr"]["then_branch" if taken else "else_branch"]["func"]
-    fn = c.src.functions.get(branch)
-    if fn is None:
-        raise InvalidModelError(f"{c.src.path}: node '{node['name']}': branch function '{branch}' is not in the library")
-    return c.inline(fn, ins[1:], c._name + "/" + ("then/" if taken else "else/"))
+    if ins[0].const is not None:  # decided (a frozen input, a constant): inline the branch taken
+        taken = bool(np.asarray(ins[0].const).reshape(-1)[0])
+        fn = _branch_fn(c, node, "then_branch" if taken else "else_branch")
+        return c.inline(fn, ins[1:], c._name + ("/then/" if taken else "/else/"))
+    cond = _as_bool(c, ins[0])
+    n_out = len(_branch_fn(c, node, "then_branch")["outputs"])
+    graphs = {}
+    for attr in ("then_branch", "else_branch"):
+        fn = _branch_fn(c, node, attr)
+
+        def build(sub, fn=fn, attr=attr):
+            outs = c.inline(fn, ins[1:], c._name + "/" + attr + "/")
+            for i, o in enumerate(outs):
+                c.b.output(c.val(o), f"{c._name}/{attr}:{i}", graph=sub)
+            return outs
+
+        graphs[attr], _ = _body_graph(c, c._name + "/" + attr, build)
+    outs = c.b.node("If", [c.val(cond)], {"then_branch": graphs["then_branch"], "else_branch": graphs["else_branch"]},
+                    outputs=n_out, name=c._name + "/If", graph=c.graph)
+    return [TV(v=o) for o in outs]
+
+
+@_reg("While", "StatelessWhile")
+def _while(c, node, ins):
+    cond_fn, body_fn = _branch_fn(c, node, "cond"), _branch_fn(c, node, "body")
+    # Variables passed through the loop are not carried: the body reads the same handle.
+    carried = [i for i, x in enumerate(ins) if x.resource is None]
+    for i in carried:
+        if ins[i].dtype is None:
+            raise UnsupportedError(f"{c.src.path}: node '{node['name']}': loop variable {i} has an unknown type")
+    init_cond = _as_bool(c, c.inline(cond_fn, list(ins), c._name + "/cond0/")[0])
+
+    def build(sub):
+        c.b.input(c._name + "/iter", "int64", [], graph=sub)
+        c.b.input(c._name + "/cond_in", "bool", [], graph=sub)
+        args = list(ins)
+        for i in carried:
+            shape = ins[i].shape
+            dims = None if shape is None else [None] * len(shape)
+            v = c.b.input(f"{c._name}/var{i}", _ONNX_NAME[ins[i].dtype], dims, graph=sub)
+            args[i] = TV(v=v, dtype=ins[i].dtype, shape=dims)
+        outs = c.inline(body_fn, args, c._name + "/body/")
+        keep = _as_bool(c, c.inline(cond_fn, outs, c._name + "/cond/")[0])
+        c.b.output(keep, c._name + "/cond_out", graph=sub)
+        for i in carried:
+            c.b.output(c.val(outs[i]), f"{c._name}/out{i}", graph=sub)
+        return outs
+
+    body, _ = _body_graph(c, c._name + "/body", build)
+    results = c.b.node("Loop", [None, c.val(init_cond)] + [c.val(ins[i]) for i in carried], {"body": body},
+                       outputs=len(carried), name=c._name + "/Loop", graph=c.graph)
+    out = list(ins)
+    for i, r in zip(carried, results):
+        out[i] = TV(v=r, dtype=ins[i].dtype)
+    return out
 
 
 @_reg("Placeholder")
