@@ -8,6 +8,7 @@ TensorFlow not imported by either tool.
 
     python bench/tensorflow_frontend.py                        # mobilenet_v2, resnet50, bert
     python bench/tensorflow_frontend.py --models resnet50 --repeat 3
+    python bench/tensorflow_frontend.py --transposes     # Transpose layers in each IR instead
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ if name == "mobilenet_v2":
     model = tfm.application("MobileNetV2", 224)
 elif name == "resnet50":
     model = tfm.application("ResNet50", 224)
+elif name == "densenet121":
+    model = tfm.application("DenseNet121", 224)
+elif name == "small_cnn":
+    model = tfm.small_cnn()
 elif name == "efficientnet_b0":
     model = tfm.application("EfficientNetB0", 224)
 elif name == "bert":
@@ -61,6 +66,27 @@ def folder_size(folder: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs)
 
 
+COUNT = r"""
+import json, sys
+tool, folder = sys.argv[1], sys.argv[2]
+if tool == "irforge":
+    import irforge
+    print(json.dumps(irforge.convert_model(folder).op_histogram.get("Transpose", 0)))
+else:
+    import openvino as ov
+    model = ov.convert_model(folder)
+    print(json.dumps(sum(1 for op in model.get_ordered_ops() if op.get_type_name() == "Transpose")))
+"""
+
+
+def transposes(folder: str) -> dict:
+    out = {}
+    for tool in ("irforge", "ovc"):
+        proc = subprocess.run([sys.executable, "-c", COUNT, tool, folder], capture_output=True, text=True)
+        out[tool] = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 else "error"
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="mobilenet_v2,resnet50,bert")
@@ -68,8 +94,16 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=2, help="runs per tool; the best is reported")
     p.add_argument("--tf-python", default=sys.executable, help="a Python with tensorflow, to make the SavedModels")
     p.add_argument("--ovc", default=shutil.which("ovc") or "ovc")
+    p.add_argument("--transposes", action="store_true", help="count Transpose layers (irforge IR vs ovc's) instead of timing")
     args = p.parse_args()
     os.makedirs(args.root, exist_ok=True)
+    if args.transposes:
+        print("| model | irforge Transposes | ovc Transposes |")
+        print("|---|---:|---:|")
+        for name in args.models.split(","):
+            t = transposes(make(name, args.root, args.tf_python))
+            print(f"| {name} | {t['irforge']} | {t['ovc']} |")
+        return 0
     print("| model | SavedModel MiB | tool | wall s | peak RSS MiB | irforge speed-up | RSS ratio |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for name in args.models.split(","):

@@ -90,12 +90,30 @@ def test_small_cnn_frozen_pb_and_keras_file(small_cnn, tf_dir):
     _check(irforge.convert_model(model), {"image": x}, ref, onnx=False)
 
 
-def test_mobilenet_v2_saved_model(tf_dir):
+@pytest.fixture(scope="session")
+def mobilenet_v2(tf_dir):
     model = tfm.application("MobileNetV2", 64)
-    sm = tfm.save_saved_model(model, str(tf_dir / "mobilenet_v2"))
     x = _image(64, seed=2)
+    return model, x, _keras_reference(model, x)
+
+
+def test_mobilenet_v2_saved_model(tf_dir, mobilenet_v2):
+    model, x, ref = mobilenet_v2
+    sm = tfm.save_saved_model(model, str(tf_dir / "mobilenet_v2"))
     m = irforge.convert_model(sm)
-    _check(m, {m.inputs[0].name: x}, _keras_reference(model, x))
+    _check(m, {m.inputs[0].name: x}, ref)
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_frozen_pb_and_keras_file(tf_dir, mobilenet_v2):
+    model, x, ref = mobilenet_v2
+    pb, _, _ = tfm.save_frozen_pb(model, str(tf_dir / "mobilenet_v2.pb"))
+    m = irforge.convert_model(pb)
+    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
+    path = str(tf_dir / "mobilenet_v2.keras")
+    model.save(path)
+    m = irforge.convert_model(path)
+    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
 
 
 @pytest.mark.slow

@@ -340,7 +340,7 @@ class Converter:
         if fn is not None:
             names = [a["name"] for a in fn["outputs"]]
         if names and arg in names:
-            return names.index(arg) + (idx if len(names) == 1 or op in ("Switch",) else idx)
+            return names.index(arg) + idx
         return idx
 
     def _callee(self, node):
@@ -367,6 +367,7 @@ class Converter:
     def compute(self, scope: _Scope, target: str):
         """Translates `target` and what it needs, in dependency order, without recursion."""
         stack = [(target, False)]
+        in_progress = set()
         while stack:
             name, ready = stack.pop()
             if name in scope.values:
@@ -377,14 +378,17 @@ class Converter:
                                         f"an input refers to '{name}', which no node defines")
             deps = self._data_deps(scope, node)
             if ready:
+                in_progress.discard(name)
                 self._translate(scope, node, deps)
                 continue
+            if name in in_progress:
+                raise InvalidModelError(f"{self.src.path}: a cycle through node '{name}' ({node['op']}); "
+                                        "TF1 loops (NextIteration) are not supported")
+            in_progress.add(name)
             stack.append((name, True))
             for d in deps:
                 dn = _parse_ref(d)[0]
                 if dn not in scope.values and not (dn in scope.args and dn not in scope.nodes):
-                    if dn in [s[0] for s in stack[-64:]] and dn not in scope.values and any(s == (dn, True) for s in stack):
-                        raise InvalidModelError(f"{self.src.path}: a cycle through node '{dn}' (TF1 loops are not supported)")
                     stack.append((dn, False))
 
     def _data_deps(self, scope, node):
