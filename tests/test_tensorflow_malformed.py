@@ -122,3 +122,30 @@ def test_saved_model_folder_without_pb_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(irforge.ModelFileError, match="is a folder"):
         irforge.convert_model(str(tmp_path / "empty"))
+
+
+def test_random_damage_gives_conversion_errors_only(tmp_path):
+    """Byte flips in a GraphDef, a SavedModel and its bundle index: every outcome is a model or
+    an irforge.ConversionError, never another exception."""
+    rng = np.random.default_rng(11)
+    tw.variable_saved_model(str(tmp_path / "sm"), np.ones((4, 3), np.float32))
+    originals = {
+        tmp_path / "g.pb": tw.small_graph(),
+        tmp_path / "sm" / "saved_model.pb": (tmp_path / "sm" / "saved_model.pb").read_bytes(),
+        tmp_path / "sm" / "variables" / "variables.index": (tmp_path / "sm" / "variables" / "variables.index").read_bytes(),
+    }
+    outcomes = {"ok": 0, "error": 0}
+    for trial in range(240):
+        target = list(originals)[trial % 3]
+        data = bytearray(originals[target])
+        for _ in range(rng.integers(1, 4)):
+            data[rng.integers(0, len(data))] = rng.integers(0, 256)
+        for path, orig in originals.items():
+            path.write_bytes(bytes(data) if path == target else orig)
+        model_path = tmp_path / "g.pb" if target.name == "g.pb" else tmp_path / "sm"
+        try:
+            irforge.convert_model(str(model_path))
+            outcomes["ok"] += 1
+        except irforge.ConversionError:
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0 and sum(outcomes.values()) == 240

@@ -1292,11 +1292,18 @@ def _input_specs(input, src: Source):
 
 def convert_file(path: str, *, input=None, tags=None, signature=None):
     """Reads a SavedModel folder, a frozen GraphDef .pb or a TF1 .meta + checkpoint."""
-    src = Source(path, tags=tags, signature=signature)
-    frozen, shapes = _input_specs(input, src)
     from irforge.model import Model
 
-    model = Converter(src, frozen, shapes).run()
+    try:
+        src = Source(path, tags=tags, signature=signature)
+        frozen, shapes = _input_specs(input, src)
+        model = Converter(src, frozen, shapes).run()
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
+        if isinstance(e, UsageError):
+            raise
+        # Decoded structure that is valid protobuf but not a valid TF graph (an attribute of the
+        # wrong kind, a missing one): a model problem, not an irforge crash.
+        raise InvalidModelError(f"{path}: malformed TensorFlow graph ({type(e).__name__}: {e})") from None
     return model if isinstance(model, Model) else Model(model)
 
 
