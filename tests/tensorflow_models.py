@@ -17,9 +17,9 @@ def randomize_batchnorm(model, seed=0):
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            ws = layer.get_weights()  # gamma, beta, moving_mean, moving_variance (when scale/center)
+            kinds = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else []) + ["mean", "var"]
             new = []
-            for w, kind in zip(ws, ["gamma", "beta", "mean", "var"][-len(ws):] if len(ws) < 4 else ["gamma", "beta", "mean", "var"]):
+            for w, kind in zip(layer.get_weights(), kinds):
                 if kind == "var":
                     new.append(rng.uniform(0.5, 2.0, w.shape).astype(np.float32))
                 elif kind == "gamma":

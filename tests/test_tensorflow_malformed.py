@@ -149,3 +149,37 @@ def test_random_damage_gives_conversion_errors_only(tmp_path):
         except irforge.ConversionError:
             outcomes["error"] += 1
     assert outcomes["error"] > 0 and sum(outcomes.values()) == 240
+
+
+TEXT_GRAPH = """
+# x -> x * 2 + [1, 2]
+node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } }
+       attr { key: "shape" value { shape { dim { size: 1 } dim { size: 2 } } } } }
+node { name: "two" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+       attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { } float_val: 2.0 } } } }
+node { name: "bias" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+       attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { dim { size: 2 } }
+                                            tensor_content: "\\000\\000\\200?\\000\\000\\000@" } } } }
+node { name: "mul" op: "Mul" input: ["x", "two"] attr { key: "T" value { type: DT_FLOAT } } }
+node { name: "y" op: "AddV2" input: "mul" input: "bias" attr { key: "T" value { type: DT_FLOAT } } }
+versions { producer: 1700 }
+"""
+
+
+def test_text_graph_def(tmp_path):
+    m = irforge.convert_model(_write(tmp_path / "g.pbtxt", TEXT_GRAPH.encode()))
+    x = np.array([[3.0, -1.0]], np.float32)
+    np.testing.assert_allclose(run_onnxruntime(m.to_onnx_bytes(), {"x": x})[0], x * 2 + [1, 2])
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("irforge-pbtxt")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ('node { name: "x" op: "Placeholder"', r"bad\.pbtxt:1: .*a '}' is missing"),
+    ('node {\n name: "x"\n attr { key: "dtype" value { type: DT_NOPE } } }', r"bad\.pbtxt:3: .*unknown data type 'DT_NOPE'"),
+    ('node { name: "x\n" }', r"bad\.pbtxt:1: .*unterminated string"),
+    ('node { name: 12 }', r"field 'name' needs a quoted string"),
+    ('{', r"expected a field name"),
+])
+def test_malformed_text_graph_def(tmp_path, text, message):
+    with pytest.raises(irforge.InvalidModelError, match=message):
+        irforge.convert_model(_write(tmp_path / "bad.pbtxt", text.encode()))

@@ -9,6 +9,7 @@
 #include "bindings/builder_binding.h"
 #include "io/tensorflow/bundle.h"
 #include "io/tensorflow/proto.h"
+#include "io/tensorflow/text_format.h"
 #include "support/error.h"
 #include "support/mapped_file.h"
 
@@ -189,6 +190,19 @@ void register_tensorflow(py::module_& m) {
         });
       },
       py::arg("path"), "Decodes saved_model.pb: a list of MetaGraphDefs.");
+
+  m.def(
+      "tf_text_graph_to_binary",
+      [](const std::string& path) {
+        std::string out;
+        {
+          py::gil_scoped_release release;
+          auto file = MappedFile::open(path);
+          out = text_graph_def_to_binary(reinterpret_cast<const char*>(file->data()), file->size(), path);
+        }
+        return py::bytes(out);
+      },
+      py::arg("path"), "A text-format GraphDef (.pbtxt) re-encoded as a binary GraphDef.");
 
   py::class_<Bundle>(m, "TfBundle")
       .def_static(

@@ -111,6 +111,7 @@ class Source:
         self.signature_inputs: Dict[str, tuple] = {}  # name -> (tensor, dtype, shape)
         self.signature_outputs: Dict[str, tuple] = {}
         self.const_file = None  # the file Const tensor_content offsets refer to
+        self.scratch = None  # a temporary file to remove after converting
         restore_op = ""
         if os.path.isdir(path):
             pb = os.path.join(path, "saved_model.pb")
@@ -135,9 +136,19 @@ class Source:
                 self.bundle = _core.TfBundle.open(prefix)
             restore_op = meta["saver_restore_op"]
             graph = meta["graph"]
+        elif path.endswith(".pbtxt"):
+            # Re-encoded as binary into a scratch file the constants can view (text holds its
+            # tensors as escaped strings: there is nothing to map in place).
+            fd, self.scratch = tempfile.mkstemp(prefix="irforge-pbtxt-", suffix=".pb")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_core.tf_text_graph_to_binary(path))
+                graph = _core.tf_read_graph_def(self.scratch)
+            except BaseException:
+                os.unlink(self.scratch)
+                raise
+            self.const_file = self.scratch
         else:
-            if path.endswith(".pbtxt"):
-                raise UnsupportedError(f"{path}: text GraphDef (.pbtxt) is not supported yet; save the graph in binary (.pb)")
             graph = _core.tf_read_graph_def(path)
             self.const_file = path
         self.nodes: List[dict] = graph["nodes"]
@@ -1294,6 +1305,7 @@ def convert_file(path: str, *, input=None, tags=None, signature=None):
     """Reads a SavedModel folder, a frozen GraphDef .pb or a TF1 .meta + checkpoint."""
     from irforge.model import Model
 
+    src = None
     try:
         src = Source(path, tags=tags, signature=signature)
         frozen, shapes = _input_specs(input, src)
@@ -1304,6 +1316,9 @@ def convert_file(path: str, *, input=None, tags=None, signature=None):
         # Decoded structure that is valid protobuf but not a valid TF graph (an attribute of the
         # wrong kind, a missing one): a model problem, not an irforge crash.
         raise InvalidModelError(f"{path}: malformed TensorFlow graph ({type(e).__name__}: {e})") from None
+    finally:
+        if src is not None and src.scratch:
+            os.unlink(src.scratch)  # mapped constants keep their pages: Linux frees them at unmap
     return model if isinstance(model, Model) else Model(model)
 
 
