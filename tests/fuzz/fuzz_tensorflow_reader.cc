@@ -1,5 +1,5 @@
 // libFuzzer target for the TensorFlow reader's decoders (cpp/io/tensorflow): GraphDef,
-// MetaGraphDef, SavedModel, the tensor-bundle SSTable index and snappy blocks.
+// MetaGraphDef, SavedModel, the tensor-bundle SSTable index, snappy blocks and text GraphDef.
 //
 // The first byte picks the decoder, the rest is its input. Any input may be rejected with
 // irforge::Error; nothing else may escape and nothing may crash, hang or read out of bounds.
@@ -14,6 +14,7 @@
 
 #include "io/tensorflow/bundle.h"
 #include "io/tensorflow/proto.h"
+#include "io/tensorflow/text_format.h"
 #include "support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -22,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> body(data + 1, data + size);
   const uint8_t* p = body.empty() ? nullptr : body.data();
   try {
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
       case 0: irforge::tf::decode_graph_def(p, body.size(), "<fuzz>"); break;
       case 1: irforge::tf::decode_saved_model(p, body.size(), "<fuzz>"); break;
       case 2: irforge::tf::decode_meta_graph(p, body.size(), "<fuzz>"); break;
@@ -31,7 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& kv : bundle->entries()) (void)kv.second.size;
         break;
       }
-      default: irforge::tf::snappy_uncompress(p, body.size(), "<fuzz>"); break;
+      case 4: irforge::tf::snappy_uncompress(p, body.size(), "<fuzz>"); break;
+      default: {
+        std::string binary = irforge::tf::text_graph_def_to_binary(reinterpret_cast<const char*>(p), body.size(), "<fuzz>");
+        irforge::tf::decode_graph_def(reinterpret_cast<const uint8_t*>(binary.data()), binary.size(), "<fuzz>");
+        break;
+      }
     }
   } catch (const irforge::Error&) {
     return 0;  // rejected with a proper error: fine
