@@ -203,3 +203,38 @@ def test_cond_and_while_loop(tf_dir):
     for seed, sign in ((7, 1.0), (8, -1.0)):  # both branches of the cond
         x = (np.abs(np.random.default_rng(seed).normal(size=(2, 3))) * sign).astype(np.float32)
         _check(m, {"x": x}, [mod(x)["z"].numpy()])
+
+
+def test_detection_ops(tf_dir):
+    """NonMaxSuppressionV5, TopKV2, GatherV2, StridedSlice with masks, ResizeBilinear as a
+    detection head uses them."""
+
+    class Head(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([16, 4], tf.float32), tf.TensorSpec([16], tf.float32),
+                                      tf.TensorSpec([1, 6, 6, 2], tf.float32)], autograph=False)
+        def __call__(self, boxes, scores, fmap):
+            keep, kept_scores = tf.image.non_max_suppression_with_scores(boxes, scores, 5, iou_threshold=0.4, score_threshold=0.1)
+            top, top_idx = tf.math.top_k(scores, 3)
+            up = tf.image.resize(fmap, (9, 12), method="bilinear")
+            return {"keep": keep, "kept_scores": kept_scores, "top": top, "top_idx": top_idx,
+                    "picked": tf.gather(boxes, top_idx)[:, 1::2], "up": up[:, ::2, -3:, 0]}
+
+    mod = Head()
+    folder = str(tf_dir / "head")
+    tf.saved_model.save(mod, folder, signatures=mod.__call__)
+    rng = np.random.default_rng(9)
+    corner = rng.uniform(0, 1, (16, 2)).astype(np.float32)
+    boxes = np.concatenate([corner, corner + rng.uniform(0.1, 0.5, (16, 2)).astype(np.float32)], axis=1)
+    feeds = {"boxes": boxes, "scores": rng.permutation(16).astype(np.float32) / 16, "fmap": rng.normal(size=(1, 6, 6, 2)).astype(np.float32)}
+    expected = mod(**feeds)
+    m = irforge.convert_model(folder)
+    names = [o.name for o in m.outputs]
+    ref = [expected[n].numpy() for n in names]
+    ov = run_openvino(m, feeds)
+    ort = run_onnxruntime(m.to_onnx_bytes(), feeds)
+    for n, r, o, x in zip(names, ref, ov, ort):
+        if r.dtype.kind in "iu":
+            np.testing.assert_array_equal(o, r, err_msg=n)
+            np.testing.assert_array_equal(x, r, err_msg=n)
+        else:
+            assert _rel_err(r, o) <= 1e-4 and _rel_err(r, x) <= 1e-4, n

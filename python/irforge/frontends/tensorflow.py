@@ -50,6 +50,7 @@ _OUTPUT_ARGS = {
     "TopKV2": ["values", "indices"],
     "Unique": ["y", "idx"],
     "NonMaxSuppressionV5": ["selected_indices", "selected_scores", "valid_outputs"],
+    "NonMaxSuppressionV4": ["selected_indices", "valid_outputs"],
     "Switch": ["output_false", "output_true"],
     "Merge": ["output", "value_index"],
 }
@@ -1244,6 +1245,34 @@ def _topk(c, node, ins):
     k = c.op("Reshape", [c.to_i64(ins[1]), c.i64([1])])
     values, indices = c.op("TopK", [ins[0], k], outputs=2, axis=-1, largest=1, sorted=1)
     return [TV(v=values), TV(v=c.op("Cast", [indices], to=6), dtype=3)]
+
+
+@_reg("NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5")
+def _nms(c, node, ins):
+    # TF: boxes [N,4] (y1,x1,y2,x2), scores [N] -> indices of kept boxes, best first.
+    # ONNX: boxes [B,N,4], scores [B,C,N] -> [K,3] rows (batch, class, box); same IoU rule.
+    boxes, scores, max_out, iou = ins[:4]
+    score_thr = ins[4] if len(ins) > 4 else c.const(np.float32(-np.inf))
+    if node["op"] == "NonMaxSuppressionV5":
+        sigma = ins[5]
+        if sigma.const is None or float(sigma.const) != 0.0:
+            raise UnsupportedError(f"{c.src.path}: node '{node['name']}': soft NMS (soft_nms_sigma != 0)")
+    if node["attr"].get("pad_to_max_output_size", False):
+        raise UnsupportedError(f"{c.src.path}: node '{node['name']}': pad_to_max_output_size=True")
+    b3 = c.op("Unsqueeze", [boxes, c.i64([0])])
+    s3 = c.op("Unsqueeze", [scores, c.i64([0, 1])])
+    rows = c.op("NonMaxSuppression", [b3, s3, c.op("Reshape", [c.to_i64(max_out), c.i64([1])]),
+                                      c.op("Reshape", [iou, c.i64([1])]), c.op("Reshape", [score_thr, c.i64([1])])],
+                center_point_box=0)
+    idx64 = c.op("Squeeze", [c.op("Slice", [rows, c.i64([2]), c.i64([3]), c.i64([1])]), c.i64([1])])
+    idx = TV(v=c.op("Cast", [idx64], to=6), dtype=3)
+    if node["op"] == "NonMaxSuppressionV5":
+        picked = c.op("Gather", [scores, idx64], axis=0)
+        count = c.op("Cast", [c.op("Size", [idx64])], to=6)
+        return [idx, TV(v=picked), TV(v=count, dtype=3)]
+    if node["op"] == "NonMaxSuppressionV4":
+        return [idx, TV(v=c.op("Cast", [c.op("Size", [idx64])], to=6), dtype=3)]
+    return idx
 
 
 def _resize(mode):
