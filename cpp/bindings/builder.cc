@@ -42,7 +42,6 @@ class PyBufferStorage final : public Storage {
   Py_buffer view_{};
 };
 
-
 // Python builder state: the C++ builder plus the subgraphs it handed out (by address).
 struct PyBuilder {
   explicit PyBuilder(const std::string& source) : builder(std::make_unique<Builder>(source)) {}

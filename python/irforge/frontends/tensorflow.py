@@ -412,9 +412,8 @@ class Converter:
             return live[:1] if live else ins[:1]
         return ins
 
-    def _alive(self, scope, ref, depth=0):
+    def _alive(self, scope, ref):
         """False when `ref` lies on the dead side of a Switch whose predicate is constant."""
-        name = _parse_ref(ref)[0]
         seen, todo = set(), [(ref, 0)]
         while todo:
             r, d = todo.pop()
@@ -437,7 +436,6 @@ class Converter:
             for i in node["inputs"]:
                 if not i.startswith("^"):
                     todo.append((i, d + 1))
-        del name
         return True
 
     def _translate(self, scope: _Scope, node, deps):
@@ -841,8 +839,6 @@ def _bias_add(c, node, ins):
 @_reg("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 def _fused_bn(c, node, ins):
     x, scale, offset, mean, var = ins[:5]
-    if node["attr"].get("is_training", False) and (mean.const is None or np.asarray(mean.const).size != 0):
-        pass  # is_training=True with given statistics: Keras inference graphs never do this
     if node["attr"].get("is_training", False):
         raise UnsupportedError(f"{c.src.path}: node '{node['name']}': FusedBatchNorm in training mode (batch statistics); "
                                "freeze the training flag (input='is_training->False')")
