@@ -76,10 +76,22 @@ def _block(entries) -> bytes:
     return out + struct.pack("<II", 0, 1)  # one restart point at 0
 
 
-def sstable(entries) -> bytes:
-    """A LevelDB-format table holding `entries` ((key bytes, value bytes), sorted), uncompressed."""
+def snappy_literals(data: bytes) -> bytes:
+    """Valid raw snappy made of literal elements only (what a compressor emits for random data)."""
+    out = varint(len(data))
+    for k in range(0, len(data), 60):
+        chunk = data[k:k + 60]
+        out += bytes([(len(chunk) - 1) << 2]) + chunk
+    return out
+
+
+def sstable(entries, snappy: bool = False) -> bytes:
+    """A LevelDB-format table holding `entries` ((key bytes, value bytes), sorted); the data
+    block snappy-compressed when asked (TF writes bundles uncompressed, LevelDB's default is snappy)."""
     data = _block(entries)
-    out = data + b"\x00" + b"\x00" * 4  # compression type none + (unchecked) crc
+    if snappy:
+        data = snappy_literals(data)
+    out = data + (b"\x01" if snappy else b"\x00") + b"\x00" * 4  # compression type + (unchecked) crc
     meta_off = len(out)
     meta = _block([])
     out += meta + b"\x00" * 5
@@ -95,7 +107,7 @@ def bundle_entry(dtype: int, dims, offset: int, size: int, shard: int = 0) -> by
     return vfield(1, dtype) + field(2, shape(dims)) + vfield(3, shard) + vfield(4, offset) + vfield(5, size)
 
 
-def write_bundle(prefix: str, tensors: dict, entries_override: dict = None, num_shards: int = 1) -> None:
+def write_bundle(prefix: str, tensors: dict, entries_override: dict = None, num_shards: int = 1, snappy: bool = False) -> None:
     """prefix.index + prefix.data-00000-of-0000N holding `tensors` (name -> float32 array)."""
     data = b""
     entries = [(b"", vfield(1, num_shards))]
@@ -105,7 +117,7 @@ def write_bundle(prefix: str, tensors: dict, entries_override: dict = None, num_
         entries.append((name.encode(), (entries_override or {}).get(name, entry)))
         data += arr.tobytes()
     with open(prefix + ".index", "wb") as f:
-        f.write(sstable(entries))
+        f.write(sstable(entries, snappy))
     with open(f"{prefix}.data-00000-of-{num_shards:05d}", "wb") as f:
         f.write(data)
 
@@ -125,7 +137,7 @@ def saved_model(graph: bytes, signature_inputs: dict, signature_outputs: dict, r
     return vfield(1, 1) + field(2, meta_graph(graph, signature_inputs, signature_outputs, restore))
 
 
-def variable_saved_model(folder: str, weights: np.ndarray, entries_override: dict = None) -> str:
+def variable_saved_model(folder: str, weights: np.ndarray, entries_override: dict = None, snappy: bool = False) -> str:
     """A TF1-style SavedModel: VarHandleOp 'w' restored from the bundle key 'w/.ATTRIBUTES/VARIABLE_VALUE'
     by an AssignVariableOp of RestoreV2's output in the main graph, read by y = x @ w."""
     key = "w/.ATTRIBUTES/VARIABLE_VALUE"
@@ -145,5 +157,5 @@ def variable_saved_model(folder: str, weights: np.ndarray, entries_override: dic
     os.makedirs(os.path.join(folder, "variables"), exist_ok=True)
     with open(os.path.join(folder, "saved_model.pb"), "wb") as f:
         f.write(saved_model(graph, {"x": "x:0"}, {"y": "y:0"}))
-    write_bundle(os.path.join(folder, "variables", "variables"), {key: weights}, entries_override)
+    write_bundle(os.path.join(folder, "variables", "variables"), {key: weights}, entries_override, snappy=snappy)
     return key

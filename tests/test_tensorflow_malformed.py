@@ -30,9 +30,10 @@ def test_frozen_graph_def_reads_and_runs(tmp_path):
     np.testing.assert_allclose(run_openvino(m, {"x": x})[0], expected, rtol=1e-5)
 
 
-def test_saved_model_variable_restored_from_bundle(tmp_path):
+@pytest.mark.parametrize("snappy", [False, True])
+def test_saved_model_variable_restored_from_bundle(tmp_path, snappy):
     w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
-    tw.variable_saved_model(str(tmp_path / "sm"), w)
+    tw.variable_saved_model(str(tmp_path / "sm"), w, snappy=snappy)
     m = irforge.convert_model(str(tmp_path / "sm"))
     x = np.random.default_rng(1).normal(size=(2, 4)).astype(np.float32)
     np.testing.assert_allclose(run_onnxruntime(m.to_onnx_bytes(), {"x": x})[0], x @ w, rtol=1e-5)
