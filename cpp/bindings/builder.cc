@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <unordered_map>
+
 #include "bindings/builder_binding.h"
 #include "io/safetensors/reader.h"
 #include "ir/builder.h"
@@ -41,15 +43,19 @@ class PyBufferStorage final : public Storage {
   Py_buffer view_{};
 };
 
-// A file mapped once per builder call site; MappedStorage keeps the mapping alive.
-std::shared_ptr<const Storage> map_file(const std::string& path) {
-  return std::make_shared<MappedStorage>(MappedFile::open(path));
-}
-
 // Python builder state: the C++ builder plus the subgraphs it handed out (by address).
 struct PyBuilder {
   explicit PyBuilder(const std::string& source) : builder(std::make_unique<Builder>(source)) {}
   std::unique_ptr<Builder> builder;
+  // Files mapped by constant_file, once per builder (a SavedModel has hundreds of weights in
+  // one shard); MappedStorage keeps each mapping alive for as long as a constant views it.
+  std::unordered_map<std::string, std::shared_ptr<const Storage>> mapped_files;
+
+  std::shared_ptr<const Storage> map_file(const std::string& path) {
+    auto& slot = mapped_files[path];
+    if (!slot) slot = std::make_shared<MappedStorage>(MappedFile::open(path));
+    return slot;
+  }
 
   Builder& get() {
     if (!builder) throw Error(ErrorKind::kInvalidModel, "this Builder has already finished its model");
@@ -142,7 +148,7 @@ void register_builder(py::module_& m) {
           "constant_file",
           [](PyBuilder& b, const std::string& name, int elem_type, std::vector<int64_t> dims, const std::string& path,
              size_t offset, py::object graph) {
-            return b.get().constant(graph_of(b, graph), name, static_cast<DataType>(elem_type), std::move(dims), map_file(path), offset);
+            return b.get().constant(graph_of(b, graph), name, static_cast<DataType>(elem_type), std::move(dims), b.map_file(path), offset);
           },
           py::arg("name"), py::arg("elem_type"), py::arg("dims"), py::arg("path"), py::arg("offset") = 0,
           py::arg("graph") = py::none(), py::return_value_policy::reference_internal)
@@ -193,6 +199,7 @@ void register_builder(py::module_& m) {
           model = b.get().finish();
         }
         b.builder.reset();
+        b.mapped_files.clear();
         return std::shared_ptr<Model>(std::move(model));
       });
 

@@ -11,4 +11,7 @@ void register_builder(pybind11::module_& m);
 // irforge._core.SafetensorsCheckpoint (cpp/bindings/safetensors.cc).
 void register_safetensors(pybind11::module_& m);
 
+// irforge._core.tf_* (cpp/bindings/tensorflow.cc).
+void register_tensorflow(pybind11::module_& m);
+
 }  // namespace irforge::bindings

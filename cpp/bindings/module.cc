@@ -612,4 +612,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::register_safetensors(m);
 
   bindings::register_file_readers(m);
+
+  bindings::register_tensorflow(m);
 }

@@ -25,6 +25,10 @@ MXNET_PARAMS = "mxnet-params"  # a .params file given alone
 KALDI = "kaldi-nnet1"  # a Kaldi nnet1 model, text or binary
 HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (frontends/hf_llm.py)
 
+TENSORFLOW_FILE = "tensorflow"  # SavedModel folder, frozen GraphDef .pb, TF1 .meta + checkpoint
+TENSORFLOW_KERAS_FILE = "keras"  # .keras / .h5 (loaded by TensorFlow, then a SavedModel)
+TENSORFLOW_OBJECT = "tensorflow-object"  # tf.keras.Model, tf.Module, tf.function in memory
+
 
 def is_hf_folder(path) -> bool:
     """A Hugging Face model folder: config.json beside safetensors weights."""
@@ -35,12 +39,9 @@ def is_hf_folder(path) -> bool:
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
-    ".pb": "TensorFlow GraphDef",
     ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
-    ".h5": "Keras",
-    ".keras": "Keras",
 }
 _TORCH_EXTENSIONS = {".pt2": PYTORCH_EXPORTED, ".pt": PYTORCH_SCRIPT, ".pth": PYTORCH_SCRIPT, ".torchscript": PYTORCH_SCRIPT, ".ptl": PYTORCH_SCRIPT}
 
@@ -59,11 +60,28 @@ def _is_torch_object(obj) -> bool:
     return False
 
 
+def _is_tensorflow_object(obj) -> bool:
+    # Keras models/layers, tf.Module and tf.function objects, by module name (no import).
+    for cls in type(obj).__mro__:
+        mod = cls.__module__ or ""
+        if mod.startswith(("keras.", "tf_keras.", "tensorflow.python.module", "tensorflow.python.eager.polymorphic_function",
+                           "tensorflow.python.trackable")) and cls.__name__ in ("Model", "Layer", "Module", "Function", "AutoTrackable"):
+            return True
+    return False
+
+
 def detect_object(obj) -> Optional[str]:
     """The frontend for an in-memory object, or None when it is not a framework model."""
     if _is_torch_object(obj):
         return PYTORCH_OBJECT
+    if _is_tensorflow_object(obj):
+        return TENSORFLOW_OBJECT
     return None
+
+
+def is_saved_model_dir(path: str) -> bool:
+    """A TensorFlow SavedModel folder (the only folders irforge reads)."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
 def _zip_kind(path: str) -> Optional[str]:
@@ -95,12 +113,16 @@ def _more(path: str) -> bytes:
 
 def detect_file(path: str) -> str:
     """The frontend for a file: magic bytes first (the content cannot lie), then the extension."""
+    if is_saved_model_dir(path):
+        return TENSORFLOW_FILE
     ext = os.path.splitext(path)[1].lower()
     try:
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError as e:
         raise ModelFileError(f"{path}: cannot be read ({e.strerror})") from None
+    if head[:4] == b"PK\x03\x04" and ext == ".keras":  # Keras 3 saves a zip of config + weights
+        return TENSORFLOW_KERAS_FILE
     if head[:4] == b"PK\x03\x04":
         kind = _zip_kind(path)
         if kind in (PYTORCH_EXPORTED, PYTORCH_SCRIPT):
@@ -112,7 +134,7 @@ def detect_file(path: str) -> str:
                 "or save it with torch.export.save (.pt2)"
             )
         raise UnsupportedError(f"{path}: a zip archive that is neither a torch.export (.pt2) nor a TorchScript archive")
-    if ext in (".prototxt", ".pbtxt"):
+    if ext == ".prototxt":
         return CAFFE
     if ext == ".caffemodel":
         return CAFFE_WEIGHTS
@@ -129,6 +151,12 @@ def detect_file(path: str) -> str:
             return MXNET
     if head[4:8] == b"TFL3":
         raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
+    # GraphDef / SavedModel / MetaGraphDef are protobufs like ONNX (a SavedModel even starts with
+    # the same 0x08 byte), so TensorFlow's extensions decide; the reader's errors say what is wrong.
+    if ext in (".pb", ".meta", ".pbtxt"):
+        return TENSORFLOW_FILE
+    if ext in (".keras", ".h5"):
+        return TENSORFLOW_KERAS_FILE
     # A ModelProto starts with field 1 (ir_version, varint): byte 0x08. Files named .onnx (or with
     # no extension) go to the ONNX reader whatever they hold: its errors say what is wrong inside.
     if head[:1] == b"\x08" or ext in (".onnx", ""):
@@ -221,6 +249,17 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         from irforge.model import Model
 
         return Model(_core.read_onnx(path)), False
+    if kind in (TENSORFLOW_FILE, TENSORFLOW_KERAS_FILE, TENSORFLOW_OBJECT):
+        if example_input is not None:
+            raise UsageError(f"{path or type(input_model).__name__}: example_input= is for PyTorch models; a TensorFlow model's inputs come from its signature")
+        from irforge.frontends import tensorflow
+
+        # input= is applied while translating: frozen values decide Switch/Merge and If there.
+        if kind == TENSORFLOW_FILE:
+            return tensorflow.convert_file(path, input=input), True
+        if kind == TENSORFLOW_KERAS_FILE:
+            return tensorflow.convert_keras_file(path, input=input), True
+        return tensorflow.convert_object(input_model, input=input), True
     require_torch()
     from irforge.frontends import pytorch
 

@@ -1,0 +1,109 @@
+"""TensorFlow / Keras models built in code for the TensorFlow frontend tests and the benchmark:
+random weights and BatchNorm statistics set to non-trivial values, saved as SavedModel, frozen
+GraphDef (.pb), .keras and TF1 MetaGraph + checkpoint."""
+
+import os
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf  # noqa: E402
+
+keras = tf.keras
+
+
+def randomize_batchnorm(model, seed=0):
+    """Moving mean/variance and gamma/beta away from 0/1, so folding them is really checked."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            kinds = (["gamma"] if layer.scale else []) + (["beta"] if layer.center else []) + ["mean", "var"]
+            new = []
+            for w, kind in zip(layer.get_weights(), kinds):
+                if kind == "var":
+                    new.append(rng.uniform(0.5, 2.0, w.shape).astype(np.float32))
+                elif kind == "gamma":
+                    new.append(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+                else:
+                    new.append(rng.normal(0, 0.2, w.shape).astype(np.float32))
+            layer.set_weights(new)
+    return model
+
+
+def small_cnn():
+    inp = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", strides=2)(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.AveragePooling2D(2, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(5, activation="softmax")(x)
+    return randomize_batchnorm(keras.Model(inp, x))
+
+
+def application(name, size):
+    fn = getattr(keras.applications, name)
+    return randomize_batchnorm(fn(weights=None, input_shape=(size, size, 3), classes=10))
+
+
+def bert_encoder(vocab=100, seq=16, dim=32, heads=4, layers=2):
+    ids = keras.Input((seq,), dtype="int32", name="input_ids")
+    pos = keras.ops.arange(seq)
+    x = keras.layers.Embedding(vocab, dim)(ids) + keras.layers.Embedding(seq, dim)(pos)
+    x = keras.layers.LayerNormalization(epsilon=1e-12)(x)
+    for _ in range(layers):
+        a = keras.layers.MultiHeadAttention(heads, dim // heads)(x, x)
+        x = keras.layers.LayerNormalization(epsilon=1e-12)(x + a)
+        h = keras.layers.Dense(dim * 4, activation="gelu")(x)
+        x = keras.layers.LayerNormalization(epsilon=1e-12)(x + keras.layers.Dense(dim)(h))
+    pooled = keras.layers.Dense(dim, activation="tanh")(x[:, 0, :])
+    return keras.Model(ids, [x, pooled])
+
+
+def save_saved_model(model, folder):
+    model.export(folder, verbose=False)
+    return folder
+
+
+def save_frozen_pb(model, path):
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = [tf.TensorSpec([1] + list(i.shape[1:]), i.dtype, name=i.name) for i in model.inputs]
+    fn = tf.function(lambda *a: model(list(a) if len(a) > 1 else a[0], training=False)).get_concrete_function(*spec)
+    frozen = convert_variables_to_constants_v2(fn)
+    tf.io.write_graph(frozen.graph.as_graph_def(), os.path.dirname(path), os.path.basename(path), as_text=False)
+    return path, [t.name.split(":")[0] for t in frozen.inputs], frozen
+
+
+def tf1_batchnorm_graph(folder, with_default):
+    """A TF1-style graph: placeholders, variables, a conv and a batch norm whose statistics a
+    v1 tf.cond (Switch/Merge) picks by `is_training`; saved as .meta + checkpoint."""
+    g = tf.Graph()
+    rng = np.random.default_rng(3)
+    with g.as_default():
+        tf.compat.v1.disable_control_flow_v2()
+        x = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
+        if with_default:
+            is_training = tf.compat.v1.placeholder_with_default(False, [], name="is_training")
+        else:
+            is_training = tf.compat.v1.placeholder(tf.bool, [], name="is_training")
+        w = tf.compat.v1.Variable(rng.normal(0, 0.3, (3, 3, 3, 4)).astype(np.float32), name="w")
+        mean = tf.compat.v1.Variable(rng.normal(0, 0.2, 4).astype(np.float32), name="moving_mean")
+        var = tf.compat.v1.Variable(rng.uniform(0.5, 2, 4).astype(np.float32), name="moving_variance")
+        gamma = tf.compat.v1.Variable(rng.uniform(0.5, 1.5, 4).astype(np.float32), name="gamma")
+        beta = tf.compat.v1.Variable(rng.normal(0, 0.2, 4).astype(np.float32), name="beta")
+        y = tf.nn.conv2d(x, w, 1, "SAME")
+        m, v = tf.compat.v1.cond(is_training, lambda: tf.nn.moments(y, [0, 1, 2]), lambda: (tf.identity(mean), tf.identity(var)))
+        out = tf.nn.relu(tf.nn.batch_normalization(y, m, v, beta, gamma, 1e-3), name="out")
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            prefix = saver.save(sess, os.path.join(folder, "model.ckpt"))
+            feed = rng.normal(size=(1, 8, 8, 3)).astype(np.float32)
+            ref = sess.run(out, {x: feed, is_training: False})
+        tf.compat.v1.enable_control_flow_v2()
+    return prefix + ".meta", feed, ref
