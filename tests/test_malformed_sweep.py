@@ -532,6 +532,20 @@ def test_onnx_legalize_refuses_huge_layernorm_axis(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_stated_dims_merged_with_inferred_ones_past_the_element_limit_are_refused(tmp_path):
+    """Y is stated [2^40, ?] and computes [3, 4]; shape inference keeps stated dims and fills the
+    rest, [2^40, 4], which the reader refuses (more than 2^40 elements): the ONNX written for such
+    a model did not re-read (fuzz_pipeline). Refused when inferred, naming the node."""
+    import irforge
+
+    node = helper.make_node("Relu", ["x"], ["y"], name="bad_relu")
+    model = _m([node], [_x([3, 4])], [vi("y", F32, [2**40, None])])
+    with pytest.raises(irforge.ResourceLimitError) as e:
+        irforge.save_model(irforge.convert_model(model), tmp_path / "m.onnx")
+    assert "bad_relu" in str(e.value) and "2^40" in str(e.value), str(e.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- script mode: a table per case, optionally side by side with OpenVINO's converter --------------
 
 

@@ -1359,8 +1359,9 @@ const std::map<std::string, Rule>& rules() {
 
 // A computed output of more elements than any tensor the readers accept (2^40) cannot be run:
 // refused here rather than left for the runtime to try to allocate.
-void check_size(const Ctx& c, size_t k) {
-  const auto& shape = c.out[k].shape;
+// `shape` is the inferred one, or the type an output ends up with once merged with what the model
+// stated (stated dims are kept: [2^40, ?] stated and [3, 4] inferred become [2^40, 4]).
+void check_size(const Ctx& c, size_t k, const std::optional<Dims>& shape) {
   if (!shape || c.in_subgraph) return;
   constexpr uint64_t kMaxElements = uint64_t{1} << 40;
   uint64_t count = 1;
@@ -1432,8 +1433,12 @@ int64_t infer(Graph& g, const Model& m, ShapeValues& values, bool in_subgraph = 
       Value* v = n.output(k);
       if (v->name().empty()) continue;
       if (c.out[k].type == DataType::kUndefined && !c.out[k].shape) continue;
-      check_size(c, k);
-      if (refine(v, c.out[k])) ++changed;
+      check_size(c, k, c.out[k].shape);
+      if (refine(v, c.out[k])) {
+        ++changed;
+        // The writer writes the merged type, and the reader refuses more than 2^40 elements.
+        if (v->type().is_tensor()) check_size(c, k, v->type().shape);
+      }
     }
   }
   return changed;
