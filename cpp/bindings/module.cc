@@ -10,6 +10,7 @@
 
 #include "bindings/builder_binding.h"
 #include "io/onnx/reader.h"
+#include "io/tflite/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
 #include "io/openvino/writer.h"
@@ -512,6 +513,19 @@ PYBIND11_MODULE(_core, m) {
         return model;
       },
       py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
+
+  // TensorFlow Lite flatbuffers (cpp/io/tflite), memory-mapped.
+  m.def(
+      "read_tflite",
+      [](const std::string& path) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_tflite_file(path);
+        }
+        return model;
+      },
+      py::arg("path"));
 
   bindings::register_builder(m);
 }

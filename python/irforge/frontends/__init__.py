@@ -18,11 +18,11 @@ ONNX = "onnx"
 PYTORCH_EXPORTED = "pytorch-exported-program"  # a .pt2 archive (torch.export.save)
 PYTORCH_SCRIPT = "pytorch-torchscript"  # a TorchScript archive (torch.jit.save)
 PYTORCH_OBJECT = "pytorch-object"  # nn.Module, ScriptModule, ExportedProgram in memory
+TFLITE = "tflite"  # a TensorFlow Lite flatbuffer, read in C++ (cpp/io/tflite)
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
     ".pb": "TensorFlow GraphDef",
-    ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
     ".caffemodel": "Caffe",
@@ -93,8 +93,10 @@ def detect_file(path: str) -> str:
                 "or save it with torch.export.save (.pt2)"
             )
         raise UnsupportedError(f"{path}: a zip archive that is neither a torch.export (.pt2) nor a TorchScript archive")
-    if head[4:8] == b"TFL3":
-        raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
+    # A flatbuffer's file identifier sits after its root offset; a .tflite that lacks it goes to
+    # the reader too, whose error says what is wrong.
+    if head[4:8] == b"TFL3" or ext == ".tflite":
+        return TFLITE
     # A ModelProto starts with field 1 (ir_version, varint): byte 0x08. Files named .onnx (or with
     # no extension) go to the ONNX reader whatever they hold: its errors say what is wrong inside.
     if head[:1] == b"\x08" or ext in (".onnx", ""):
@@ -133,6 +135,13 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         kind = detect_object(input_model)
         if kind is None:
             raise TypeError(f"no frontend reads a {type(input_model).__name__}")
+    if kind == TFLITE:
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a TensorFlow Lite model's inputs are declared in it")
+        from irforge import _core
+        from irforge.model import Model
+
+        return Model(_core.read_tflite(path)), False
     if kind == ONNX:
         if example_input is not None:
             raise UsageError(f"{path}: example_input= is for PyTorch models; an ONNX model's inputs are declared in it")
