@@ -233,9 +233,12 @@ Value* Translator::value(int32_t tensor, const std::string& user) {
     if (t.quant.present() && t.type != kFloat32 && t.type != kFloat16) v = dequantize(v, t, t.quant.dimension);
     return values_[tensor] = v;
   }
-  if (t.is_variable) {  // state of a stateful op (LSTM): zero at the start of each invocation
-    DataType dt = ir_dtype(t.type);
-    if (dt != DataType::kFloat) fail(ErrorKind::kUnsupported, tensor_label(tensor) + ": a variable tensor of type " + type_name(t.type));
+  if (t.is_variable) {
+    // State of a stateful op (LSTM): the interpreter resets it to real zero (a quantized one to
+    // its zero point) before the first invocation; as a real value it is a float zero.
+    DataType dt = DataType::kFloat;
+    if (t.type != kFloat32 && !is_quantized_int(t))
+      fail(ErrorKind::kUnsupported, tensor_label(tensor) + ": a variable tensor of type " + type_name(t.type));
     uint64_t elems = 1;
     for (int64_t d : t.shape) elems *= static_cast<uint64_t>(d);
     if (elems > (uint64_t{1} << 28)) fail(ErrorKind::kResourceLimit, tensor_label(tensor) + ": a variable tensor too large");
