@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
 # TARGET: reader (fuzz_onnx_reader: ONNX read → write → read) or pipeline (fuzz_pipeline: read →
-# default passes → OpenVINO and ONNX writers, structure-aware mutator); default both. The
+# default passes → OpenVINO and ONNX writers, structure-aware mutator), or tflite
+# (fuzz_tflite_reader: TFLite flatbuffer read → verify → ONNX write; not in the default set); default both. The
 # FUZZ_TARGETS variable ("reader pipeline") is used when no TARGET is given.
 # Exits non-zero when a fuzzer finds a problem; reproducers are left in build/fuzz/artifacts/,
 # named <target>-crash-..., <target>-timeout-..., and so on.
@@ -28,7 +29,8 @@ for t in "${REQUESTED[@]}"; do
   case "$t" in
     reader|fuzz_onnx_reader) TARGETS+=(fuzz_onnx_reader) ;;
     pipeline|fuzz_pipeline) TARGETS+=(fuzz_pipeline) ;;
-    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline)" >&2; exit 2 ;;
+    tflite|fuzz_tflite_reader) TARGETS+=(fuzz_tflite_reader) ;;
+    *) echo "fuzz.sh: unknown target '$t' (targets: reader, pipeline, tflite)" >&2; exit 2 ;;
   esac
 done
 
@@ -75,7 +77,13 @@ run_target() {
   local target="$1" corpus="$WORK/$1/corpus" prefix="$BUILD/artifacts/$1-"
   # Fuzz on a copy: libFuzzer adds every new interesting input to its first corpus folder.
   mkdir -p "$corpus"
-  cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  if [ "$1" = fuzz_tflite_reader ]; then
+    # TFLite seeds are generated, not committed (tests/fuzz/make_tflite_corpus.py, deterministic).
+    python3 "$ROOT/tests/fuzz/make_tflite_corpus.py" "$BUILD/corpus_tflite"
+    cp -n "$BUILD/corpus_tflite/"* "$corpus/" 2>/dev/null || true
+  else
+    cp -n "$ROOT/tests/fuzz/corpus/"* "$corpus/" 2>/dev/null || true
+  fi
   if [ -d "$ROOT/tests/fuzz/regressions" ]; then
     cp -n "$ROOT/tests/fuzz/regressions/"* "$corpus/" 2>/dev/null || true
   fi
