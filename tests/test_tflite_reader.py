@@ -127,3 +127,19 @@ def test_int8_weights_stay_compressed(tmp_path):
     assert any(n.op_type == "DequantizeLinear" for n in m.graph.node)
     xml = (tmp_path / "m.xml").read_text()
     assert 'element_type="i8"' in xml
+
+
+def test_int8_layer_within_one_step(tmp_path):
+    # One full-integer layer: Q/DQ around float math reproduces the integer kernel up to rounding
+    # (the budget: >= 99.9% of elements within one step). Input int8, output float.
+    data = tw.quantized_fc(batch=32, k=64, n=48)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    x = np.random.default_rng(2).integers(-128, 128, (32, 64)).astype(np.int8)
+    (ref,) = interpret(data, [x])
+    got_ov, got_ort, _ = run_both(irforge.convert_model(str(path)), tmp_path, [x])
+    step = 0.04
+    for got in (got_ov[0], got_ort[0]):
+        err = np.abs(got - ref) / step
+        assert ref.size == 32 * 48 and np.unique(ref).size > 20
+        assert (err <= 1.001).mean() >= 0.999, f"max {err.max():.2f} steps"

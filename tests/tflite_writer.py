@@ -240,3 +240,21 @@ def small_cnn(**kw) -> bytes:
         Op(SOFTMAX, [9], [10], {0: ("f", 1.0)}),
     ]
     return build(ts, ops, [0], [10], **kw)
+
+
+def quantized_fc(batch: int = 1, k: int = 8, n: int = 4, seed: int = 5) -> bytes:
+    """A full-integer FULLY_CONNECTED as the converter writes it: int8 input and output with
+    per-tensor scale/zero point, per-channel int8 weights, int32 bias (scale = input x weight
+    scale), then DEQUANTIZE to a float output."""
+    rng = np.random.default_rng(seed)
+    w_scales = list(rng.uniform(0.005, 0.02, n).astype(np.float32))
+    x_scale = 0.05
+    ts = [
+        Tensor("x", [batch, k], INT8, scale=[x_scale], zero_point=[3]),
+        Tensor("w", [n, k], INT8, data=rng.integers(-127, 128, (n, k)), scale=w_scales, zero_point=[0] * n),
+        Tensor("b", [n], INT32, data=rng.integers(-300, 300, n), scale=[x_scale * s for s in w_scales], zero_point=[0] * n),
+        Tensor("y", [batch, n], INT8, scale=[0.04], zero_point=[-2]),
+        Tensor("f", [batch, n]),
+    ]
+    ops = [Op(FULLY_CONNECTED, [0, 1, 2], [3], {0: ("b", 1)}), Op(DEQUANTIZE, [3], [4])]
+    return build(ts, ops, [0], [4])

@@ -24,19 +24,6 @@ def unary_models():
         yield f"unary_{code}", tw.build(ts, [tw.Op(code, [0], [1])], [0], [1])
 
 
-def quantized_model():
-    rng = np.random.default_rng(5)
-    ts = [
-        tw.Tensor("x", [1, 8], tw.INT8, scale=[0.05], zero_point=[3]),
-        tw.Tensor("w", [4, 8], tw.INT8, data=rng.integers(-127, 128, (4, 8)), scale=[0.01, 0.02, 0.03, 0.04], zero_point=[0] * 4),
-        tw.Tensor("b", [4], tw.INT32, data=rng.integers(-100, 100, 4), scale=[0.0005, 0.001, 0.0015, 0.002], zero_point=[0] * 4),
-        tw.Tensor("y", [1, 4], tw.INT8, scale=[0.1], zero_point=[-2]),
-        tw.Tensor("f", [1, 4]),
-    ]
-    ops = [tw.Op(tw.FULLY_CONNECTED, [0, 1, 2], [3], {0: ("b", 1)}), tw.Op(tw.DEQUANTIZE, [3], [4])]
-    return tw.build(ts, ops, [0], [4])
-
-
 def main(out: str) -> None:
     os.makedirs(out, exist_ok=True)
     models = {
@@ -44,7 +31,7 @@ def main(out: str) -> None:
         "small_cnn_external": tw.small_cnn(external_buffers=True),
         "small_cnn_builtin_code": tw.small_cnn(deprecated_codes=False),
         "small_cnn_signature": tw.small_cnn(signature={"inputs": {"image": 0}, "outputs": {"scores": 10}}),
-        "quantized_fc": quantized_model(),
+        "quantized_fc": tw.quantized_fc(),
     }
     models.update(dict(unary_models()))
     for name, data in models.items():
