@@ -32,7 +32,7 @@ def mobilenet_v2_224():
 
 CASES = [
     ("mobilenet_v2_224", mobilenet_v2_224, ("float32", "int8")),
-    ("mobilenet_v2", tflite_models.mobilenet_v2, ("float32", "dynamic", "int8")),
+    ("mobilenet_v2", tflite_models.mobilenet_v2, ("float32", "dynamic")),
     ("efficientnet_lite", tflite_models.efficientnet_lite, ("float32", "int8")),
     ("bert", tflite_models.bert_encoder, ("float32", "int8")),
     ("lstm", tflite_models.lstm_model, ("float32",)),
