@@ -240,8 +240,8 @@ Value* Translator::value(int32_t tensor, const std::string& user) {
     if (t.type != kFloat32 && !is_quantized_int(t))
       fail(ErrorKind::kUnsupported, tensor_label(tensor) + ": a variable tensor of type " + type_name(t.type));
     uint64_t elems = 1;
-    for (int64_t d : t.shape) elems *= static_cast<uint64_t>(d);
-    if (elems > (uint64_t{1} << 28)) fail(ErrorKind::kResourceLimit, tensor_label(tensor) + ": a variable tensor too large");
+    for (int64_t d : t.shape) elems = d > 0 && elems > (uint64_t{1} << 24) / static_cast<uint64_t>(d) ? ~uint64_t{0} : elems * static_cast<uint64_t>(d);
+    if (elems > (uint64_t{1} << 24)) fail(ErrorKind::kResourceLimit, tensor_label(tensor) + ": a variable tensor of more than 2^24 elements");
     return values_[tensor] = b_.owned_constant(graph(), t.name, dt, t.shape, std::vector<uint8_t>(elems * 4, 0));
   }
   fail_invalid(tensor_label(tensor) + " is read by operator " + user +
