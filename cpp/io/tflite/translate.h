@@ -63,7 +63,10 @@ struct OpContext {
   // Constant input i as integers (int32/int64 buffers); throws kUnsupported when not constant.
   std::vector<int64_t> const_ints(size_t i);
   bool is_const(size_t i) const;
-  // Options table when its union type matches `type` (else invalid: translators use defaults).
+  // The builtin options table (invalid when absent: translators then use the schema defaults).
+  // Its union type is not checked: a mismatched table is read through the same bounds-checked
+  // slots, so a damaged file gives wrong attributes, which the op checks then reject, never a
+  // read outside the file.
   flatbuf::Table options() const { return op.options; }
   template <typename T>
   T opt(uint16_t s, T fallback) const { return op.options.valid() ? op.options.scalar<T>(s, fallback) : fallback; }
