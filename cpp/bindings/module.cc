@@ -11,6 +11,7 @@
 #include "bindings/builder_binding.h"
 #include "bindings/file_readers_binding.h"
 #include "io/onnx/reader.h"
+#include "io/tflite/reader.h"
 #include "io/onnx/writer.h"
 #include "io/openvino/lowering.h"
 #include "io/openvino/custom_layers.h"
@@ -607,6 +608,19 @@ PYBIND11_MODULE(_core, m) {
         return model;
       },
       py::arg("data"), py::arg("base_dir") = "", py::arg("label") = "<bytes>");
+
+  // TensorFlow Lite flatbuffers (cpp/io/tflite), memory-mapped.
+  m.def(
+      "read_tflite",
+      [](const std::string& path) {
+        std::shared_ptr<Model> model;
+        {
+          py::gil_scoped_release release;
+          model = read_tflite_file(path);
+        }
+        return model;
+      },
+      py::arg("path"));
 
   bindings::register_builder(m);
   bindings::register_safetensors(m);

@@ -28,6 +28,7 @@ HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (fronten
 TENSORFLOW_FILE = "tensorflow"  # SavedModel folder, frozen GraphDef .pb, TF1 .meta + checkpoint
 TENSORFLOW_KERAS_FILE = "keras"  # .keras / .h5 (loaded by TensorFlow, then a SavedModel)
 TENSORFLOW_OBJECT = "tensorflow-object"  # tf.keras.Model, tf.Module, tf.function in memory
+TFLITE = "tflite"  # a TensorFlow Lite flatbuffer, read in C++ (cpp/io/tflite)
 
 
 def is_hf_folder(path) -> bool:
@@ -39,7 +40,6 @@ def is_hf_folder(path) -> bool:
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
 _PLANNED = {
-    ".tflite": "TensorFlow Lite",
     ".pdmodel": "PaddlePaddle",
     ".pdiparams": "PaddlePaddle",
 }
@@ -134,6 +134,10 @@ def detect_file(path: str) -> str:
                 "or save it with torch.export.save (.pt2)"
             )
         raise UnsupportedError(f"{path}: a zip archive that is neither a torch.export (.pt2) nor a TorchScript archive")
+    # A flatbuffer's file identifier sits after its root offset; a .tflite that lacks it goes to
+    # the reader too, whose error says what is wrong.
+    if head[4:8] == b"TFL3" or ext == ".tflite":
+        return TFLITE
     if ext == ".prototxt":
         return CAFFE
     if ext == ".caffemodel":
@@ -149,8 +153,6 @@ def detect_file(path: str) -> str:
 
         if mxnet.is_symbol_file(path):
             return MXNET
-    if head[4:8] == b"TFL3":
-        raise UnsupportedError(f"{path}: TensorFlow Lite models are not supported yet (planned); irforge reads ONNX and PyTorch today")
     # GraphDef / SavedModel / MetaGraphDef are protobufs like ONNX (a SavedModel even starts with
     # the same 0x08 byte), so TensorFlow's extensions decide; the reader's errors say what is wrong.
     if ext in (".pb", ".meta", ".pbtxt"):
@@ -171,11 +173,12 @@ def detect_file(path: str) -> str:
             "(config.json + *.safetensors) to convert a decoder LLM"
         )
     if ext in _PLANNED:
-        raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned); irforge reads ONNX and PyTorch today")
+        raise UnsupportedError(f"{path}: {_PLANNED[ext]} models are not supported yet (planned)")
     raise UnsupportedError(
         f"{path}: unknown model format (extension '{ext}', first bytes {head[:8].hex()}); "
         "irforge reads ONNX (.onnx), torch.export archives (.pt2), TorchScript files (.pt), Caffe (.prototxt + .caffemodel), "
-        "MXNet (-symbol.json + .params) and Kaldi nnet1 models"
+        "MXNet (-symbol.json + .params), Kaldi nnet1, TensorFlow (SavedModel folders, .pb, .pbtxt, .meta, .keras), "
+        "TensorFlow Lite (.tflite) and Hugging Face LLM folders (config.json + *.safetensors)"
     )
 
 
@@ -220,6 +223,13 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         kind = detect_object(input_model)
         if kind is None:
             raise TypeError(f"no frontend reads a {type(input_model).__name__}")
+    if kind == TFLITE:
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a TensorFlow Lite model's inputs are declared in it")
+        from irforge import _core
+        from irforge.model import Model
+
+        return Model(_core.read_tflite(path)), False
     if kind in (CAFFE, CAFFE_WEIGHTS):
         from irforge.frontends import caffe
 
