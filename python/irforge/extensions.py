@@ -160,15 +160,14 @@ def _split_op_key(key: str):
 def apply_onnx_converters(model) -> bool:
     """Replaces nodes of `model` (an irforge.Model) whose op has an ONNX converter by what the
     converter builds; the model is rewritten through ONNX bytes. True when something changed."""
+    wanted = [k for k in model.op_histogram if converter_for("onnx", *reversed(_split_op_key(k)))]
+    if not wanted:
+        return False  # before importing onnx: it costs ~0.8 s and ~25 MiB of a plain conversion
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
 
     from irforge.errors import UsageError
-
-    wanted = [k for k in model.op_histogram if converter_for("onnx", *reversed(_split_op_key(k)))]
-    if not wanted:
-        return False
     proto = onnx.load_from_string(model.to_onnx_bytes())
     taken = set()
 

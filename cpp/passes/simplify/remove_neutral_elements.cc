@@ -1,11 +1,13 @@
 #include "passes/simplify/remove_neutral_elements.h"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <vector>
 
 #include "passes/util.h"
+#include "support/fp16.h"
 
 namespace irforge::passes {
 
@@ -14,11 +16,35 @@ namespace {
 // Neutral constants are biases and scales: read at most this many elements.
 constexpr uint64_t kMaxConstantElements = uint64_t{1} << 20;
 
+// Whether every one of `n` elements of type T at `p` equals `want`, stopping at the first that
+// does not: a real bias or scale is refused after a few elements, so its bytes (a mapped file's
+// pages) are neither copied nor all touched.
+template <typename T, typename Decode>
+bool all_equal(const uint8_t* p, uint64_t n, double want, Decode decode) {
+  for (uint64_t i = 0; i < n; ++i) {
+    T raw;
+    std::memcpy(&raw, p + i * sizeof(T), sizeof(T));  // mapped weights need not be aligned
+    if (!(static_cast<double>(decode(raw)) == want)) return false;
+  }
+  return true;
+}
+
 // Whether `v` is a constant whose every element equals `want` (and has at least one).
 bool constant_all(const Value* v, double want) {
   const Tensor* t = constant_of(v);
   if (!t || t->element_count() == 0 || t->element_count() > kMaxConstantElements) return false;
-  auto d = tensor_as_doubles(*t);
+  const uint64_t n = t->element_count();
+  const uint8_t* p = t->data();
+  auto same = [](auto x) { return x; };
+  switch (t->dtype()) {
+    case DataType::kFloat: return p && all_equal<float>(p, n, want, same);
+    case DataType::kDouble: return p && all_equal<double>(p, n, want, same);
+    case DataType::kFloat16: return p && all_equal<uint16_t>(p, n, want, [](uint16_t h) { return f16_to_f32(h); });
+    case DataType::kInt32: return p && all_equal<int32_t>(p, n, want, same);
+    case DataType::kInt64: return p && all_equal<int64_t>(p, n, want, same);
+    default: break;
+  }
+  auto d = tensor_as_doubles(*t);  // the rarer types: small tensors in practice
   if (!d) return false;
   for (double x : *d)
     if (!(x == want)) return false;

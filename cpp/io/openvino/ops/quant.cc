@@ -58,6 +58,12 @@ PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_
   auto prank = c.input_rank(pi);
   if (!prank) c.unsupported("the rank of the scale / zero point must be known");
   if (*prank == 0) return p;
+  // A one-element [1] scale broadcasts like a scalar whatever `axis` says (ONNX's reference and
+  // onnxruntime accept the default axis 1 on a rank-1 input then; the node tests do this).
+  if (block == 0) {
+    PShape ps = c.shape(p);
+    if (ps && ps->size() == 1 && (*ps)[0] == 1) return p;
+  }
   auto xrank = c.input_rank(0);
   // The per-axis shapes below have one dim per axis after `axis`; with x's rank unknown (a Loop
   // body) the reader's validator could not check it, so bound it by the largest rank a tensor
