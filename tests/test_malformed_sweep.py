@@ -546,6 +546,25 @@ def test_stated_dims_merged_with_inferred_ones_past_the_element_limit_are_refuse
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("in_if_body", [False, True])
+def test_flatten_before_opset_5_is_not_rewritten_to_a_reshape_it_cannot_have(tmp_path, in_if_body):
+    """simplify-shapes turned Flatten into Reshape(x, constant shape), a form Reshape has from
+    opset 5 on: the ONNX written for an opset-1 model (the Flatten in an If body, fuzz_pipeline)
+    did not read back. Below opset 5 the Flatten stays."""
+    import irforge
+
+    flatten = helper.make_node("Flatten", ["x"], ["y"], name="flat", axis=1)
+    if in_if_body:
+        branch = lambda name: helper.make_graph([helper.make_node("Flatten", ["x"], [f"{name}_y"], name=f"{name}_flat", axis=1)], name, [], [_y(f"{name}_y")])
+        node = helper.make_node("If", ["c"], ["y"], name="branchy", then_branch=branch("then"), else_branch=branch("else"))
+        model = _m([node], [_x([2, 3, 4]), vi("c", TensorProto.BOOL, [])], [_y()], opset=1)
+    else:
+        model = _m([flatten], [_x([2, 3, 4])], [_y()], opset=4)
+    irforge.save_model(irforge.convert_model(model), tmp_path / "m.onnx")
+    reread = irforge.convert_model(str(tmp_path / "m.onnx"), transform="none")
+    assert reread is not None
+
+
 # ---- script mode: a table per case, optionally side by side with OpenVINO's converter --------------
 
 

@@ -95,6 +95,10 @@ Value* Expansion::reduce_mean(Value* x, const std::vector<int64_t>& axes) {
 
 Value* Expansion::cast(Value* x, DataType from, DataType to) {
   if (from == to) return x;
+  // Cast-1..5 name the type as a string; written with an int `to` it does not read back.
+  if (opset_ < 6)
+    fail(ErrorKind::kUnsupported, "cannot expand " + node_->describe() + " for ONNX output at opset " + std::to_string(opset_) +
+                                      ": its expansion casts, and Cast takes an integer type from opset 6; write OpenVINO IR (.xml) instead");
   std::vector<Attribute> attrs;
   attrs.push_back(int_attr("to", static_cast<int64_t>(to)));
   return op("Cast", {x}, std::move(attrs), to);

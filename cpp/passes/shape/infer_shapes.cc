@@ -288,6 +288,8 @@ void reshape(Ctx& c) {
       if ((*ts)[0].value > ReadLimits{}.max_rank)
         c.invalid("the shape input has " + std::to_string((*ts)[0].value) + " elements, more dims than the " +
                   std::to_string(ReadLimits{}.max_rank) + " a tensor may have");
+      // A declared negative length (fuzz_pipeline: std::length_error sizing the output dims).
+      if ((*ts)[0].value < 0) c.invalid("the shape input is declared with a negative length " + std::to_string((*ts)[0].value));
       return c.set(0, c.type(0), Dims((*ts)[0].value, unknown()));
     }
     return c.set(0, c.type(0), std::nullopt);

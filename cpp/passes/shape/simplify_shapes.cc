@@ -169,6 +169,9 @@ class Simplifier {
   // Flatten(x, axis) with a known rank is Reshape(x, [d, -1]) where d is 0 (copy) for axis 1, 1
   // for axis 0, or a static product; one Reshape by a constant instead of a runtime shape product.
   int64_t flatten(Graph& g, Node& n) {
+    // Reshape takes its shape as an input from opset 5 on; before that (Reshape-1, shape as an
+    // attribute) the rewritten node would not read back (found by fuzz_pipeline in an If body).
+    if (model_.opset_version("") < 5) return 0;
     const Type& xt = n.input(0) ? n.input(0)->type() : Type{};
     if (!xt.is_tensor() || !xt.shape || n.inputs().size() != 1) return 0;
     const Dims& in = *xt.shape;
