@@ -25,6 +25,10 @@ const Tensor* constant_of(const Value* v) {
   return nullptr;
 }
 
+void release_mapped_pages(const Tensor& t, const uint8_t* p, size_t n) {
+  if (t.is_mapped()) t.storage()->mapping()->release_around(p, n);
+}
+
 std::optional<std::vector<double>> constant_doubles(const Value* v) {
   const Tensor* t = constant_of(v);
   if (!t) return std::nullopt;

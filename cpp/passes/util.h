@@ -17,6 +17,9 @@ namespace irforge::passes {
 // The tensor of a value that is constant: a (non-input) initializer or the output of a
 // Constant node with a tensor / float(s) / int(s) value. nullptr otherwise.
 const Tensor* constant_of(const Value* v);
+// Hands back the mapped file pages of [p, p+n) inside `t` after a pass read them (a read fault maps
+// a whole page-cache folio, 2 MiB here, which would stay resident); nothing for in-memory tensors.
+void release_mapped_pages(const Tensor& t, const uint8_t* p, size_t n);
 
 // Constant values as doubles / int64s (numeric types only); nullopt if not constant.
 std::optional<std::vector<double>> constant_doubles(const Value* v);

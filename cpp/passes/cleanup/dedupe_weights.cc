@@ -31,11 +31,6 @@ uint64_t fnv(uint64_t h, const uint8_t* p, size_t n) {
   return h;
 }
 
-// Hands back every mapped page [p, p+n) touched (partial folios included; the mapping is read-only).
-void release(const Tensor& t, const uint8_t* p, size_t n) {
-  if (t.is_mapped()) t.storage()->mapping()->release_around(p, n);
-}
-
 // A fingerprint from at most 16 windows of 64 bytes spread evenly over the tensor (the whole
 // tensor when it is small): touches a few pages, not the weight.
 uint64_t fingerprint(const Tensor& t) {
@@ -49,7 +44,7 @@ uint64_t fingerprint(const Tensor& t) {
   constexpr size_t kWindow = 64, kWindows = 16;
   if (n <= kWindow * kWindows) {
     h = fnv(h, p, n);
-    release(t, p, n);  // a small tensor's read faults in its whole folio too
+    release_mapped_pages(t, p, n);  // a small tensor's read faults in its whole folio too
     return h;
   }
   size_t stride = (n - kWindow) / (kWindows - 1);
@@ -57,7 +52,7 @@ uint64_t fingerprint(const Tensor& t) {
     h = fnv(h, p + w * stride, kWindow);
     // One read fault maps a whole page-cache folio: hand it back, or 16 windows of every
     // large weight would stay resident.
-    release(t, p + w * stride, kWindow);
+    release_mapped_pages(t, p + w * stride, kWindow);
   }
   return h;
 }
@@ -75,8 +70,8 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
     bool eq = std::memcmp(pa + off, pb + off, len) == 0;
     // Small ones too: BERT's same-shape LayerNorm and bias vectors otherwise kept ~15 MB of
     // folios resident.
-    release(a, pa + off, len);
-    release(b, pb + off, len);
+    release_mapped_pages(a, pa + off, len);
+    release_mapped_pages(b, pb + off, len);
     if (!eq) return false;
   }
   return true;

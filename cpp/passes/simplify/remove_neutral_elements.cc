@@ -36,19 +36,22 @@ bool constant_all(const Value* v, double want) {
   const uint64_t n = t->element_count();
   const uint8_t* p = t->data();
   auto same = [](auto x) { return x; };
+  std::optional<bool> all;
   switch (t->dtype()) {
-    case DataType::kFloat: return p && all_equal<float>(p, n, want, same);
-    case DataType::kDouble: return p && all_equal<double>(p, n, want, same);
-    case DataType::kFloat16: return p && all_equal<uint16_t>(p, n, want, [](uint16_t h) { return f16_to_f32(h); });
-    case DataType::kInt32: return p && all_equal<int32_t>(p, n, want, same);
-    case DataType::kInt64: return p && all_equal<int64_t>(p, n, want, same);
-    default: break;
+    case DataType::kFloat: all = p && all_equal<float>(p, n, want, same); break;
+    case DataType::kDouble: all = p && all_equal<double>(p, n, want, same); break;
+    case DataType::kFloat16: all = p && all_equal<uint16_t>(p, n, want, [](uint16_t h) { return f16_to_f32(h); }); break;
+    case DataType::kInt32: all = p && all_equal<int32_t>(p, n, want, same); break;
+    case DataType::kInt64: all = p && all_equal<int64_t>(p, n, want, same); break;
+    default: {
+      auto d = tensor_as_doubles(*t);  // the rarer types: small tensors in practice
+      all = d.has_value();
+      for (size_t i = 0; d && i < d->size() && *all; ++i) all = (*d)[i] == want;
+    }
   }
-  auto d = tensor_as_doubles(*t);  // the rarer types: small tensors in practice
-  if (!d) return false;
-  for (double x : *d)
-    if (!(x == want)) return false;
-  return true;
+  // Every bias of a model read this way would otherwise keep its file folio resident.
+  if (p) release_mapped_pages(*t, p, t->nbytes());
+  return *all;
 }
 
 bool same_dim(const Dim& a, const Dim& b) {
