@@ -52,3 +52,27 @@ def test_must_not_fire():
         check_pass(model(nodes, {"x": [1, 3, 6, 6]}, inits), PIPE, fires=False, openvino=False)
     # the padded tensor is read elsewhere
     check_pass(model([N("Pad", ["x", "p"], ["xp"]), conv], {"x": [1, 3, 6, 6]}, [i64("p", [0, 0, 1, 1, 0, 0, 1, 1]), w], outputs=("y", "xp")), PIPE, fires=False)
+
+
+def test_nhwc_pad_through_transpose():
+    # Keras ZeroPadding2D before a stride-2 depthwise conv, as TF/TFLite export it: NHWC Pad of H by
+    # (0, 1) and W by (2, 1), then the Transpose to NCHW. The pads move with the axes.
+    nodes = [N("Pad", ["x", "p"], ["xp"]), N("Transpose", ["xp"], ["xt"], perm=[0, 3, 1, 2]),
+             N("Conv", ["xt", "w"], ["y"], strides=[2, 2], group=3)]
+    inits = [i64("p", [0, 0, 2, 0, 0, 1, 1, 0]), f32("w", (3, 1, 3, 3))]
+    m = check_pass(model(nodes, {"x": [1, 7, 6, 3]}, inits), PIPE, fires=True, rtol=1e-4, atol=1e-5)
+    assert m.op_histogram == {"Transpose": 1, "Conv": 1}
+    conv = [n for n in onnx.load_from_string(m.to_onnx_bytes()).graph.node if n.op_type == "Conv"][0]
+    assert [a.ints for a in conv.attribute if a.name == "pads"] == [[0, 2, 1, 1]]
+
+
+def test_nhwc_pad_through_transpose_must_not_fire():
+    w = f32("w", (3, 1, 3, 3))
+    conv = N("Conv", ["xt", "w"], ["y"], group=3)
+    # The NHWC channel pad lands on NCHW's channel axis.
+    nodes = [N("Pad", ["x", "p"], ["xp"]), N("Transpose", ["xp"], ["xt"], perm=[0, 3, 1, 2]), conv]
+    check_pass(model(nodes, {"x": [1, 5, 5, 2]}, [i64("p", [0, 0, 0, 0, 0, 0, 0, 1]), w]), PIPE, fires=False)
+    # The transposed tensor has a second reader, which still needs the padding.
+    nodes = [N("Pad", ["x", "p"], ["xp"]), N("Transpose", ["xp"], ["xt"], perm=[0, 3, 1, 2]), conv,
+             N("Relu", ["xt"], ["z"])]
+    check_pass(model(nodes, {"x": [1, 5, 5, 3]}, [i64("p", [0, 1, 1, 0, 0, 1, 1, 0]), w], outputs=("y", "z")), PIPE, fires=False)

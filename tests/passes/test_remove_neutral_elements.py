@@ -1,5 +1,7 @@
 """remove-neutral-elements: x+0, x*1, x/1, x^1, constant Where, no-op Expand/Tile/Reshape/Slice/Concat."""
 
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import onnx
 import pytest
@@ -169,3 +171,67 @@ def test_zero_gemm_bias_dropped():
     check_pass(nonzero, PASS, fires=False)
     old = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])  # C is required before opset 11
     check_pass(old, PASS, fires=False)
+
+
+def _conv_with_bias(bias_nodes, bias_inits, op="Conv", bias_name="b"):
+    # A Conv (or ConvTranspose) whose bias comes from `bias_nodes` over `bias_inits`.
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((3, 3, 3, 3) if op == "ConvTranspose" else (4, 3, 3, 3)).astype(np.float32)
+    out_c = 3 if op == "ConvTranspose" else 4
+    g = helper.make_graph(
+        [*bias_nodes, helper.make_node(op, ["x", "w", bias_name], ["y"], pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out_c, 6, 6])],
+        [numpy_helper.from_array(w, "w"), *[numpy_helper.from_array(np.asarray(v), k) for k, v in bias_inits]])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _conv_inputs(model):
+    return [len(n.input) for n in onnx.load_from_string(model.to_onnx_bytes()).graph.node if n.op_type in ("Conv", "ConvTranspose")]
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+def test_zero_conv_bias_dropped(op, tmp_path):
+    c = 3 if op == "ConvTranspose" else 4
+    model = check_pass(_conv_with_bias([], [("b", np.zeros(c, np.float32))], op), PASS, fires=True)
+    assert model.op_histogram == {op: 1}
+    assert _conv_inputs(model) == [2]
+    # The OpenVINO IR then has no bias Add layer.
+    irforge.save_model(model, str(tmp_path / "m.xml"))
+    layers = [l.get("type") for l in ET.parse(tmp_path / "m.xml").getroot().iter("layer")]
+    assert "Add" not in layers and op.replace("Conv", "Convolution").replace("ConvolutionTranspose", "ConvolutionBackpropData") in layers
+    check_pass(_conv_with_bias([], [("b", np.array([0, 0, 1e-7, 0][:c], np.float32))], op), PASS, fires=False)
+
+
+def test_zero_conv_bias_behind_cast_and_dequantize():
+    # A TFLite/QDQ export: int32 bias equal to its zero point, dequantized with a finite scale.
+    dq = helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["b"])
+    model = check_pass(_conv_with_bias([dq], [("bq", np.zeros(4, np.int32)), ("bs", np.float32(0.02)), ("bz", np.int32(0))]),
+                       PASS, fires=True)
+    assert model.op_histogram == {"Conv": 1}
+    # uint8 bias at its zero point 128: (128 - 128) * s = 0.
+    model = check_pass(_conv_with_bias([dq], [("bq", np.full(4, 128, np.uint8)), ("bs", np.float32(0.5)), ("bz", np.uint8(128))]),
+                       PASS, fires=True)
+    assert model.op_histogram == {"Conv": 1}
+    cast = helper.make_node("Cast", ["b16"], ["b"], to=TensorProto.FLOAT)
+    model = check_pass(_conv_with_bias([cast], [("b16", np.zeros(4, np.float16))]), PASS, fires=True)
+    assert model.op_histogram == {"Conv": 1}
+
+
+@pytest.mark.parametrize("bq,bs,bz", [
+    (np.array([0, 0, 1, 0], np.int32), np.float32(0.02), np.int32(0)),   # one element off the zero point
+    (np.zeros(4, np.uint8), np.float32(0.5), np.uint8(128)),             # zeros, but the zero point is 128
+])
+def test_nonzero_dequantized_bias_kept(bq, bs, bz):
+    dq = helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["b"])
+    model = check_pass(_conv_with_bias([dq], [("bq", bq), ("bs", bs), ("bz", bz)]), PASS, fires=False)
+    assert _conv_inputs(model) == [3]
+
+
+def test_dequantized_bias_with_infinite_scale_kept():
+    # 0 * inf is NaN, not 0: the bias is not neutral.
+    dq = helper.make_node("DequantizeLinear", ["bq", "bs", "bz"], ["b"])
+    m = _conv_with_bias([dq], [("bq", np.zeros(4, np.int32)), ("bs", np.float32(np.inf)), ("bz", np.int32(0))])
+    model = irforge.convert_model(m.SerializeToString(), transform=PASS, verify=True)
+    assert not any(r["changed"] for r in model.pass_log)
+    assert _conv_inputs(model) == [3]

@@ -69,9 +69,34 @@ bool fuse_one(Graph& g, Node* op) {
   const bool conv = is_op(op, "Conv"), avg = is_op(op, "AveragePool"), max = is_op(op, "MaxPool");
   if ((!conv && !avg && !max) || !op->input(0)) return false;
   Node* pad = local_producer(op->input(0), op);
-  if (!is_op(pad, "Pad") || !used_only_by(op->input(0), op)) return false;
+  if (!used_only_by(op->input(0), op)) return false;
+  // NHWC exports (TensorFlow, TFLite) pad before the Transpose to NCHW: Pad → Transpose → Conv.
+  // The Transpose moves the pads with the axes; the Pad then goes and the Transpose stays.
+  Node* transpose = nullptr;
+  if (is_op(pad, "Transpose") && pad->input(0)) {
+    transpose = pad;
+    pad = local_producer(transpose->input(0), transpose);
+    if (!used_only_by(transpose->input(0), transpose)) return false;
+  }
+  if (!is_op(pad, "Pad")) return false;
   auto spec = pad_spec(pad);
   if (!spec || spec->begin.size() < 3) return false;
+  if (transpose) {
+    const size_t rank = spec->begin.size();
+    Ints perm = transpose->attr_ints("perm");
+    if (!transpose->attr("perm"))
+      for (size_t i = rank; i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+    if (perm.size() != rank) return false;
+    PadSpec moved = *spec;
+    std::vector<bool> seen(rank, false);
+    for (size_t i = 0; i < rank; ++i) {  // output axis i is input axis perm[i]
+      if (perm[i] < 0 || perm[i] >= static_cast<int64_t>(rank) || seen[static_cast<size_t>(perm[i])]) return false;
+      seen[static_cast<size_t>(perm[i])] = true;
+      moved.begin[i] = spec->begin[static_cast<size_t>(perm[i])];
+      moved.end[i] = spec->end[static_cast<size_t>(perm[i])];
+    }
+    spec = moved;
+  }
   const size_t n = spec->begin.size() - 2;  // spatial dims
   for (size_t a = 0; a < spec->begin.size(); ++a) {
     if (spec->begin[a] < 0 || spec->end[a] < 0) return false;
@@ -104,8 +129,9 @@ bool fuse_one(Graph& g, Node* op) {
   }
   set_ints_attr(op, "pads", pads);
   if (Attribute* a = op->attr("auto_pad")) a->s = "NOTSET";
-  Value* padded = op->input(0);
-  op->set_input(0, pad->input(0));
+  Node* reader = transpose ? transpose : op;
+  Value* padded = reader->input(0);
+  reader->set_input(0, pad->input(0));
   if (!padded->has_uses()) g.remove_node(pad);
   return true;
 }

@@ -1,5 +1,6 @@
 #include "passes/simplify/remove_neutral_elements.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -52,6 +53,36 @@ bool constant_all(const Value* v, double want) {
   // Every bias of a model read this way would otherwise keep its file folio resident.
   if (p) release_mapped_pages(*t, p, t->nbytes());
   return *all;
+}
+
+// Whether `v` is all zeros: a zero constant, a Cast of one, or a DequantizeLinear whose
+// quantized constant equals its (uniform) zero point under a finite constant scale — how a QDQ
+// or TFLite-quantized export carries a fresh zero bias. (q - zp) * scale is then 0 exactly.
+bool all_zero(const Value* v) {
+  if (constant_all(v, 0.0)) return true;
+  const Node* p = v ? v->producer() : nullptr;
+  if (!p || !p->domain().empty() || p->num_outputs() != 1) return false;
+  if (p->op_type() == "Cast" && p->inputs().size() == 1) return all_zero(p->input(0));
+  if (p->op_type() != "DequantizeLinear" || p->inputs().size() < 2 || p->inputs().size() > 3) return false;
+  for (const Value* in : p->inputs())
+    if (!in) return false;
+  const Tensor* scale = constant_of(p->input(1));
+  if (!scale || scale->element_count() == 0 || scale->element_count() > kMaxConstantElements) return false;
+  auto sd = tensor_as_doubles(*scale);
+  if (!sd) return false;
+  for (double x : *sd)
+    if (!std::isfinite(x)) return false;
+  double zp = 0.0;
+  if (p->inputs().size() == 3) {
+    const Tensor* z = constant_of(p->input(2));
+    if (!z || z->element_count() == 0 || z->element_count() > kMaxConstantElements) return false;
+    auto zd = tensor_as_doubles(*z);
+    if (!zd) return false;
+    zp = zd->front();
+    for (double x : *zd)
+      if (x != zp) return false;
+  }
+  return constant_all(p->input(0), zp);
 }
 
 bool same_dim(const Dim& a, const Dim& b) {
@@ -186,17 +217,20 @@ std::optional<size_t> neutral_input(const Node& n) {
   return std::nullopt;
 }
 
-// Gemm's C is optional from opset 11: an all-zero C adds nothing (the OpenVINO lowering would
-// write it as an Add layer).
-int64_t drop_zero_gemm_bias(Node* n, int64_t opset) {
-  if (opset < 11 || n->op_type() != "Gemm" || !n->domain().empty() || n->inputs().size() != 3 || !n->input(2)) return 0;
-  if (!constant_all(n->input(2), 0.0)) return 0;
+// Gemm's C is optional from opset 11, Conv's and ConvTranspose's B always: an all-zero bias
+// adds nothing, and the OpenVINO lowering would write it as an Add layer (TFLite convs and
+// BatchNorm folded over fresh statistics carry such biases, one per conv).
+int64_t drop_zero_bias(Node* n, int64_t opset) {
+  if (!n->domain().empty() || n->inputs().size() != 3 || !n->input(2)) return 0;
+  const std::string& op = n->op_type();
+  bool optional_bias = (op == "Gemm" && opset >= 11) || op == "Conv" || op == "ConvTranspose";
+  if (!optional_bias || !all_zero(n->input(2))) return 0;
   n->remove_input(2);
   return 1;
 }
 
 int64_t visit(Graph& g, Node* n, int64_t opset) {
-  if (int64_t r = drop_zero_gemm_bias(n, opset)) return r;
+  if (int64_t r = drop_zero_bias(n, opset)) return r;
   auto k = neutral_input(*n);
   if (!k) return 0;
   Value* in = n->input(*k);

@@ -7,6 +7,8 @@
 //   Slice(x, ...) covering every element, steps 1         → x
 //   Reshape(x, s) to x's own shape                        → x   (0 / -1 resolving to x's dims)
 //   Gemm(a, b, C), C all zero                             → Gemm(a, b)   (opset >= 11)
+//   Conv / ConvTranspose(x, w, B), B all zero             → Conv(x, w)
+//   ("all zero" also sees through Cast and a DequantizeLinear of its own zero point)
 //
 // Why: freshly initialized, pruned or partially trained models carry zero biases and unit
 // scales (72 `MatMul + 0` in a 12-layer BERT), exporters wrap no-op broadcasts, slices and
@@ -28,7 +30,7 @@ class RemoveNeutralElements final : public Pass {
  public:
   const char* name() const override { return "remove-neutral-elements"; }
   const char* summary() const override {
-    return "drop x+0, x*1, x/1, x^1, constant-condition Where, same-shape Expand/Tile/Reshape, whole Slice, one-input Concat";
+    return "drop x+0, x*1, x/1, x^1, zero Conv/Gemm biases, constant-condition Where, same-shape Expand/Tile/Reshape, whole Slice, one-input Concat";
   }
   PassResult run(Model& model, const PassOptions& options) override;
 };
