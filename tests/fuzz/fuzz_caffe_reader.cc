@@ -18,14 +18,11 @@
 #include "io/onnx/writer.h"
 #include "ir/verifier.h"
 #include "support/error.h"
+#include "fuzz_support.h"
 
 namespace {
 
-[[noreturn]] void die(const char* stage, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_caffe_reader: %s\n%s\n", stage, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+[[noreturn]] void die(const char* stage, const std::string& detail) { irforge::fuzz::die("fuzz_caffe_reader", stage, detail); }
 
 }  // namespace
 
@@ -41,12 +38,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const irforge::Error&) {
     return 0;  // rejected with a proper error: fine
   }
-  std::vector<std::string> problems = irforge::verify(*model);
-  if (!problems.empty()) die("verify() found problems in a model the Caffe reader accepted", problems.front());
-  try {
-    irforge::write_onnx_bytes(*model);
-  } catch (const irforge::Error& e) {
-    die("write_onnx_bytes failed on a model the Caffe reader accepted", e.what());
-  }
+  irforge::fuzz::check_accepted_model("fuzz_caffe_reader", *model);
   return 0;
 }

@@ -18,14 +18,11 @@
 #include "io/onnx/writer.h"
 #include "ir/verifier.h"
 #include "support/error.h"
+#include "fuzz_support.h"
 
 namespace {
 
-[[noreturn]] void die(const char* stage, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_onnx_reader: %s\n%s\n", stage, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+[[noreturn]] void die(const char* stage, const std::string& detail) { irforge::fuzz::die("fuzz_onnx_reader", stage, detail); }
 
 std::shared_ptr<const irforge::Storage> storage_of(const uint8_t* data, size_t size) {
   return std::make_shared<irforge::OwnedStorage>(std::vector<uint8_t>(data, data + size));

@@ -35,15 +35,12 @@
 #include "passes/pass_manager.h"
 #include "passes/registry.h"
 #include "support/error.h"
+#include "fuzz_support.h"
 #include "support/parallel.h"
 
 namespace {
 
-[[noreturn]] void die(const char* stage, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_pipeline: %s\n%s\n", stage, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+[[noreturn]] void die(const char* stage, const std::string& detail) { irforge::fuzz::die("fuzz_pipeline", stage, detail); }
 
 std::shared_ptr<const irforge::Storage> storage_of(const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);

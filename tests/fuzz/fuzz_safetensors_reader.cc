@@ -18,14 +18,11 @@
 #include "support/json.h"
 #include "io/safetensors/reader.h"
 #include "support/error.h"
+#include "fuzz_support.h"
 
 namespace {
 
-[[noreturn]] void die(const char* stage, const std::string& detail) {
-  std::fprintf(stderr, "fuzz_safetensors_reader: %s\n%s\n", stage, detail.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+[[noreturn]] void die(const char* stage, const std::string& detail) { irforge::fuzz::die("fuzz_safetensors_reader", stage, detail); }
 
 }  // namespace
 
