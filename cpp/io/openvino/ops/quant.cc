@@ -61,8 +61,9 @@ PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_
   // A one-element [1] scale broadcasts like a scalar whatever `axis` says (ONNX's reference and
   // onnxruntime accept the default axis 1 on a rank-1 input then; the node tests do this).
   if (block == 0) {
-    PShape ps = c.shape(p);
-    if (ps && ps->size() == 1 && (*ps)[0] == 1) return p;
+    const Value* v = c.node().input(pi);
+    const auto& shape = v ? v->type().shape : std::nullopt;
+    if (shape && shape->size() == 1 && (*shape)[0].is_static() && (*shape)[0].value == 1) return p;
   }
   auto xrank = c.input_rank(0);
   // The per-axis shapes below have one dim per axis after `axis`; with x's rank unknown (a Loop
