@@ -35,6 +35,11 @@ esac
 
 GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+# This build is configured by hand, not by pip: its build requirement pybind11 must be importable
+# (pip's isolated build environment of `pip install .` does not leave it behind in a fresh venv).
+if ! "$PY" -c 'import pybind11' 2>/dev/null; then
+  "$PY" -m pip install -q "$(sed -n 's/^requires = .*"\(pybind11==[^"]*\)".*/\1/p' "$ROOT/pyproject.toml")"
+fi
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
