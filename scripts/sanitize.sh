@@ -40,7 +40,8 @@ command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 if ! "$PY" -c 'import pybind11' 2>/dev/null; then
   "$PY" -m pip install -q "$(sed -n 's/^requires = .*"\(pybind11==[^"]*\)".*/\1/p' "$ROOT/pyproject.toml")"
 fi
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+# Configure again when an earlier configure failed halfway (a cache but no build files).
+if [ ! -f "$BUILD/build.ninja" ] && [ ! -f "$BUILD/Makefile" ]; then
   cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER="${CXX:-g++}" \
