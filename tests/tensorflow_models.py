@@ -107,3 +107,16 @@ def tf1_batchnorm_graph(folder, with_default):
             ref = sess.run(out, {x: feed, is_training: False})
         tf.compat.v1.enable_control_flow_v2()
     return prefix + ".meta", feed, ref
+
+
+def recurrent_text_model(vocab=50, dim=8, units=6):
+    """Embedding -> Keras LSTM and GRU (TensorLists inside a While in the SavedModel), each
+    returning sequences and only the last state, one of each bidirectional; the sequence
+    length is dynamic."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(vocab, dim)(ids)
+    lstm_seq = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True))(x)
+    lstm_last = keras.layers.LSTM(units)(lstm_seq)
+    gru_seq = keras.layers.GRU(units, return_sequences=True)(x)
+    gru_last = keras.layers.Bidirectional(keras.layers.GRU(units))(x)
+    return keras.Model(ids, [lstm_seq, lstm_last, gru_seq, gru_last])

@@ -238,3 +238,36 @@ def test_detection_ops(tf_dir):
             np.testing.assert_array_equal(x, r, err_msg=n)
         else:
             assert _rel_err(r, o) <= 1e-4 and _rel_err(r, x) <= 1e-4, n
+
+
+def test_keras_lstm_gru_text_model(tf_dir):
+    """Keras LSTM/GRU run as a While over TensorLists: the input list is read in the loop, the
+    output list becomes the Loop's scan output (or only its last item). Two sequence lengths
+    through one converted model (the time dimension is dynamic)."""
+    model = tfm.recurrent_text_model()
+    folder = tfm.save_saved_model(model, str(tf_dir / "lstm_gru"))
+    m = irforge.convert_model(folder)
+    hist = m.op_histogram
+    assert hist.get("Loop", 0) == 6, hist  # one per recurrent direction
+    assert not any(op.startswith("TensorList") for op in hist), hist
+    for seed, length in ((11, 5), (12, 9)):
+        ids = np.random.default_rng(seed).integers(0, 50, (2, length)).astype(np.int32)
+        _check(m, {"ids": ids}, _keras_reference(model, ids))
+
+
+def test_tensor_list_filled_at_other_indices_is_refused(tf_dir):
+    """A TensorArray written at an index that is not the iteration number cannot be a scan
+    output: a clear error, not a wrong model."""
+
+    class Reversed(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([4, 3], tf.float32)], autograph=False)
+        def __call__(self, x):
+            ta = tf.TensorArray(tf.float32, size=4)
+            _, ta = tf.while_loop(lambda i, ta: i < 4, lambda i, ta: (i + 1, ta.write(3 - i, tf.gather(x, i) * 2.0)), (0, ta))
+            return {"y": ta.stack()}
+
+    mod = Reversed()
+    folder = str(tf_dir / "reversed_list")
+    tf.saved_model.save(mod, folder, signatures=mod.__call__)
+    with pytest.raises(irforge.UnsupportedError, match="TensorList .* index other than the iteration number"):
+        irforge.convert_model(folder)

@@ -15,6 +15,9 @@ graph while translating it, from the outputs backwards, so only what the outputs
   constants here, so TF1 Switch/Merge and If/While whose predicate they decide are resolved
   and the branch not taken is never translated.
 
+TensorLists (tf.TensorArray, Keras LSTM/GRU) are their elements stacked on axis 0; a list a
+While fills one element per iteration becomes the ONNX Loop's scan output.
+
 Ops map onto ONNX ops; NHWC ops are emitted as their NCHW ONNX form between Transposes (a
 general transpose-sinking pass cancels pairs). An op nobody translates: one error lists them all.
 """
@@ -64,10 +67,14 @@ class TV:
     """A translated TF tensor: an IR value and/or a statically known numpy value, its TF dtype
     and static shape when known; or a resource (a variable's checkpoint key)."""
 
-    __slots__ = ("v", "const", "dtype", "shape", "resource")
+    __slots__ = ("v", "const", "dtype", "shape", "resource", "tlist")
 
-    def __init__(self, v=None, const=None, dtype=None, shape=None, resource=None):
+    def __init__(self, v=None, const=None, dtype=None, shape=None, resource=None, tlist=None):
         self.v, self.const, self.dtype, self.shape, self.resource = v, const, dtype, shape, resource
+        # A TensorList: "tensor" (v holds the elements stacked on axis 0, dtype is theirs),
+        # ("reserved", element shape) before a loop fills it, ("scan", slot) inside the loop
+        # body that fills it, ("written", slot, item, index) once the body has set its item.
+        self.tlist = tlist
         if const is not None and shape is None:
             self.shape = list(const.shape)
 
@@ -760,15 +767,42 @@ def _if(c, node, ins):
     return [TV(v=o) for o in outs]
 
 
+def _loop_step(c, fn, i):
+    """True when the body `fn` returns its input i plus 1 (a step counter)."""
+    nodes = {n["name"]: n for n in fn["nodes"]}
+    arg = fn["inputs"][i]["name"]
+    ref = fn["ret"].get(fn["outputs"][i]["name"], "")
+    n = nodes.get(_parse_ref(ref)[0])
+    while n is not None and n["op"] == "Identity":
+        n = nodes.get(_parse_ref(n["inputs"][0])[0])
+    if n is None or n["op"] not in ("AddV2", "Add"):
+        return False
+    a, b = (_parse_ref(r)[0] for r in n["inputs"][:2])
+    one = nodes.get(b)
+    if a != arg or one is None or one["op"] != "Const":
+        return False
+    t = one["attr"]["value"]
+    return list(t["int_val"]) == [1] and not t["shape"]
+
+
 @_reg("While", "StatelessWhile")
 def _while(c, node, ins):
     cond_fn, body_fn = _branch_fn(c, node, "cond"), _branch_fn(c, node, "body")
-    # Variables passed through the loop are not carried: the body reads the same handle.
-    carried = [i for i, x in enumerate(ins) if x.resource is None]
+    # Variables passed through the loop are not carried: the body reads the same handle. Nor are
+    # TensorLists: one read in the body is loop-invariant (the body must return it unchanged),
+    # one reserved before the loop and set at the step counter's index each iteration becomes a
+    # scan output (one element per iteration, stacked by the Loop itself).
+    lists = [i for i, x in enumerate(ins) if x.tlist is not None]
+    scans = [i for i in lists if isinstance(ins[i].tlist, tuple) and ins[i].tlist[0] == "reserved"]
+    carried = [i for i, x in enumerate(ins) if x.resource is None and x.tlist is None]
     for i in carried:
-        if ins[i].dtype is None:
+        if ins[i].dtype is None or ins[i].dtype not in _ONNX_NAME:
             raise UnsupportedError(f"{c.src.path}: node '{node['name']}': loop variable {i} has an unknown type")
+    for i in lists:
+        if i not in scans and ins[i].tlist != "tensor":
+            raise UnsupportedError(f"{c.src.path}: node '{node['name']}': loop variable {i} is a TensorList the loop cannot use")
     init_cond = _as_bool(c, c.inline(cond_fn, list(ins), c._name + "/cond0/")[0])
+    scan_items, last_only = {}, set()
 
     def build(sub):
         c.b.input(c._name + "/iter", "int64", [], graph=sub)
@@ -779,20 +813,123 @@ def _while(c, node, ins):
             dims = None if shape is None else [None] * len(shape)
             v = c.b.input(f"{c._name}/var{i}", _ONNX_NAME[ins[i].dtype], dims, graph=sub)
             args[i] = TV(v=v, dtype=ins[i].dtype, shape=dims)
+        for i in scans:
+            args[i] = TV(dtype=ins[i].dtype, tlist=("scan", i))
         outs = c.inline(body_fn, args, c._name + "/body/")
+        for i in lists:
+            if i in scans:
+                o = outs[i]
+                if not (isinstance(o.tlist, tuple) and o.tlist[0] == "written" and o.tlist[1] == i):
+                    raise UnsupportedError(f"{c.src.path}: node '{node['name']}': the TensorList in loop variable {i} "
+                                           "is not set exactly once per iteration")
+                index = o.tlist[3]
+                if index.const is not None and int(np.asarray(index.const).reshape(-1)[0]) == 0 \
+                        and ins[i].tlist[1] is not None and int(np.asarray(ins[i].tlist[1]).reshape(-1)[0]) == 1:
+                    last_only.add(i)  # a one-element list overwritten each time: the last item wins
+                    scan_items[i] = o.tlist[2]
+                    continue
+                step = [j for j in carried if args[j] is index]
+                if not step or ins[step[0]].const is None or int(np.asarray(ins[step[0]].const)) != 0 \
+                        or not _loop_step(c, body_fn, step[0]):
+                    raise UnsupportedError(f"{c.src.path}: node '{node['name']}': the TensorList in loop variable {i} "
+                                           "is set at an index other than the iteration number")
+                scan_items[i] = o.tlist[2]
+            elif outs[i] is not args[i]:
+                raise UnsupportedError(f"{c.src.path}: node '{node['name']}': the loop changes the TensorList in loop variable {i}")
         keep = _as_bool(c, c.inline(cond_fn, outs, c._name + "/cond/")[0])
         c.b.output(keep, c._name + "/cond_out", graph=sub)
         for i in carried:
             c.b.output(c.val(outs[i]), f"{c._name}/out{i}", graph=sub)
+        for i in scans:
+            c.b.output(c.val(scan_items[i]), f"{c._name}/scan{i}", graph=sub)
         return outs
 
     body, _ = _body_graph(c, c._name + "/body", build)
     results = c.b.node("Loop", [None, c.val(init_cond)] + [c.val(ins[i]) for i in carried], {"body": body},
-                       outputs=len(carried), name=c._name + "/Loop", graph=c.graph)
+                       outputs=len(carried) + len(scans), name=c._name + "/Loop", graph=c.graph)
     out = list(ins)
     for i, r in zip(carried, results):
         out[i] = TV(v=r, dtype=ins[i].dtype)
+    for i, r in zip(scans, results[len(carried):]):
+        item = scan_items[i]
+        if i in last_only:
+            r = c.op("Slice", [r, c.i64([-1]), c.i64([_INT64_MAX]), c.i64([0])])
+        out[i] = TV(v=r, dtype=ins[i].dtype, shape=None if item.shape is None else [None] + list(item.shape), tlist="tensor")
     return out
+
+
+@_reg("ReverseV2")
+def _reverse(c, node, ins):
+    x, axes = ins
+    axes = [int(a) for a in np.asarray(c.static(axes, "the axis")).reshape(-1)]
+    if not axes:
+        return x
+    k = len(axes)  # a backwards Slice over each axis (Keras go_backwards / Bidirectional)
+    return c.op("Slice", [x, c.i64([-1] * k), c.i64([_INT64_MIN] * k), c.i64(axes), c.i64([-1] * k)])
+
+
+# -- TensorLists (tf.TensorArray in TF2): a list is its elements stacked on axis 0 --
+
+
+def _list_dtype(node):
+    return node["attr"].get("element_dtype", 1)
+
+
+def _tensor_list(c, node, x: TV):
+    if x.tlist != "tensor":
+        raise UnsupportedError(f"{c.src.path}: node '{node['name']}' ({node['op']}): a TensorList that is only filled "
+                               "inside a loop as its iteration's element can be read only after that loop")
+    return x
+
+
+@_reg("TensorListFromTensor")
+def _tl_from_tensor(c, node, ins):
+    x = ins[0]
+    return TV(v=c.val(x), dtype=_list_dtype(node), shape=x.shape, tlist="tensor")
+
+
+@_reg("TensorListReserve", "EmptyTensorList")
+def _tl_reserve(c, node, ins):
+    return TV(dtype=_list_dtype(node), tlist=("reserved", ins[1].const))
+
+
+@_reg("TensorListGetItem")
+def _tl_get_item(c, node, ins):
+    lst = _tensor_list(c, node, ins[0])
+    return TV(v=c.op("Gather", [lst, c.to_i64(ins[1])], axis=0), dtype=lst.dtype,
+              shape=None if lst.shape is None else list(lst.shape[1:]))
+
+
+@_reg("TensorListSetItem")
+def _tl_set_item(c, node, ins):
+    lst, index, item = ins[:3]
+    if isinstance(lst.tlist, tuple) and lst.tlist[0] == "scan":
+        return TV(dtype=lst.dtype, tlist=("written", lst.tlist[1], item, index))
+    lst = _tensor_list(c, node, lst)
+    where = c.op("Reshape", [c.to_i64(index), c.i64([1, 1])])
+    updated = c.op("ScatterND", [lst, where, c.op("Unsqueeze", [item, c.i64([0])])])
+    return TV(v=updated, dtype=lst.dtype, shape=lst.shape, tlist="tensor")
+
+
+@_reg("TensorListStack")
+def _tl_stack(c, node, ins):
+    lst = _tensor_list(c, node, ins[0])
+    return TV(v=c.val(lst), dtype=lst.dtype, shape=lst.shape)
+
+
+@_reg("TensorListLength")
+def _tl_length(c, node, ins):
+    lst = _tensor_list(c, node, ins[0])
+    n = c.op("Gather", [c.op("Shape", [lst]), c.i64(0)], axis=0)
+    return TV(v=c.op("Cast", [n], to=6), dtype=3, shape=[])
+
+
+@_reg("TensorListElementShape")
+def _tl_element_shape(c, node, ins):
+    lst = _tensor_list(c, node, ins[0])
+    dims = c.op("Slice", [c.op("Shape", [lst]), c.i64([1]), c.i64([_INT64_MAX])])
+    to = node["attr"].get("shape_type", 3)
+    return TV(v=c.op("Cast", [dims], to=_ONNX_CODE.get(to, 6)) if to != 9 else dims, dtype=to)
 
 
 @_reg("Placeholder")
