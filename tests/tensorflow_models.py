@@ -120,3 +120,33 @@ def recurrent_text_model(vocab=50, dim=8, units=6):
     gru_seq = keras.layers.GRU(units, return_sequences=True)(x)
     gru_last = keras.layers.Bidirectional(keras.layers.GRU(units))(x)
     return keras.Model(ids, [lstm_seq, lstm_last, gru_seq, gru_last])
+
+
+def tf1_saved_model_two_tag_sets(folder):
+    """A TF1 SavedModel with two MetaGraphs: {"serve"} computes relu(x @ w) ("predict") and
+    x @ w + 1 ("shifted"); {"serve", "gpu"} computes tanh(x @ w) ("predict"). Returns x and
+    the three references."""
+    rng = np.random.default_rng(21)
+    w_value = rng.normal(size=(4, 3)).astype(np.float32)
+    feed = rng.normal(size=(2, 4)).astype(np.float32)
+    refs = {}
+    builder = tf.compat.v1.saved_model.Builder(folder)
+    sig = tf.compat.v1.saved_model.predict_signature_def
+    for tags, act in ((["serve"], tf.nn.relu), (["serve", "gpu"], tf.nn.tanh)):
+        g = tf.Graph()
+        with g.as_default(), tf.compat.v1.Session(graph=g) as sess:
+            x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+            w = tf.compat.v1.Variable(w_value, name="w")
+            y = act(tf.matmul(x, w), name="y")
+            shifted = tf.add(tf.matmul(x, w), 1.0, name="shifted")
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sigs = {"predict": sig({"x": x}, {"y": y})}
+            if tags == ["serve"]:
+                sigs["shifted"] = sig({"x": x}, {"s": shifted})
+                refs["shifted"] = sess.run(shifted, {x: feed})
+                builder.add_meta_graph_and_variables(sess, tags, signature_def_map=sigs)
+            else:
+                builder.add_meta_graph(tags, signature_def_map=sigs)
+            refs[",".join(tags)] = sess.run(y, {x: feed})
+    builder.save()
+    return feed, refs

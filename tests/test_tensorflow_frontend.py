@@ -271,3 +271,36 @@ def test_tensor_list_filled_at_other_indices_is_refused(tf_dir):
     tf.saved_model.save(mod, folder, signatures=mod.__call__)
     with pytest.raises(irforge.UnsupportedError, match="TensorList .* index other than the iteration number"):
         irforge.convert_model(folder)
+
+
+def test_saved_model_tags_and_signature(tf_dir, tmp_path):
+    """saved_model_tags (mo's name; text or list) picks the MetaGraph, signature= its signature,
+    in Python and on the command line; wrong ones are usage errors naming what exists."""
+    import subprocess
+    import sys
+
+    folder = str(tf_dir / "two_tag_sets")
+    x, refs = tfm.tf1_saved_model_two_tag_sets(folder)
+    m = irforge.convert_model(folder, signature="predict")  # default: the MetaGraph tagged only "serve"
+    _check(m, {"x": x}, [refs["serve"]])
+    m = irforge.convert_model(folder, saved_model_tags="serve,gpu", signature="predict")
+    _check(m, {"x": x}, [refs["serve,gpu"]])
+    m = irforge.convert_model(folder, saved_model_tags=["serve"], signature="shifted")
+    assert [o.name for o in m.outputs] == ["s"]
+    _check(m, {"x": x}, [refs["shifted"]])
+    with pytest.raises(irforge.UsageError, match=r"no MetaGraph with tags \['train'\]"):
+        irforge.convert_model(folder, saved_model_tags="train")
+    with pytest.raises(irforge.UsageError, match="no signature 'shifted'.*predict"):
+        irforge.convert_model(folder, saved_model_tags="gpu,serve", signature="shifted")
+    with pytest.raises(irforge.UsageError, match="apply to TensorFlow models"):
+        irforge.convert_model(b"not onnx", signature="predict")
+    with pytest.raises(TypeError, match="saved_model_tags"):
+        irforge.convert_model(folder, saved_model_tags=3)
+    out = str(tmp_path / "gpu.xml")
+    r = subprocess.run([sys.executable, "-m", "irforge", "convert", folder, "--output_model", out, "--saved_model_tags", "serve,gpu",
+                        "--signature", "predict"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import openvino as ov
+
+    got = ov.Core().compile_model(out, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({"x": x})
+    assert _rel_err(refs["serve,gpu"], list(got.values())[0]) <= 1e-4

@@ -42,6 +42,8 @@ def convert_model(
     batch: Optional[int] = None,
     share_weights: bool = True,
     verbose: bool = False,
+    saved_model_tags=None,
+    signature: Optional[str] = None,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -75,6 +77,10 @@ def convert_model(
     `batch` (as mo's --batch): the batch dim (a layout's `n`, else dim 0) of every input whose
     shape `input` does not give. Ranges in `input` shapes (`x[1..8,3,?,?]`) stay dynamic and keep
     their bounds in OpenVINO IR ("1..8").
+
+    TensorFlow: `saved_model_tags` picks a SavedModel's MetaGraph by its tags ("serve,gpu" as
+    Model Optimizer's --saved_model_tags, or a list; default: the one tagged "serve") and
+    `signature` its signature (default: serving_default); both are refused for other models.
 
     `extension`: a path to a Python file (or a list of them, or a function) that registers
     converters for custom layers (irforge.register_converter; README "Custom layers"); loaded
@@ -110,8 +116,9 @@ def convert_model(
     from irforge import extensions as _ext
 
     _ext.load_extensions(extension)
+    tf_options = _tensorflow_options(saved_model_tags, signature)
     frontend_input, cut_specs = _split_module_input(input_model, input)
-    model, input_applied = _read(input_model, example_input=example_input, input=frontend_input)
+    model, input_applied = _read(input_model, example_input=example_input, input=frontend_input, tf_options=tf_options)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.
     with model._lock:
         _ext.apply_onnx_converters(model)
@@ -170,6 +177,26 @@ def convert_model(
     return model
 
 
+def _tensorflow_options(saved_model_tags, signature) -> dict:
+    """{tags, signature} given for a TensorFlow model, checked: tags as mo took them ("a,b") or a list."""
+    options = {}
+    if saved_model_tags is not None:
+        tags = saved_model_tags.split(",") if isinstance(saved_model_tags, str) else saved_model_tags
+        if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
+            raise TypeError(f"saved_model_tags must be text (\"serve,gpu\") or a list of str, not {type(saved_model_tags).__name__}")
+        tags = [t.strip() for t in tags]
+        if not tags or not all(tags):
+            raise UsageError(f"saved_model_tags={saved_model_tags!r}: an empty tag")
+        options["tags"] = tags
+    if signature is not None:
+        if not isinstance(signature, str):
+            raise TypeError(f"signature must be a signature name (str), not {type(signature).__name__}")
+        if not signature:
+            raise UsageError("signature='': give a signature name (e.g. serving_default)")
+        options["signature"] = signature
+    return options
+
+
 def _split_module_input(input_model, input):
     """(input for the PyTorch frontend, specs applied after it): a torch.nn.Module is exported
     with the specs of forward()'s arguments; names of inner tensors cut the converted graph."""
@@ -203,9 +230,16 @@ def list_passes():
     return [tuple(p) for p in _core.list_passes()]
 
 
-def _read(input_model, *, example_input=None, input=None):
+def _read(input_model, *, example_input=None, input=None, tf_options=None):
     """(Model, whether the frontend already applied `input`): ONNX in any form is read here;
     framework models and files go through irforge.frontends (type, magic bytes, extension)."""
+    if tf_options and not isinstance(input_model, (str, os.PathLike)):
+        from irforge import frontends as _frontends
+
+        if _frontends.detect_object(input_model) != _frontends.TENSORFLOW_OBJECT:
+            raise UsageError(f"{', '.join(sorted(k if k == 'signature' else 'saved_model_tags' for k in tf_options))} "
+                             f"apply to TensorFlow models, not to a {type(input_model).__name__}")
+        return _frontends.read(input_model, input=input, tf_options=tf_options)
     if isinstance(input_model, Model):
         return input_model, False
     if isinstance(input_model, (bytes, bytearray, memoryview)):
@@ -225,7 +259,7 @@ def _read(input_model, *, example_input=None, input=None):
             )
         if not os.path.exists(path):
             raise ModelFileError(f"{path}: no such file")
-        return frontends.read(path, example_input=example_input, input=input)
+        return frontends.read(path, example_input=example_input, input=input, tf_options=tf_options)
     if type(input_model).__name__ == "ModelProto" and hasattr(input_model, "SerializeToString"):
         try:
             data = input_model.SerializeToString()

@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--layout", metavar="LAYOUT", help='"nchw->nhwc" (the model\'s layout -> the input\'s) or per input "data(nchw->nhwc)"; c is the channel dim')
     pre.add_argument("--source_layout", "--source-layout", metavar="LAYOUT", help='the model\'s input layout: "nchw" or "data(nchw)"')
     pre.add_argument("--target_layout", "--target-layout", metavar="LAYOUT", help='the converted model\'s input layout: "nhwc" or "data(nhwc)"')
+    tf = c.add_argument_group("TensorFlow SavedModel")
+    tf.add_argument("--saved_model_tags", "--saved-model-tags", metavar="TAGS",
+                    help='the tags of the MetaGraph to read, comma-separated as mo took them (default: the one tagged "serve")')
+    tf.add_argument("--signature", metavar="NAME", help="the signature to convert (default: serving_default)")
     c.add_argument("--batch", type=int, metavar="N", help="set the batch dim (layout n, else dim 0) of every input to N, as mo")
     c.add_argument(
         "--extension", action="append", default=[], metavar="FILE.py",
@@ -309,6 +313,8 @@ def _convert(args) -> int:
         target_layout=args.target_layout,
         extension=args.extension or None,
         batch=args.batch,
+        saved_model_tags=args.saved_model_tags,
+        signature=args.signature,
     )
     if args.compress_weights:
         irforge.compress_weights(

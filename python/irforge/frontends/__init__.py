@@ -198,9 +198,19 @@ def is_file_pair(obj) -> bool:
     return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(isinstance(p, (str, os.PathLike)) for p in obj)
 
 
-def read(input_model, *, example_input=None, input=None, source: Optional[str] = None):
+def read(input_model, *, example_input=None, input=None, source: Optional[str] = None, tf_options=None):
     """Converts a framework model (object, file path or pair of paths) into an irforge Model through
-    its frontend. Returns (model, consumed_input): whether `input` was applied while converting."""
+    its frontend. Returns (model, consumed_input): whether `input` was applied while converting.
+    `tf_options` ({tags, signature}) are for TensorFlow models only."""
+    if tf_options:
+        kind = detect_file(os.fspath(input_model)) if isinstance(input_model, (str, os.PathLike)) else detect_object(input_model)
+        names = ", ".join(sorted(k if k == "signature" else "saved_model_tags" for k in tf_options))
+        if kind not in (TENSORFLOW_FILE, TENSORFLOW_KERAS_FILE, TENSORFLOW_OBJECT):
+            what = os.fspath(input_model) if isinstance(input_model, (str, os.PathLike)) else type(input_model).__name__
+            raise UsageError(f"{what}: {names} apply to TensorFlow models only")
+        if "tags" in tf_options and kind != TENSORFLOW_FILE:
+            raise UsageError(f"saved_model_tags select a MetaGraph of a SavedModel folder or .pb, not of a "
+                             f"{'.keras file' if kind == TENSORFLOW_KERAS_FILE else 'model in memory'}")
     if is_file_pair(input_model):
         from irforge.frontends import caffe, mxnet
 
@@ -265,11 +275,12 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         from irforge.frontends import tensorflow
 
         # input= is applied while translating: frozen values decide Switch/Merge and If there.
+        tf_options = tf_options or {}
         if kind == TENSORFLOW_FILE:
-            return tensorflow.convert_file(path, input=input), True
+            return tensorflow.convert_file(path, input=input, **tf_options), True
         if kind == TENSORFLOW_KERAS_FILE:
-            return tensorflow.convert_keras_file(path, input=input), True
-        return tensorflow.convert_object(input_model, input=input), True
+            return tensorflow.convert_keras_file(path, input=input, **tf_options), True
+        return tensorflow.convert_object(input_model, input=input, **tf_options), True
     require_torch()
     from irforge.frontends import pytorch
 

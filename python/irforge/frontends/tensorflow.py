@@ -137,6 +137,10 @@ class Source:
         elif path.endswith(".meta"):
             meta = _core.tf_read_meta_graph(path)
             self.const_file = path
+            if tags and set(meta["tags"]) != set(tags):
+                raise UsageError(f"{path}: the MetaGraph's tags are {meta['tags']}, not {sorted(tags)}")
+            if signature and not meta["signatures"]:
+                raise UsageError(f"{path}: no signature '{signature}' (the MetaGraph has no signatures)")
             if meta["signatures"]:
                 self._use_signature(meta, signature, path)
             prefix = path[: -len(".meta")]
@@ -144,6 +148,9 @@ class Source:
                 self.bundle = _core.TfBundle.open(prefix)
             restore_op = meta["saver_restore_op"]
             graph = meta["graph"]
+        elif tags or signature:
+            raise UsageError(f"{path}: a frozen GraphDef has no MetaGraph tags or signatures; saved_model_tags= and "
+                             "signature= are for SavedModel folders and TF1 .meta files")
         elif path.endswith(".pbtxt"):
             # Re-encoded as binary into a scratch file the constants can view (text holds its
             # tensors as escaped strings: there is nothing to map in place).
@@ -1510,10 +1517,10 @@ def convert_object(obj, *, input=None, signature=None):
         return convert_file(folder, input=input, signature=signature)
 
 
-def convert_keras_file(path: str, *, input=None):
+def convert_keras_file(path: str, *, input=None, signature=None):
     tf = require_tensorflow()
     try:
         model = tf.keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many kinds for a bad file
         raise InvalidModelError(f"{path}: Keras cannot load it: {e}") from None
-    return convert_object(model, input=input)
+    return convert_object(model, input=input, signature=signature)
