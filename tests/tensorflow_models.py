@@ -150,3 +150,35 @@ def tf1_saved_model_two_tag_sets(folder):
             refs[",".join(tags)] = sess.run(y, {x: feed})
     builder.save()
     return feed, refs
+
+
+def tf1_while_graph(folder, partitioned=True):
+    """A TF1 graph with control flow v1 (tf.compat.v1.while_loop: Enter / Merge / Switch /
+    LoopCond / NextIteration / Exit) whose body reads a variable, and a variable split by
+    fixed_size_partitioner (the checkpoint holds its slices); saved as .meta + checkpoint."""
+    g = tf.Graph()
+    rng = np.random.default_rng(31)
+    with g.as_default():
+        tf.compat.v1.disable_control_flow_v2()
+        x = tf.compat.v1.placeholder(tf.float32, [2, 4], name="x")
+        steps = tf.compat.v1.placeholder(tf.int32, [], name="steps")
+        w = tf.compat.v1.Variable(rng.normal(0, 0.4, (4, 4)).astype(np.float32), name="w")
+        init = tf.compat.v1.random_normal_initializer(0.0, 0.5, seed=7)
+        partitioner = tf.compat.v1.fixed_size_partitioner(3) if partitioned else None
+        pw = tf.compat.v1.get_variable("pw", shape=(10, 3), initializer=init, partitioner=partitioner)
+
+        def body(i, z, acc):
+            z = tf.tanh(tf.matmul(z, w) + tf.cast(i, tf.float32) * 0.1)
+            return i + 1, z, acc + tf.reduce_sum(z)
+
+        _, z, acc = tf.compat.v1.while_loop(lambda i, z, acc: i < steps, body, (tf.constant(0), x, tf.constant(0.0)))
+        head = tf.matmul(tf.concat([z, z[:, :3] * 2.0, z[:, :3]], axis=1), pw)
+        out = tf.add(head, acc, name="out")
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            prefix = saver.save(sess, os.path.join(folder, "model.ckpt"))
+            feed = rng.normal(size=(2, 4)).astype(np.float32)
+            refs = {n: sess.run(out, {x: feed, steps: n}) for n in (0, 3)}
+        tf.compat.v1.enable_control_flow_v2()
+    return prefix + ".meta", feed, refs

@@ -304,3 +304,26 @@ def test_saved_model_tags_and_signature(tf_dir, tmp_path):
 
     got = ov.Core().compile_model(out, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({"x": x})
     assert _rel_err(refs["serve,gpu"], list(got.values())[0]) <= 1e-4
+
+
+def test_tf1_while_loop_and_partitioned_variable(tf_dir):
+    """Control flow v1 (Enter/Merge/Switch/LoopCond/NextIteration/Exit) becomes one Loop whose
+    body reads a variable through a constant Enter; a fixed_size_partitioner variable is read
+    from its checkpoint slices (OrderedCode slice keys). 0 and 3 iterations."""
+    folder = tf_dir / "tf1_while"
+    folder.mkdir()
+    meta, x, refs = tfm.tf1_while_graph(str(folder))
+    m = irforge.convert_model(meta)
+    hist = m.op_histogram
+    assert hist.get("Loop", 0) == 1 and [o.name for o in m.outputs] == ["out"], (hist, m.outputs)
+    for steps, ref in refs.items():
+        _check(m, {"x": x, "steps": np.array(steps, np.int32)}, [ref])
+    bundle = _core.TfBundle.open(meta[: -len(".meta")])
+    assert "pw" in bundle.keys() and all(not k.startswith("\0") for k in bundle.keys())
+    dtype, dims, *_ = bundle.slice_entry("pw", "10 3 4,3:0,3")
+    assert (dtype, dims) == (1, [3, 3])
+    for spec, why in (("10 3 4,4:0,3", "no such slice"), ("10 3 4,x:0,3", "not a number"), ("10 3 4,-:0,3", "not a number"), ("4,3", "full shape")):
+        with pytest.raises(irforge.InvalidModelError, match=why):
+            bundle.slice_entry("pw", spec)
+    with pytest.raises(irforge.InvalidModelError, match="partitioned variable, stored as slices"):
+        bundle.entry("pw")

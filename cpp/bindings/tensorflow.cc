@@ -213,10 +213,18 @@ void register_tensorflow(py::module_& m) {
           },
           py::arg("prefix"))
       .def("keys", [](const Bundle& b) {
-        std::vector<std::string> keys;
-        for (const auto& kv : b.entries()) keys.push_back(kv.first);
+        std::vector<std::string> keys;  // slices' binary keys (starting with a 0 byte) are not names
+        for (const auto& kv : b.entries())
+          if (!kv.first.empty() && kv.first[0] != '\0') keys.push_back(kv.first);
         return keys;
       })
+      .def(
+          "slice_entry",
+          [](const Bundle& b, const std::string& name, const std::string& shape_and_slice) {
+            const BundleEntry& e = b.checked_slice_entry(name, shape_and_slice);
+            return py::make_tuple(e.dtype, e.shape.dims, b.shard_path(e.shard), e.offset, e.size);
+          },
+          py::arg("name"), py::arg("shape_and_slice"), "entry() of one slice of a partitioned variable.")
       .def(
           "entry",
           [](const Bundle& b, const std::string& key) {

@@ -233,7 +233,7 @@ const BundleEntry& Bundle::checked_entry(const std::string& key) const {
   if (it == entries_.end()) fail_invalid(index_path_ + ": no tensor '" + key + "' in the bundle");
   const BundleEntry& e = it->second;
   std::string who = index_path_ + ": tensor '" + key + "': ";
-  if (e.sliced) fail(ErrorKind::kUnsupported, who + "a partitioned (sliced) variable; save it unpartitioned");
+  if (e.sliced) fail_invalid(who + "is a partitioned variable, stored as slices: read through its slice entries");
   size_t width = dtype_size(e.dtype);
   if (width == 0) fail(ErrorKind::kUnsupported, who + "holds " + dtype_name(e.dtype) + " values, which are not supported");
   if (e.shape.unknown_rank) fail_invalid(who + "has no shape");
@@ -251,6 +251,101 @@ const BundleEntry& Bundle::checked_entry(const std::string& key) const {
     fail_invalid(who + "bytes [" + std::to_string(e.offset) + ", " + std::to_string(e.offset + e.size) + ") lie outside its shard " +
                  shard_path(e.shard) + " (" + std::to_string(data->size()) + " bytes)");
   return e;
+}
+
+namespace {
+
+// OrderedCode::WriteNumIncreasing: a length byte, then the big-endian bytes without leading zeros.
+void write_num_increasing(std::string& out, uint64_t v) {
+  unsigned char buf[8];
+  int n = 0;
+  for (; v != 0; v >>= 8) buf[n++] = static_cast<unsigned char>(v & 0xff);
+  out.push_back(static_cast<char>(n));
+  while (n > 0) out.push_back(static_cast<char>(buf[--n]));
+}
+
+// OrderedCode::WriteString: 0x00 -> 00 ff, 0xff -> ff 00, terminated by 00 01.
+void write_string(std::string& out, const std::string& s) {
+  for (char ch : s) {
+    out.push_back(ch);
+    if (ch == '\0') out.push_back('\xff');
+    else if (ch == '\xff') out.push_back('\0');
+  }
+  out.append("\0\x01", 2);
+}
+
+// OrderedCode::WriteSignedNumIncreasing: len bytes whose leading len+1 bits (after the sign)
+// give the length; small values (|v| < 64) take one byte.
+void write_signed_num_increasing(std::string& out, int64_t v) {
+  static const uint8_t kHeader[11][2] = {{0, 0}, {0x80, 0}, {0xc0, 0}, {0xe0, 0}, {0xf0, 0}, {0xf8, 0},
+                                         {0xfc, 0}, {0xfe, 0}, {0xff, 0}, {0xff, 0x80}, {0xff, 0xc0}};
+  uint64_t x = v < 0 ? ~static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  if (x < 64) {
+    out.push_back(static_cast<char>(kHeader[1][0] ^ static_cast<uint8_t>(v)));
+    return;
+  }
+  int bits = 0;
+  for (uint64_t t = x; t != 0; t >>= 1) ++bits;
+  int len = bits / 7 + 1;
+  unsigned char buf[10];
+  unsigned char sign = v < 0 ? 0xff : 0;
+  buf[0] = buf[1] = sign;
+  for (int i = 0; i < 8; ++i) buf[2 + i] = static_cast<unsigned char>(static_cast<uint64_t>(v) >> (56 - 8 * i));
+  unsigned char* begin = buf + 10 - len;
+  begin[0] ^= kHeader[len][0];
+  begin[1] ^= kHeader[len][1];
+  out.append(reinterpret_cast<const char*>(begin), static_cast<size_t>(len));
+}
+
+int64_t parse_int(const std::string& text, const std::string& what) {
+  size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() <= digits || text.size() > 18 || text.find_first_not_of("0123456789", digits) != std::string::npos)
+    fail_invalid(what + ": '" + text + "' is not a number");
+  return std::stoll(text);
+}
+
+}  // namespace
+
+std::string Bundle::slice_key(const std::string& name, const std::vector<std::pair<int64_t, int64_t>>& extents) {
+  std::string key;
+  write_num_increasing(key, 0);
+  write_string(key, name);
+  write_num_increasing(key, extents.size());
+  for (const auto& [start, length] : extents) {
+    write_signed_num_increasing(key, start);
+    write_signed_num_increasing(key, length);
+  }
+  return key;
+}
+
+const BundleEntry& Bundle::checked_slice_entry(const std::string& name, const std::string& shape_and_slice) const {
+  std::string what = index_path_ + ": tensor '" + name + "' slice '" + shape_and_slice + "'";
+  auto full = entries_.find(name);
+  if (full == entries_.end() || !full->second.sliced) fail_invalid(what + ": the bundle has no partitioned tensor of that name");
+  size_t space = shape_and_slice.rfind(' ');
+  if (space == std::string::npos) fail_invalid(what + ": expected the full shape, a space and the slice");
+  std::vector<std::pair<int64_t, int64_t>> extents;
+  std::string spec = shape_and_slice.substr(space + 1);
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(':', pos);
+    if (end == std::string::npos) end = spec.size();
+    std::string dim = spec.substr(pos, end - pos);
+    if (dim == "-") {
+      extents.emplace_back(0, -1);
+    } else {
+      size_t comma = dim.find(',');
+      if (comma == std::string::npos) fail_invalid(what + ": a dim is neither 'start,length' nor '-'");
+      int64_t start = parse_int(dim.substr(0, comma), what), length = parse_int(dim.substr(comma + 1), what);
+      if (start < 0 || length < 0) fail_invalid(what + ": a negative start or length");
+      extents.emplace_back(start, length);
+    }
+    if (extents.size() > 64) fail_invalid(what + ": more than 64 dims");
+    pos = end + 1;
+  }
+  std::string key = slice_key(name, extents);
+  if (entries_.find(key) == entries_.end()) fail_invalid(what + ": the bundle holds no such slice");
+  return checked_entry(key);
 }
 
 }  // namespace irforge::tf

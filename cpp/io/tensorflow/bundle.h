@@ -21,7 +21,7 @@ struct BundleEntry {
   TfShape shape;
   int32_t shard = 0;
   uint64_t offset = 0, size = 0;
-  bool sliced = false;  // partitioned variables (slices) are not supported
+  bool sliced = false;  // a partitioned variable: its data is in per-slice entries
 };
 
 // Key -> value pairs of an SSTable held in `data`; `what` names the file in messages.
@@ -45,6 +45,12 @@ class Bundle {
   // and against dtype x shape. Throws naming the index file and the key.
   std::shared_ptr<const Storage> shard(int32_t shard) const;
   const BundleEntry& checked_entry(const std::string& key) const;
+  // The entry of one saved slice of a partitioned variable: `shape_and_slice` as RestoreV2
+  // takes it ("10 3 0,4:-": the full shape, then start,length or "-" per dim).
+  const BundleEntry& checked_slice_entry(const std::string& name, const std::string& shape_and_slice) const;
+  // TensorFlow's key of a slice (checkpoint::EncodeTensorNameSlice, OrderedCode): a 0, the
+  // name, the rank, then start and length (-1: the whole dim) per dim.
+  static std::string slice_key(const std::string& name, const std::vector<std::pair<int64_t, int64_t>>& extents);
   const std::string& index_path() const { return index_path_; }
 
  private:

@@ -18,6 +18,9 @@ graph while translating it, from the outputs backwards, so only what the outputs
 TensorLists (tf.TensorArray, Keras LSTM/GRU) are their elements stacked on axis 0; a list a
 While fills one element per iteration becomes the ONNX Loop's scan output.
 
+TF1 loops (control flow v1: Enter/Merge/Switch/LoopCond/NextIteration/Exit) become one ONNX
+Loop per frame; parts of a partitioned variable read their slices of the checkpoint.
+
 Ops map onto ONNX ops; NHWC ops are emitted as their NCHW ONNX form between Transposes (a
 general transpose-sinking pass cancels pairs). An op nobody translates: one error lists them all.
 """
@@ -203,7 +206,9 @@ class Source:
             for ref in n["inputs"]:
                 consumed.add(_parse_ref(ref)[0])
         skip = {"NoOp", "Assert", "SaveV2", "RestoreV2", "Assign", "AssignVariableOp", "VarHandleOp", "VariableV2",
-                "VarIsInitializedOp", "Const", "Placeholder", "PlaceholderWithDefault"}
+                "VarIsInitializedOp", "Const", "Placeholder", "PlaceholderWithDefault",
+                "ReadVariableOp",  # TF1 resource variables' own <var>/Read snapshot
+                "Exit"}  # a TF1 loop variable nobody reads after the loop (its counter)
         for n in self.nodes:
             if n["op"] == "Placeholder":
                 dtype = n["attr"].get("dtype", 1)
@@ -245,8 +250,14 @@ class Source:
                     if tn is None or tn["op"] != "Const":
                         return None
                     names = tn["attr"]["value"]["string_val"]
-                    if idx < len(names):
-                        return names[idx].decode("utf-8", "replace")
+                    if idx >= len(names):
+                        return None
+                    name = names[idx].decode("utf-8", "replace")
+                    # A partitioned variable's part restores one slice of the saved tensor.
+                    sn = nodes_by_name.get(_parse_ref(n["inputs"][2])[0]) if len(n["inputs"]) > 2 else None
+                    slices = sn["attr"]["value"]["string_val"] if sn is not None and sn["op"] == "Const" else []
+                    spec = slices[idx].decode("utf-8", "replace") if idx < len(slices) else ""
+                    return (name, spec) if spec else name
                 return None
             return None
 
@@ -409,7 +420,7 @@ class Converter:
                 continue
             if name in in_progress:
                 raise InvalidModelError(f"{self.src.path}: a cycle through node '{name}' ({node['op']}); "
-                                        "TF1 loops (NextIteration) are not supported")
+                                        "a cycle that is not a TF1 loop's NextIteration -> Merge")
             in_progress.add(name)
             stack.append((name, True))
             for d in deps:
@@ -421,6 +432,8 @@ class Converter:
         """Inputs this node's translation reads; Switch/Merge read only what the frozen
         predicate leaves alive."""
         ins = [r for r in node["inputs"] if not r.startswith("^")]
+        if node["op"] == "Exit":  # the whole TF1 loop is built from its frame (_tf1_loop)
+            return []
         if node["op"] == "Merge":
             live = [r for r in ins if self._alive(scope, r)]
             return live[:1] if live else ins[:1]
@@ -455,6 +468,7 @@ class Converter:
     def _translate(self, scope: _Scope, node, deps):
         op = node["op"]
         self._name = scope.prefix + node["name"]
+        self._scope = scope
         ins = [self.resolve(scope, r) for r in deps]
         fn = self._callee(node)
         if fn is not None:
@@ -570,7 +584,8 @@ class Converter:
 
     def weight(self, key: str) -> TV:
         if key not in self._weights:
-            dtype, dims, shard, offset, size = self.src.bundle.entry(key)
+            sliced = isinstance(key, tuple)  # (name, "shape slice"): one part of a partitioned variable
+            dtype, dims, shard, offset, size = self.src.bundle.slice_entry(*key) if sliced else self.src.bundle.entry(key)
             if dtype not in _ONNX_NAME:
                 raise UnsupportedError(f"{self.src.bundle.index_path}: tensor '{key}' has unsupported TF dtype {dtype}")
             if size <= 64:  # small enough to know statically (BN epsilon-like scalars, shapes)
@@ -579,7 +594,7 @@ class Converter:
                     arr = np.frombuffer(f.read(size), dtype=_NP[dtype]).reshape(dims)
                 self._weights[key] = TV(const=arr.copy(), dtype=dtype)
             else:
-                v = self.b.constant_from_file(key, shard, offset, _ONNX_NAME[dtype], dims)
+                v = self.b.constant_from_file(f"{key[0]}/slice" if sliced else key, shard, offset, _ONNX_NAME[dtype], dims)
                 self._weights[key] = TV(v=v, dtype=dtype, shape=list(dims))
         return self._weights[key]
 
@@ -937,6 +952,111 @@ def _tl_element_shape(c, node, ins):
     dims = c.op("Slice", [c.op("Shape", [lst]), c.i64([1]), c.i64([_INT64_MAX])])
     to = node["attr"].get("shape_type", 3)
     return TV(v=c.op("Cast", [dims], to=_ONNX_CODE.get(to, 6)) if to != 9 else dims, dtype=to)
+
+
+# -- TF1 control flow v1 loops: Enter -> Merge <- NextIteration, Merge -> Switch(LoopCond) ->
+# Exit (done) / Identity (the body) -- become an ONNX Loop carrying the non-constant Enters.
+
+
+def _tf1_frame(c, scope, exit_node):
+    """The loop an Exit leaves: (frame name, [(Enter, Merge, Switch, NextIteration)] per loop
+    variable, constant Enters, LoopCond)."""
+    who = f"{c.src.path}: node '{exit_node['name']}' (Exit)"
+    nodes = scope.nodes
+
+    def producer(ref, op):
+        n = nodes.get(_parse_ref(ref)[0])
+        if n is None or n["op"] != op:
+            raise InvalidModelError(f"{who}: expected a {op} at '{ref}' in the TF1 loop structure")
+        return n
+
+    sw = producer(exit_node["inputs"][0], "Switch")
+    merge = producer(sw["inputs"][0], "Merge")
+    enter = next((nodes[_parse_ref(r)[0]] for r in merge["inputs"] if nodes.get(_parse_ref(r)[0], {}).get("op") == "Enter"), None)
+    if enter is None:
+        raise InvalidModelError(f"{who}: the loop variable's Merge '{merge['name']}' has no Enter input")
+    frame = enter["attr"].get("frame_name", b"")
+    loop_cond = producer(sw["inputs"][1], "LoopCond")
+    consumers: Dict[str, List[dict]] = {}
+    for n in nodes.values():
+        for r in n["inputs"]:
+            if not r.startswith("^"):
+                consumers.setdefault(_parse_ref(r)[0], []).append(n)
+    variables, constants = [], []
+    for e in nodes.values():
+        if e["op"] != "Enter" or e["attr"].get("frame_name", b"") != frame:
+            continue
+        if e["attr"].get("is_constant", False):
+            constants.append(e)
+            continue
+        m = next((n for n in consumers.get(e["name"], []) if n["op"] == "Merge"), None)
+        if m is None:
+            raise UnsupportedError(f"{who}: loop variable Enter '{e['name']}' does not feed a Merge")
+        s = next((n for n in consumers.get(m["name"], []) if n["op"] == "Switch"), None)
+        nxt = [nodes.get(_parse_ref(r)[0]) for r in m["inputs"] if _parse_ref(r)[0] != e["name"]]
+        if s is None or len(nxt) != 1 or nxt[0] is None or nxt[0]["op"] != "NextIteration":
+            raise UnsupportedError(f"{who}: loop variable '{m['name']}' is not Merge(Enter, NextIteration) -> Switch")
+        variables.append((e, m, s, nxt[0]))
+    exits = {n["name"]: i for i, (_, _, s, _) in enumerate(variables) for n in consumers.get(s["name"], []) if n["op"] == "Exit"}
+    return frame, variables, constants, loop_cond, exits
+
+
+@_reg("Exit")
+def _tf1_loop(c, node, ins):
+    scope = c._scope
+    frame, variables, constants, loop_cond, exits = _tf1_frame(c, scope, node)
+    name = c._name
+    outer = {e["name"]: [c.resolve(scope, e["inputs"][0])] for e in constants}
+    inits = [c.resolve(scope, e["inputs"][0]) for e, _, _, _ in variables]
+    for (e, _, _, _), x in zip(variables, inits):
+        if x.dtype not in _ONNX_NAME:
+            raise UnsupportedError(f"{c.src.path}: TF1 loop '{frame.decode(errors='replace')}': loop variable "
+                                   f"'{e['name']}' has an unsupported or unknown type")
+
+    def bound(values, with_switch):
+        """A scope over the same nodes where the loop variables' Merges (and, in the body, their
+        Switches) hold `values`: what the body and the condition compute from."""
+        sc = _Scope([], scope.args, scope.fn, scope.prefix)
+        sc.nodes = scope.nodes
+        sc.values.update(outer)
+        for (e, m, s, _), v in zip(variables, values):
+            sc.values[m["name"]] = [v, c.const(np.int32(0))]
+            if with_switch:
+                sc.values[s["name"]] = [None, v]
+        return sc
+
+    def cond(values):
+        return _as_bool(c, c.resolve(bound(values, False), loop_cond["inputs"][0]))
+
+    init_cond = cond(inits)
+
+    def build(sub):
+        c.b.input(name + "/iter", "int64", [], graph=sub)
+        c.b.input(name + "/cond_in", "bool", [], graph=sub)
+        args = []
+        for k, x in enumerate(inits):
+            dims = None if x.shape is None else [None] * len(x.shape)
+            args.append(TV(v=c.b.input(f"{name}/var{k}", _ONNX_NAME[x.dtype], dims, graph=sub), dtype=x.dtype, shape=dims))
+        body = bound(args, True)
+        nexts = [c.resolve(body, nxt["inputs"][0]) for _, _, _, nxt in variables]
+        c.b.output(cond(nexts), name + "/cond_out", graph=sub)
+        for k, v in enumerate(nexts):
+            c.b.output(c.val(v), f"{name}/out{k}", graph=sub)
+
+    body_graph, _ = _body_graph(c, name + "/body", build)
+    c._name = name
+    results = c.b.node("Loop", [None, c.val(init_cond)] + [c.val(x) for x in inits], {"body": body_graph},
+                       outputs=len(inits), name=name + "/Loop", graph=c.graph)
+    # Every Exit of the frame is this Loop's output: the other Exits are not built again.
+    for exit_name, k in exits.items():
+        scope.values[exit_name] = [TV(v=results[k], dtype=inits[k].dtype)]
+    return scope.values[node["name"]]
+
+
+@_reg("Enter", "NextIteration", "LoopCond")
+def _tf1_loop_part(c, node, ins):
+    raise InvalidModelError(f"{c.src.path}: node '{node['name']}' ({node['op']}) is used outside the TF1 loop it belongs to "
+                            "(not through that loop's Exit)")
 
 
 @_reg("Placeholder")
