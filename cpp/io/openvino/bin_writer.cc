@@ -127,17 +127,45 @@ class BinWriter {
     size_t begin = c.tensor->storage_offset(), n = c.tensor->nbytes();
     auto& seen = computed_seen_[std::make_pair(&comp, begin)];
     if (seen.second) {
-      finish(l, seen.first, n, c.source_type);
+      finish(l, seen.first, computed_sizes_[seen.first].first, computed_sizes_[seen.first].second);
       ++stats.deduplicated;
       return;
     }
     uint64_t offset = offset_;
-    comp.stream(begin, n, [this](const uint8_t* p, size_t len) {
-      write_raw(p, len);
-      advance(len);
-    });
+    ElemType stored = c.source_type;
+    // A computed f32 weight (a lazily transposed or scaled kernel) is compressed like any other:
+    // converted chunk by chunk as it is produced, kept f32 when mostly out of f16 range.
+    if (c.compress_to_f16 && c.source_type == ElemType::kF32 && n % 4 == 0) {
+      size_t out_of_range = 0;
+      comp.stream(begin, n, [&](const uint8_t* p, size_t len) {
+        size_t count = len / 4;
+        buffer_.resize(std::max(buffer_.size(), count));
+        std::vector<float> f(count);
+        std::memcpy(f.data(), p, count * 4);
+        out_of_range += convert_f32_to_f16_clamped(f.data(), buffer_.data(), count);
+        write_raw(reinterpret_cast<const uint8_t*>(buffer_.data()), count * 2);
+        advance(len);
+      });
+      if (out_of_range * 4 < (n / 4) * 3) {
+        stored = ElemType::kF16;
+        ++stats.compressed;
+      } else {
+        if (ftruncate(fd_, static_cast<off_t>(offset)) != 0 || lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
+          fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(errno));
+        offset_ = offset;
+        stored = ElemType::kF32;
+        ++stats.kept_f32;
+      }
+    }
+    if (stored == c.source_type) {
+      comp.stream(begin, n, [this](const uint8_t* p, size_t len) {
+        write_raw(p, len);
+        advance(len);
+      });
+    }
     seen = {offset, true};
-    finish(l, offset, n, c.source_type);
+    computed_sizes_[offset] = {offset_ - offset, stored};
+    finish(l, offset, offset_ - offset, stored);
   }
 
   static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
@@ -221,6 +249,7 @@ class BinWriter {
   std::vector<uint16_t> buffer_;
   std::map<std::tuple<int, bool, size_t, uint64_t>, std::vector<Written>> seen_;
   std::map<std::pair<const ComputedStorage*, size_t>, std::pair<uint64_t, bool>> computed_seen_;
+  std::map<uint64_t, std::pair<uint64_t, ElemType>> computed_sizes_;  // offset -> (size, stored type) of a computed constant
 };
 
 uint64_t total_bytes(const OvGraph& g) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "passes/fold/kernels.h"
+#include "passes/fold/lazy_weights.h"
 #include "passes/util.h"
 
 namespace irforge::passes {
@@ -82,6 +83,9 @@ class Folder {
         if (read_elsewhere) budget = std::min(budget, kAlwaysFoldBytes);
       }
     }
+    if (n->op_type() == "Transpose" && budget > kAlwaysFoldBytes && inputs.size() == 1 && inputs[0] &&
+        inputs[0]->nbytes() > kLazyWeightBytes && fold_lazily(g, n))
+      return true;
     fold::Evaluation ev(*n, std::move(inputs), budget);
     try {
       if (!kernel(ev)) return false;
@@ -109,6 +113,30 @@ class Folder {
       folded->metadata_props() = old->metadata_props();
       g.replace_all_uses(old, folded);
     }
+    g.remove_node(n);
+    return true;
+  }
+
+  // A large constant's Transpose (an HWIO kernel to OIHW) becomes a computed view the writer
+  // streams: folding it at once would hold a permuted copy of every such weight in memory.
+  static bool fold_lazily(Graph& g, Node* n) {
+    Value* in = n->input(0);
+    Value* old = n->output(0);
+    if (old->is_graph_output()) return false;
+    if (!in->initializer() || in->is_graph_input()) return false;  // (Constant nodes fold the ordinary way)
+    std::shared_ptr<const Tensor> src = in->initializer();
+    std::vector<int64_t> perm = n->attr_ints("perm");
+    if (perm.empty() && !n->attr("perm"))
+      for (size_t k = src->dims().size(); k-- > 0;) perm.push_back(static_cast<int64_t>(k));
+    auto t = lazy_transpose(src, perm, old->name());
+    if (!t) return false;
+    const Type& declared = old->type();
+    if (declared.known() && (!declared.is_tensor() || (declared.elem_type != DataType::kUndefined && declared.elem_type != t->dtype())))
+      return false;
+    Value* folded = g.add_initializer(t);
+    folded->doc_string() = old->doc_string();
+    folded->metadata_props() = old->metadata_props();
+    g.replace_all_uses(old, folded);
     g.remove_node(n);
     return true;
   }

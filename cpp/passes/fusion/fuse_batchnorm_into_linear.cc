@@ -75,7 +75,7 @@ std::optional<Match> match(Node* bn) {
 
 void rewrite(Graph& g, NameGen& names, const Match& m) {
   Node* lin = m.op.node;
-  set_weight(g, names, m.op, scaled_weight(m.op, true, m.s));
+  set_scaled_weight(g, names, m.op, true, m.s);
   if (lin->op_type() == "Gemm") {
     set_bias(g, names, m.op, m.t);
     absorb_consumer(g, lin->output(0), m.bn);

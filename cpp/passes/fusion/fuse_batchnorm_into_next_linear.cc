@@ -117,7 +117,7 @@ bool rewrite(Graph& g, NameGen& names, const Match& m) {
     bias = effective_bias(m.op);
   }
   for (size_t o = 0; o < bias.size(); ++o) bias[o] += (*shift)[o];
-  set_weight(g, names, m.op, scaled_weight(m.op, false, m.s));
+  set_scaled_weight(g, names, m.op, false, m.s);
   if (m.bias_add) {
     std::vector<float> b(bias.begin(), bias.end());
     Value* bv = add_f32_initializer(g, names.fresh(m.bn->name().empty() ? "bn_folded_bias" : m.bn->name() + "_bias"), {m.op.out_channels}, b);

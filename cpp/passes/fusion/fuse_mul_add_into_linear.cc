@@ -92,7 +92,7 @@ class Fuser {
       if (!k->multiplicative && !has_bias_slot(*op)) return false;  // MatMul + Add is the bias form already
       std::vector<double> b = effective_bias(*op);
       if (k->multiplicative) {
-        set_weight(g, names_, *op, scaled_weight(*op, true, *v));
+        set_scaled_weight(g, names_, *op, true, *v);
         for (size_t o = 0; o < b.size(); ++o) b[o] *= (*v)[o];
       } else {
         for (size_t o = 0; o < b.size(); ++o) b[o] += (*v)[o];
@@ -113,7 +113,7 @@ class Fuser {
     if (!b || !v) return false;
     std::vector<float> nb(b->size());
     if (k->multiplicative) {
-      set_weight(g, names_, *op, scaled_weight(*op, true, *v));
+      set_scaled_weight(g, names_, *op, true, *v);
       for (size_t o = 0; o < nb.size(); ++o) nb[o] = static_cast<float>((*b)[o] * (*v)[o]);
     } else {
       for (size_t o = 0; o < nb.size(); ++o) nb[o] = static_cast<float>((*b)[o] + (*v)[o]);
@@ -154,7 +154,7 @@ class Fuser {
       const Dim& d = (*xt.shape)[static_cast<size_t>(axis)];
       if (!d.is_static() || d.value != op->in_channels) return false;
     }
-    set_weight(g, names_, *op, scaled_weight(*op, false, *v));
+    set_scaled_weight(g, names_, *op, false, *v);
     n->set_input(0, k->x);
     g.remove_node(p);
     return true;

@@ -1,7 +1,9 @@
 #include "passes/fusion/weight_util.h"
 
 #include <cstring>
+#include <functional>
 
+#include "passes/fold/lazy_weights.h"
 #include "passes/util.h"
 
 namespace irforge::passes::fusion {
@@ -184,6 +186,41 @@ std::vector<double> effective_bias(const LinearOp& op) {
   double beta = gemm ? n->attr_float("beta", 1.f) : 1.0;
   for (size_t o = 0; o < b.size(); ++o) b[o] = beta * (*v)[o];
   return b;
+}
+
+void set_scaled_weight(Graph& g, NameGen& names, const LinearOp& op, bool output, const std::vector<double>& s) {
+  Value* old = op.node->input(1);
+  const std::shared_ptr<Tensor>& src = old->initializer();
+  if (!src || old->is_graph_input() || src->nbytes() <= kLazyWeightBytes || src->dtype() != DataType::kFloat ||
+      src->nbytes() != src->element_count() * 4) {
+    set_weight(g, names, op, scaled_weight(op, output, s));
+    return;
+  }
+  // The channel of element i, as scaled_weight() picks it.
+  const auto d = op.weight_dims;
+  std::function<size_t(size_t)> channel;
+  if (d.size() == 2) {
+    bool trans_b = op.node->op_type() == "Gemm" && op.node->attr_int("transB", 0) != 0;
+    size_t cols = static_cast<size_t>(d[1]);
+    if (output == trans_b) channel = [cols](size_t i) { return i / cols; };
+    else channel = [cols](size_t i) { return i % cols; };
+  } else {
+    size_t inner = 1;
+    for (size_t k = 2; k < d.size(); ++k) inner *= static_cast<size_t>(d[k]);
+    const size_t d0 = static_cast<size_t>(d[0]), d1 = static_cast<size_t>(d[1]);
+    const size_t per_group = d0 / static_cast<size_t>(op.node->attr_int("group", 1));
+    const bool convt = op.node->op_type() == "ConvTranspose";
+    channel = [=](size_t i) -> size_t {
+      size_t ab = i / inner, a = ab / d1, b = ab % d1;
+      if (!convt) return output ? a : (a / per_group) * d1 + b;
+      return output ? (a / per_group) * d1 + b : a;
+    };
+  }
+  auto t = lazy_scaled_f32(src, s, std::move(channel), names.fresh(old->name() + "_fused"));
+  t->set_dims(op.weight_dims);
+  Value* nw = g.add_initializer(t);
+  nw->set_type(Type::tensor(DataType::kFloat, [&] { Shape sh; for (int64_t x : op.weight_dims) sh.push_back(Dim::of(x)); return sh; }()));
+  op.node->set_input(1, nw);
 }
 
 void set_weight(Graph& g, NameGen& names, const LinearOp& op, const std::vector<float>& w) {

@@ -60,6 +60,9 @@ std::vector<float> scaled_weight(const LinearOp& op, bool output, const std::vec
 std::vector<double> effective_bias(const LinearOp& op);
 // Whether the op can hold a bias (MatMul cannot).
 bool has_bias_slot(const LinearOp& op);
+// set_weight(scaled_weight(...)), but a large weight initializer is scaled lazily: the new
+// weight is computed from the old one while the writer streams it (passes/fold/lazy_weights.h).
+void set_scaled_weight(Graph& g, NameGen& names, const LinearOp& op, bool output, const std::vector<double>& s);
 // Replace the op's weight / bias by new float32 initializers (Gemm: C = bias, beta = 1).
 void set_weight(Graph& g, NameGen& names, const LinearOp& op, const std::vector<float>& w);
 void set_bias(Graph& g, NameGen& names, const LinearOp& op, const std::vector<double>& b);
