@@ -209,7 +209,7 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
             what = os.fspath(input_model) if isinstance(input_model, (str, os.PathLike)) else type(input_model).__name__
             raise UsageError(f"{what}: {names} apply to TensorFlow models only")
         if "tags" in tf_options and kind != TENSORFLOW_FILE:
-            raise UsageError(f"saved_model_tags select a MetaGraph of a SavedModel folder or .pb, not of a "
+            raise UsageError(f"saved_model_tags select a MetaGraph of a SavedModel folder or TF1 .meta file, not of a "
                              f"{'.keras file' if kind == TENSORFLOW_KERAS_FILE else 'model in memory'}")
     if is_file_pair(input_model):
         from irforge.frontends import caffe, mxnet
