@@ -616,6 +616,12 @@ const std::map<int32_t, TranslateFn>& translators() {
       {L2_NORMALIZATION, l2_norm},
       {CUMSUM, cumsum},
       {UNIDIRECTIONAL_SEQUENCE_LSTM, lstm},
+      {IF, if_op},
+      {WHILE, while_op},
+      {CALL_ONCE, call_once},
+      {VAR_HANDLE, var_handle},
+      {READ_VARIABLE, read_variable},
+      {ASSIGN_VARIABLE, assign_variable},
   };
   return table;
 }
