@@ -16,9 +16,10 @@ std::vector<Value*> all_inputs(OpContext& c, size_t from) {
   return v;
 }
 
+// An absent index is 0 (the schema default: flatbuffers omit fields at their default).
 uint32_t subgraph_index(OpContext& c, uint16_t slot, const char* what) {
-  int32_t i = c.opt<int32_t>(slot, -1);
-  if (i < 0) c.invalid(std::string("has no ") + what + " subgraph index");
+  int32_t i = c.opt<int32_t>(slot, 0);
+  if (i < 0) c.invalid(std::string("has a negative ") + what + " subgraph index");
   return static_cast<uint32_t>(i);
 }
 
