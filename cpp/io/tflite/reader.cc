@@ -311,6 +311,7 @@ std::vector<Value*> Translator::inline_subgraph(uint32_t index, Graph& g, const 
   // bodies nested in each other multiply the work (each WHILE translates its cond twice).
   constexpr int kMaxDepth = 16;
   constexpr size_t kMaxInstances = 4096;
+  constexpr size_t kMaxInlinedOps = size_t{1} << 20;
   if (index >= m_.subgraphs.size())
     fail_invalid("operator " + user + ": subgraph index " + std::to_string(index) + " is out of range (the model has " +
                  std::to_string(m_.subgraphs.size()) + ")");
@@ -320,6 +321,9 @@ std::vector<Value*> Translator::inline_subgraph(uint32_t index, Graph& g, const 
   if (++state_->instances > kMaxInstances)
     fail(ErrorKind::kResourceLimit, "operator " + user + ": more than " + std::to_string(kMaxInstances) + " subgraph translations in one model");
   const SubgraphDef& sg = m_.subgraphs[index];
+  if ((state_->inlined_ops += sg.operators.size()) > kMaxInlinedOps)
+    fail(ErrorKind::kResourceLimit, "operator " + user + ": more than " + std::to_string(kMaxInlinedOps) +
+                                        " operators in translated subgraphs (IF/WHILE bodies repeated by nesting)");
   if (sg.inputs.size() != inputs.size())
     fail_invalid("operator " + user + ": subgraph " + std::to_string(index) + " '" + sg.name + "' takes " + std::to_string(sg.inputs.size()) +
                  " inputs, the operator passes " + std::to_string(inputs.size()));

@@ -106,6 +106,7 @@ struct TranslationState {
   std::map<std::string, Value*> variables;
   int depth = 0;          // subgraphs being inlined inside each other right now
   size_t instances = 0;   // subgraph translations so far (IF/WHILE/CALL_ONCE bodies)
+  size_t inlined_ops = 0; // operators in them
 };
 
 class Translator {
