@@ -5,15 +5,19 @@ interpreter (ai_edge_litert) on the same inputs.
 Budgets (elementwise, over all outputs of 4 random inputs):
 - float32 and float16-weight models: |ours - interpreter| <= 1e-4 x max|interpreter| (1e-4 relative).
 - full-integer int8: errors are counted in steps (the scale of the int8 tensor each output is
-  dequantized from). The issue's target, one step on >= 99.9% of elements, holds for a single
-  layer (tests/test_tflite_reader.py) but not through a deep network for anyone: the interpreter's
-  own reference kernels and its default XNNPACK kernels round requantization differently and
-  drift apart (measured on MobileNetV2: up to 28-43 steps, 7.5-10% of logits within one step). So the
-  budget here is that spread: irforge (ONNX Q/DQ in onnxruntime, FakeQuantize in OpenVINO) must
-  stay comparable to it — max error within 1.5x the spread's max (+1 step), share within one step
-  at least 0.75x the spread's. Measured: MobileNetV2 onnxruntime exact, OpenVINO max 13 steps (spread
-  43); EfficientNet-Lite max 3 (spread 3); BERT onnxruntime max 13, 34% within one (spread 12, 40%:
-  the integer MEAN/RSQRT/softmax/GELU kernels round differently from float math between Q/DQ).
+  dequantized from), against the interpreter's three kernel sets: its default XNNPACK delegate,
+  its optimized builtin kernels (BUILTIN_WITHOUT_DEFAULT_DELEGATES) and its reference kernels
+  (BUILTIN_REF). The issue's target, one step on >= 99.9% of elements, holds for a single layer
+  (tests/test_tflite_reader.py) and, through a whole network, for MobileNetV2 in onnxruntime
+  against XNNPACK (bit-exact: both requantize in float; asserted). It does not hold against the
+  builtin or reference kernels, for anyone: those round requantization in fixed point and drift
+  from XNNPACK by up to 43 steps on MobileNetV2 (10% of logits within one step). Measured (max
+  steps / share within one, vs XNNPACK, builtin, reference): MobileNetV2 onnxruntime 0/100%,
+  43/10%, 34/12.5%; OpenVINO 13/60%, 43/15%, 34/10%. EfficientNet-Lite logits 1/100% against all
+  three in both runtimes; its softmax 2-4 steps, 62-88%. BERT 5-15 steps, 48-77% (the integer
+  MEAN/RSQRT/softmax/GELU kernels round differently from float math between Q/DQ). So the
+  budget is the interpreter's own spread (builtin vs XNNPACK): max error within 1.5x the
+  spread's max (+1 step), share within one step at least 0.75x the spread's.
 - dynamic range: the interpreter's hybrid kernels quantize activations to int8 on the fly, which
   irforge (like ovc) does not: weights are dequantized and activations stay float. The check is
   that this stays as close to the float32 model as the interpreter's own dynamic-range result
@@ -41,17 +45,22 @@ def tflite_files(tmp_path_factory):
     for name in MODELS:
         model = tflite_models.BUILDERS[name]()
         samples[name] = tflite_models.sample_inputs(model, N_SAMPLES, seed=7)
-        for mode in tflite_models.MODES:
+        for mode, data in tflite_models.convert_modes(model).items():
             path = folder / f"{name}_{mode}.tflite"
-            path.write_bytes(tflite_models.convert(model, mode))
+            path.write_bytes(data)
             files[name, mode] = path
     return files, samples
 
 
-def interpret(path, samples, reference_kernels=False):
+KERNELS = {"xnnpack": None, "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "reference": "BUILTIN_REF"}
+
+
+def interpret(path, samples, kernels="xnnpack"):
+    """Runs the interpreter with its default kernels (XNNPACK delegate), its optimized builtin
+    kernels without delegates, or its reference kernels (BUILTIN_REF)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if reference_kernels else {}
+    kw = {"experimental_op_resolver_type": getattr(OpResolverType, KERNELS[kernels])} if KERNELS[kernels] else {}
     it = Interpreter(model_path=str(path), **kw)
     it.allocate_tensors()
     outs = []
@@ -140,23 +149,28 @@ def test_float_models_match_interpreter(tflite_files, tmp_path, name, mode):
 def test_int8_models_within_the_interpreters_own_spread(tflite_files, tmp_path, name):
     files, samples = tflite_files
     path = files[name, "int8"]
-    ref = per_output(interpret(path, samples[name]))
-    ref_kernels = per_output(interpret(path, samples[name], reference_kernels=True))
+    refs = {k: per_output(interpret(path, samples[name], kernels=k)) for k in KERNELS}
     steps = output_steps(path)
     got_ov, got_ort, n_transposes, n_fq = run_irforge(path, samples[name], tmp_path)
     assert n_fq > 0, "quantized activations should be FakeQuantize in the IR"
-    for k, (r, rk, step) in enumerate(zip(ref, ref_kernels, steps)):
+    for k, step in enumerate(steps):
         assert step, "every output of a full-integer model is quantized"
-        spread = np.abs(rk - r) / step
-        print(f"{name} int8 output {k}: interpreter reference vs XNNPACK kernels: max {spread.max():.0f} steps, "
+        r = refs["xnnpack"][k]
+        spread = np.abs(refs["builtin"][k] - r) / step
+        print(f"{name} int8 output {k}: interpreter builtin vs XNNPACK kernels: max {spread.max():.0f} steps, "
               f"{(spread <= 1.001).mean():.2%} within one")
         for runtime, got in (("onnxruntime", per_output(got_ort)[k]), ("openvino", per_output(got_ov)[k])):
+            for kernels, ref in refs.items():
+                e = np.abs(got.reshape(ref[k].shape) - ref[k]) / step
+                print(f"{name} int8 output {k} {runtime} vs {kernels} kernels: max {e.max():.2f} steps, mean {e.mean():.3f}, "
+                      f"{(e <= 1.001).mean():.2%} within one")
             err = np.abs(got.reshape(r.shape) - r) / step
             within = float((err <= 1.001).mean())
-            print(f"{name} int8 output {k} {runtime}: max {err.max():.2f} steps, mean {err.mean():.3f}, {within:.2%} within one; "
-                  f"FakeQuantize {n_fq}, transposes {n_transposes}")
+            print(f"{name} int8: FakeQuantize {n_fq}, transposes {n_transposes}")
             assert err.max() <= 1.5 * max(1.0, spread.max()) + 1.001
             assert within >= 0.75 * min(0.999, float((spread <= 1.001).mean()))
+            if name == "mobilenet_v2" and runtime == "onnxruntime":  # float requantization on both sides
+                assert within >= 0.999, f"{within:.2%} within one step of XNNPACK"
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -246,31 +246,55 @@ void split_v(OpContext& c) {  // inputs: input, size_splits, axis
 }
 
 void strided_slice(OpContext& c) {
+  // TF's sparse spec → one Slice over input dims: an ellipsis stands for the dims no other entry
+  // names (and one is implied at the end), a new_axis entry consumes no input dim and becomes an
+  // Unsqueeze of the result, a shrink_axis entry a Squeeze.
   std::vector<int64_t> begin = c.const_ints(1), end = c.const_ints(2);
   std::vector<int64_t> strides = c.has_input(3) ? c.const_ints(3) : std::vector<int64_t>(begin.size(), 1);
   int32_t bm = c.opt<int32_t>(4, 0), em = c.opt<int32_t>(6, 0), ellipsis = c.opt<int32_t>(8, 0), new_axis = c.opt<int32_t>(10, 0),
           shrink = c.opt<int32_t>(12, 0);
   bool offset = c.opt<uint8_t>(14, 0) != 0;
-  if (ellipsis || new_axis) c.unsupported("ellipsis_mask and new_axis_mask are not supported");
   if (end.size() != begin.size() || strides.size() != begin.size()) c.invalid("begin, end and strides differ in length");
   if (begin.size() > 31) c.unsupported("more than 31 sliced dims");
-  std::vector<int64_t> axes, shrunk;
-  for (size_t k = 0; k < begin.size(); ++k) {
-    int64_t s = strides[k];
-    if (s == 0) c.invalid("stride 0");
-    if (offset) end[k] += begin[k];
-    if (shrink & (1 << k)) {
-      end[k] = begin[k] == -1 ? INT64_MAX : begin[k] + 1;
-      strides[k] = 1;
-      shrunk.push_back(static_cast<int64_t>(k));
-    } else {
-      if (bm & (1 << k)) begin[k] = s > 0 ? 0 : INT64_MAX;
-      if (em & (1 << k)) end[k] = s > 0 ? INT64_MAX : INT64_MIN;
+  if (ellipsis & (ellipsis - 1)) c.invalid("ellipsis_mask " + std::to_string(ellipsis) + " has more than one bit set");
+  const int64_t rank = rank_of(c, 0);
+  const size_t n = begin.size();
+  auto bit = [](int32_t mask, size_t k) { return (mask >> k) & 1; };
+  int64_t named = 0;  // input dims the entries other than the ellipsis and new axes consume
+  for (size_t k = 0; k < n; ++k) named += !bit(ellipsis, k) && !bit(new_axis, k);
+  if (named > rank) c.invalid("slices " + std::to_string(named) + " dims of a rank-" + std::to_string(rank) + " input");
+  std::vector<int64_t> sb, se, ss, axes, shrunk, inserted;
+  int64_t in_dim = 0, out_dim = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (bit(ellipsis, k)) {
+      int64_t span = rank - named;
+      in_dim += span;
+      out_dim += span;
+      continue;
     }
-    axes.push_back(static_cast<int64_t>(k));
+    if (bit(new_axis, k)) {
+      inserted.push_back(out_dim++);
+      continue;
+    }
+    int64_t s = strides[k], b = begin[k], e = end[k];
+    if (s == 0) c.invalid("stride 0");
+    if (offset) e += b;
+    if (bit(shrink, k)) {
+      e = b == -1 ? INT64_MAX : b + 1;
+      s = 1;
+      shrunk.push_back(in_dim);
+    } else {
+      if (bit(bm, k)) b = s > 0 ? 0 : INT64_MAX;
+      if (bit(em, k)) e = s > 0 ? INT64_MAX : INT64_MIN;
+      ++out_dim;
+    }
+    sb.push_back(b), se.push_back(e), ss.push_back(s), axes.push_back(in_dim++);
   }
-  Value* y = c.node("Slice", {c.in(0), c.i64s(begin), c.i64s(end), c.i64s(axes), c.i64s(strides)});
+  Value* y = c.in(0);
+  if (!axes.empty()) y = c.node("Slice", {y, c.i64s(sb), c.i64s(se), c.i64s(axes), c.i64s(ss)});
   if (!shrunk.empty()) y = c.node("Squeeze", {y, c.i64s(shrunk)});
+  if (!inserted.empty()) y = c.node("Unsqueeze", {y, c.i64s(inserted)});
+  if (axes.empty() && shrunk.empty() && inserted.empty()) y = c.node("Identity", {y});
   c.set_out(0, y);
 }
 
@@ -309,8 +333,32 @@ void pad(OpContext& c, bool v2) {
 }
 
 void mirror_pad(OpContext& c) {
-  if (c.opt<int8_t>(4, 0) != 0) c.unsupported("SYMMETRIC mirror padding (ONNX Pad has reflect only)");
-  c.set_out(0, c.node("Pad", {c.in(0), onnx_pads(c, 1)}, std::move(Attrs().s("mode", "reflect"))));
+  if (c.opt<int8_t>(4, 0) == 0) {  // REFLECT: the edge element is not repeated
+    c.set_out(0, c.node("Pad", {c.in(0), onnx_pads(c, 1)}, std::move(Attrs().s("mode", "reflect"))));
+    return;
+  }
+  // SYMMETRIC repeats the edge; ONNX Pad has no such mode, so each padded axis becomes
+  // Concat(reversed first `before` elements, x, reversed last `after` elements).
+  std::vector<int64_t> p = c.const_ints(1);
+  if (p.size() != 2 * static_cast<size_t>(rank_of(c, 0))) c.invalid("paddings are not [rank, 2]");
+  Value* y = c.in(0);
+  const TensorDef& x = c.in_tensor(0);
+  for (size_t k = 0; k < p.size() / 2; ++k) {
+    int64_t before = p[2 * k], after = p[2 * k + 1], ax = static_cast<int64_t>(k);
+    if (before < 0 || after < 0) c.invalid("negative padding on axis " + std::to_string(k));
+    if (x.shape[k] >= 0 && (before > x.shape[k] || after > x.shape[k]))
+      c.invalid("SYMMETRIC padding of " + std::to_string(std::max(before, after)) + " on axis " + std::to_string(k) + " exceeds its size " +
+                std::to_string(x.shape[k]));
+    if (!before && !after) continue;
+    std::vector<Value*> parts;
+    // Slice with step -1: from `before - 1` down to the start; from the last down to `-after`.
+    if (before) parts.push_back(c.node("Slice", {y, c.i64s({before - 1}), c.i64s({INT64_MIN}), c.i64s({ax}), c.i64s({-1})}));
+    parts.push_back(y);
+    if (after) parts.push_back(c.node("Slice", {y, c.i64s({-1}), c.i64s({-after - 1}), c.i64s({ax}), c.i64s({-1})}));
+    y = c.node("Concat", parts, std::move(Attrs().i("axis", ax)));
+  }
+  if (y == c.in(0)) y = c.node("Identity", {y});
+  c.set_out(0, y);
 }
 
 void resize(OpContext& c, bool bilinear) {
@@ -616,6 +664,12 @@ const std::map<int32_t, TranslateFn>& translators() {
       {L2_NORMALIZATION, l2_norm},
       {CUMSUM, cumsum},
       {UNIDIRECTIONAL_SEQUENCE_LSTM, lstm},
+      {IF, if_op},
+      {WHILE, while_op},
+      {CALL_ONCE, call_once},
+      {VAR_HANDLE, var_handle},
+      {READ_VARIABLE, read_variable},
+      {ASSIGN_VARIABLE, assign_variable},
   };
   return table;
 }

@@ -227,6 +227,9 @@ Value* Translator::fake_quantize(Value* real, const TensorDef& t) {
 
 Value* Translator::value(int32_t tensor, const std::string& user) {
   if (values_[tensor]) return values_[tensor];
+  if (resources_.count(tensor))
+    fail(ErrorKind::kUnsupported, tensor_label(tensor) + ": the variable handle made by VAR_HANDLE is used by operator " + user +
+                                      " (only READ_VARIABLE and ASSIGN_VARIABLE in the same subgraph are supported)");
   const TensorDef& t = sg_.tensors[tensor];
   if (has_data(t)) {
     Value* v = raw_constant(tensor, {});
@@ -255,7 +258,7 @@ void Translator::define(int32_t tensor, Value* v) {
   values_[tensor] = v;
 }
 
-void Translator::run(const SignatureDef* sig) {
+void Translator::check_translators() const {
   // Every operator must have a translator: collect all that do not, then fail once.
   std::map<std::string, int> missing;
   for (const OperatorDef& op : sg_.operators) {
@@ -266,8 +269,84 @@ void Translator::run(const SignatureDef* sig) {
   if (!missing.empty()) {
     std::string list;
     for (auto& [n, k] : missing) list += (list.empty() ? "" : ", ") + n + (k > 1 ? " (x" + std::to_string(k) + ")" : "");
-    fail(ErrorKind::kUnsupported, std::to_string(missing.size()) + " operator type(s) have no translator: " + list);
+    fail(ErrorKind::kUnsupported, std::to_string(missing.size()) + " operator type(s) have no translator" +
+                                      (in_body_ || g_ != &b_.main_graph() ? " in subgraph '" + sg_.name + "'" : "") + ": " + list);
   }
+}
+
+Type Translator::input_type(const TensorDef& t, const std::string& name) const {
+  DataType dt = is_quantized_int(t) ? DataType::kFloat : ir_dtype(t.type);
+  if (dt == DataType::kUndefined) fail(ErrorKind::kUnsupported, "tensor '" + t.name + "': a graph input of type " + type_name(t.type));
+  Shape shape;
+  for (size_t k = 0; k < t.shape.size(); ++k) {
+    bool dynamic = !t.shape_signature.empty() && k < t.shape_signature.size() && t.shape_signature[k] == -1;
+    shape.push_back(dynamic ? Dim::symbol(name + "_" + std::to_string(k)) : Dim::of(t.shape[k]));
+  }
+  return Type::tensor(dt, shape);
+}
+
+void Translator::translate_operators() {
+  // Operators of a nested subgraph are named after it ("body:ADD#0") so messages tell them apart.
+  std::string prefix = g_ != &b_.main_graph() || in_body_ ? (sg_.name.empty() ? "subgraph" : sg_.name) + ":" : "";
+  for (size_t i = 0; i < sg_.operators.size(); ++i) {
+    const OperatorDef& op = sg_.operators[i];
+    int32_t code = m_.operator_codes[op.opcode_index].builtin;
+    OpContext ctx{*this, op, code, prefix + op_name(code) + "#" + std::to_string(i)};
+    try {
+      translators().at(code)(ctx);
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      if (msg.find(ctx.name) == std::string::npos) msg = "operator " + ctx.name + ": " + msg;
+      throw Error(e.kind(), msg);
+    }
+    for (size_t k = 0; k < op.outputs.size(); ++k)
+      if (op.outputs[k] >= 0 && !values_[op.outputs[k]] && !resources_.count(op.outputs[k]))
+        fail(ErrorKind::kInternal, "operator " + ctx.name + " left output " + std::to_string(k) + " undefined");
+  }
+}
+
+std::vector<Value*> Translator::inline_subgraph(uint32_t index, Graph& g, const std::vector<Value*>& inputs, const std::string& user,
+                                                bool body) {
+  // Limits: a subgraph that (indirectly) calls itself would recurse forever, and IF/WHILE
+  // bodies nested in each other multiply the work (each WHILE translates its cond twice).
+  constexpr int kMaxDepth = 16;
+  constexpr size_t kMaxInstances = 4096;
+  constexpr size_t kMaxInlinedOps = size_t{1} << 20;
+  if (index >= m_.subgraphs.size())
+    fail_invalid("operator " + user + ": subgraph index " + std::to_string(index) + " is out of range (the model has " +
+                 std::to_string(m_.subgraphs.size()) + ")");
+  if (state_->depth >= kMaxDepth)
+    fail(ErrorKind::kResourceLimit, "operator " + user + ": subgraphs nested more than " + std::to_string(kMaxDepth) +
+                                        " deep (a subgraph that calls itself?)");
+  if (++state_->instances > kMaxInstances)
+    fail(ErrorKind::kResourceLimit, "operator " + user + ": more than " + std::to_string(kMaxInstances) + " subgraph translations in one model");
+  const SubgraphDef& sg = m_.subgraphs[index];
+  if ((state_->inlined_ops += sg.operators.size()) > kMaxInlinedOps)
+    fail(ErrorKind::kResourceLimit, "operator " + user + ": more than " + std::to_string(kMaxInlinedOps) +
+                                        " operators in translated subgraphs (IF/WHILE bodies repeated by nesting)");
+  if (sg.inputs.size() != inputs.size())
+    fail_invalid("operator " + user + ": subgraph " + std::to_string(index) + " '" + sg.name + "' takes " + std::to_string(sg.inputs.size()) +
+                 " inputs, the operator passes " + std::to_string(inputs.size()));
+  struct DepthGuard {
+    int& d;
+    explicit DepthGuard(int& x) : d(x) { ++d; }
+    ~DepthGuard() { --d; }
+  } guard(state_->depth);
+  Translator t(b_, m_, sg, file_, label_, &g, state_, body || in_body_);
+  t.check_translators();
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    int32_t idx = sg.inputs[k];
+    if (t.values_[idx]) fail_invalid("subgraph '" + sg.name + "': " + t.tensor_label(idx) + " is listed twice as an input");
+    t.values_[idx] = inputs[k];
+  }
+  t.translate_operators();
+  std::vector<Value*> outs;
+  for (int32_t idx : sg.outputs) outs.push_back(t.value(idx, user + " (output of subgraph '" + sg.name + "')"));
+  return outs;
+}
+
+void Translator::run(const SignatureDef* sig) {
+  check_translators();
 
   auto sig_name = [&](bool output, int32_t tensor) -> std::string {
     if (sig)
@@ -293,21 +372,7 @@ void Translator::run(const SignatureDef* sig) {
     values_[idx] = v;
   }
 
-  for (size_t i = 0; i < sg_.operators.size(); ++i) {
-    const OperatorDef& op = sg_.operators[i];
-    int32_t code = m_.operator_codes[op.opcode_index].builtin;
-    OpContext ctx{*this, op, code, op_name(code) + "#" + std::to_string(i)};
-    try {
-      translators().at(code)(ctx);
-    } catch (const Error& e) {
-      std::string msg = e.what();
-      if (msg.find(ctx.name) == std::string::npos) msg = "operator " + ctx.name + ": " + msg;
-      throw Error(e.kind(), msg);
-    }
-    for (size_t k = 0; k < op.outputs.size(); ++k)
-      if (!values_[op.outputs[k]]) fail(ErrorKind::kInternal, "operator " + ctx.name + " left output " + std::to_string(k) + " undefined");
-  }
-
+  translate_operators();
   for (int32_t idx : sg_.outputs) {
     const TensorDef& t = sg_.tensors[idx];
     Value* v = value(idx, "(graph output)");

@@ -31,6 +31,7 @@ class Attrs {
   Attrs& f(const std::string& n, float v) { return add(n, AttrKind::kFloat, [&](Attribute& a) { a.f = v; }); }
   Attrs& s(const std::string& n, std::string v) { return add(n, AttrKind::kString, [&](Attribute& a) { a.s = std::move(v); }); }
   Attrs& ints(const std::string& n, std::vector<int64_t> v) { return add(n, AttrKind::kInts, [&](Attribute& a) { a.ints = std::move(v); }); }
+  Attrs& graph(const std::string& n, std::unique_ptr<Graph> g) { return add(n, AttrKind::kGraph, [&](Attribute& a) { a.g = std::move(g); }); }
   std::vector<Attribute> take() { return std::move(list_); }
 
  private:
@@ -89,14 +90,48 @@ using TranslateFn = std::function<void(OpContext&)>;
 // The translator table (ops.cc): builtin code -> translator.
 const std::map<int32_t, TranslateFn>& translators();
 
+// Control flow and resource variables (control_flow.cc).
+void if_op(OpContext& c);
+void while_op(OpContext& c);
+void call_once(OpContext& c);
+void var_handle(OpContext& c);
+void read_variable(OpContext& c);
+void assign_variable(OpContext& c);
+
+// What the translators of all subgraphs of one model share.
+struct TranslationState {
+  // Resource variables (VAR_HANDLE "container/shared_name") -> their current real value. The
+  // model is translated as one stateless invocation: a variable holds what the CALL_ONCE init
+  // (or an earlier ASSIGN_VARIABLE of the same invocation) stored.
+  std::map<std::string, Value*> variables;
+  int depth = 0;          // subgraphs being inlined inside each other right now
+  size_t instances = 0;   // subgraph translations so far (IF/WHILE/CALL_ONCE bodies)
+  size_t inlined_ops = 0; // operators in them
+};
+
 class Translator {
  public:
-  Translator(Builder& b, const ModelDef& m, const SubgraphDef& sg, std::shared_ptr<const Storage> file, std::string label)
-      : b_(b), m_(m), sg_(sg), file_(std::move(file)), label_(std::move(label)), values_(sg.tensors.size(), nullptr) {}
+  // `target` is the graph the nodes go to (the main graph when null); `state` is shared with the
+  // translators of the enclosing subgraphs (a fresh one when null).
+  Translator(Builder& b, const ModelDef& m, const SubgraphDef& sg, std::shared_ptr<const Storage> file, std::string label,
+             Graph* target = nullptr, TranslationState* state = nullptr, bool in_body = false)
+      : b_(b), m_(m), sg_(sg), file_(std::move(file)), label_(std::move(label)), values_(sg.tensors.size(), nullptr),
+        g_(target ? target : &b.main_graph()), state_(state ? state : &own_state_), in_body_(in_body) {}
   void run(const SignatureDef* sig);
+  // Translates subgraph `index` into graph `g` with its inputs bound to `inputs` (values visible
+  // from `g`) and returns its outputs' values. `user` names the calling operator in messages;
+  // `body`: `g` is an IF/WHILE body (or this translator already is inside one).
+  std::vector<Value*> inline_subgraph(uint32_t index, Graph& g, const std::vector<Value*>& inputs, const std::string& user, bool body);
+  // The IR type of a tensor as a graph input (quantized tensors are carried as float).
+  Type input_type(const TensorDef& t, const std::string& name) const;
 
   Builder& builder() { return b_; }
-  Graph& graph() { return b_.main_graph(); }
+  Graph& graph() { return *g_; }
+  TranslationState& state() { return *state_; }
+  // True inside an IF/WHILE body (nodes go to a subgraph that may run zero or many times).
+  bool in_body() const { return in_body_; }
+  // Resource handles made by VAR_HANDLE in this subgraph: tensor -> variable key.
+  std::map<int32_t, std::string>& resources() { return resources_; }
   const SubgraphDef& subgraph() const { return sg_; }
   const ModelDef& model() const { return m_; }
   const std::string& label() const { return label_; }
@@ -111,12 +146,19 @@ class Translator {
   std::string tensor_label(int32_t tensor) const;
 
  private:
+  void check_translators() const;
+  void translate_operators();
   Builder& b_;
   const ModelDef& m_;
   const SubgraphDef& sg_;
   std::shared_ptr<const Storage> file_;
   std::string label_;
   std::vector<Value*> values_;
+  Graph* g_;
+  TranslationState own_state_;
+  TranslationState* state_;
+  bool in_body_;
+  std::map<int32_t, std::string> resources_;
 };
 
 // Data types.
