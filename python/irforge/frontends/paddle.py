@@ -37,7 +37,7 @@ PIR_OPERANDS = {
     "squeeze": ["X", "axis"], "unsqueeze": ["X", "axis"], "scale": ["X", "scale"], "clip": ["X", "min", "max"],
     "bilinear_interp": ["X", "OutSize", "SizeTensor", "Scale"], "nearest_interp": ["X", "OutSize", "SizeTensor", "Scale"],
     "gather": ["X", "Index", "axis"], "argmax": ["X", "axis"], "shape": ["Input"], "shape64": ["Input"],
-    "mean": ["X"], "sum": ["X"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"], "tile": ["X", "repeat_times"],
+    "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"], "tile": ["X", "repeat_times"],
 }
 # PIR names that differ from the legacy ones (after dropping pd_op. and a trailing inplace "_").
 _PIR_ALIASES = {
