@@ -56,11 +56,11 @@ def program():
     ops = [
         op("feed", [("X", ["feed"])], [("Out", ["x"])], [attr_int("col", 0)]),
         op("conv2d", [("Input", ["x"]), ("Filter", ["w"])], [("Output", ["c"])],
-           [attr_ints("strides", [1, 1]), attr_ints("paddings", [1, 1]), attr_ints("dilations", [1, 1]), attr_int("groups", 1),
+           [attr_ints("strides", [1, 1]), attr_ints("paddings", [0, 0]), attr_ints("dilations", [1, 1]), attr_int("groups", 1),
             attr_str("padding_algorithm", "EXPLICIT")]),
         op("batch_norm", [("X", ["c"]), ("Scale", ["s"]), ("Bias", ["s"]), ("Mean", ["s"]), ("Variance", ["s"])], [("Y", ["b"])],
            [attr_float("epsilon", 1e-5)]),
-        op("pool2d", [("X", ["b"])], [("Out", ["p"])], [attr_str("pooling_type", "avg"), attr_ints("ksize", [1, 1])]),
+        op("pool2d", [("X", ["b"])], [("Out", ["p"])], [attr_str("pooling_type", "avg"), attr_ints("ksize", [4, 4])]),
         op("fetch", [("X", ["p"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
     ]
     vars_ = [var("x", [-1, 2, 4, 4]), var("w", [2, 2, 1, 1], True), var("s", [2], True), var("c", [-1, 2, 4, 4]),
@@ -91,8 +91,9 @@ def pir_json():
                 {"#": "1.matmul", "A": [{"AT": {"#": "0.a_bool", "D": False}, "N": "transpose_x"}], "I": [{"%": 2}, {"%": 1}], "O": [t(7, [-1, 4])]},
                 {"#": "2.yield", "A": [], "I": [{"%": 7}], "O": []}]}]},
             {"#": "region_2", "blocks": [{"#": "block_2", "args": [], "ops": [
-                {"#": "1.pool2d", "A": [{"AT": a_arr(1, 1), "N": "strides"}], "I": [{"%": 2}, {"%": 0}], "O": [t(8, [-1, 4])]},
-                {"#": "2.yield", "A": [], "I": [{"%": 8}], "O": []}]}]}]},
+                {"#": "1.leaky_relu", "A": [{"AT": {"#": "0.a_f32", "D": 0.5}, "N": "negative_slope"}], "I": [{"%": 2}], "O": [t(8, [-1, 4])]},
+                {"#": "1.transpose", "A": [{"AT": a_arr(0, 1), "N": "perm"}], "I": [{"%": 8}], "O": [t(10, [-1, 4])]},
+                {"#": "2.yield", "A": [], "I": [{"%": 10}], "O": []}]}]}]},
         {"#": "1.fetch", "A": [{"AT": {"#": "0.a_str", "D": "out"}, "N": "name"}, {"AT": {"#": "0.a_i32", "D": 0}, "N": "col"}],
          "I": [{"%": 6}], "O": [t(9, [-1, 4])]},
     ]
