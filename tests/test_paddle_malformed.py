@@ -72,6 +72,15 @@ def test_bad_protobuf(tmp_path):
         irforge.convert_model(_write(tmp_path, program=b"\x0a\xff\xff\xff\x0f"))
 
 
+def test_names_that_are_not_utf8(tmp_path):
+    data = seeds.program().replace(b"conv2d", b"conv\xff\xfe")
+    with pytest.raises(irforge.InvalidModelError, match=r"model\.pdmodel: not a valid Paddle ProgramDesc: block 0 op 1.type is not valid UTF-8"):
+        irforge.convert_model(_write(tmp_path, program=data))
+    data = seeds.program().replace(b"EXPLICIT", b"EXPL\xc0\x80IT")
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 1 \(conv2d\): attribute 'padding_algorithm' is not valid UTF-8"):
+        irforge.convert_model(_write(tmp_path, program=data))
+
+
 def test_unknown_ops_are_listed_together(tmp_path):
     data = seeds.program().replace(b"pool2d", b"frob2d").replace(b"batch_norm", b"batch_frob")
     with pytest.raises(irforge.UnsupportedError, match=r"model\.pdmodel: unsupported Paddle ops: batch_frob, frob2d"):

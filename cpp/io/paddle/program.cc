@@ -47,6 +47,30 @@ double to_f64(uint64_t v) {
   return x;
 }
 
+// Protobuf `string` fields are UTF-8; names go on to Python and into ONNX, which require it.
+bool valid_utf8(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n;) {
+    uint8_t c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!len || i + len > n) return false;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    static const uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string utf8(const wire::Field& f, const std::string& what) {
+  if (f.type != wire::kLengthDelimited) fail_invalid(what + " is not a string");
+  if (!valid_utf8(f.data, f.size)) fail_invalid(what + " is not valid UTF-8");
+  return f.str();
+}
+
 void expect_message(const wire::Field& f, const std::string& what) {
   if (f.type != wire::kLengthDelimited) fail_invalid(what + " is not a message");
 }
@@ -56,8 +80,8 @@ PdArg decode_arg(const wire::Field& field) {
   wire::Reader r(field);
   wire::Field f;
   while (r.next(f)) {
-    if (f.number == pb::kArgParameter && f.type == wire::kLengthDelimited) a.parameter = f.str();
-    else if (f.number == pb::kArgArguments && f.type == wire::kLengthDelimited) a.arguments.push_back(f.str());
+    if (f.number == pb::kArgParameter) a.parameter = utf8(f, "an op slot name");
+    else if (f.number == pb::kArgArguments) a.arguments.push_back(utf8(f, "a variable name of slot '" + a.parameter + "'"));
   }
   return a;
 }
@@ -68,38 +92,49 @@ PdAttr decode_attr(const wire::Field& field) {
   wire::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case 1: if (f.type == wire::kLengthDelimited) a.name = f.str(); break;
+      case 1: a.name = utf8(f, "an attribute name"); break;
       case 2: a.kind = to_i32(f.varint); break;
       case 3: case 10: case 12: case 13: a.i = f.number == 3 ? to_i32(f.varint) : to_i64(f.varint); break;
       case 4: a.f = to_f32(f.varint); break;
       case 19: a.f = to_f64(f.varint); break;
-      case 5: case 17: if (f.type == wire::kLengthDelimited) a.s = f.str(); break;
+      case 5: case 17: a.s = utf8(f, "attribute '" + a.name + "'"); break;
       case 6: wire::read_repeated(f, a.ints, [](uint64_t v) { return static_cast<int64_t>(to_i32(v)); }, wire::kVarint); break;
       case 11: case 14: case 15: wire::read_repeated(f, a.ints, to_i64, wire::kVarint); break;
       case 7: wire::read_repeated(f, a.floats, [](uint64_t v) { return static_cast<double>(to_f32(v)); }, wire::kFixed32); break;
       case 16: wire::read_repeated(f, a.floats, to_f64, wire::kFixed64); break;
-      case 8: case 18: if (f.type == wire::kLengthDelimited) a.strings.push_back(f.str()); break;
+      case 8: case 18: a.strings.push_back(utf8(f, "attribute '" + a.name + "'")); break;
       default: break;  // scalar(s): not used by inference ops we translate
     }
   }
   return a;
 }
 
+void decode_op_fields(wire::Reader& r, PdOp& op, const std::string& where);
+
 PdOp decode_op(const wire::Field& field, const std::string& where) {
   PdOp op;
   wire::Reader r(field);
+  try {
+    decode_op_fields(r, op, where);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kInvalidModel || std::string(e.what()).rfind(where, 0) == 0) throw;
+    fail_invalid(where + (op.type.empty() ? "" : " (" + op.type + ")") + ": " + e.what());
+  }
+  if (op.type.empty()) fail_invalid(where + " has no type");
+  return op;
+}
+
+void decode_op_fields(wire::Reader& r, PdOp& op, const std::string& where) {
   wire::Field f;
   while (r.next(f)) {
     switch (f.number) {
-      case pb::kOpType: expect_message(f, where + ".type"); op.type = f.str(); break;
+      case pb::kOpType: op.type = utf8(f, where + ".type"); break;
       case pb::kOpInputs: expect_message(f, where + ".inputs"); op.inputs.push_back(decode_arg(f)); break;
       case pb::kOpOutputs: expect_message(f, where + ".outputs"); op.outputs.push_back(decode_arg(f)); break;
       case pb::kOpAttrs: expect_message(f, where + ".attrs"); op.attrs.push_back(decode_attr(f)); break;
       default: break;
     }
   }
-  if (op.type.empty()) fail_invalid(where + " has no type");
-  return op;
 }
 
 void decode_tensor_desc(const wire::Field& field, PdVar& v) {
@@ -119,7 +154,7 @@ PdVar decode_var(const wire::Field& field) {
   wire::Reader r(field);
   wire::Field f;
   while (r.next(f)) {
-    if (f.number == pb::kVarName && f.type == wire::kLengthDelimited) v.name = f.str();
+    if (f.number == pb::kVarName) v.name = utf8(f, "a variable name");
     else if (f.number == pb::kVarPersistable && f.type == wire::kVarint) v.persistable = f.varint != 0;
     else if (f.number == pb::kVarType) {
       expect_message(f, "VarDesc.type of '" + v.name + "'");
@@ -381,6 +416,8 @@ struct PirDecoder {
           }
         }
       }
+      if (op.type == "builtin.parameter" && (op.attrs.empty() || op.attrs[0].name != "parameter_name"))
+        bad(at, "a parameter without a name");
       if (const json::Value* regions = o.find("regions")) {
         if (!regions->is_array()) bad(at, "regions are not a list");
         for (size_t r = 0; r < regions->array.size(); ++r) {

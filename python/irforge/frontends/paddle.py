@@ -881,6 +881,18 @@ def convert_file(path: str):
 
     program_path, pir, params_path = resolve(path)
     program = _core.pd_read_pir(program_path) if pir else _core.pd_read_program(program_path)
+    try:
+        return _convert(program, program_path, params_path)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
+        # Decoded structure that is valid protobuf/JSON but not a valid Paddle program (an attribute
+        # of the wrong kind, a missing operand): a model problem, not an irforge crash.
+        raise InvalidModelError(f"{program_path}: malformed Paddle program ({type(e).__name__}: {e})") from None
+
+
+def _convert(program, program_path, params_path):
+    from irforge import _core
+    from irforge.model import Model
+
     names = _persistable_names(program)
     params: Dict[str, tuple] = {}
     if names:
@@ -896,11 +908,7 @@ def convert_file(path: str):
                 raise ModelFileError(f"{params_path}: no such file (the parameters of {program_path})")
             for name, dtype, dims, offset, nbytes in _core.pd_scan_params(params_path, names):
                 params[name] = (dtype, dims, offset, nbytes, params_path)
-    conv = _FolderAwareConverter(program, params, program_path)
-    try:
-        model = conv.run()
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError) as e:
-        raise InvalidModelError(f"{program_path}: malformed Paddle program ({type(e).__name__}: {e})") from None
+    model = _FolderAwareConverter(program, params, program_path).run()
     return model if isinstance(model, Model) else Model(model)
 
 
