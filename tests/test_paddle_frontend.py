@@ -23,6 +23,8 @@ import pytest
 import irforge
 from irforge.testing import run_onnxruntime, run_openvino
 
+pytestmark = pytest.mark.slow  # Paddle saves and runs the models in two subprocesses: ~25 s
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = ("pir", "legacy")
 NAMES = ("lcnet", "dbnet", "svtr", "branchy")

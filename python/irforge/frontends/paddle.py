@@ -638,6 +638,10 @@ def t_flatten(c, op):
     start, stop = int(op.attr("start_axis", 1)), int(op.attr("stop_axis", -1))
     start, stop = start + r if start < 0 else start, stop + r if stop < 0 else stop
     x = c.x(op, "X")
+    dims = c.dims_of(xn)
+    if all(d >= 0 for d in dims[stop + 1:]):
+        # Leading dims copied by Reshape's 0, trailing ones static: no shape subgraph.
+        return c.node("Reshape", [x, c.i64([0] * start + [-1] + list(dims[stop + 1:]))])
     shape = c.node("Shape", [x])[0]
     parts = []
     if start > 0:
@@ -714,12 +718,9 @@ def t_interp(c, op):
             c.fail(op, "a computed Scale is not supported")
         scale = [float(v) for v in np.ravel(known)]
     if scale and all(s > 0 for s in scale):
-        s = scale if len(scale) == 2 else scale * 2
-        dims = c.dims_of(xn)
-        if dims and all(d > 0 for d in dims[2:]):
-            # Paddle computes the output size as int(in * scale) and samples with that ratio.
-            sizes = [int(d * f) for d, f in zip(dims[2:], s)]
-            return c.node("Resize", [x, None, None, c.node("Concat", [nc, c.i64(sizes)], axis=0)[0]], **a)
+        # Paddle's output size is int(in * scale) and it samples with ratio 1 / scale: what
+        # Resize does with scales (no shape subgraph, whatever the batch).
+        s = [float(v) for v in (scale if len(scale) == 2 else scale * 2)]
         return c.node("Resize", [x, None, c.const(np.array([1.0, 1.0] + s, np.float32))], **a)
     if oh > 0 and ow > 0:
         return c.node("Resize", [x, None, None, c.node("Concat", [nc, c.i64([oh, ow])], axis=0)[0]], **a)
