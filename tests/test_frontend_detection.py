@@ -57,7 +57,6 @@ def test_torch_archives_are_told_apart_by_their_members(tmp_path):
 @pytest.mark.parametrize(
     "name, data, message",
     [
-        ("m.pdmodel", b"\x0a\x03abc", "PaddlePaddle models are not supported yet"),
         ("m.pt", b"\x80\x02garbage", "named like a PyTorch file but not a torch.export or TorchScript archive"),
         ("m.xyz", b"\x01\x02\x03", r"unknown model format \(extension '.xyz', first bytes 010203\)"),
     ],

@@ -14,4 +14,7 @@ void register_safetensors(pybind11::module_& m);
 // irforge._core.tf_* (cpp/bindings/tensorflow.cc).
 void register_tensorflow(pybind11::module_& m);
 
+// irforge._core.pd_* (cpp/bindings/paddle.cc).
+void register_paddle(pybind11::module_& m);
+
 }  // namespace irforge::bindings

@@ -628,4 +628,6 @@ PYBIND11_MODULE(_core, m) {
   bindings::register_file_readers(m);
 
   bindings::register_tensorflow(m);
+
+  bindings::register_paddle(m);
 }

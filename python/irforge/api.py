@@ -252,12 +252,13 @@ def _read(input_model, *, example_input=None, input=None, tf_options=None):
         path = opt.path("input_model", input_model)
         from irforge import frontends
 
-        if os.path.isdir(path) and not (frontends.is_hf_folder(path) or frontends.is_saved_model_dir(path)):
+        paddle_model = frontends.is_paddle_path(path)  # a folder with __model__, or a path prefix
+        if os.path.isdir(path) and not (frontends.is_hf_folder(path) or frontends.is_saved_model_dir(path) or paddle_model):
             raise ModelFileError(
                 f"{path}: is a folder, but neither a TensorFlow SavedModel (saved_model.pb) nor a Hugging Face "
                 "checkpoint (config.json + *.safetensors); give the path of the model file inside it"
             )
-        if not os.path.exists(path):
+        if not os.path.exists(path) and not paddle_model:
             raise ModelFileError(f"{path}: no such file")
         return frontends.read(path, example_input=example_input, input=input, tf_options=tf_options)
     if type(input_model).__name__ == "ModelProto" and hasattr(input_model, "SerializeToString"):

@@ -29,6 +29,7 @@ TENSORFLOW_FILE = "tensorflow"  # SavedModel folder, frozen GraphDef .pb, TF1 .m
 TENSORFLOW_KERAS_FILE = "keras"  # .keras / .h5 (loaded by TensorFlow, then a SavedModel)
 TENSORFLOW_OBJECT = "tensorflow-object"  # tf.keras.Model, tf.Module, tf.function in memory
 TFLITE = "tflite"  # a TensorFlow Lite flatbuffer, read in C++ (cpp/io/tflite)
+PADDLE = "paddle"  # .pdmodel / PIR .json + .pdiparams, or a folder with __model__ (cpp/io/paddle)
 
 
 def is_hf_folder(path) -> bool:
@@ -39,10 +40,7 @@ def is_hf_folder(path) -> bool:
 
 
 # Extensions of formats irforge will read but has no frontend for yet (DESIGN.md, "Frontends").
-_PLANNED = {
-    ".pdmodel": "PaddlePaddle",
-    ".pdiparams": "PaddlePaddle",
-}
+_PLANNED: dict = {}
 _TORCH_EXTENSIONS = {".pt2": PYTORCH_EXPORTED, ".pt": PYTORCH_SCRIPT, ".pth": PYTORCH_SCRIPT, ".torchscript": PYTORCH_SCRIPT, ".ptl": PYTORCH_SCRIPT}
 
 
@@ -101,6 +99,14 @@ def _zip_kind(path: str) -> Optional[str]:
     return None
 
 
+def is_paddle_path(path: str) -> bool:
+    """A Paddle folder with __model__, or a path prefix as paddle.jit.save and paddle.inference
+    take it (model.json / model.pdmodel + model.pdiparams beside it)."""
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, "__model__"))
+    return not os.path.exists(path) and (os.path.isfile(path + ".json") or os.path.isfile(path + ".pdmodel")) and os.path.isfile(path + ".pdiparams")
+
+
 def _more(path: str) -> bytes:
     """Up to 64 bytes after the first 16 (a text nnet1 model may start with blank lines)."""
     try:
@@ -115,6 +121,8 @@ def detect_file(path: str) -> str:
     """The frontend for a file: magic bytes first (the content cannot lie), then the extension."""
     if is_saved_model_dir(path):
         return TENSORFLOW_FILE
+    if is_paddle_path(path):
+        return PADDLE
     ext = os.path.splitext(path)[1].lower()
     try:
         with open(path, "rb") as f:
@@ -138,6 +146,13 @@ def detect_file(path: str) -> str:
     # the reader too, whose error says what is wrong.
     if head[4:8] == b"TFL3" or ext == ".tflite":
         return TFLITE
+    if ext in (".pdmodel", ".pdiparams"):
+        return PADDLE
+    if ext == ".json" and os.path.isfile(os.path.splitext(path)[0] + ".pdiparams"):
+        from irforge.frontends import paddle
+
+        if paddle.is_pir_json(path):
+            return PADDLE
     if ext == ".prototxt":
         return CAFFE
     if ext == ".caffemodel":
@@ -178,7 +193,7 @@ def detect_file(path: str) -> str:
         f"{path}: unknown model format (extension '{ext}', first bytes {head[:8].hex()}); "
         "irforge reads ONNX (.onnx), torch.export archives (.pt2), TorchScript files (.pt), Caffe (.prototxt + .caffemodel), "
         "MXNet (-symbol.json + .params), Kaldi nnet1, TensorFlow (SavedModel folders, .pb, .pbtxt, .meta, .keras), "
-        "TensorFlow Lite (.tflite) and Hugging Face LLM folders (config.json + *.safetensors)"
+        "TensorFlow Lite (.tflite), PaddlePaddle (.pdmodel / PIR .json + .pdiparams) and Hugging Face LLM folders (config.json + *.safetensors)"
     )
 
 
@@ -240,6 +255,12 @@ def read(input_model, *, example_input=None, input=None, source: Optional[str] =
         from irforge.model import Model
 
         return Model(_core.read_tflite(path)), False
+    if kind == PADDLE:
+        if example_input is not None:
+            raise UsageError(f"{path}: example_input= is for PyTorch models; a Paddle program declares its inputs")
+        from irforge.frontends import paddle
+
+        return paddle.convert_file(path), False
     if kind in (CAFFE, CAFFE_WEIGHTS):
         from irforge.frontends import caffe
 

@@ -1,0 +1,118 @@
+"""Seeds for fuzz_paddle_reader: a small legacy ProgramDesc (feed, conv2d, batch_norm, pool2d,
+matmul_v2, fetch), a PIR JSON program with an `if` region, and a two-tensor parameter file,
+hand-encoded (no Paddle needed). Deterministic.
+
+    python3 tests/fuzz/make_corpus_fuzz_paddle_reader.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from protobuf_wire import field, varint  # noqa: E402
+
+
+def vint(number, value):
+    return varint(number << 3) + varint(value & 0xFFFFFFFFFFFFFFFF)
+
+
+def arg(parameter, *names):
+    return field(1, parameter.encode()) + b"".join(field(2, n.encode()) for n in names)
+
+
+def attr_ints(name, values):
+    return field(1, name.encode()) + vint(2, 3) + b"".join(vint(6, v) for v in values)
+
+
+def attr_int(name, value):
+    return field(1, name.encode()) + vint(2, 0) + vint(3, value)
+
+
+def attr_str(name, value):
+    return field(1, name.encode()) + vint(2, 2) + field(5, value.encode())
+
+
+def attr_float(name, value):
+    return field(1, name.encode()) + vint(2, 1) + varint(4 << 3 | 5) + struct.pack("<f", value)
+
+
+def op(type_, inputs, outputs, attrs=()):
+    return (b"".join(field(1, arg(p, *a)) for p, a in inputs) + b"".join(field(2, arg(p, *a)) for p, a in outputs)
+            + field(3, type_.encode()) + b"".join(field(4, a) for a in attrs))
+
+
+def var(name, dims, persistable=False, dtype=5):
+    tensor = vint(1, dtype) + b"".join(vint(2, d) for d in dims)
+    vtype = vint(1, 7) + field(3, field(1, tensor))
+    return field(1, name.encode()) + field(2, vtype) + vint(3, int(persistable))
+
+
+def program():
+    ops = [
+        op("feed", [("X", ["feed"])], [("Out", ["x"])], [attr_int("col", 0)]),
+        op("conv2d", [("Input", ["x"]), ("Filter", ["w"])], [("Output", ["c"])],
+           [attr_ints("strides", [1, 1]), attr_ints("paddings", [0, 0]), attr_ints("dilations", [1, 1]), attr_int("groups", 1),
+            attr_str("padding_algorithm", "EXPLICIT")]),
+        op("batch_norm", [("X", ["c"]), ("Scale", ["s"]), ("Bias", ["s"]), ("Mean", ["s"]), ("Variance", ["s"])], [("Y", ["b"])],
+           [attr_float("epsilon", 1e-5)]),
+        op("pool2d", [("X", ["b"])], [("Out", ["p"])], [attr_str("pooling_type", "avg"), attr_ints("ksize", [4, 4])]),
+        op("fetch", [("X", ["p"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
+    ]
+    vars_ = [var("x", [-1, 2, 4, 4]), var("w", [2, 2, 1, 1], True), var("s", [2], True), var("c", [-1, 2, 4, 4]),
+             var("b", [-1, 2, 4, 4]), var("p", [-1, 2, 1, 1])]
+    block = vint(1, 0) + vint(2, -1) + b"".join(field(3, v) for v in vars_) + b"".join(field(4, o) for o in ops)
+    return field(1, block) + field(4, vint(1, 0))
+
+
+def tensor(dims, values):
+    desc = vint(1, 5) + b"".join(vint(2, d) for d in dims)
+    return (struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + struct.pack(f"<{len(values)}f", *values))
+
+
+def pir_json():
+    def t(i, dims):
+        return {"%": i, "TT": {"#": "0.t_dtensor", "D": [{"#": "0.t_f32"}, dims, "NCHW", [], 0]}}
+    a_arr = lambda *v: {"#": "0.a_array", "D": [{"#": "0.a_i32", "D": x} for x in v]}  # noqa: E731
+    ops = [
+        {"#": "p", "A": [0, 1, 1, "w"], "DA": [], "O": t(1, [4, 4]), "OA": [1, 0, 1], "QA": []},
+        {"#": "1.data", "A": [{"AT": {"#": "0.a_str", "D": "x"}, "N": "name"}, {"AT": {"#": "1.a_intarray", "D": [-1, 4]}, "N": "shape"},
+                              {"AT": {"#": "1.a_dtype", "D": "float32"}, "N": "dtype"}], "I": [], "O": [t(2, [-1, 4])]},
+        {"#": "1.mean", "A": [{"AT": {"#": "0.a_bool", "D": False}, "N": "keepdim"}], "I": [{"%": 2}], "O": [t(3, [])]},
+        {"#": "1.full", "A": [{"AT": {"#": "1.a_intarray", "D": [1]}, "N": "shape"}, {"AT": {"#": "0.a_f64", "D": 0.0}, "N": "value"}],
+         "I": [], "O": [t(4, [1])]},
+        {"#": "1.greater_than", "A": [], "I": [{"%": 3}, {"%": 4}], "O": [t(5, [])]},
+        {"#": "1.if", "A": [], "I": [{"%": 5}], "O": [t(6, [-1, 4])], "regions": [
+            {"#": "region_1", "blocks": [{"#": "block_1", "args": [], "ops": [
+                {"#": "1.matmul", "A": [{"AT": {"#": "0.a_bool", "D": False}, "N": "transpose_x"}], "I": [{"%": 2}, {"%": 1}], "O": [t(7, [-1, 4])]},
+                {"#": "2.yield", "A": [], "I": [{"%": 7}], "O": []}]}]},
+            {"#": "region_2", "blocks": [{"#": "block_2", "args": [], "ops": [
+                {"#": "1.leaky_relu", "A": [{"AT": {"#": "0.a_f32", "D": 0.5}, "N": "negative_slope"}], "I": [{"%": 2}], "O": [t(8, [-1, 4])]},
+                {"#": "1.transpose", "A": [{"AT": a_arr(0, 1), "N": "perm"}], "I": [{"%": 8}], "O": [t(10, [-1, 4])]},
+                {"#": "2.yield", "A": [], "I": [{"%": 10}], "O": []}]}]}]},
+        {"#": "1.fetch", "A": [{"AT": {"#": "0.a_str", "D": "out"}, "N": "name"}, {"AT": {"#": "0.a_i32", "D": 0}, "N": "col"}],
+         "I": [{"%": 6}], "O": [t(9, [-1, 4])]},
+    ]
+    doc = {"base_code": {"magic": "pir", "trainable": True, "version": 4},
+           "program": {"regions": [{"#": "region_0", "blocks": [{"#": "block_0", "args": [], "ops": ops}]}]}}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    seeds = {
+        "program.seed": b"\x00" + program(),
+        "pir.seed": b"\x01" + pir_json(),
+        "params.seed": b"\x02" + bytes([2]) + tensor([2, 2], [1, 2, 3, 4]) + tensor([3], [5, 6, 7]),
+    }
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,274 @@
+"""Paddle models built in code for tests/test_paddle_frontend.py, saved by paddle.jit.save and run
+by Paddle's own inference predictor for reference outputs. paddle.jit.save traces forward() with
+dy2static, which needs the source of these classes: hence a module of its own.
+
+    python tests/paddle_models.py OUT_DIR {pir,legacy}
+
+saves every model as OUT_DIR/<name>/model.{json|pdmodel,pdiparams} plus io.npz (inputs and
+Paddle inference outputs). PIR: paddle.jit.save, Paddle 3's default. Legacy: in Paddle 3.3.1
+paddle.jit.save with FLAGS_enable_pir_api=0 fails in dy2static for most models (its converted
+code calls PIR-only _C_ops), so the same layers are built in a legacy static Program and written
+by paddle.static.save_inference_model (the caller sets FLAGS_enable_pir_api=0 before paddle is
+imported).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+
+def _legacy_static() -> bool:
+    return not paddle.in_dynamic_mode() and not paddle.framework.in_pir_mode()
+
+
+def _legacy_op(op_type, inputs, attrs, like):
+    """Appends a legacy op directly: in Paddle 3.3.1's legacy static mode F.sigmoid, paddle.matmul,
+    F.gelu, ... call PIR-only _C_ops and fail ("must be Value, but got Variable")."""
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper(op_type)
+    out = helper.create_variable_for_type_inference(like.dtype)
+    helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs)
+    return out
+
+
+def sigmoid(x):
+    return _legacy_op("sigmoid", {"X": x}, {}, x) if _legacy_static() else F.sigmoid(x)
+
+
+def gelu(x):
+    return _legacy_op("gelu", {"X": x}, {"approximate": False}, x) if _legacy_static() else F.gelu(x)
+
+
+def matmul(x, y, transpose_y=False):
+    if _legacy_static():
+        return _legacy_op("matmul_v2", {"X": x, "Y": y}, {"trans_x": False, "trans_y": transpose_y}, x)
+    return paddle.matmul(x, y, transpose_y=transpose_y)
+
+
+class ConvBNAct(nn.Layer):
+    def __init__(self, cin, cout, k, stride=1, groups=1, act="hardswish"):
+        super().__init__()
+        self.conv = nn.Conv2D(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias_attr=False)
+        self.bn = nn.BatchNorm2D(cout)
+        self.act = act
+
+    def forward(self, x):
+        y = self.bn(self.conv(x))
+        if self.act == "hardswish":
+            return F.hardswish(y)
+        if self.act == "relu":
+            return F.relu(y)
+        return y
+
+
+class SE(nn.Layer):
+    def __init__(self, c):
+        super().__init__()
+        self.reduce = nn.Conv2D(c, c // 4, 1)
+        self.expand = nn.Conv2D(c // 4, c, 1)
+
+    def forward(self, x):
+        s = F.adaptive_avg_pool2d(x, 1)
+        s = F.relu(self.reduce(s))
+        return x * F.hardsigmoid(self.expand(s))
+
+
+class LCNet(nn.Layer):
+    """PP-LCNet-style: conv-bn-hardswish stem, depthwise separable blocks, SE, global pool, FC."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.stem = ConvBNAct(3, 8, 3, stride=2)
+        self.dw1 = ConvBNAct(8, 8, 3, groups=8)
+        self.pw1 = ConvBNAct(8, 16, 1)
+        self.dw2 = ConvBNAct(16, 16, 5, stride=2, groups=16)
+        self.se = SE(16)
+        self.pw2 = ConvBNAct(16, 32, 1)
+        self.fc = nn.Linear(32, classes)
+
+    def forward(self, x):
+        y = self.pw1(self.dw1(self.stem(x)))
+        y = self.pw2(self.se(self.dw2(y)))
+        y = F.adaptive_avg_pool2d(y, 1)
+        y = paddle.flatten(y, 1)
+        y = F.relu6(self.fc(y))
+        return F.softmax(y, axis=-1)
+
+
+class DBNet(nn.Layer):
+    """DB-style text detector: strided backbone, FPN (1x1 laterals, nearest upsampling, add,
+    concat), head with conv2d_transpose upsampling and a sigmoid probability map."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = ConvBNAct(3, 8, 3, stride=2, act="relu")
+        self.c2 = ConvBNAct(8, 16, 3, stride=2, act="relu")
+        self.c3 = ConvBNAct(16, 32, 3, stride=2, act="relu")
+        self.l1, self.l2, self.l3 = nn.Conv2D(8, 16, 1), nn.Conv2D(16, 16, 1), nn.Conv2D(32, 16, 1)
+        self.p1, self.p2, self.p3 = (nn.Conv2D(16, 4, 3, padding=1) for _ in range(3))
+        self.head = ConvBNAct(12, 8, 3, act="relu")
+        self.up1 = nn.Conv2DTranspose(8, 8, 2, stride=2)
+        self.bn = nn.BatchNorm2D(8)
+        self.up2 = nn.Conv2DTranspose(8, 1, 2, stride=2)
+
+    def forward(self, x):
+        f1 = self.c1(x)
+        f2 = self.c2(f1)
+        f3 = self.c3(f2)
+        i3 = self.l3(f3)
+        i2 = self.l2(f2) + F.upsample(i3, scale_factor=2, mode="nearest")
+        i1 = self.l1(f1) + F.upsample(i2, scale_factor=2, mode="nearest")
+        p3 = F.upsample(self.p3(i3), scale_factor=4, mode="nearest")
+        p2 = F.upsample(self.p2(i2), scale_factor=2, mode="bilinear", align_corners=False)
+        fuse = paddle.concat([self.p1(i1), p2, p3], axis=1)
+        y = F.relu(self.bn(self.up1(self.head(fuse))))
+        return sigmoid(self.up2(y))
+
+
+class SVTR(nn.Layer):
+    """SVTR/CRNN-style recognizer: conv features collapsed to a sequence, one pre-norm
+    self-attention block (layer_norm, matmul, softmax, split heads with reshape/transpose), an
+    MLP with GELU, and per-step class scores."""
+
+    def __init__(self, classes=12, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.conv1 = ConvBNAct(3, 16, 3, stride=2, act="relu")
+        self.conv2 = ConvBNAct(16, dim, 3, stride=2, act="relu")
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, dim * 2)
+        self.fc2 = nn.Linear(dim * 2, dim)
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        f = self.conv2(self.conv1(x))  # [N, C, 2, W/4]
+        f = paddle.mean(f, axis=2)  # [N, C, T]
+        seq = paddle.transpose(f, [0, 2, 1])  # [N, T, C]
+        n, t, c = seq.shape[0], seq.shape[1], seq.shape[2]
+        h = self.norm1(seq)
+        qkv = paddle.reshape(self.qkv(h), [0, -1, 3, self.heads, c // self.heads])
+        qkv = paddle.transpose(qkv, [2, 0, 3, 1, 4])
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = F.softmax(matmul(q, k, transpose_y=True) * (c // self.heads) ** -0.5, axis=-1)
+        o = paddle.transpose(matmul(attn, v), [0, 2, 1, 3])
+        seq = seq + self.proj(paddle.reshape(o, [0, -1, c]))
+        seq = seq + self.fc2(gelu(self.fc1(self.norm2(seq))))
+        return F.softmax(self.out(seq), axis=-1)
+
+
+class Branchy(nn.Layer):
+    """A data-dependent branch: dy2static makes it an `if` (PIR) / conditional_block (legacy)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return paddle.static.nn.cond(paddle.mean(x) > 0, lambda: F.relu(self.fc(x)), lambda: x * 2.0 - 1.0)
+
+
+MODELS = {
+    # name: (class, input shape given to paddle.jit.save (None = dynamic batch), test input shape)
+    "lcnet": (LCNet, [None, 3, 32, 32], [2, 3, 32, 32]),
+    "dbnet": (DBNet, [None, 3, 32, 32], [1, 3, 32, 32]),
+    "svtr": (SVTR, [None, 3, 8, 32], [2, 3, 8, 32]),
+    "branchy": (Branchy, [None, 8], [3, 8]),
+}
+
+
+def inputs_for(name, seed=0):
+    shape = MODELS[name][2]
+    rs = np.random.RandomState(seed)
+    if name == "branchy":  # one input per branch
+        x = rs.randn(*shape).astype("float32")
+        return [np.abs(x) + 0.1, -np.abs(x) - 0.1]
+    return [rs.randn(*shape).astype("float32")]
+
+
+def paddle_inference(model_file, params_file, feeds):
+    import paddle.inference as pi
+
+    cfg = pi.Config(model_file, params_file)
+    cfg.disable_gpu()
+    cfg.switch_ir_optim(False)  # Paddle's own kernels, not its fused rewrites
+    cfg.disable_glog_info()
+    for off in ("disable_onednn", "disable_mkldnn"):  # oneDNN kernels lack some PIR attributes
+        if hasattr(cfg, off):
+            getattr(cfg, off)()
+            break
+    pred = pi.create_predictor(cfg)
+    outs = []
+    for x in feeds:
+        h = pred.get_input_handle(pred.get_input_names()[0])
+        h.reshape(x.shape)
+        h.copy_from_cpu(x)
+        pred.run()
+        outs.append([pred.get_output_handle(n).copy_to_cpu() for n in pred.get_output_names()])
+    return pred.get_input_names(), pred.get_output_names(), outs
+
+
+def save_legacy(net, prefix, spec_shape):
+    """The layer's weights in a legacy static Program, saved as .pdmodel + .pdiparams."""
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    paddle.enable_static()
+    try:
+        main, startup = paddle.static.Program(), paddle.static.Program()
+        with paddle.static.program_guard(main, startup):
+            x = paddle.static.data("x", spec_shape, "float32")
+            static_net = type(net)()
+            static_net.eval()
+            y = static_net(x)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(startup)
+        static_net.set_state_dict(state)
+        paddle.static.save_inference_model(prefix, [x], [y], exe, program=main)
+    finally:
+        paddle.disable_static()
+
+
+def save_all(out_dir, fmt, names=None):
+    paddle.seed(0)
+    np.random.seed(0)
+    done = {}
+    for name in names or MODELS:
+        cls, spec_shape, _ = MODELS[name]
+        net = cls()
+        # Non-trivial batch-norm statistics, so that folding them is checked.
+        for p in net.parameters():
+            if p.name.endswith(("w_1", "w_2")) and len(p.shape) == 1:
+                p.set_value(np.random.uniform(0.5, 1.5, p.shape).astype("float32"))
+        net.eval()
+        prefix = os.path.join(out_dir, name, "model")
+        try:
+            if fmt == "pir":
+                paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec(spec_shape, "float32", "x")])
+            else:
+                save_legacy(net, prefix, spec_shape)
+        except Exception as e:  # noqa: BLE001 - reported to the test, which decides
+            done[name] = f"paddle.jit.save failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            continue
+        ext = ".json" if fmt == "pir" else ".pdmodel"
+        feeds = inputs_for(name)
+        in_names, out_names, outs = paddle_inference(prefix + ext, prefix + ".pdiparams", feeds)
+        np.savez(os.path.join(out_dir, name, "io.npz"), **{f"in{i}": x for i, x in enumerate(feeds)},
+                 **{f"out{i}_{k}": o for i, os_ in enumerate(outs) for k, o in enumerate(os_)})
+        done[name] = {"inputs": in_names, "outputs": out_names, "file": prefix + ext}
+    return done
+
+
+if __name__ == "__main__":
+    import json
+
+    out, fmt = sys.argv[1], sys.argv[2]
+    names = sys.argv[3].split(",") if len(sys.argv) > 3 else None
+    print("RESULT " + json.dumps(save_all(out, fmt, names)))

@@ -1,0 +1,112 @@
+"""Malformed Paddle models: clear errors naming the file and the variable/op, never a crash. The
+models are hand-encoded (tests/fuzz/make_corpus_fuzz_paddle_reader.py), so Paddle is not needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import pytest
+
+import irforge
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz"))
+import make_corpus_fuzz_paddle_reader as seeds  # noqa: E402
+
+
+def _params():
+    # sorted names: s [2], w [2,2,1,1]
+    return seeds.tensor([2], [1.0, 2.0]) + seeds.tensor([2, 2, 1, 1], [1.0, 0.5, -1.0, 2.0])
+
+
+def _write(tmp_path, program=None, params=None, ext=".pdmodel"):
+    model = tmp_path / f"model{ext}"
+    model.write_bytes(seeds.program() if program is None else program)
+    (tmp_path / "model.pdiparams").write_bytes(_params() if params is None else params)
+    return str(model)
+
+
+def test_hand_encoded_program_converts_and_runs(tmp_path):
+    from irforge.testing import run_openvino
+
+    model = irforge.convert_model(_write(tmp_path))
+    x = np.random.RandomState(0).randn(1, 2, 4, 4).astype(np.float32)
+    (y,) = run_openvino(model, {"x": x})
+    w = np.array([[1.0, 0.5], [-1.0, 2.0]], np.float32)
+    c = np.einsum("oi,nihw->nohw", w, x)
+    s = np.array([1.0, 2.0], np.float32)[None, :, None, None]
+    expected = ((c - s) / np.sqrt(s + 1e-5) * s + s).mean(axis=(2, 3), keepdims=True)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_truncated_pdiparams(tmp_path):
+    path = _write(tmp_path, params=_params()[:-3])
+    with pytest.raises(irforge.InvalidModelError, match=r"model\.pdiparams: variable 'w' .*truncated"):
+        irforge.convert_model(path)
+
+
+def test_tensor_size_disagrees_with_shape(tmp_path):
+    # 'w' declares [2,2,1,2] (8 floats) but holds 4: its data runs past the end of the file.
+    bad = seeds.tensor([2], [1.0, 2.0]) + _retyped_tensor([2, 2, 1, 2], 4)
+    with pytest.raises(irforge.InvalidModelError, match=r"variable 'w' .*shape needs 32 bytes of data"):
+        irforge.convert_model(_write(tmp_path, params=bad))
+    # Too many bytes: the leftover is named.
+    extra = _params() + b"\0" * 8
+    with pytest.raises(irforge.InvalidModelError, match=r"8 bytes left after the 2 persistable variables"):
+        irforge.convert_model(_write(tmp_path, params=extra))
+
+
+def _retyped_tensor(dims, n_values):
+    desc = seeds.vint(1, 5) + b"".join(seeds.vint(2, d) for d in dims)
+    return struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + b"\0" * (4 * n_values)
+
+
+def test_bad_protobuf(tmp_path):
+    data = seeds.program()
+    with pytest.raises(irforge.InvalidModelError, match=r"model\.pdmodel: not a valid Paddle ProgramDesc"):
+        irforge.convert_model(_write(tmp_path, program=data[: len(data) // 2]))
+    with pytest.raises(irforge.InvalidModelError, match=r"model\.pdmodel: not a valid Paddle ProgramDesc"):
+        irforge.convert_model(_write(tmp_path, program=b"\x0a\xff\xff\xff\x0f"))
+
+
+def test_names_that_are_not_utf8(tmp_path):
+    data = seeds.program().replace(b"conv2d", b"conv\xff\xfe")
+    with pytest.raises(irforge.InvalidModelError, match=r"model\.pdmodel: not a valid Paddle ProgramDesc: block 0 op 1.type is not valid UTF-8"):
+        irforge.convert_model(_write(tmp_path, program=data))
+    data = seeds.program().replace(b"EXPLICIT", b"EXPL\xc0\x80IT")
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 1 \(conv2d\): attribute 'padding_algorithm' is not valid UTF-8"):
+        irforge.convert_model(_write(tmp_path, program=data))
+
+
+def test_unknown_ops_are_listed_together(tmp_path):
+    data = seeds.program().replace(b"pool2d", b"frob2d").replace(b"batch_norm", b"batch_frob")
+    with pytest.raises(irforge.UnsupportedError, match=r"model\.pdmodel: unsupported Paddle ops: batch_frob, frob2d"):
+        irforge.convert_model(_write(tmp_path, program=data))
+
+
+def test_bad_pir_json(tmp_path):
+    doc = json.loads(seeds.pir_json())
+    (tmp_path / "w.pdiparams").write_bytes(seeds.tensor([4, 4], [0.0] * 16))
+    good = tmp_path / "w.json"
+    good.write_text(json.dumps(doc))
+    from irforge.testing import run_openvino
+
+    x = np.random.RandomState(1).randn(3, 4).astype(np.float32)
+    model = irforge.convert_model(str(good))  # the seed itself converts: mean(x) > 0 ? x @ 0 : leaky_relu(x)
+    (y,) = run_openvino(model, {"x": x})
+    np.testing.assert_allclose(y, np.zeros_like(x) if x.mean() > 0 else np.where(x > 0, x, 0.5 * x), rtol=1e-5)
+    doc["program"]["regions"][0]["blocks"][0]["ops"][2]["I"] = [{"%": "two"}]
+    good.write_text(json.dumps(doc))
+    with pytest.raises(irforge.InvalidModelError, match=r"w\.json: block 0 op 2 \(pd_op\.mean\): a value id is not an integer"):
+        irforge.convert_model(str(good))
+    good.write_text('{"base_code": {"magic": "pir"}, "program": ')
+    with pytest.raises(irforge.InvalidModelError, match=r"w\.json: JSON syntax error"):
+        irforge.convert_model(str(good))
+
+
+def test_parameter_missing_from_the_file(tmp_path):
+    with pytest.raises(irforge.InvalidModelError, match=r"variable 'w' .*truncated"):
+        irforge.convert_model(_write(tmp_path, params=seeds.tensor([2], [1.0, 2.0])))
