@@ -277,6 +277,54 @@ PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const st
   return PortRef{l.id, 0};
 }
 
+// Whether constant `t` holds only zeros (a symmetric zero point, whose Subtract is a no-op).
+bool all_zero(const Tensor* t) {
+  if (!t || !t->data()) return false;
+  const uint8_t* p = t->data();
+  return std::all_of(p, p + t->nbytes(), [](uint8_t b) { return b == 0; });
+}
+
+bool same_constant(const Tensor* a, const Tensor* b) {
+  return a && b && a->dtype() == b->dtype() && a->dims() == b->dims() && a->nbytes() == b->nbytes() && a->data() && b->data() &&
+         std::memcmp(a->data(), b->data(), a->nbytes()) == 0;
+}
+
+// QuantizeLinear → DequantizeLinear with the same constant scale and zero point (QDQ models from
+// onnxruntime's quantize_static) is one FakeQuantize whose input and output ranges are both
+// [(lo - zp) * s, (hi - zp) * s]: what ovc writes per pair and what the CPU plugin's
+// low-precision transformations run in int8. Lowering each node on its own gives
+// FakeQuantize → Convert → Convert → Subtract → Multiply. The QuantizeLinear's own layers are
+// pruned when nothing else reads them.
+bool lower_qdq_pair(NodeContext& c, int64_t axis, int64_t block) {
+  const Value* qv = c.node().input(0);
+  const Node* q = qv ? qv->producer() : nullptr;
+  if (block != 0 || !q || q->op_type() != "QuantizeLinear" || (!q->domain().empty() && q->domain() != "com.microsoft")) return false;
+  if (q->attr_int("block_size", 0) != 0 || q->attr("precision") || q->attr("output_dtype") || q->inputs().size() < 2) return false;
+  int64_t qaxis = q->domain().empty() && c.lowering().model().opset_version("") < 13 ? 1 : q->attr_int("axis", 1);
+  if (qaxis != axis) return false;
+  GraphLowering& g = c.lowering();
+  const Tensor* qz = q->inputs().size() > 2 && q->inputs()[2] ? g.constant_tensor(q->inputs()[2]) : nullptr;
+  const Tensor* dz = c.has_input(2) ? c.const_input(2) : nullptr;
+  if (!same_constant(g.constant_tensor(q->inputs()[1]), c.const_input(1)) || (qz || dz ? !same_constant(qz, dz) : false)) return false;
+  if ((q->inputs().size() > 2 && q->inputs()[2] && !qz) || (c.has_input(2) && !dz)) return false;
+  auto qt = dz ? from_onnx(dz->dtype()) : std::optional<ElemType>(ElemType::kU8);
+  auto range = qt ? int_range(*qt) : std::nullopt;
+  const Tensor* st = c.const_input(1);
+  if (!range || from_onnx(st->dtype()) != ElemType::kF32) return false;
+  PortRef x = g.port_of(q->inputs()[0]);
+  if (c.type(x) != ElemType::kF32) return false;
+  auto srank = c.input_rank(1);
+  if (!srank || *srank > 1) return false;
+  std::optional<Ints> shape = *srank == 0 ? Ints{} : per_axis_shape(c, static_cast<int64_t>(st->element_count()), axis);
+  if (!shape) return false;
+  auto fq = constant_range(c, 1, dz ? std::optional<size_t>(2) : std::nullopt, *shape, *range);
+  if (!fq) return false;
+  auto levels = static_cast<int64_t>(range->second - range->first + 1);
+  c.set_output(0, c.op("FakeQuantize", "opset1", {x, fq->first, fq->second, fq->first, fq->second},
+                       {{"levels", std::to_string(levels)}, {"auto_broadcast", "numpy"}}));
+  return true;
+}
+
 // Constant integer weights (what irforge.compress_weights and NNCF produce) become the chain the
 // CPU plugin runs compressed MatMul / Gather kernels on, as NNCF writes it (see OPENVINO_IR.md):
 //   Const q [.., D/B, B, ..] → Convert(ft) ─ Subtract(Const zp [.., D/B, 1, ..] → Convert(ft))
@@ -313,7 +361,7 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
   if (!st || (*st != ft && !(*st == ElemType::kF32 && ft == ElemType::kF16))) return false;
   const std::string base = c.node().inputs()[0]->name();
   PortRef y = c.convert(const_as(c, *x, qshape, base), ft);
-  if (z) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
+  if (z && !all_zero(z)) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
   PortRef scale = *st == ft ? const_as(c, *s, pshape, c.node().inputs()[1]->name()) : f16_const(c, *s, pshape, c.node().inputs()[1]->name());
   y = bin(c, "Multiply", y, scale);
   if (block > 0) y = c.op("Reshape", "opset1", {y, c.const_i64(x->dims())}, {{"special_zero", "false"}});
@@ -325,6 +373,7 @@ void lower_dequantize_linear(NodeContext& c) {
   // y = (x - zp) * scale in the output type (the scale's, or output_dtype).
   int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
+  if (lower_qdq_pair(c, axis, block)) return;
   if (const Tensor* st = c.const_input(1)) {
     std::optional<ElemType> out = from_onnx(st->dtype());
     if (auto t = c.attr_elem_type("output_dtype")) out = *t;
@@ -340,7 +389,7 @@ void lower_dequantize_linear(NodeContext& c) {
     }
   }
   PortRef y = c.convert(c.input_keep_precision(0), out);
-  if (c.has_input(2)) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
+  if (c.has_input(2) && !all_zero(c.const_input(2))) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
   c.set_output(0, bin(c, "Multiply", y, broadcastable(c, c.convert(s, out), 1, axis, block)));
 }
 
