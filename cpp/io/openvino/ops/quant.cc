@@ -184,7 +184,8 @@ ElemType quantized_type(NodeContext& c) {
 
 void lower_quantize_linear(NodeContext& c) {
   // x / scale is computed in the scale's type (ONNX), or in `precision` when given.
-  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  // com.microsoft's versions always had `axis`.
+  int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
   PortRef s = c.input_keep_precision(1);
   ElemType ct = c.type(s);
@@ -371,7 +372,8 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
 
 void lower_dequantize_linear(NodeContext& c) {
   // y = (x - zp) * scale in the output type (the scale's, or output_dtype).
-  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  // com.microsoft's versions always had `axis`.
+  int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
   if (lower_qdq_pair(c, axis, block)) return;
   if (const Tensor* st = c.const_input(1)) {
@@ -398,7 +400,11 @@ void lower_dynamic_quantize_linear(NodeContext& c) {
   // y = saturate(round(x / scale) + zp).
   PortRef x = c.input(0);
   ElemType t = c.type(x);
-  PortRef axes = c.op("Range", "opset4",
+  // All axes: constant when the rank is known, else counted at run time.
+  auto rank = c.input_rank(0);
+  Ints all(static_cast<size_t>(rank.value_or(0)));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  PortRef axes = rank ? c.const_i64(all) : c.op("Range", "opset4",
                       {c.scalar_i64(0),
                        c.op("Squeeze", "opset1",
                             {c.op("ShapeOf", "opset3", {c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64)},
