@@ -158,7 +158,7 @@ PortRef quantize(NodeContext& c, PortRef x, PortRef s, std::optional<PortRef> zp
     }
     PortRef y = c.op("Round", "opset5", {bin(c, "Divide", x, s)}, {{"mode", "half_to_even"}});
     if (zp) y = bin(c, "Add", y, *zp);
-    return c.convert(clamp(c, y, range->first, range->second), out);
+    return c.convert_exact(clamp(c, y, range->first, range->second), out);
   }
   auto fmax = float_max(out);
   if (!fmax) c.unsupported(std::string("quantizing to ") + elem_name(out) + " is not supported");
@@ -420,7 +420,7 @@ void lower_dynamic_quantize_linear(NodeContext& c) {
   zp = clamp(c, zp, 0, 255);
   c.set_output(0, quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt));
   c.set_output(1, scale);
-  c.set_output(2, c.convert(zp, ElemType::kU8));
+  c.set_output(2, c.convert_exact(zp, ElemType::kU8));
 }
 
 // (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi`, the pair
