@@ -357,6 +357,7 @@ const LowerRegistry& lower_registry() {
     register_loss_ops(r);
     register_misc_ops(r);
     register_quant_ops(r);
+    register_quant_contrib_ops(r);
     register_signal_ops(r);
     register_ml_ops(r);
     register_training_ops(r);

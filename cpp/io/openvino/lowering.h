@@ -200,6 +200,7 @@ void register_rnn_ops(LowerRegistry& r);
 void register_loss_ops(LowerRegistry& r);
 void register_misc_ops(LowerRegistry& r);
 void register_quant_ops(LowerRegistry& r);
+void register_quant_contrib_ops(LowerRegistry& r);
 void register_signal_ops(LowerRegistry& r);
 void register_ml_ops(LowerRegistry& r);
 void register_training_ops(LowerRegistry& r);

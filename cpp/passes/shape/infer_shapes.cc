@@ -1297,6 +1297,18 @@ void matmul_as(Ctx& c, DataType t) {
   if (!c.out.empty()) c.out[0].type = t;
 }
 
+// A convolution whose x, w (and bias) are inputs `x_w_b` of the node (QLinearConv, ConvInteger),
+// with output type `t`.
+void conv_on(Ctx& c, const std::vector<size_t>& x_w_b, DataType t) {
+  group_counts(c);
+  Ctx v = c;
+  v.in.clear();
+  for (size_t i : x_w_b) v.in.push_back(i < c.in.size() ? c.in[i] : std::nullopt);
+  window(v, true);
+  c.out = v.out;
+  if (!c.out.empty() && (c.out[0].shape || c.out[0].type != DataType::kUndefined)) c.out[0].type = t;
+}
+
 const std::map<std::string, Rule>& contrib_rules() {
   static const std::map<std::string, Rule> kRules = [] {
     std::map<std::string, Rule> r;
@@ -1351,7 +1363,9 @@ const std::map<std::string, Rule>& rules() {
     r["GatherElements"] = gather_elements;
     r["Resize"] = resize;
     r["ConvTranspose"] = conv_transpose;
-    r["QLinearConv"] = r["ConvInteger"] = r["DeformConv"] = group_counts;
+    r["DeformConv"] = group_counts;
+    r["QLinearConv"] = [](Ctx& c) { conv_on(c, {0, 3, 8}, c.has(7) ? c.type(7) : DataType::kUint8); };
+    r["ConvInteger"] = [](Ctx& c) { conv_on(c, {0, 1}, DataType::kInt32); };
     r["OneHot"] = one_hot;
     r["Einsum"] = einsum;
     r["If"] = if_op;

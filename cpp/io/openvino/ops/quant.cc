@@ -14,11 +14,13 @@
 // Dequantization is Convert → Subtract → Multiply, the chain those transformations fold into
 // the int8 op before it.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 
 #include "io/openvino/lowering.h"
 #include "io/openvino/ops/nn_common.h"
+#include "io/openvino/ops/quant_common.h"
 #include "support/fp16.h"
 
 namespace irforge::ov {
@@ -396,9 +398,44 @@ void lower_dequantize_linear(NodeContext& c) {
 }
 
 void lower_dynamic_quantize_linear(NodeContext& c) {
+  auto [y, scale, zp] = dynamic_quantize(c, c.input(0));
+  c.set_output(0, c.convert_exact(y, ElemType::kU8));
+  c.set_output(1, scale);
+  c.set_output(2, c.convert_exact(zp, ElemType::kU8));
+}
+
+}  // namespace
+
+// (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi` (optional),
+// the pair broadcast along `axis` when 1-D.
+PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
+  auto along = [&](PortRef p, size_t i) {
+    if (c.input_rank(i).value_or(0) != 1) return p;
+    Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
+    target[0] = -1;
+    return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
+  };
+  PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
+  if (c.has_input(zi) && !all_zero(c.const_input(zi))) y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
+  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
+}
+
+// Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor;
+// without a zero point, to input 0's type with zero point 0, as onnxruntime's contrib ops do).
+void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi) {
+  PortRef s = c.convert(c.input_keep_precision(si), ElemType::kF32);
+  bool has_zp = c.has_input(zi);
+  ElemType out = has_zp ? c.type(c.input_keep_precision(zi)) : c.type(c.input_keep_precision(0));
+  if (!int_range(out)) c.unsupported(std::string("requantizing to ") + elem_name(out) + " is not supported");
+  std::optional<PortRef> zp;
+  if (has_zp) zp = c.convert(c.input_keep_precision(zi), ElemType::kF32);
+  auto zi_opt = has_zp ? std::optional<size_t>(zi) : std::nullopt;
+  c.set_output(0, quantize(c, y, s, zp, out, true, constant_range(c, si, zi_opt, Ints{}, *int_range(out))));
+}
+
+std::array<PortRef, 3> dynamic_quantize(NodeContext& c, PortRef x) {
   // scale = (max(x, 0) - min(x, 0)) / 255, zp = saturate(round(-min(x, 0) / scale)) (u8),
   // y = saturate(round(x / scale) + zp).
-  PortRef x = c.input(0);
   ElemType t = c.type(x);
   // All axes: constant when the rank is known, else counted at run time.
   auto rank = c.input_rank(0);
@@ -418,33 +455,12 @@ void lower_dynamic_quantize_linear(NodeContext& c) {
   PortRef scale = bin(c, "Divide", bin(c, "Subtract", hi, lo), c.scalar(t, 255.0));
   PortRef zp = c.op("Round", "opset5", {bin(c, "Divide", c.op("Negative", "opset1", {lo}), scale)}, {{"mode", "half_to_even"}});
   zp = clamp(c, zp, 0, 255);
-  c.set_output(0, quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt));
-  c.set_output(1, scale);
-  c.set_output(2, c.convert_exact(zp, ElemType::kU8));
+  // quantize() without FakeQuantize ranges ends in Clamp → Convert(u8); its input is the value.
+  PortRef q = quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt);
+  return {c.graph().layers[static_cast<size_t>(q.layer)].inputs[0], scale, zp};
 }
 
-// (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi`, the pair
-// broadcast along `axis` when 1-D.
-PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
-  auto along = [&](PortRef p, size_t i) {
-    if (c.input_rank(i).value_or(0) != 1) return p;
-    Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
-    target[0] = -1;
-    return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
-  };
-  PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
-  y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
-  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
-}
-
-// Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor).
-void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi) {
-  PortRef s = c.convert(c.input_keep_precision(si), ElemType::kF32);
-  ElemType out = c.type(c.input_keep_precision(zi));
-  if (!int_range(out)) c.unsupported(std::string("requantizing to ") + elem_name(out) + " is not supported");
-  PortRef zp = c.convert(c.input_keep_precision(zi), ElemType::kF32);
-  c.set_output(0, quantize(c, y, s, zp, out, true, constant_range(c, si, zi, Ints{}, *int_range(out))));
-}
+namespace {
 
 void lower_qlinear_matmul(NodeContext& c) {
   // a: per tensor or per row ([M], axis -2); b: per tensor or per column ([N], the last axis).
@@ -493,6 +509,9 @@ void register_quant_ops(LowerRegistry& r) {
   r.add("DynamicQuantizeLinear", lower_dynamic_quantize_linear);
   r.add("QLinearMatMul", lower_qlinear_matmul);
   r.add("QLinearConv", lower_qlinear_conv);
+  // onnxruntime's own versions (quantize_static with use_qdq_contrib_ops): the same semantics.
+  r.add("QuantizeLinear", lower_quantize_linear, "com.microsoft");
+  r.add("DequantizeLinear", lower_dequantize_linear, "com.microsoft");
 }
 
 }  // namespace irforge::ov
