@@ -312,7 +312,7 @@ def compare(name, d):
     irf_xml = os.path.join(d, f"{name}_irforge.xml")
     irforge.save_model(irforge.convert_model(path), irf_xml, compress_to_fp16=False)
     res = {"model": name, "ovc_types": layer_types(ovc_xml) if ovc_xml else collections.Counter(), "irforge_types": layer_types(irf_xml),
-           "ovc_err": 0.0 if ovc_xml else None, "irforge_err": 0.0, "onnx": op_histogram(path), "path": path, "irforge_xml": irf_xml}
+           "ovc_err": 0.0 if ovc_xml else None, "irforge_err": 0.0, "onnx": op_histogram(path), "path": path, "irforge_xml": irf_xml, "feeds": feeds}
     for f in feeds:
         ref = run_ort(path, f)
         for key, xml in (("ovc_err", ovc_xml), ("irforge_err", irf_xml)):
