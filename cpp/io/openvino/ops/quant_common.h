@@ -19,4 +19,8 @@ void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi);
 // the zero point as whole f32 values (convert_exact them to u8 where a u8 tensor is needed).
 std::array<PortRef, 3> dynamic_quantize(NodeContext& c, PortRef x);
 
+// DynamicQuantizeLSTM's int8 weights W [dirs, in, 4 * hidden] (input `wi`, scale `si`, zero
+// point `zi`: per direction or per direction and column) as ONNX LSTM's f32 [dirs, 4 * hidden, in].
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi);
+
 }  // namespace irforge::ov

@@ -10,6 +10,7 @@
 // MatMulNBits keeps its weights packed: a u4/u8 Const [N, blocks, block] → Convert → Subtract
 // (zero point) → Multiply (scale) → Reshape [N, K], the decompression chain of compressed weights
 // that the CPU plugin fuses into its MatMul (see ops/quant.cc lower_weight_dequantize).
+// DynamicQuantizeLSTM is an LSTM (ops/rnn.cc) whose int8 weights lstm_quantized_weights decompresses.
 #include <algorithm>
 #include <cstring>
 
@@ -190,6 +191,34 @@ void lower_matmul_nbits(NodeContext& c) {
 }
 
 }  // namespace
+
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi) {
+  const Tensor* w = c.const_input(wi);
+  if (!w || w->dims().size() != 3 || !w->data() || (w->dtype() != DataType::kInt8 && w->dtype() != DataType::kUint8))
+    c.unsupported("the quantized weights must be 3-D int8 / uint8 constants [dirs, in, 4 * hidden]");
+  const int64_t dirs = w->dims()[0], rows = w->dims()[1], cols = w->dims()[2];
+  if (w->nbytes() != static_cast<size_t>(dirs * rows * cols)) c.invalid("the weights hold " + std::to_string(w->nbytes()) + " bytes, not dirs * in * 4 * hidden");
+  // The int8 bytes transposed here to ONNX LSTM's [dirs, 4 * hidden, in] (a copy, one byte per
+  // weight), so that the IR has no Transpose behind the decompression.
+  std::vector<uint8_t> t(w->nbytes());
+  const uint8_t* src = w->data();
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t k = 0; k < cols; ++k) t[static_cast<size_t>((d * cols + k) * rows + i)] = src[(d * rows + i) * cols + k];
+  const ElemType qt = w->dtype() == DataType::kInt8 ? ElemType::kI8 : ElemType::kU8;
+  // Per direction [dirs] or per direction and gate column [dirs, 4 * hidden]: broadcast over `in`.
+  auto param = [&](size_t i) -> PortRef {
+    PortRef p = c.input_keep_precision(i);
+    Ints shape = c.input_rank(i) == 1 ? Ints{dirs, 1, 1} : Ints{dirs, cols, 1};
+    if (auto k = c.reshaped_constant(p, shape)) return *k;
+    return c.op("Reshape", "opset1", {p, c.const_i64(shape)}, {{"special_zero", "false"}});
+  };
+  PortRef y = c.convert(c.const_bytes(qt, {dirs, cols, rows}, std::move(t)), ElemType::kF32);
+  const Tensor* z = c.has_input(zi) ? c.const_input(zi) : nullptr;
+  bool zero = z && z->data() && std::all_of(z->data(), z->data() + z->nbytes(), [](uint8_t b) { return b == 0; });
+  if (c.has_input(zi) && !zero) y = bin(c, "Subtract", y, c.convert(param(zi), ElemType::kF32));
+  return bin(c, "Multiply", y, c.convert(param(si), ElemType::kF32));
+}
 
 void register_quant_contrib_ops(LowerRegistry& r) {
   const std::string ms = "com.microsoft";
