@@ -283,7 +283,15 @@ std::optional<PortRef> NodeContext::reshaped_constant(PortRef p, const Ints& dim
 
 PortRef NodeContext::convert(PortRef p, ElemType t) {
   if (type(p) == t) return p;
+  auto exact = g_.exact_converts_.find(p.layer);
+  if (exact != g_.exact_converts_.end() && p.port == 0) return convert(exact->second, t);
   return op("Convert", "opset1", {p}, {{"destination_type", elem_name(t)}}, t);
+}
+
+PortRef NodeContext::convert_exact(PortRef p, ElemType t) {
+  PortRef y = convert(p, t);
+  if (y.layer != p.layer) g_.exact_converts_[y.layer] = p;
+  return y;
 }
 
 PortRef NodeContext::convert_like(PortRef p, PortRef like) {
@@ -349,6 +357,7 @@ const LowerRegistry& lower_registry() {
     register_loss_ops(r);
     register_misc_ops(r);
     register_quant_ops(r);
+    register_quant_contrib_ops(r);
     register_signal_ops(r);
     register_ml_ops(r);
     register_training_ops(r);

@@ -86,6 +86,10 @@ class NodeContext {
   // and no shape constant reach the IR. nullopt when `p` is computed.
   std::optional<PortRef> reshaped_constant(PortRef p, const Ints& dims);
   PortRef convert(PortRef p, ElemType t);
+  // Convert of `p`, which holds whole numbers within t's range (a clamped Round): converting its
+  // result to another type later converts `p` itself, so a u8 Convert a consumer turns back
+  // into f32 (DynamicQuantizeLinear → ConvInteger) costs no layers.
+  PortRef convert_exact(PortRef p, ElemType t);
   // Convert `p` to the element type of `like` (ConvertLike).
   PortRef convert_like(PortRef p, PortRef like);
 
@@ -169,6 +173,7 @@ class GraphLowering {
   std::unordered_map<const Value*, PortRef> compressed_ports_;  // compressible Const (+Convert) per value
   std::unordered_map<const Value*, const Tensor*> constant_nodes_;  // outputs of Constant nodes
   std::unordered_map<std::string, int> names_;
+  std::unordered_map<int, PortRef> exact_converts_;  // Convert layer id → its input (convert_exact)
   std::vector<std::shared_ptr<Tensor>> owned_tensors_;  // values of Constant nodes built here
   std::unordered_map<const Graph*, std::unordered_map<const Value*, const Value*>> twins_;  // per graph, built on demand
 };
@@ -195,6 +200,7 @@ void register_rnn_ops(LowerRegistry& r);
 void register_loss_ops(LowerRegistry& r);
 void register_misc_ops(LowerRegistry& r);
 void register_quant_ops(LowerRegistry& r);
+void register_quant_contrib_ops(LowerRegistry& r);
 void register_signal_ops(LowerRegistry& r);
 void register_ml_ops(LowerRegistry& r);
 void register_training_ops(LowerRegistry& r);

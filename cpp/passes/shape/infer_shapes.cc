@@ -1278,6 +1278,67 @@ void scan_op(Ctx& c) {
     c.invalid("body has " + std::to_string(body.outputs().size()) + " outputs; the node has " + std::to_string(c.n.num_outputs()));
 }
 
+// Quantization ops, default domain and onnxruntime's com.microsoft: without their rules every
+// value after a QuantizeLinear or MatMulInteger loses its shape, and the OpenVINO lowerings
+// downstream fall back to run-time ShapeOf chains (QDQ MobileNetV2: 19 of them).
+void quantize_linear(Ctx& c) {
+  DataType t = c.has(2) ? c.type(2) : static_cast<DataType>(c.n.attr_int("output_dtype", 0));
+  c.set(0, t == DataType::kUndefined ? DataType::kUint8 : t, c.shape(0));
+}
+
+void dequantize_linear(Ctx& c) {
+  DataType t = static_cast<DataType>(c.n.attr_int("output_dtype", 0));
+  c.set(0, t == DataType::kUndefined ? c.type(1) : t, c.shape(0));
+}
+
+// MatMul of inputs 0 and 1 with output type `t`.
+void matmul_as(Ctx& c, DataType t) {
+  matmul(c);
+  if (!c.out.empty()) c.out[0].type = t;
+}
+
+// A convolution whose x, w (and bias) are inputs `x_w_b` of the node (QLinearConv, ConvInteger),
+// with output type `t`.
+void conv_on(Ctx& c, const std::vector<size_t>& x_w_b, DataType t) {
+  group_counts(c);
+  Ctx v = c;
+  v.in.clear();
+  for (size_t i : x_w_b) v.in.push_back(i < c.in.size() ? c.in[i] : std::nullopt);
+  window(v, true);
+  c.out = v.out;
+  if (!c.out.empty() && (c.out[0].shape || c.out[0].type != DataType::kUndefined)) c.out[0].type = t;
+}
+
+const std::map<std::string, Rule>& contrib_rules() {
+  static const std::map<std::string, Rule> kRules = [] {
+    std::map<std::string, Rule> r;
+    r["QuantizeLinear"] = quantize_linear;
+    r["DequantizeLinear"] = dequantize_linear;
+    // A [.., K] x B [K, N] → [.., N] as float (the scale's type).
+    r["DynamicQuantizeMatMul"] = r["MatMulIntegerToFloat"] = [](Ctx& c) { matmul_as(c, c.type(2)); };
+    // Inputs A, A scale, A zp, B, B scale, B zp, C scale, C zp: C has A's and B's broadcast shape.
+    r["QLinearAdd"] = r["QLinearMul"] = [](Ctx& c) {
+      check_broadcast(c, {c.shape(0), c.shape(3)}, "input shapes");
+      c.set(0, c.type(0), broadcast({c.shape(0), c.shape(3)}));
+    };
+    r["QLinearSigmoid"] = r["QLinearLeakyRelu"] = same_as_input;
+    r["QLinearGlobalAveragePool"] = [](Ctx& c) {
+      if (c.n.attr_int("channels_last", 0) == 0) global_pool(c);
+    };
+    // A [.., K] with B packed as [N, K/block, block/...]: [.., N] in A's type.
+    r["MatMulNBits"] = [](Ctx& c) {
+      auto a = c.shape(0);
+      int64_t n = c.n.attr_int("N", 0);
+      if (!a || a->empty() || n <= 0) return c.set(0, c.type(0), std::nullopt);
+      Dims out = *a;
+      out.back() = Dim::of(n);
+      c.set(0, c.type(0), out);
+    };
+    return r;
+  }();
+  return kRules;
+}
+
 const std::map<std::string, Rule>& rules() {
   static const std::map<std::string, Rule> kRules = [] {
     std::map<std::string, Rule> r;
@@ -1302,7 +1363,9 @@ const std::map<std::string, Rule>& rules() {
     r["GatherElements"] = gather_elements;
     r["Resize"] = resize;
     r["ConvTranspose"] = conv_transpose;
-    r["QLinearConv"] = r["ConvInteger"] = r["DeformConv"] = group_counts;
+    r["DeformConv"] = group_counts;
+    r["QLinearConv"] = [](Ctx& c) { conv_on(c, {0, 3, 8}, c.has(7) ? c.type(7) : DataType::kUint8); };
+    r["ConvInteger"] = [](Ctx& c) { conv_on(c, {0, 1}, DataType::kInt32); };
     r["OneHot"] = one_hot;
     r["Einsum"] = einsum;
     r["If"] = if_op;
@@ -1350,6 +1413,14 @@ const std::map<std::string, Rule>& rules() {
       if (q && v && q->size() == 4 && v->size() == 4) c.set(0, c.type(0), Dims{(*q)[0], (*q)[1], (*q)[2], (*v)[3]});
     };
     r["Range"] = range;
+    r["QuantizeLinear"] = quantize_linear;
+    r["DequantizeLinear"] = dequantize_linear;
+    r["DynamicQuantizeLinear"] = [](Ctx& c) {
+      c.set(0, DataType::kUint8, c.shape(0));
+      c.set(1, DataType::kFloat, Dims{});
+      c.set(2, DataType::kUint8, Dims{});
+    };
+    r["MatMulInteger"] = [](Ctx& c) { matmul_as(c, DataType::kInt32); };
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);
@@ -1419,9 +1490,10 @@ int64_t infer(Graph& g, const Model& m, ShapeValues& values, bool in_subgraph = 
     Node& n = *up;
     const size_t at = index++;
     for (Graph* sub : n.subgraphs()) changed += infer(*sub, m, values, true);
-    if (!n.domain().empty()) continue;
-    auto it = rules().find(n.op_type());
-    if (it == rules().end()) continue;
+    const auto& table = n.domain() == "com.microsoft" ? contrib_rules() : rules();
+    if (!n.domain().empty() && n.domain() != "com.microsoft") continue;
+    auto it = table.find(n.op_type());
+    if (it == table.end()) continue;
     Ctx c(n, m.opset_version(""), values, m.source_path, at);
     c.in_subgraph = in_subgraph;
     try {

@@ -108,7 +108,11 @@ void lower_conv_integer(NodeContext& c) {
   PortRef x = c.convert(c.input(0), ElemType::kF32);
   if (c.has_input(2)) x = binary(c, "Subtract", x, c.convert(c.input_keep_precision(2), ElemType::kF32));
   PortRef w = c.convert(c.input_keep_precision(1), ElemType::kF32);
-  if (c.has_input(3)) {
+  // A symmetric weight zero point (quantize_dynamic's int8 0) subtracts nothing; skipping it also
+  // keeps w's static shape, which grouped weights are reshaped by.
+  const Tensor* wz = c.has_input(3) ? c.const_input(3) : nullptr;
+  bool zero_wz = wz && wz->data() && std::all_of(wz->data(), wz->data() + wz->nbytes(), [](uint8_t v) { return v == 0; });
+  if (c.has_input(3) && !zero_wz) {
     PortRef zp = c.convert(c.input_keep_precision(3), ElemType::kF32);
     // A per-output-channel zero point [M] applies along the weights' first axis.
     if (c.input_rank(3).value_or(0) == 1) {

@@ -1,5 +1,6 @@
 // Matrix products: MatMul, MatMulInteger, Gemm, Einsum. OpenVINO's MatMul already follows
 // numpy semantics for 1-D operands and batch broadcasting, as ONNX MatMul does.
+#include <algorithm>
 #include <string>
 
 #include "io/openvino/ops/nn_common.h"
@@ -62,7 +63,10 @@ void lower_matmul_integer(NodeContext& c) {
     if (c.input_rank(2).value_or(0) == 1) zp = c.op("Unsqueeze", "opset1", {zp, c.const_i64({-1})});
     a = binary(c, "Subtract", a, zp);
   }
-  if (c.has_input(3)) b = binary(c, "Subtract", b, c.convert(c.input_keep_precision(3), ElemType::kI32));
+  // A symmetric weight zero point (quantize_dynamic's int8 0) subtracts nothing.
+  const Tensor* bz = c.has_input(3) ? c.const_input(3) : nullptr;
+  bool zero_bz = bz && bz->data() && std::all_of(bz->data(), bz->data() + bz->nbytes(), [](uint8_t v) { return v == 0; });
+  if (c.has_input(3) && !zero_bz) b = binary(c, "Subtract", b, c.convert(c.input_keep_precision(3), ElemType::kI32));
   c.set_output(0, matmul(c, a, b));
 }
 

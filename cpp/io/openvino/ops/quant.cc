@@ -14,11 +14,13 @@
 // Dequantization is Convert → Subtract → Multiply, the chain those transformations fold into
 // the int8 op before it.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 
 #include "io/openvino/lowering.h"
 #include "io/openvino/ops/nn_common.h"
+#include "io/openvino/ops/quant_common.h"
 #include "support/fp16.h"
 
 namespace irforge::ov {
@@ -158,7 +160,7 @@ PortRef quantize(NodeContext& c, PortRef x, PortRef s, std::optional<PortRef> zp
     }
     PortRef y = c.op("Round", "opset5", {bin(c, "Divide", x, s)}, {{"mode", "half_to_even"}});
     if (zp) y = bin(c, "Add", y, *zp);
-    return c.convert(clamp(c, y, range->first, range->second), out);
+    return c.convert_exact(clamp(c, y, range->first, range->second), out);
   }
   auto fmax = float_max(out);
   if (!fmax) c.unsupported(std::string("quantizing to ") + elem_name(out) + " is not supported");
@@ -184,7 +186,8 @@ ElemType quantized_type(NodeContext& c) {
 
 void lower_quantize_linear(NodeContext& c) {
   // x / scale is computed in the scale's type (ONNX), or in `precision` when given.
-  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  // com.microsoft's versions always had `axis`.
+  int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
   PortRef s = c.input_keep_precision(1);
   ElemType ct = c.type(s);
@@ -277,6 +280,54 @@ PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const st
   return PortRef{l.id, 0};
 }
 
+// Whether constant `t` holds only zeros (a symmetric zero point, whose Subtract is a no-op).
+bool all_zero(const Tensor* t) {
+  if (!t || !t->data()) return false;
+  const uint8_t* p = t->data();
+  return std::all_of(p, p + t->nbytes(), [](uint8_t b) { return b == 0; });
+}
+
+bool same_constant(const Tensor* a, const Tensor* b) {
+  return a && b && a->dtype() == b->dtype() && a->dims() == b->dims() && a->nbytes() == b->nbytes() && a->data() && b->data() &&
+         std::memcmp(a->data(), b->data(), a->nbytes()) == 0;
+}
+
+// QuantizeLinear → DequantizeLinear with the same constant scale and zero point (QDQ models from
+// onnxruntime's quantize_static) is one FakeQuantize whose input and output ranges are both
+// [(lo - zp) * s, (hi - zp) * s]: what ovc writes per pair and what the CPU plugin's
+// low-precision transformations run in int8. Lowering each node on its own gives
+// FakeQuantize → Convert → Convert → Subtract → Multiply. The QuantizeLinear's own layers are
+// pruned when nothing else reads them.
+bool lower_qdq_pair(NodeContext& c, int64_t axis, int64_t block) {
+  const Value* qv = c.node().input(0);
+  const Node* q = qv ? qv->producer() : nullptr;
+  if (block != 0 || !q || q->op_type() != "QuantizeLinear" || (!q->domain().empty() && q->domain() != "com.microsoft")) return false;
+  if (q->attr_int("block_size", 0) != 0 || q->attr("precision") || q->attr("output_dtype") || q->inputs().size() < 2) return false;
+  int64_t qaxis = q->domain().empty() && c.lowering().model().opset_version("") < 13 ? 1 : q->attr_int("axis", 1);
+  if (qaxis != axis) return false;
+  GraphLowering& g = c.lowering();
+  const Tensor* qz = q->inputs().size() > 2 && q->inputs()[2] ? g.constant_tensor(q->inputs()[2]) : nullptr;
+  const Tensor* dz = c.has_input(2) ? c.const_input(2) : nullptr;
+  if (!same_constant(g.constant_tensor(q->inputs()[1]), c.const_input(1)) || (qz || dz ? !same_constant(qz, dz) : false)) return false;
+  if ((q->inputs().size() > 2 && q->inputs()[2] && !qz) || (c.has_input(2) && !dz)) return false;
+  auto qt = dz ? from_onnx(dz->dtype()) : std::optional<ElemType>(ElemType::kU8);
+  auto range = qt ? int_range(*qt) : std::nullopt;
+  const Tensor* st = c.const_input(1);
+  if (!range || from_onnx(st->dtype()) != ElemType::kF32) return false;
+  PortRef x = g.port_of(q->inputs()[0]);
+  if (c.type(x) != ElemType::kF32) return false;
+  auto srank = c.input_rank(1);
+  if (!srank || *srank > 1) return false;
+  std::optional<Ints> shape = *srank == 0 ? Ints{} : per_axis_shape(c, static_cast<int64_t>(st->element_count()), axis);
+  if (!shape) return false;
+  auto fq = constant_range(c, 1, dz ? std::optional<size_t>(2) : std::nullopt, *shape, *range);
+  if (!fq) return false;
+  auto levels = static_cast<int64_t>(range->second - range->first + 1);
+  c.set_output(0, c.op("FakeQuantize", "opset1", {x, fq->first, fq->second, fq->first, fq->second},
+                       {{"levels", std::to_string(levels)}, {"auto_broadcast", "numpy"}}));
+  return true;
+}
+
 // Constant integer weights (what irforge.compress_weights and NNCF produce) become the chain the
 // CPU plugin runs compressed MatMul / Gather kernels on, as NNCF writes it (see OPENVINO_IR.md):
 //   Const q [.., D/B, B, ..] → Convert(ft) ─ Subtract(Const zp [.., D/B, 1, ..] → Convert(ft))
@@ -313,7 +364,7 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
   if (!st || (*st != ft && !(*st == ElemType::kF32 && ft == ElemType::kF16))) return false;
   const std::string base = c.node().inputs()[0]->name();
   PortRef y = c.convert(const_as(c, *x, qshape, base), ft);
-  if (z) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
+  if (z && !all_zero(z)) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
   PortRef scale = *st == ft ? const_as(c, *s, pshape, c.node().inputs()[1]->name()) : f16_const(c, *s, pshape, c.node().inputs()[1]->name());
   y = bin(c, "Multiply", y, scale);
   if (block > 0) y = c.op("Reshape", "opset1", {y, c.const_i64(x->dims())}, {{"special_zero", "false"}});
@@ -323,8 +374,10 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
 
 void lower_dequantize_linear(NodeContext& c) {
   // y = (x - zp) * scale in the output type (the scale's, or output_dtype).
-  int64_t axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  // com.microsoft's versions always had `axis`.
+  int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
+  if (lower_qdq_pair(c, axis, block)) return;
   if (const Tensor* st = c.const_input(1)) {
     std::optional<ElemType> out = from_onnx(st->dtype());
     if (auto t = c.attr_elem_type("output_dtype")) out = *t;
@@ -340,16 +393,55 @@ void lower_dequantize_linear(NodeContext& c) {
     }
   }
   PortRef y = c.convert(c.input_keep_precision(0), out);
-  if (c.has_input(2)) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
+  if (c.has_input(2) && !all_zero(c.const_input(2))) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
   c.set_output(0, bin(c, "Multiply", y, broadcastable(c, c.convert(s, out), 1, axis, block)));
 }
 
 void lower_dynamic_quantize_linear(NodeContext& c) {
+  auto [y, scale, zp] = dynamic_quantize(c, c.input(0));
+  c.set_output(0, c.convert_exact(y, ElemType::kU8));
+  c.set_output(1, scale);
+  c.set_output(2, c.convert_exact(zp, ElemType::kU8));
+}
+
+}  // namespace
+
+// (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi` (optional),
+// the pair broadcast along `axis` when 1-D.
+PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
+  auto along = [&](PortRef p, size_t i) {
+    if (c.input_rank(i).value_or(0) != 1) return p;
+    Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
+    target[0] = -1;
+    return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
+  };
+  PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
+  if (c.has_input(zi) && !all_zero(c.const_input(zi))) y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
+  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
+}
+
+// Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor;
+// without a zero point, to input 0's type with zero point 0, as onnxruntime's contrib ops do).
+void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi) {
+  PortRef s = c.convert(c.input_keep_precision(si), ElemType::kF32);
+  bool has_zp = c.has_input(zi);
+  ElemType out = has_zp ? c.type(c.input_keep_precision(zi)) : c.type(c.input_keep_precision(0));
+  if (!int_range(out)) c.unsupported(std::string("requantizing to ") + elem_name(out) + " is not supported");
+  std::optional<PortRef> zp;
+  if (has_zp) zp = c.convert(c.input_keep_precision(zi), ElemType::kF32);
+  auto zi_opt = has_zp ? std::optional<size_t>(zi) : std::nullopt;
+  c.set_output(0, quantize(c, y, s, zp, out, true, constant_range(c, si, zi_opt, Ints{}, *int_range(out))));
+}
+
+std::array<PortRef, 3> dynamic_quantize(NodeContext& c, PortRef x) {
   // scale = (max(x, 0) - min(x, 0)) / 255, zp = saturate(round(-min(x, 0) / scale)) (u8),
   // y = saturate(round(x / scale) + zp).
-  PortRef x = c.input(0);
   ElemType t = c.type(x);
-  PortRef axes = c.op("Range", "opset4",
+  // All axes: constant when the rank is known, else counted at run time.
+  auto rank = c.input_rank(0);
+  Ints all(static_cast<size_t>(rank.value_or(0)));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  PortRef axes = rank ? c.const_i64(all) : c.op("Range", "opset4",
                       {c.scalar_i64(0),
                        c.op("Squeeze", "opset1",
                             {c.op("ShapeOf", "opset3", {c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64)},
@@ -363,33 +455,12 @@ void lower_dynamic_quantize_linear(NodeContext& c) {
   PortRef scale = bin(c, "Divide", bin(c, "Subtract", hi, lo), c.scalar(t, 255.0));
   PortRef zp = c.op("Round", "opset5", {bin(c, "Divide", c.op("Negative", "opset1", {lo}), scale)}, {{"mode", "half_to_even"}});
   zp = clamp(c, zp, 0, 255);
-  c.set_output(0, quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt));
-  c.set_output(1, scale);
-  c.set_output(2, c.convert(zp, ElemType::kU8));
+  // quantize() without FakeQuantize ranges ends in Clamp → Convert(u8); its input is the value.
+  PortRef q = quantize(c, x, scale, zp, ElemType::kU8, true, std::nullopt);
+  return {c.graph().layers[static_cast<size_t>(q.layer)].inputs[0], scale, zp};
 }
 
-// (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi`, the pair
-// broadcast along `axis` when 1-D.
-PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
-  auto along = [&](PortRef p, size_t i) {
-    if (c.input_rank(i).value_or(0) != 1) return p;
-    Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
-    target[0] = -1;
-    return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
-  };
-  PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
-  y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
-  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
-}
-
-// Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor).
-void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi) {
-  PortRef s = c.convert(c.input_keep_precision(si), ElemType::kF32);
-  ElemType out = c.type(c.input_keep_precision(zi));
-  if (!int_range(out)) c.unsupported(std::string("requantizing to ") + elem_name(out) + " is not supported");
-  PortRef zp = c.convert(c.input_keep_precision(zi), ElemType::kF32);
-  c.set_output(0, quantize(c, y, s, zp, out, true, constant_range(c, si, zi, Ints{}, *int_range(out))));
-}
+namespace {
 
 void lower_qlinear_matmul(NodeContext& c) {
   // a: per tensor or per row ([M], axis -2); b: per tensor or per column ([N], the last axis).
@@ -438,6 +509,9 @@ void register_quant_ops(LowerRegistry& r) {
   r.add("DynamicQuantizeLinear", lower_dynamic_quantize_linear);
   r.add("QLinearMatMul", lower_qlinear_matmul);
   r.add("QLinearConv", lower_qlinear_conv);
+  // onnxruntime's own versions (quantize_static with use_qdq_contrib_ops): the same semantics.
+  r.add("QuantizeLinear", lower_quantize_linear, "com.microsoft");
+  r.add("DequantizeLinear", lower_dequantize_linear, "com.microsoft");
 }
 
 }  // namespace irforge::ov

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <limits>
 
+#include "io/openvino/ops/quant_common.h"
 #include "io/openvino/ops/subgraph.h"
 
 namespace irforge::ov {
@@ -296,6 +297,10 @@ void lower_recurrent(NodeContext& c, Cell cell) {
   rc.lens = c.has_input(4) ? c.input(4) : c.op("Broadcast", "opset3", {dim_1d(c, rc.x, 1), batch}, {{"mode", "numpy"}});
   rc.w = c.input(1);
   rc.r = c.input(2);
+  if (c.node().domain() == "com.microsoft") {  // DynamicQuantizeLSTM: int8 W, R (ops/quant_contrib.cc)
+    rc.w = lstm_quantized_weights(c, 1, 8, 9);
+    rc.r = lstm_quantized_weights(c, 2, 10, 11);
+  }
   if (c.has_input(3)) rc.b = c.input(3);
   if (cell == Cell::kLstm && c.has_input(7)) rc.p = c.input(7);
 
@@ -340,6 +345,7 @@ void register_rnn_ops(LowerRegistry& r) {
   r.add("RNN", [](NodeContext& c) { lower_recurrent(c, Cell::kRnn); });
   r.add("GRU", [](NodeContext& c) { lower_recurrent(c, Cell::kGru); });
   r.add("LSTM", [](NodeContext& c) { lower_recurrent(c, Cell::kLstm); });
+  r.add("DynamicQuantizeLSTM", [](NodeContext& c) { lower_recurrent(c, Cell::kLstm); }, "com.microsoft");
   r.add("CausalConvWithState", lower_causal_conv_with_state);
 }
 

@@ -1,0 +1,235 @@
+// onnxruntime's com.microsoft quantization ops, as its quantization tools write them, lowered to
+// OpenVINO: QLinearAdd, QLinearMul, QLinearSigmoid, QLinearGlobalAveragePool, QGemm (QOperator
+// format of quantize_static), MatMulIntegerToFloat, DynamicQuantizeMatMul (quantize_dynamic's
+// fused forms) and MatMulNBits (MatMulNBitsQuantizer's 4/8-bit blocked weights). Their ONNX
+// output keeps them as they are (onnxruntime runs them); QuantizeLinear / DequantizeLinear of
+// that domain are registered in ops/quant.cc.
+//
+// The QLinear ops are dequantize → float op → requantize (FakeQuantize to the output's constant
+// range + Convert), the form the CPU plugin's low-precision transformations run in int8.
+// MatMulNBits keeps its weights packed: a u4/u8 Const [N, blocks, block] → Convert → Subtract
+// (zero point) → Multiply (scale) → Reshape [N, K], the decompression chain of compressed weights
+// that the CPU plugin fuses into its MatMul (see ops/quant.cc lower_weight_dequantize).
+// DynamicQuantizeLSTM is an LSTM (ops/rnn.cc) whose int8 weights lstm_quantized_weights decompresses.
+#include <algorithm>
+#include <cstring>
+
+#include "io/openvino/ops/nn_common.h"
+#include "io/openvino/ops/quant_common.h"
+
+namespace irforge::ov {
+
+namespace {
+
+const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
+
+PortRef bin(NodeContext& c, const char* type, PortRef a, PortRef b) { return c.op(type, "opset1", {a, b}, kNumpy); }
+
+PortRef matmul(NodeContext& c, PortRef a, PortRef b, bool ta = false, bool tb = false) {
+  return c.op("MatMul", "opset1", {a, b}, {{"transpose_a", ta ? "true" : "false"}, {"transpose_b", tb ? "true" : "false"}});
+}
+
+int64_t rank_of(NodeContext& c, size_t i, const char* what) {
+  auto r = c.input_rank(i);
+  if (!r) c.unsupported(std::string(what) + " needs an input of known rank");
+  return *r;
+}
+
+// QLinearAdd / QLinearMul: A (0, 1, 2) and B (3, 4, 5) per tensor, C scale / zero point (6, 7).
+void lower_qlinear_binary(NodeContext& c, const char* op) {
+  PortRef a = dequantize_f32(c, 0, 1, 2, 0, 1);
+  PortRef b = dequantize_f32(c, 3, 4, 5, 0, 1);
+  set_requantized(c, bin(c, op, a, b), 6, 7);
+}
+
+// QLinearSigmoid: X (0, 1, 2) → Y scale / zero point (3, 4).
+void lower_qlinear_sigmoid(NodeContext& c) {
+  PortRef x = dequantize_f32(c, 0, 1, 2, 0, 1);
+  set_requantized(c, c.op("Sigmoid", "opset1", {x}), 3, 4);
+}
+
+// QLinearGlobalAveragePool: the mean over the spatial axes (after the channel axis, or before
+// it with channels_last=1), kept as size-1 axes.
+void lower_qlinear_global_average_pool(NodeContext& c) {
+  int64_t r = rank_of(c, 0, "QLinearGlobalAveragePool");
+  if (r < 3) c.invalid("input has rank " + std::to_string(r) + "; it needs a batch, a channel and at least one spatial axis");
+  bool last = c.attr_int("channels_last", 0) != 0;
+  Ints axes;
+  for (int64_t a = last ? 1 : 2; a < (last ? r - 1 : r); ++a) axes.push_back(a);
+  PortRef x = dequantize_f32(c, 0, 1, 2, 0, 1);
+  set_requantized(c, c.op("ReduceMean", "opset1", {x, c.const_i64(axes)}, {{"keep_dims", "true"}}), 3, 4);
+}
+
+// QGemm: alpha * (A' x B' + C * a_scale * b_scale), C an int32 bias (zero point 0, scale
+// alpha / beta * a_scale * b_scale per onnxruntime's schema, so beta cancels); B per tensor or
+// per output column. Requantized when Y's scale (input 7) is given, else float.
+void lower_qgemm(NodeContext& c) {
+  bool ta = c.attr_int("transA", 0) != 0, tb = c.attr_int("transB", 0) != 0;
+  if (rank_of(c, 0, "QGemm") != 2 || rank_of(c, 3, "QGemm") != 2) c.invalid("A and B must be 2-D");
+  PortRef a = dequantize_f32(c, 0, 1, 2, 0, 1);
+  PortRef b = dequantize_f32(c, 3, 4, 5, tb ? 0 : 1, 2);
+  PortRef y = matmul(c, a, b, ta, tb);
+  if (c.has_input(6)) {
+    PortRef bs = bin(c, "Multiply", c.convert(c.input_keep_precision(1), ElemType::kF32), c.convert(c.input_keep_precision(4), ElemType::kF32));
+    y = bin(c, "Add", y, bin(c, "Multiply", c.convert(c.input_keep_precision(6), ElemType::kF32), bs));
+  }
+  float alpha = c.attr_float("alpha", 1.f);
+  if (alpha != 1.f) y = bin(c, "Multiply", y, c.scalar(ElemType::kF32, alpha));
+  if (c.has_input(7))
+    set_requantized(c, y, 7, 8);
+  else
+    c.set_output(0, y);
+}
+
+// B (input `bi`, [K, N] or batched) dequantized with its scale `si` and zero point `zi`, both per
+// tensor or per column [N].
+PortRef dequantized_weights(NodeContext& c, size_t bi, size_t si, size_t zi) {
+  int64_t rb = rank_of(c, bi, "the weights");
+  return dequantize_f32(c, bi, si, zi, rb - 1, rb);
+}
+
+// MatMulIntegerToFloat: (A - a_zp) * a_scale x (B - b_zp) * b_scale + bias; inputs A, B,
+// a_scale, b_scale, a_zp, b_zp, bias.
+void lower_matmul_integer_to_float(NodeContext& c) {
+  PortRef a = dequantize_f32(c, 0, 2, 4, 0, 1);
+  PortRef y = matmul(c, a, dequantized_weights(c, 1, 3, 5));
+  if (c.has_input(6)) y = bin(c, "Add", y, c.input(6));
+  c.set_output(0, y);
+}
+
+// DynamicQuantizeMatMul: A quantized to u8 at run time as DynamicQuantizeLinear does (onnxruntime
+// computes the product on those values), times B (1) dequantized with b_scale (2) and b_zp (3),
+// plus bias (4).
+void lower_dynamic_quantize_matmul(NodeContext& c) {
+  auto [q, scale, zp] = dynamic_quantize(c, c.input(0));
+  PortRef a = bin(c, "Multiply", bin(c, "Subtract", q, zp), scale);
+  PortRef y = matmul(c, a, dequantized_weights(c, 1, 2, 3));
+  if (c.has_input(4)) y = bin(c, "Add", y, c.input(4));
+  c.set_output(0, y);
+}
+
+// A Const layer over the bytes of constant `src` read as element type `t` in `shape` (no copy).
+PortRef view_const(NodeContext& c, const Tensor& src, ElemType t, DataType dt, const Ints& shape) {
+  auto view = std::make_shared<Tensor>(src.name(), dt, shape);
+  view->set_view(src.storage(), src.storage_offset(), src.nbytes());
+  Layer& l = c.graph().add("Const", "opset1", c.lowering().unique_name(src.name()));
+  auto cd = std::make_shared<ConstData>();
+  cd->tensor = view;
+  cd->source_type = t;
+  cd->stored_type = t;
+  l.constant = cd;
+  l.data = {{"element_type", elem_name(t)}, {"shape", join_ints(shape)}};
+  OutPort port;
+  port.type = t;
+  port.shape = shape;
+  l.outputs.push_back(port);
+  return PortRef{l.id, 0};
+}
+
+// MatMulNBits: A [.., K] x dequantized B^T. B is uint8 [N, blocks, block * bits / 8] holding
+// `bits`-bit values low bits first (OpenVINO's u4 order); scales [N * blocks]; zero points
+// optional, packed like B per row ([N, ceil(blocks * bits / 8)]) or float [N * blocks], default
+// 2^(bits - 1). Only bits 4 and 8 without g_idx, and K a multiple of the block size.
+void lower_matmul_nbits(NodeContext& c) {
+  const int64_t K = c.attr_int("K", 0), N = c.attr_int("N", 0), bits = c.attr_int("bits", 4), block = c.attr_int("block_size", 0);
+  if (K <= 0 || N <= 0 || block < 16 || (block & (block - 1)) != 0)
+    c.invalid("K " + std::to_string(K) + ", N " + std::to_string(N) + " and block_size " + std::to_string(block) +
+              " must be positive, block_size a power of two of at least 16");
+  if (bits != 4 && bits != 8) c.unsupported("only 4- and 8-bit MatMulNBits weights are supported, not " + std::to_string(bits));
+  if (K % block != 0) c.unsupported("K " + std::to_string(K) + " must be a multiple of block_size " + std::to_string(block));
+  if (c.has_input(4)) c.unsupported("g_idx (act-order weights) is not supported");
+  const Tensor* b = c.const_input(1);
+  const Tensor* s = c.const_input(2);
+  if (!b || !s) c.unsupported("the weights and scales must be constants");
+  const int64_t blocks = K / block;
+  const uint64_t wbytes = static_cast<uint64_t>(N) * static_cast<uint64_t>(K) * static_cast<uint64_t>(bits) / 8;
+  if (b->dtype() != DataType::kUint8 || b->nbytes() != wbytes || !b->data())
+    c.invalid("B must be uint8 holding N * K * bits / 8 = " + std::to_string(wbytes) + " bytes, it has " + std::to_string(b->nbytes()));
+  if (s->element_count() != static_cast<uint64_t>(N * blocks))
+    c.invalid("scales must hold N * K / block_size = " + std::to_string(N * blocks) + " values, they hold " + std::to_string(s->element_count()));
+  const ElemType qt = bits == 4 ? ElemType::kU4 : ElemType::kU8;
+  const DataType qd = bits == 4 ? DataType::kUint4 : DataType::kUint8;
+  const Ints qshape = {N, blocks, block}, pshape = {N, blocks, 1};
+  PortRef w = c.convert(view_const(c, *b, qt, qd, qshape), ElemType::kF32);
+  const auto levels_mid = static_cast<double>(int64_t{1} << (bits - 1));
+  if (c.has_input(3)) {
+    const Tensor* z = c.const_input(3);
+    if (!z || !z->data()) c.unsupported("the zero points must be a constant");
+    if (z->dtype() == DataType::kUint8) {
+      // Packed per row of B: unpack to a dense [N, blocks] (small: one value per block).
+      const uint64_t row = (static_cast<uint64_t>(blocks) * static_cast<uint64_t>(bits) + 7) / 8;
+      if (z->nbytes() != row * static_cast<uint64_t>(N)) c.invalid("packed zero points must hold " + std::to_string(row * N) + " bytes");
+      std::vector<uint8_t> dense(static_cast<size_t>(N * blocks * bits / 8 + 1), 0);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < blocks; ++k) {
+          uint8_t v = bits == 8 ? z->data()[n * row + k] : static_cast<uint8_t>((z->data()[n * row + k / 2] >> (4 * (k % 2))) & 0xF);
+          size_t i = static_cast<size_t>(n * blocks + k);
+          if (bits == 8)
+            dense[i] = v;
+          else
+            dense[i / 2] |= static_cast<uint8_t>(v << (4 * (i % 2)));
+        }
+      dense.resize(static_cast<size_t>((N * blocks * bits + 7) / 8));
+      w = bin(c, "Subtract", w, c.convert(c.const_bytes(qt, pshape, std::move(dense)), ElemType::kF32));
+    } else {
+      auto zp = c.reshaped_constant(c.input_keep_precision(3), pshape);
+      if (!zp) c.unsupported("float zero points must be a constant");
+      w = bin(c, "Subtract", w, c.convert(*zp, ElemType::kF32));
+    }
+  } else {
+    w = bin(c, "Subtract", w, c.scalar(ElemType::kF32, levels_mid));
+  }
+  auto scale = c.reshaped_constant(c.input_keep_precision(2), pshape);
+  if (!scale) c.unsupported("the scales must be a constant");
+  w = bin(c, "Multiply", w, c.convert(*scale, ElemType::kF32));
+  w = c.op("Reshape", "opset1", {w, c.const_i64({N, K})}, {{"special_zero", "false"}});
+  PortRef a = c.input(0);
+  ElemType at = c.type(a);
+  PortRef y = matmul(c, a, c.convert(w, at), false, true);
+  if (c.has_input(5)) y = bin(c, "Add", y, c.input(5));
+  c.set_output(0, y);
+}
+
+}  // namespace
+
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi) {
+  const Tensor* w = c.const_input(wi);
+  if (!w || w->dims().size() != 3 || !w->data() || (w->dtype() != DataType::kInt8 && w->dtype() != DataType::kUint8))
+    c.unsupported("the quantized weights must be 3-D int8 / uint8 constants [dirs, in, 4 * hidden]");
+  const int64_t dirs = w->dims()[0], rows = w->dims()[1], cols = w->dims()[2];
+  if (w->nbytes() != static_cast<size_t>(dirs * rows * cols)) c.invalid("the weights hold " + std::to_string(w->nbytes()) + " bytes, not dirs * in * 4 * hidden");
+  // The int8 bytes transposed here to ONNX LSTM's [dirs, 4 * hidden, in] (a copy, one byte per
+  // weight), so that the IR has no Transpose behind the decompression.
+  std::vector<uint8_t> t(w->nbytes());
+  const uint8_t* src = w->data();
+  for (int64_t d = 0; d < dirs; ++d)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t k = 0; k < cols; ++k) t[static_cast<size_t>((d * cols + k) * rows + i)] = src[(d * rows + i) * cols + k];
+  const ElemType qt = w->dtype() == DataType::kInt8 ? ElemType::kI8 : ElemType::kU8;
+  // Per direction [dirs] or per direction and gate column [dirs, 4 * hidden]: broadcast over `in`.
+  auto param = [&](size_t i) -> PortRef {
+    PortRef p = c.input_keep_precision(i);
+    Ints shape = c.input_rank(i) == 1 ? Ints{dirs, 1, 1} : Ints{dirs, cols, 1};
+    if (auto k = c.reshaped_constant(p, shape)) return *k;
+    return c.op("Reshape", "opset1", {p, c.const_i64(shape)}, {{"special_zero", "false"}});
+  };
+  PortRef y = c.convert(c.const_bytes(qt, {dirs, cols, rows}, std::move(t)), ElemType::kF32);
+  const Tensor* z = c.has_input(zi) ? c.const_input(zi) : nullptr;
+  bool zero = z && z->data() && std::all_of(z->data(), z->data() + z->nbytes(), [](uint8_t b) { return b == 0; });
+  if (c.has_input(zi) && !zero) y = bin(c, "Subtract", y, c.convert(param(zi), ElemType::kF32));
+  return bin(c, "Multiply", y, c.convert(param(si), ElemType::kF32));
+}
+
+void register_quant_contrib_ops(LowerRegistry& r) {
+  const std::string ms = "com.microsoft";
+  r.add("QLinearAdd", [](NodeContext& c) { lower_qlinear_binary(c, "Add"); }, ms);
+  r.add("QLinearMul", [](NodeContext& c) { lower_qlinear_binary(c, "Multiply"); }, ms);
+  r.add("QLinearSigmoid", lower_qlinear_sigmoid, ms);
+  r.add("QLinearGlobalAveragePool", lower_qlinear_global_average_pool, ms);
+  r.add("QGemm", lower_qgemm, ms);
+  r.add("MatMulIntegerToFloat", lower_matmul_integer_to_float, ms);
+  r.add("DynamicQuantizeMatMul", lower_dynamic_quantize_matmul, ms);
+  r.add("MatMulNBits", lower_matmul_nbits, ms);
+}
+
+}  // namespace irforge::ov

@@ -1,0 +1,149 @@
+"""Models quantized by onnxruntime's own tools (issue 20, item 5): irforge converts them, its
+OpenVINO IR matches onnxruntime on the quantized model as closely as ovc's does, and has no more
+non-Const layers than ovc's IR of the same file.
+
+The models are made by the real tools (bench/wild_quant.py builds them): MobileNetV2 and
+ResNet-18 exported by torch.onnx.export, then quantize_static (QDQ and QOperator formats, random
+calibration data) or quantize_dynamic; a tiny transformers BERT quantize_dynamic'd; an LSTM
+quantize_dynamic'd (DynamicQuantizeLSTM); an MLP whose MatMuls MatMulNBitsQuantizer rewrites.
+Each is run on inputs of two shapes (batch / sequence dims are dynamic).
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import wild_quant  # noqa: E402
+
+# Quantized outputs differ from onnxruntime by whole quantization steps wherever a float value
+# lands near a rounding boundary; ovc's error on the same model is the yardstick, and this floor
+# covers the one-step flips that a different (equally valid) float evaluation order causes.
+FLOOR = 1e-3
+
+
+_RESULTS = {}
+
+
+def _compare(name, tmp_path):
+    """wild_quant.compare, once per model per session (the BERT tests share one conversion)."""
+    if name not in _RESULTS:
+        _RESULTS[name] = wild_quant.compare(name, str(tmp_path))
+    return _RESULTS[name]
+
+
+def _check(name, tmp_path, *, count_vs_ovc=True):
+    r = _compare(name, tmp_path)
+    if r["ovc_err"] is not None:  # where ovc fails, the caller states the bound
+        assert r["irforge_err"] <= max(r["ovc_err"], FLOOR), r
+    if count_vs_ovc:
+        assert r["ovc"] is not None, f"ovc no longer fails on {name}: compare layer counts"
+        assert r["irforge"] <= r["ovc"], (r["irforge_types"] - r["ovc_types"], r["ovc_types"] - r["irforge_types"])
+    return r
+
+
+def _onnx_output_runs(r, tmp_path):
+    """irforge's ONNX output keeps the contrib ops valid: onnxruntime runs it and agrees."""
+    import irforge
+
+    out = str(tmp_path / "irforge.onnx")
+    irforge.save_model(irforge.convert_model(r["path"]), out)
+    ops = {(n.domain, n.op_type) for n in onnx.load(out).graph.node}
+    for f in r["feeds"]:
+        ref = wild_quant.run_ort(r["path"], f)
+        got = wild_quant.run_ort(out, f)
+        for a, b in zip(ref, got):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * max(np.abs(a).max(), 1.0))
+    return ops
+
+
+@pytest.mark.slow
+def test_qdq_mobilenet_v2_is_fake_quantize_per_pair(tmp_path):
+    r = _check("mnv2_qdq", tmp_path)
+    # One FakeQuantize per QuantizeLinear → DequantizeLinear pair on activations; the weights stay
+    # int8 Consts with their Convert → Multiply (symmetric: no Subtract).
+    assert r["irforge_types"]["FakeQuantize"] == r["onnx"]["QuantizeLinear"]
+    assert r["irforge_types"]["Subtract"] == 0
+
+
+@pytest.mark.slow
+def test_qdq_resnet18(tmp_path):
+    r = _check("resnet18_qdq", tmp_path)
+    assert r["irforge_types"]["FakeQuantize"] == r["onnx"]["QuantizeLinear"]
+
+
+@pytest.mark.slow
+def test_qoperator_mobilenet_v2_converts_where_ovc_fails(tmp_path):
+    # QLinearConv, com.microsoft QLinearAdd / QLinearGlobalAveragePool / QGemm: ovc refuses the
+    # model (its QLinearConv and QLinearAdd conversions fail); irforge converts it and matches
+    # onnxruntime within the error ovc shows on the QDQ form of the same network.
+    r = _check("mnv2_qop", tmp_path, count_vs_ovc=False)
+    assert r["ovc"] is None, "ovc converts QOperator models now: compare layer counts"
+    assert r["onnx"]["com.microsoft::QLinearAdd"] > 0 and r["onnx"]["QLinearConv"] > 0
+    assert r["irforge_err"] <= 2e-2
+
+
+def test_qoperator_resnet18_and_its_onnx_output(tmp_path):
+    r = _check("resnet18_qop", tmp_path, count_vs_ovc=False)
+    assert r["irforge_err"] <= 2e-2
+    ops = _onnx_output_runs(r, tmp_path)
+    assert ("com.microsoft", "QLinearAdd") in ops and ("com.microsoft", "QLinearGlobalAveragePool") in ops
+
+
+@pytest.mark.slow
+def test_dynamic_mobilenet_v2(tmp_path):
+    # DynamicQuantizeLinear + ConvInteger per convolution, MatMulInteger for the classifier.
+    r = _check("mnv2_dynamic", tmp_path)
+    assert r["onnx"]["ConvInteger"] > 0
+
+
+@pytest.mark.slow
+def test_dynamic_bert_accuracy(tmp_path_factory):
+    r = _compare("bert_dynamic", tmp_path_factory.mktemp("bert"))
+    assert r["onnx"]["MatMulInteger"] > 0
+    assert r["irforge_err"] <= max(r["ovc_err"], FLOOR), r
+
+
+@pytest.mark.xfail(strict=True, reason="dynamically quantized tiny BERT: 337 layers vs ovc's 327 — the Shape/Gather/Unsqueeze/"
+                                       "Concat head-split targets and the attention fusion that fp32 BERT gets (97 vs 111) do not "
+                                       "fire behind MatMulInteger → Cast → Mul")
+@pytest.mark.slow
+def test_dynamic_bert_layers(tmp_path_factory):
+    _check("bert_dynamic", tmp_path_factory.mktemp("bert"))
+
+
+def test_matmul_nbits_mlp(tmp_path):
+    r = _check("mlp_nbits", tmp_path)
+    assert r["onnx"]["com.microsoft::MatMulNBits"] == 3
+    # The 4-bit weights stay packed in the IR: u4 Consts, decompressed in front of each MatMul.
+    import xml.etree.ElementTree as ET
+
+    consts = [l for l in ET.parse(r["irforge_xml"]).getroot().find("layers") if l.get("type") == "Const"]
+    u4 = [l for l in consts if l.find("data").get("element_type") == "u4"]
+    assert len(u4) >= 3
+    assert not any(l.find("data").get("element_type") == "f32" and int(l.find("data").get("size")) >= 64 * 16 * 4 for l in consts)
+    assert ("com.microsoft", "MatMulNBits") in _onnx_output_runs(r, tmp_path)
+
+
+def test_dynamic_quantize_lstm_converts(tmp_path):
+    # The issue's first failure: com.microsoft::DynamicQuantizeLSTM had no lowering.
+    r = _compare("lstm_dynamic", tmp_path)
+    assert r["onnx"]["com.microsoft::DynamicQuantizeLSTM"] == 1
+    assert r["irforge_err"] <= max(r["ovc_err"], FLOOR), r
+    assert r["irforge_types"]["LSTMSequence"] == 1
+    assert "i8" in {l.find("data").get("element_type") for l in _consts(r["irforge_xml"])}  # weights stay int8
+
+
+@pytest.mark.xfail(strict=True, reason="LSTM lowering (ops/rnn.cc, branch rnn's item 3) still reorders gates with Split/Concat and "
+                                       "transposes X/Y: 55 layers vs ovc's 37")
+def test_dynamic_quantize_lstm_layers(tmp_path):
+    _check("lstm_dynamic", tmp_path)
+
+
+def _consts(xml_path):
+    import xml.etree.ElementTree as ET
+
+    return [l for l in ET.parse(xml_path).getroot().find("layers") if l.get("type") == "Const"]
