@@ -74,7 +74,8 @@ def to_ir(folder, out_dir, compress_to_fp16=False):
 
 def compiled(xml):
     core = ov.Core()
-    return core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    # The fused stateful SDPA keeps its cache in u8 by default: f32 so that logits compare exactly.
+    return core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32"})
 
 
 def feeds(ids, mask, positions):
@@ -170,6 +171,22 @@ def test_fp16_ir_cosine_and_state_in_ir(checkpoints, tmp_path):
     first, second = run_prompt_then_step(req, ids, nxt)
     want = hf_logits(reference(folder), np.concatenate([ids, nxt], axis=1))
     assert cosine(first, want[:, :9]) >= 0.9999 and cosine(second, want[:, 9:]) >= 0.9999
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen3", "phi3"])
+def test_cpu_plugin_fuses_stateful_sdpa_and_rope(checkpoints, tmp_path, family):
+    # The KV cache (ReadValue -> Gather(beam_idx) -> Concat -> SDPA, Assign of the Concat) must
+    # become the CPU plugin's ScaledDotProductAttentionWithKVCache: an SDPA node reading beam_idx
+    # and both memory inputs itself, no cache Concat left; RoPE on q and k becomes RoPE nodes.
+    xml = to_ir(checkpoints[family], str(tmp_path / "ir"), compress_to_fp16=True)
+    ops = compiled(xml).get_runtime_model().get_ops()
+    kind = lambda op: op.get_rt_info()["layerType"].astype(str)  # noqa: E731
+    sdpa = [op for op in ops if kind(op) == "ScaledDotProductAttention"]
+    assert len(sdpa) == 2, [kind(op) for op in ops]
+    for op in sdpa:
+        sources = [kind(i.get_source_output().get_node()) for i in op.inputs()]
+        assert sources.count("MemoryInput") == 2 and "Input" in sources, sources  # past k/v and beam_idx
+    assert sum(kind(op) == "RoPE" for op in ops) == 4  # q and k of 2 layers
 
 
 def test_genai_greedy_generation_equals_transformers(checkpoints, tmp_path):
