@@ -3,12 +3,12 @@ without PyTorch or transformers: the graph is built from config.json through irf
 every weight is a view of the memory-mapped safetensors shards (cpp/io/safetensors).
 
 The result is what OpenVINO GenAI's LLMPipeline runs, shaped like optimum-intel's stateful export:
-inputs input_ids, attention_mask, position_ids, in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE).(int64 [batch, seq]) and beam_idx (int32 [batch]),
+inputs input_ids, attention_mask, position_ids (int64 [batch, seq]) and beam_idx (int32 [batch]),
 output logits (float32 [batch, seq, vocab]); the KV cache of each layer is a pair of variables
 (irforge::ReadValue / irforge::Assign) reordered by beam_idx (Gather on the batch axis) before
 use. Attention is ONNX Attention-23 (lowered to ScaledDotProductAttention), RMSNorm is
 RMSNormalization-23 (lowered to OpenVINO's RMS form), RoPE is the rotate-half form computed from
-position_ids, in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE).
+position_ids; all in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE).
 
 Families: Llama (rope scaling: default, linear, "llama3"), Mistral (sliding window), Qwen2
 (q/k/v biases), Qwen3 (q/k RMSNorm), Phi-3 (fused qkv and gate_up), Gemma 2 (scaled embedding,
@@ -224,7 +224,7 @@ def convert(folder: str):
 
     ids = b.input("input_ids", "int64", ["batch", "sequence"])
     mask = b.input("attention_mask", "int64", ["batch", "total_sequence"])
-    pos = b.input("position_ids, in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE)., "int64", ["batch", "sequence"])
+    pos = b.input("position_ids", "int64", ["batch", "sequence"])
     beam = b.input("beam_idx", "int32", ["batch"])
 
     zero, one = g.i64("zero", [0]), g.i64("one", [1])
@@ -253,7 +253,7 @@ def convert(folder: str):
             masks[window] = g.op("And", [keep, allowed])
         return masks[window]
 
-    # RoPE angles from position_ids, in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE). [b, 1, q, D] cos and sin (halves repeated, as HF computes).
+    # RoPE angles from position_ids: [b, 1, q, D] cos and sin (halves repeated, as HF computes).
     freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=1), g.i64("m1", [-1])]), g.f32("inv_freq", c.inv_freq)])
     emb = g.op("Concat", [freqs, freqs], axis=-1)
     cos = g.op("Unsqueeze", [g.op("Cos", [emb]), one])
