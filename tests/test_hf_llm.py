@@ -222,6 +222,20 @@ def test_half_precision_checkpoint_matches_its_upcast(tmp_path, dtype):
     assert rel_err(first, want[:, :8]) < 1e-4 and rel_err(second, want[:, 8:]) < 1e-4
 
 
+def test_bf16_checkpoint_gives_f16_weights_in_the_fp16_ir(tmp_path):
+    folder = make_checkpoint(str(tmp_path / "ckpt"), "llama", dtype=torch.bfloat16)
+    xml = to_ir(folder, str(tmp_path / "ir"), compress_to_fp16=True)
+    consts = [op for op in ov.Core().read_model(xml).get_ops() if op.get_type_name() == "Constant"]
+    types = {str(op.get_element_type()) for op in consts if op.get_output_partial_shape(0).is_static and op.get_output_shape(0) == [96, 64]}
+    assert types == {"<Type: 'float16'>"}, types  # the MLP weights
+    assert not [op for op in consts if str(op.get_element_type()) == "<Type: 'bfloat16'>"]
+    req = compiled(xml).create_infer_request()
+    ids = np.arange(3, 11, dtype=np.int64)[None]
+    first, second = run_prompt_then_step(req, ids, np.array([[50]], np.int64))
+    want = hf_logits(reference(folder), np.concatenate([ids, [[50]]], axis=1))
+    assert cosine(first, want[:, :8]) >= 0.9999 and cosine(second, want[:, 8:]) >= 0.9999
+
+
 def test_sharded_checkpoint_and_weights_are_mapped(tmp_path):
     folder = make_checkpoint(str(tmp_path / "ckpt"), "llama", max_shard_size="100KB")
     assert os.path.exists(os.path.join(folder, "model.safetensors.index.json"))
