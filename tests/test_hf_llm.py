@@ -40,6 +40,19 @@ def _configs():
         "gemma2": lambda: t.Gemma2Config(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=5.0,
                                          final_logit_softcapping=3.0),
         "mixtral": lambda: t.MixtralConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2),
+        # Sliding layers (window 4, local rope base) alternate with global ones (linear-scaled rope).
+        "gemma3": lambda: t.Gemma3TextConfig(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16,
+                                             layer_types=["sliding_attention", "full_attention"],
+                                             rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                                                              "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0}}),
+        "llama-yarn": lambda: t.LlamaConfig(**SMALL, rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                                                      "original_max_position_embeddings": 64}),
+        # Prompts of 5 and 11 tokens: short factors below 8 positions, long ones beyond.
+        "phi3-longrope": lambda: t.Phi3Config(**SMALL, pad_token_id=0, bos_token_id=1, eos_token_id=2, original_max_position_embeddings=8,
+                                              rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                               "original_max_position_embeddings": 8,
+                                                               "short_factor": [1.0 + 0.1 * i for i in range(8)],
+                                                               "long_factor": [2.0 + 0.5 * i for i in range(8)]}),
     }
 
 
@@ -173,7 +186,7 @@ def test_fp16_ir_cosine_and_state_in_ir(checkpoints, tmp_path):
     assert cosine(first, want[:, :9]) >= 0.9999 and cosine(second, want[:, 9:]) >= 0.9999
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen3", "phi3"])
+@pytest.mark.parametrize("family", ["llama", "qwen3", "phi3", "gemma3"])
 def test_cpu_plugin_fuses_stateful_sdpa_and_rope(checkpoints, tmp_path, family):
     # The KV cache (ReadValue -> Gather(beam_idx) -> Concat -> SDPA, Assign of the Concat) must
     # become the CPU plugin's ScaledDotProductAttentionWithKVCache: an SDPA node reading beam_idx
@@ -357,7 +370,8 @@ def test_index_naming_a_missing_tensor_or_a_path_outside(tmp_path):
     [
         ({"model_type": "gpt_bigcode"}, r"model_type 'gpt_bigcode' is not supported"),
         ({"hidden_act": "gelu"}, r"hidden_act='gelu' changes the model's math"),
-        ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'yarn' is not supported"),
+        ({"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'dynamic' is not supported"),
+        ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'yarn' needs original_max_position_embeddings"),
         ({"num_key_value_heads": 3}, r"not a multiple of num_key_value_heads=3"),
     ],
 )
