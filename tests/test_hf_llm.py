@@ -40,6 +40,19 @@ def _configs():
         "gemma2": lambda: t.Gemma2Config(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=5.0,
                                          final_logit_softcapping=3.0),
         "mixtral": lambda: t.MixtralConfig(**SMALL, num_local_experts=4, num_experts_per_tok=2),
+        # Sliding layers (window 4, local rope base) alternate with global ones (linear-scaled rope).
+        "gemma3": lambda: t.Gemma3TextConfig(**SMALL, head_dim=16, sliding_window=4, query_pre_attn_scalar=16,
+                                             layer_types=["sliding_attention", "full_attention"],
+                                             rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                                                              "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0}}),
+        "llama-yarn": lambda: t.LlamaConfig(**SMALL, rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                                                      "original_max_position_embeddings": 64}),
+        # Prompts of 5 and 11 tokens: short factors below 8 positions, long ones beyond.
+        "phi3-longrope": lambda: t.Phi3Config(**SMALL, pad_token_id=0, bos_token_id=1, eos_token_id=2, original_max_position_embeddings=8,
+                                              rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                               "original_max_position_embeddings": 8,
+                                                               "short_factor": [1.0 + 0.1 * i for i in range(8)],
+                                                               "long_factor": [2.0 + 0.5 * i for i in range(8)]}),
     }
 
 
@@ -74,7 +87,8 @@ def to_ir(folder, out_dir, compress_to_fp16=False):
 
 def compiled(xml):
     core = ov.Core()
-    return core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    # The fused stateful SDPA keeps its cache in u8 by default: f32 so that logits compare exactly.
+    return core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32"})
 
 
 def feeds(ids, mask, positions):
@@ -172,6 +186,22 @@ def test_fp16_ir_cosine_and_state_in_ir(checkpoints, tmp_path):
     assert cosine(first, want[:, :9]) >= 0.9999 and cosine(second, want[:, 9:]) >= 0.9999
 
 
+@pytest.mark.parametrize("family", ["llama", "qwen3", "phi3", "gemma3"])
+def test_cpu_plugin_fuses_stateful_sdpa_and_rope(checkpoints, tmp_path, family):
+    # The KV cache (ReadValue -> Gather(beam_idx) -> Concat -> SDPA, Assign of the Concat) must
+    # become the CPU plugin's ScaledDotProductAttentionWithKVCache: an SDPA node reading beam_idx
+    # and both memory inputs itself, no cache Concat left; RoPE on q and k becomes RoPE nodes.
+    xml = to_ir(checkpoints[family], str(tmp_path / "ir"), compress_to_fp16=True)
+    ops = compiled(xml).get_runtime_model().get_ops()
+    kind = lambda op: op.get_rt_info()["layerType"].astype(str)  # noqa: E731
+    sdpa = [op for op in ops if kind(op) == "ScaledDotProductAttention"]
+    assert len(sdpa) == 2, [kind(op) for op in ops]
+    for op in sdpa:
+        sources = [kind(i.get_source_output().get_node()) for i in op.inputs()]
+        assert sources.count("MemoryInput") == 2 and "Input" in sources, sources  # past k/v and beam_idx
+    assert sum(kind(op) == "RoPE" for op in ops) == 4  # q and k of 2 layers
+
+
 def test_genai_greedy_generation_equals_transformers(checkpoints, tmp_path):
     og = __import__("openvino_genai")
     folder = checkpoints["llama"]
@@ -203,6 +233,20 @@ def test_half_precision_checkpoint_matches_its_upcast(tmp_path, dtype):
     first, second = run_prompt_then_step(req, ids, np.array([[50]], np.int64))
     want = hf_logits(reference(folder), np.concatenate([ids, [[50]]], axis=1))  # weights upcast to f32
     assert rel_err(first, want[:, :8]) < 1e-4 and rel_err(second, want[:, 8:]) < 1e-4
+
+
+def test_bf16_checkpoint_gives_f16_weights_in_the_fp16_ir(tmp_path):
+    folder = make_checkpoint(str(tmp_path / "ckpt"), "llama", dtype=torch.bfloat16)
+    xml = to_ir(folder, str(tmp_path / "ir"), compress_to_fp16=True)
+    consts = [op for op in ov.Core().read_model(xml).get_ops() if op.get_type_name() == "Constant"]
+    types = {str(op.get_element_type()) for op in consts if op.get_output_partial_shape(0).is_static and op.get_output_shape(0) == [96, 64]}
+    assert types == {"<Type: 'float16'>"}, types  # the MLP weights
+    assert not [op for op in consts if str(op.get_element_type()) == "<Type: 'bfloat16'>"]
+    req = compiled(xml).create_infer_request()
+    ids = np.arange(3, 11, dtype=np.int64)[None]
+    first, second = run_prompt_then_step(req, ids, np.array([[50]], np.int64))
+    want = hf_logits(reference(folder), np.concatenate([ids, [[50]]], axis=1))
+    assert cosine(first, want[:, :8]) >= 0.9999 and cosine(second, want[:, 8:]) >= 0.9999
 
 
 def test_sharded_checkpoint_and_weights_are_mapped(tmp_path):
@@ -326,7 +370,8 @@ def test_index_naming_a_missing_tensor_or_a_path_outside(tmp_path):
     [
         ({"model_type": "gpt_bigcode"}, r"model_type 'gpt_bigcode' is not supported"),
         ({"hidden_act": "gelu"}, r"hidden_act='gelu' changes the model's math"),
-        ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'yarn' is not supported"),
+        ({"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'dynamic' is not supported"),
+        ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}}, r"rope type 'yarn' needs original_max_position_embeddings"),
         ({"num_key_value_heads": 3}, r"not a multiple of num_key_value_heads=3"),
     ],
 )

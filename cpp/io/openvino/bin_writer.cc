@@ -79,8 +79,8 @@ class BinWriter {
     uint64_t offset = offset_;
     ElemType stored = c.source_type;
     if (c.compress_to_f16) {
-      stored = write_f16(c, p, n) ? ElemType::kF16 : ElemType::kF32;
-      if (stored == ElemType::kF32) {
+      stored = write_f16(c, p, n) ? ElemType::kF16 : c.source_type;
+      if (stored != ElemType::kF16) {
         // Mostly out of f16 range: store the original values instead.
         if (ftruncate(fd_, static_cast<off_t>(offset)) != 0 || lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
           fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(errno));
@@ -184,13 +184,25 @@ class BinWriter {
   }
 
   // Returns false (data already written as f16) when ≥75% of the values are out of f16 range.
+  // The source is f32, or bf16 (widened to f32 a chunk at a time: bf16 is f32's upper half).
   bool write_f16(const ConstData& c, const uint8_t* p, size_t n) {
-    size_t count = n / 4;
+    const size_t esz = c.source_type == ElemType::kBf16 ? 2 : 4;
+    size_t count = n / esz;
     buffer_.resize(std::min(count, kChunkElems));
+    if (esz == 2) widened_.resize(std::min(count, kChunkElems));
     size_t out_of_range = 0;
     for (size_t i = 0; i < count; i += kChunkElems) {
       size_t len = std::min(kChunkElems, count - i);
       const float* src = reinterpret_cast<const float*>(p) + i;
+      if (esz == 2) {
+        for (size_t j = 0; j < len; ++j) {
+          uint16_t h;
+          std::memcpy(&h, p + (i + j) * 2, 2);
+          uint32_t bits = static_cast<uint32_t>(h) << 16;
+          std::memcpy(&widened_[j], &bits, 4);
+        }
+        src = widened_.data();
+      }
       // Convert the block on the pool; sub-chunk boundaries do not depend on the thread count.
       std::vector<size_t> partial(chunk_count(len, kParallelGrain));
       uint16_t* dst = buffer_.data();
@@ -199,8 +211,8 @@ class BinWriter {
       });
       for (size_t v : partial) out_of_range += v;
       write_raw(reinterpret_cast<const uint8_t*>(buffer_.data()), len * 2);
-      release(c, p + i * 4, len * 4);
-      advance(len * 4);
+      release(c, p + i * esz, len * esz);
+      advance(len * esz);
     }
     return out_of_range * 4 < count * 3;
   }
@@ -247,6 +259,7 @@ class BinWriter {
   uint64_t total_;
   uint64_t offset_ = 0, done_ = 0, reported_ = 0;
   std::vector<uint16_t> buffer_;
+  std::vector<float> widened_;  // a chunk of a bf16 source as f32
   std::map<std::tuple<int, bool, size_t, uint64_t>, std::vector<Written>> seen_;
   std::map<std::pair<const ComputedStorage*, size_t>, std::pair<uint64_t, bool>> computed_seen_;
   std::map<uint64_t, std::pair<uint64_t, ElemType>> computed_sizes_;  // offset -> (size, stored type) of a computed constant

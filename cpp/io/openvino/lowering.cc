@@ -458,6 +458,13 @@ const Value* GraphLowering::transposed_twin(const Value* v) {
   return it == built->second.end() ? nullptr : it->second;
 }
 
+PortRef GraphLowering::constant_bf16_as_f32(const Tensor& t, const std::string& name) {
+  widen_bf16_ = true;
+  PortRef p = constant(t, true, name);
+  widen_bf16_ = false;
+  return p;
+}
+
 PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::string& name) {
   auto type = from_onnx(t.dtype());
   if (!type || *type == ElemType::kString)
@@ -471,7 +478,8 @@ PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::s
     if (owned.get() == &t) c->tensor = owned;
   c->source_type = *type;
   c->stored_type = *type;
-  bool compress = compressible && options_.compress_to_fp16 && *type == ElemType::kF32 && t.element_count() > 0;
+  bool compress = compressible && options_.compress_to_fp16 && (*type == ElemType::kF32 || (widen_bf16_ && *type == ElemType::kBf16)) &&
+                  t.element_count() > 0;
   c->compress_to_f16 = compress;
   l.constant = c;
   l.data = {{"element_type", elem_name(compress ? ElemType::kF16 : *type)}, {"shape", join_ints(t.dims())}};

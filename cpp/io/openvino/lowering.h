@@ -152,6 +152,9 @@ class GraphLowering {
   void lower_nodes(const Graph& g);
   PortRef port_of(const Value* v);
   PortRef constant(const Tensor& t, bool compressible, const std::string& name);
+  // A bf16 constant read as f32 (a Cast of a bf16 weight): with compress_to_fp16 it is stored as
+  // f16 behind a decompression Convert to f32, like an f32 weight; else the plain bf16 Const.
+  PortRef constant_bf16_as_f32(const Tensor& t, const std::string& name);
   OvGraph& out() { return out_; }
   const Model& model() const { return model_; }
   const LowerOptions& options() const { return options_; }
@@ -175,6 +178,7 @@ class GraphLowering {
   std::unordered_map<std::string, int> names_;
   std::unordered_map<int, PortRef> exact_converts_;  // Convert layer id → its input (convert_exact)
   std::vector<std::shared_ptr<Tensor>> owned_tensors_;  // values of Constant nodes built here
+  bool widen_bf16_ = false;  // constant(): a bf16 tensor may be compressed (see constant_bf16_as_f32)
   std::unordered_map<const Graph*, std::unordered_map<const Value*, const Value*>> twins_;  // per graph, built on demand
 };
 

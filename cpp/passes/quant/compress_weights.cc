@@ -25,7 +25,10 @@ std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four
 
 // One compressed weight: its scales and zero points are computed on first demand (normally when
 // the writer reaches Q), and Q right after, while the weight's pages are still resident, so each
-// weight is read once per save and only one weight is resident at a time.
+// weight is read once per save and only one weight is resident at a time. The parameters are
+// dropped again once Q, the scales and the zero points have each been produced up to their last
+// byte: held for every weight until the end they grew with the model (~380 MiB at 7B, int4).
+// A later read computes them again.
 class QuantizedWeight final : public ComputedStorage {
  public:
   QuantizedWeight(std::shared_ptr<const Tensor> src, quant::Source type, Layout layout, Scheme scheme, std::string name)
@@ -36,27 +39,43 @@ class QuantizedWeight final : public ComputedStorage {
         scheme_(scheme),
         name_(std::move(name)) {}
 
+  // The parts that read the parameters: Q itself, the scales, the zero points (asym only).
+  enum Part : unsigned { kQ = 1, kScales = 2, kZeros = 4 };
+
   void produce(size_t offset, size_t n, uint8_t* out) const override {
-    const quant::Params& p = params();
+    std::shared_ptr<const quant::Params> p = params();
     const bool four = quant::bits(scheme_) == 4;
     auto begin = static_cast<int64_t>(four ? offset * 2 : offset);
     int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + n) * 2 : offset + n));
-    quant::quantize(src_->data(), type_, layout_, scheme_, p, begin, end, out);
+    quant::quantize(src_->data(), type_, layout_, scheme_, *p, begin, end, out);
     // The source range is consumed: hand its pages back (a later read maps them in again).
     if (src_->is_mapped()) {
       size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
       src_->storage()->mapping()->release(src_->data() + begin * esz, static_cast<size_t>(end - begin) * esz);
     }
+    if (offset + n >= size()) part_done(kQ);
   }
 
-  // Scales and zero points (computed once; throws naming the weight on NaN / Inf).
-  const quant::Params& params() const {
-    std::call_once(once_, [this] { params_ = quant::compute_params(src_->data(), type_, layout_, scheme_, name_); });
+  // Scales and zero points (computed when absent; throws naming the weight on NaN / Inf).
+  std::shared_ptr<const quant::Params> params() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!params_) params_ = std::make_shared<const quant::Params>(quant::compute_params(src_->data(), type_, layout_, scheme_, name_));
     return params_;
   }
 
+  // A part has been produced to its end; when all have, the parameters are released.
+  void part_done(Part part) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ |= part;
+    unsigned all = kQ | kScales | (quant::is_asym(scheme_) ? kZeros : 0u);
+    if ((done_ & all) == all) {
+      params_.reset();
+      done_ = 0;
+    }
+  }
+
   double relative_error() const {
-    quant::ErrorStats st = quant::measure_error(src_->data(), type_, layout_, scheme_, params());
+    quant::ErrorStats st = quant::measure_error(src_->data(), type_, layout_, scheme_, *params());
     if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data(), src_->nbytes());
     return st.relative();
   }
@@ -70,27 +89,37 @@ class QuantizedWeight final : public ComputedStorage {
   Layout layout_;
   Scheme scheme_;
   std::string name_;
-  mutable std::once_flag once_;
-  mutable quant::Params params_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const quant::Params> params_;
+  mutable unsigned done_ = 0;
 };
 
-// The bytes of a weight's scale or zero-point tensor, from its QuantizedWeight's parameters.
+// The bytes of a weight's scale or zero-point tensor, from its QuantizedWeight's parameters;
+// encoded on demand and dropped once produced to the end, like the parameters.
 class ParamBytes final : public ComputedStorage {
  public:
   ParamBytes(std::shared_ptr<const QuantizedWeight> q, bool zero, size_t size) : ComputedStorage(size), q_(std::move(q)), zero_(zero) {}
   void produce(size_t offset, size_t n, uint8_t* out) const override {
-    std::call_once(once_, [this] {
-      const quant::Params& p = q_->params();
-      bytes_ = zero_ ? encode_zero_points(p.zero, quant::bits(q_->scheme()) == 4) : encode_scales(p.scale, q_->source_dtype());
-    });
-    std::memcpy(out, bytes_.data() + offset, n);
+    std::shared_ptr<const std::vector<uint8_t>> bytes;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!bytes_) {
+        std::shared_ptr<const quant::Params> p = q_->params();
+        bytes_ = std::make_shared<const std::vector<uint8_t>>(zero_ ? encode_zero_points(p->zero, quant::bits(q_->scheme()) == 4)
+                                                                    : encode_scales(p->scale, q_->source_dtype()));
+      }
+      bytes = bytes_;
+      if (offset + n >= size()) bytes_.reset();
+    }
+    std::memcpy(out, bytes->data() + offset, n);
+    if (offset + n >= size()) q_->part_done(zero_ ? QuantizedWeight::kZeros : QuantizedWeight::kScales);
   }
 
  private:
   std::shared_ptr<const QuantizedWeight> q_;
   bool zero_;
-  mutable std::once_flag once_;
-  mutable std::vector<uint8_t> bytes_;
+  mutable std::mutex mu_;
+  mutable std::shared_ptr<const std::vector<uint8_t>> bytes_;
 };
 
 double relative_error(const QuantizedWeight& q) { return q.relative_error(); }

@@ -8,12 +8,13 @@ output logits (float32 [batch, seq, vocab]); the KV cache of each layer is a pai
 (irforge::ReadValue / irforge::Assign) reordered by beam_idx (Gather on the batch axis) before
 use. Attention is ONNX Attention-23 (lowered to ScaledDotProductAttention), RMSNorm is
 RMSNormalization-23 (lowered to OpenVINO's RMS form), RoPE is the rotate-half form computed from
-position_ids.
+position_ids; all in the forms the CPU plugin fuses (stateful SDPA with its KV cache, RoPE).
 
-Families: Llama (rope scaling: default, linear, "llama3"), Mistral (sliding window), Qwen2
+Families: Llama (rope scaling: default, linear, "llama3", yarn, longrope), Mistral (sliding window), Qwen2
 (q/k/v biases), Qwen3 (q/k RMSNorm), Phi-3 (fused qkv and gate_up), Gemma 2 (scaled embedding,
 (1 + w) norms around attention and MLP, GELU-tanh MLP, attention and final logit soft-capping,
-sliding-window layers alternating with full ones), Mixtral (mixture of experts: softmax router,
+sliding-window layers alternating with full ones), Gemma 3 text (Gemma 2's blocks with q/k
+norms, a rope per layer type: the local base frequency on sliding layers), Mixtral (mixture of experts: softmax router,
 top-k experts renormalized; every expert is computed and weighted, zero outside the top k). A model_type or a
 config field that would change the math in a way not built here is an UnsupportedError, never a
 silently different model.
@@ -30,7 +31,8 @@ import numpy as np
 
 from irforge.errors import InvalidModelError, ModelFileError, UnsupportedError
 
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "mixtral")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text", "mixtral")
+LAYER_TYPES = ("full_attention", "sliding_attention")
 
 # Config fields whose non-default value changes the math, per family, with the value built here.
 _MUST_BE = {
@@ -94,7 +96,7 @@ class _Config:
         if self.heads % self.kv_heads:
             raise InvalidModelError(f"{path}: num_attention_heads={self.heads} is not a multiple of num_key_value_heads={self.kv_heads}")
         self.eps = float(cfg.get("rms_norm_eps", 1e-6))
-        self.gemma = self.model_type == "gemma2"
+        self.gemma = self.model_type in ("gemma2", "gemma3_text")
         act = cfg.get("hidden_activation") or cfg.get("hidden_act")
         want = "gelu_pytorch_tanh" if self.gemma else "silu"
         if act != want:
@@ -105,7 +107,7 @@ class _Config:
         self.tied = bool(cfg.get("tie_word_embeddings", False))
         self.bias_qkv = bool(cfg.get("attention_bias", False)) or self.model_type == "qwen2"
         self.bias_o = bool(cfg.get("attention_bias", False)) and self.model_type != "qwen2"
-        self.qk_norm = self.model_type == "qwen3"
+        self.qk_norm = self.model_type in ("qwen3", "gemma3_text")
         self.experts = self._int("num_local_experts") if self.model_type == "mixtral" else 0
         self.top_k = self._int("num_experts_per_tok") if self.experts else 0
         if self.top_k > self.experts:
@@ -114,14 +116,18 @@ class _Config:
         layer_types = cfg.get("layer_types")
         if layer_types is not None and (len(layer_types) != self.layers or not set(layer_types) <= {"full_attention", "sliding_attention"}):
             raise UnsupportedError(f"{path}: layer_types {layer_types!r} is not a list of full_attention/sliding_attention per layer")
+        if layer_types is None and self.model_type == "gemma3_text":  # older configs: every n-th layer is global
+            n = self._int("sliding_window_pattern", 6)
+            layer_types = ["sliding_attention" if (i + 1) % n else "full_attention" for i in range(self.layers)]
         if layer_types is None:
             layer_types = ["sliding_attention" if self.model_type in ("mistral", "phi3", "mixtral") and window else "full_attention"] * self.layers
-        if "sliding_attention" in layer_types and self.model_type not in ("mistral", "phi3", "gemma2", "mixtral"):
+        if "sliding_attention" in layer_types and self.model_type not in ("mistral", "phi3", "gemma2", "gemma3_text", "mixtral"):
             raise UnsupportedError(f"{path}: sliding-window layers are not supported for {self.model_type}")
         if "sliding_attention" in layer_types and not window:
             raise InvalidModelError(f"{path}: sliding_attention layers without a sliding_window")
         # Per layer: the window (keys within `window` positions of the query), or None.
         self.windows = [int(window) if t == "sliding_attention" else None for t in layer_types]
+        self.layer_types = layer_types
         self._rope(cfg)
 
     def _int(self, key, default=None) -> int:
@@ -131,18 +137,35 @@ class _Config:
         return v
 
     def _rope(self, cfg):
-        # transformers 5 writes rope_parameters; older configs rope_theta + rope_scaling.
-        params = dict(cfg.get("rope_parameters") or {})
-        if not params:
-            params = dict(cfg.get("rope_scaling") or {})
-            params.setdefault("rope_theta", cfg.get("rope_theta", 10000.0))
+        """self.ropes: per layer type, (inv_freq, attention scaling, longrope's long inv_freq or
+        None, longrope's original_max_position_embeddings)."""
+        # transformers 5 writes rope_parameters (Gemma 3: one dict per layer type); older configs
+        # rope_theta + rope_scaling (Gemma 3: + rope_local_base_freq for the sliding layers).
+        params = cfg.get("rope_parameters") or {}
+        per_type = isinstance(params, dict) and params and set(params) <= set(LAYER_TYPES) and all(isinstance(v, dict) for v in params.values())
+        if not per_type:
+            if not params:
+                params = dict(cfg.get("rope_scaling") or {})
+                params.setdefault("rope_theta", cfg.get("rope_theta", 1e6 if self.model_type == "gemma3_text" else 10000.0))
+            if self.model_type == "gemma3_text":
+                params = {"full_attention": params, "sliding_attention": {"rope_type": "default", "rope_theta": cfg.get("rope_local_base_freq", 10000.0)}}
+            else:
+                params = {t: params for t in LAYER_TYPES}
+        self.ropes = {t: self._rope_of(dict(params[t]), cfg) for t in set(self.layer_types) if t in params}
+        missing = set(self.layer_types) - set(self.ropes)
+        if missing:
+            raise InvalidModelError(f"{self.path}: rope_parameters has no entry for layer type {sorted(missing)[0]!r}")
+
+    def _rope_of(self, params, cfg):
         kind = params.get("rope_type", params.get("type", "default"))
         theta = float(params.get("rope_theta", cfg.get("rope_theta", 10000.0)))
-        if params.get("partial_rotary_factor", 1.0) != 1.0:
-            raise UnsupportedError(f"{self.path}: partial_rotary_factor={params['partial_rotary_factor']} is not supported")
+        if params.get("partial_rotary_factor", cfg.get("partial_rotary_factor", 1.0)) != 1.0:
+            raise UnsupportedError(f"{self.path}: partial_rotary_factor={params.get('partial_rotary_factor', cfg.get('partial_rotary_factor'))} is not supported")
         d = self.head_dim
-        inv = 1.0 / (theta ** (np.arange(0, d, 2, dtype=np.int64).astype(np.float32) / d))
-        self.rope_scale = 1.0  # attention_scaling multiplies cos and sin
+        exponents = np.arange(0, d, 2, dtype=np.int64).astype(np.float32) / d
+        inv = 1.0 / (theta**exponents)
+        scale, long_inv, original = 1.0, None, None  # scale (attention_scaling) multiplies cos and sin
+        orig_max = params.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings"))
         if kind == "default":
             pass
         elif kind == "linear":
@@ -158,9 +181,49 @@ class _Config:
             smoothed = (1 - smooth) * scaled / factor + smooth * scaled
             medium = ~(wl < high_wl) & ~(wl > low_wl)
             inv = np.where(medium, smoothed, scaled).astype(np.float32)
+        elif kind == "yarn":
+            # transformers' _compute_yarn_parameters: a ramp between interpolated (/factor) and
+            # extrapolated frequencies over the dims whose rotations fall between beta_slow and beta_fast.
+            if orig_max is None:
+                raise InvalidModelError(f"{self.path}: rope type 'yarn' needs original_max_position_embeddings")
+            factor = params.get("factor") or cfg["max_position_embeddings"] / orig_max
+            factor = float(factor)
+            att = params.get("attention_factor")
+            mscale = lambda f, m=1.0: 1.0 if f <= 1 else 0.1 * m * math.log(f) + 1.0  # noqa: E731
+            if att is None:
+                m, m_all = params.get("mscale"), params.get("mscale_all_dim")
+                att = mscale(factor, m) / mscale(factor, m_all) if m and m_all else mscale(factor)
+            fast, slow = params.get("beta_fast") or 32, params.get("beta_slow") or 1
+            corr = lambda rot: d * math.log(orig_max / (rot * 2 * math.pi)) / (2 * math.log(theta))  # noqa: E731
+            lo, hi = corr(fast), corr(slow)
+            if params.get("truncate", True):
+                lo, hi = math.floor(lo), math.ceil(hi)
+            lo, hi = max(lo, 0), min(hi, d - 1)
+            if lo == hi:
+                hi += 0.001
+            ramp = np.clip((np.arange(d // 2, dtype=np.float32) - lo) / (hi - lo), 0, 1)
+            extrapolate = 1 - ramp
+            pos = (theta**exponents).astype(np.float32)
+            inv = (1.0 / (factor * pos)) * (1 - extrapolate) + (1.0 / pos) * extrapolate
+            scale = float(att)
+        elif kind == "longrope":
+            # Short factors while max(position_ids) + 1 <= original_max_position_embeddings, long ones
+            # beyond (transformers re-selects on every forward call; so does the graph).
+            if orig_max is None:
+                raise InvalidModelError(f"{self.path}: rope type 'longrope' needs original_max_position_embeddings")
+            short, long_ = (np.asarray(params[k], dtype=np.float32) for k in ("short_factor", "long_factor"))
+            if short.shape != (d // 2,) or long_.shape != (d // 2,):
+                raise InvalidModelError(f"{self.path}: longrope short_factor/long_factor must have head_dim/2 = {d // 2} values")
+            factor = params.get("factor") or cfg["max_position_embeddings"] / orig_max
+            att = params.get("attention_factor")
+            if att is None:
+                att = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(orig_max))
+            base = (theta**exponents).astype(np.float32)
+            inv, long_inv, original = 1.0 / (short * base), (1.0 / (long_ * base)).astype(np.float32), int(orig_max)
+            scale = float(att)
         else:
-            raise UnsupportedError(f"{self.path}: rope type {kind!r} is not supported (default, linear, llama3)")
-        self.inv_freq = np.asarray(inv, dtype=np.float32)
+            raise UnsupportedError(f"{self.path}: rope type {kind!r} is not supported (default, linear, llama3, yarn, longrope)")
+        return np.asarray(inv, dtype=np.float32), scale, long_inv, original
 
 
 class _Graph:
@@ -253,19 +316,40 @@ def convert(folder: str):
             masks[window] = g.op("And", [keep, allowed])
         return masks[window]
 
-    # RoPE angles from position_ids: [b, 1, q, D] cos and sin (halves repeated, as HF computes).
-    freqs = g.op("Mul", [g.op("Unsqueeze", [g.op("Cast", [pos], to=1), g.i64("m1", [-1])]), g.f32("inv_freq", c.inv_freq)])
-    emb = g.op("Concat", [freqs, freqs], axis=-1)
-    cos = g.op("Unsqueeze", [g.op("Cos", [emb]), one])
-    sin = g.op("Unsqueeze", [g.op("Sin", [emb]), one])
-    if c.rope_scale != 1.0:
-        cos, sin = g.op("Mul", [cos, g.f32("rope_scale", c.rope_scale)]), g.op("Mul", [sin, g.f32("rope_scale_", c.rope_scale)])
+    # RoPE angles from position_ids: [b, 1, q, D] cos and sin per layer type (halves repeated,
+    # as HF computes), times the rope's attention scaling.
+    pos_f = g.op("Unsqueeze", [g.op("Cast", [pos], to=1), g.i64("m1", [-1])])
+    angles = {}
+
+    def cos_sin(layer_type):
+        key = layer_type if len({(r[0].tobytes(), r[1], None if r[2] is None else r[2].tobytes()) for r in c.ropes.values()}) > 1 else "all"
+        if key in angles:
+            return angles[key]
+        inv, scale, long_inv, original = c.ropes[layer_type]
+        freq = g.f32(f"inv_freq_{key}", inv)
+        if long_inv is not None:  # longrope: long factors once max(position_ids) + 1 exceeds the original length
+            longest = g.op("ReduceMax", [pos], keepdims=0)
+            use_long = g.op("Greater", [longest, g.i64(f"rope_original_{key}", original - 1)])
+            freq = g.op("Where", [use_long, g.f32(f"long_inv_freq_{key}", long_inv), freq])
+        freqs = g.op("Mul", [pos_f, freq])
+        emb = g.op("Concat", [freqs, freqs], axis=-1)
+        cs = [g.op("Unsqueeze", [g.op(f, [emb]), one]) for f in ("Cos", "Sin")]
+        if scale != 1.0:
+            cs = [g.op("Mul", [x, g.f32(f"rope_scale_{key}_{i}", np.float32(scale))]) for i, x in enumerate(cs)]
+        angles[key] = tuple(cs)
+        return angles[key]
+
     half = D // 2
     split = g.i64("rope_split", [half, half])
 
-    def rope(x):
-        x1, x2 = b.node("Split", [x, split], outputs=2, axis=-1)
-        rotated = g.op("Concat", [g.op("Neg", [x2]), x1], axis=-1)
+    minus_one = g.f32("rope_minus_one", np.float32(-1.0))
+
+    def rope(x, layer_type):
+        cos, sin = cos_sin(layer_type)
+        # The form of OpenVINO's RoPE fusion (GPT-NeoX): split on axis 3 (not -1), the negation
+        # as a Multiply by -1, Concat on -1; x is [b, heads, q, D] behind the heads Transpose.
+        x1, x2 = b.node("Split", [x, split], outputs=2, axis=3)
+        rotated = g.op("Concat", [g.op("Mul", [x2, minus_one]), x1], axis=-1)
         return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rotated, sin])])
 
     heads_shape = lambda n: g.i64(f"heads_{n}", [0, 0, n, D])  # noqa: E731
@@ -322,8 +406,8 @@ def convert(folder: str):
             q = g.linear(x, f"{p}.self_attn.q_proj", Hq * D, H, c.bias_qkv)
             k = g.linear(x, f"{p}.self_attn.k_proj", Hkv * D, H, c.bias_qkv)
             v = g.linear(x, f"{p}.self_attn.v_proj", Hkv * D, H, c.bias_qkv)
-        q = rope(split_heads(q, Hq, f"{p}.self_attn.q_norm.weight" if c.qk_norm else None))
-        k = rope(split_heads(k, Hkv, f"{p}.self_attn.k_norm.weight" if c.qk_norm else None))
+        q = rope(split_heads(q, Hq, f"{p}.self_attn.q_norm.weight" if c.qk_norm else None), c.layer_types[i])
+        k = rope(split_heads(k, Hkv, f"{p}.self_attn.k_norm.weight" if c.qk_norm else None), c.layer_types[i])
         v = split_heads(v, Hkv)
         k, v = cached(k, i, "key"), cached(v, i, "value")
         attrs = dict(scale=float(c.scale))

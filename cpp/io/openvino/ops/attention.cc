@@ -117,6 +117,9 @@ void lower_attention(NodeContext& c) {
   else if (head) scale = c.scalar(t, 1.0 / std::sqrt(static_cast<double>(*head)));
   else scale = c.op("Divide", "opset1", {c.scalar(t, 1.0), c.op("Sqrt", "opset1", {c.convert(dim_of(c, q, 3), t)})}, kNumpy);
 
+  // Lengths are read from K before its heads are repeated: the CPU plugin's stateful SDPA fusion
+  // wants the repeat's Reshape to feed SDPA alone (a ShapeOf of the KV-cache Concat is allowed).
+  PortRef k_kv_heads = k;
   if (q_heads && kv_heads && q_heads != kv_heads && q_heads % kv_heads == 0 && !is3d) {
     // Static head counts: Unsqueeze → Broadcast → Reshape with constant shapes (the form the
     // CPU plugin's SDPA recognises for grouped-query attention).
@@ -156,7 +159,7 @@ void lower_attention(NodeContext& c) {
     if (mask_rank && *mask_rank < 1) c.unsupported("attn_mask must have at least one dimension (the kv length)");
     if (!same) {
       if (!mask_rank) c.unsupported("attn_mask needs a known rank to be padded to the kv length");
-      PortRef missing = sub(c, dim_of(c, k, 2, true), dim_of(c, m, -1, true));
+      PortRef missing = sub(c, dim_of(c, k_kv_heads, 2, true), dim_of(c, m, -1, true));
       PortRef pads_end = c.op("Concat", "opset1", {c.const_i64(Ints(*mask_rank - 1, 0)), missing}, {{"axis", "0"}});
       m = c.op("Pad", "opset12", {m, c.const_i64(Ints(*mask_rank, 0)), pads_end, boolean ? c.scalar(ElemType::kBoolean, 0) : c.scalar(c.type(m), -kInf)},
                {{"pad_mode", "constant"}});
@@ -178,7 +181,7 @@ void lower_attention(NodeContext& c) {
   bool native_causal = sdpa && causal && !has_past && !c.has_input(3);
   if ((causal && !native_causal) || window || nonpad) {
     // Query i (offset-aligned) and key j positions.
-    PortRef q_len = dim_of(c, q, 2), kv_len = dim_of(c, k, 2);
+    PortRef q_len = dim_of(c, q, 2), kv_len = dim_of(c, k_kv_heads, 2);
     PortRef i = c.op("Unsqueeze", "opset1", {c.op("Range", "opset4", {c.scalar_i64(0), q_len, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64), c.const_i64({1})});
     PortRef j = c.op("Range", "opset4", {c.scalar_i64(0), kv_len, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
     PortRef lens;

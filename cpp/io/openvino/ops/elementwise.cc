@@ -91,6 +91,12 @@ PortRef saturated_convert(NodeContext& c, PortRef x, ElemType to, bool saturate)
 void lower_cast(NodeContext& c) {
   auto to = from_onnx(static_cast<DataType>(c.attr_int("to", 1)));
   if (!to || *to == ElemType::kString) c.unsupported("cast to this element type is not available in OpenVINO");
+  // A bf16 weight widened to f32 (how LLM checkpoints are read): stored as f16 in an fp16 IR.
+  const Tensor* w = c.const_input(0);
+  if (w && w->dtype() == DataType::kBfloat16 && *to == ElemType::kF32 && c.lowering().options().compress_to_fp16) {
+    c.set_output(0, c.lowering().constant_bf16_as_f32(*w, c.node().inputs()[0]->name()));
+    return;
+  }
   c.set_output(0, saturated_convert(c, c.input(0), *to, c.attr_int("saturate", 1) != 0));
 }
 
