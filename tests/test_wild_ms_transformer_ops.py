@@ -1,0 +1,80 @@
+"""onnxruntime transformers-optimizer contrib ops (com.microsoft; issue 20 item 5, transformer
+family) lowered to OpenVINO: each op in a one-node model with symbolic batch and sequence dims,
+irforge's IR on the CPU plugin vs onnxruntime (which runs these ops), on two input shapes; the
+ONNX output keeps the op as it is.
+
+Not yet lowered (their models fail with a message naming the op): Attention,
+MultiHeadAttention, GroupQueryAttention, EmbedLayerNormalization, RotaryEmbedding.
+"""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import irforge
+from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
+
+C = 16
+
+
+def _model(op, inputs, consts, n_out=1, domain="com.microsoft", **attrs):
+    """`inputs`: names of [batch, seq, C] graph inputs; `consts`: name → array initializers."""
+    outs = [f"y{i}" for i in range(n_out)]
+    names = [n if n is not None else "" for n in inputs]
+    node = h.make_node(op, names, outs, domain=domain, **attrs)
+    graph_inputs = [h.make_tensor_value_info(n, T.FLOAT, ["b", "s", C]) for n in inputs if n and n not in consts]
+    inits = [onnx.numpy_helper.from_array(v.astype(np.float32), k) for k, v in consts.items()]
+    g = h.make_graph([node], "g", graph_inputs, [h.make_tensor_value_info(o, T.FLOAT, None) for o in outs], initializer=inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+def _vec(seed, scale=1.0, offset=0.0):
+    return np.random.default_rng(seed).standard_normal(C) * scale + offset
+
+
+CASES = {
+    "Gelu": (["x"], {}, 1, {}),
+    "BiasGelu": (["x", "bias"], {"bias": _vec(1)}, 1, {}),
+    "FastGelu": (["x", "bias"], {"bias": _vec(2)}, 1, {}),
+    "FastGelu-nobias": (["x"], {}, 1, {}),
+    "QuickGelu": (["x"], {}, 1, {"alpha": 1.5}),
+    "BiasAdd": (["x", "bias", "skip"], {"bias": _vec(3)}, 1, {}),
+    "SkipLayerNormalization": (["x", "skip", "gamma", "beta", "bias"], {"gamma": _vec(4, 0.1, 1.0), "beta": _vec(5), "bias": _vec(6)},
+                               4, {"epsilon": 1e-5}),
+    "SkipLayerNormalization-nobias": (["x", "skip", "gamma"], {"gamma": _vec(4, 0.1, 1.0)}, 1, {"epsilon": 1e-12}),
+    "SkipSimplifiedLayerNormalization": (["x", "skip", "gamma", "bias"], {"gamma": _vec(7, 0.1, 1.0), "bias": _vec(8)}, 1,
+                                         {"epsilon": 1e-6}),
+    # onnxruntime has this one in the default domain (where its optimizer writes it).
+    "SimplifiedLayerNormalization": (["x", "scale"], {"scale": _vec(9, 0.1, 1.0)}, 2, {"epsilon": 1e-6, "axis": -1, "domain": ""}),
+}
+
+
+def _reference(case, model, feeds, consts):
+    if case == "BiasAdd":  # onnxruntime has a CUDA kernel only
+        return [feeds["x"] + consts["bias"].astype(np.float32) + feeds["skip"]]
+    return run_onnxruntime(model.SerializeToString(), feeds)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_contrib_op_matches_onnxruntime(case, tmp_path):
+    inputs, consts, n_out, attrs = CASES[case]
+    model = _model(case.split("-")[0], inputs, consts, n_out, **attrs)
+    converted = irforge.convert_model(model)
+    for b, s in [(1, 3), (2, 7)]:
+        rng = np.random.default_rng(b * 10 + s)
+        feeds = {n: rng.standard_normal((b, s, C)).astype(np.float32) for n in inputs if n and n not in consts}
+        expected = _reference(case, model, feeds, consts)
+        actual = run_openvino(converted, feeds)
+        assert len(actual) == len(expected) and all(np.asarray(a).size for a in actual)
+        assert_outputs_close(expected, actual, rtol=1e-4, atol=1e-5)
+    # The ONNX output keeps the contrib op, and onnxruntime still runs it.
+    out = tmp_path / "m.onnx"
+    irforge.save_model(converted, str(out))
+    written = onnx.load(str(out))
+    assert [(n.op_type, n.domain) for n in written.graph.node] == [(n.op_type, n.domain) for n in model.graph.node]
+    if case != "BiasAdd":
+        assert_outputs_close(run_onnxruntime(str(out), feeds), expected, rtol=1e-6, atol=1e-7)
