@@ -195,3 +195,27 @@ def test_fp16_compression_keeps_the_reordered_weights_compressed(tmp_path):
     core = ov.Core()
     res = core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}).create_infer_request().infer(feeds)
     assert_outputs_close(expected, [res[o] for o in res], rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("shape,perm,axes,perm2", [
+    ([2, 1, 3, 4], [2, 1, 0, 3], [1], [1, 0, 2]),  # an RNN's Y layout, the direction axis squeezed, batch_first
+    ([1, 2, 1, 3], [0, 3, 1, 2], [0, 3], [1, 0]),  # several axes; the Transposes compose, not cancel
+    ([2, 3, 1, 4], [3, 0, 2, 1], [-2], [2, 0, 1]),  # a negative axis
+])
+def test_transpose_squeeze_transpose_compose(shape, perm, axes, perm2, tmp_path):
+    # The Squeeze lets the first Transpose sink below it, where it composes with the second.
+    nodes = [h.make_node("Relu", ["x"], ["r"]), h.make_node("Transpose", ["r"], ["t"], perm=perm),
+             h.make_node("Squeeze", ["t", "axes"], ["s"]), h.make_node("Transpose", ["s"], ["y"], perm=perm2)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, shape)], [h.make_tensor_value_info("y", T.FLOAT, None)],
+                     initializer=[onnx.numpy_helper.from_array(np.array(axes, np.int64), "axes")])
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    feeds = {"x": np.random.default_rng(0).standard_normal(shape).astype(np.float32)}
+    converted = irforge.convert_model(model)
+    expected = run_onnxruntime(model.SerializeToString(), feeds)
+    actual = run_openvino(converted, feeds)
+    assert actual[0].size and actual[0].shape == expected[0].shape
+    assert_outputs_close(expected, actual, rtol=1e-6, atol=1e-7)
+    xml = str(tmp_path / "m.xml")
+    irforge.save_model(converted, xml)
+    assert _layers(xml)["Transpose"] <= 1
