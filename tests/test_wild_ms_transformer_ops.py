@@ -3,8 +3,9 @@ family) lowered to OpenVINO: each op in a one-node model with symbolic batch and
 irforge's IR on the CPU plugin vs onnxruntime (which runs these ops), on two input shapes; the
 ONNX output keeps the op as it is.
 
-Not yet lowered (their models fail with a message naming the op): Attention,
-MultiHeadAttention, GroupQueryAttention, EmbedLayerNormalization, RotaryEmbedding.
+Attention (packed QKV, no past state) is checked with each mask_index form and unidirectional.
+Not yet lowered (their models fail with a message naming the op): MultiHeadAttention,
+GroupQueryAttention, EmbedLayerNormalization, RotaryEmbedding.
 """
 
 import numpy as np
@@ -78,3 +79,41 @@ def test_contrib_op_matches_onnxruntime(case, tmp_path):
     assert [(n.op_type, n.domain) for n in written.graph.node] == [(n.op_type, n.domain) for n in model.graph.node]
     if case != "BiasAdd":
         assert_outputs_close(run_onnxruntime(str(out), feeds), expected, rtol=1e-6, atol=1e-7)
+
+
+def _attention_model(mask_rank, unidirectional, heads=2, hidden=8, inp=6):
+    rng = np.random.default_rng(11)
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal((inp, 3 * hidden)).astype(np.float32) * 0.5, "w"),
+             onnx.numpy_helper.from_array(rng.standard_normal(3 * hidden).astype(np.float32) * 0.1, "bias")]
+    inputs = [h.make_tensor_value_info("x", T.FLOAT, ["b", "s", inp])]
+    names = ["x", "w", "bias"]
+    if mask_rank == 1:
+        inputs.append(h.make_tensor_value_info("mask", T.INT32, ["b"]))
+        names.append("mask")
+    elif mask_rank == 2:
+        inputs.append(h.make_tensor_value_info("mask", T.INT32, ["b", "s"]))
+        names.append("mask")
+    node = h.make_node("Attention", names, ["y"], domain="com.microsoft", num_heads=heads, unidirectional=unidirectional)
+    g = h.make_graph([node], "g", inputs, [h.make_tensor_value_info("y", T.FLOAT, None)], initializer=inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m, inp
+
+
+@pytest.mark.parametrize("mask_rank,unidirectional", [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1)])
+def test_attention_matches_onnxruntime(mask_rank, unidirectional):
+    model, inp = _attention_model(mask_rank, unidirectional)
+    converted = irforge.convert_model(model)
+    for b, s in [(1, 4), (2, 7)]:
+        rng = np.random.default_rng(b * 10 + s)
+        feeds = {"x": rng.standard_normal((b, s, inp)).astype(np.float32)}
+        if mask_rank == 1:
+            feeds["mask"] = np.array([s, s - 2][:b], np.int32)
+        elif mask_rank == 2:
+            mask = np.ones((b, s), np.int32)
+            mask[-1, s - 2:] = 0
+            feeds["mask"] = mask
+        expected = run_onnxruntime(model.SerializeToString(), feeds)
+        actual = run_openvino(converted, feeds)
+        assert actual[0].size and actual[0].shape == expected[0].shape
+        assert_outputs_close(expected, actual, rtol=1e-4, atol=1e-5)

@@ -3,7 +3,9 @@
 // QuickGelu), BiasAdd and the fused normalizations (SkipLayerNormalization,
 // SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization). Semantics from onnxruntime's
 // ContribOperators.md; each lowers to the OpenVINO ops the CPU plugin fuses (Gelu-7, MVN-6, the
-// RMS pattern of norm.cc). The ONNX writer keeps these nodes as they are.
+// RMS pattern of norm.cc), and Attention (BERT/GPT-2 self-attention with packed QKV weights, no
+// past state) to MatMul + ScaledDotProductAttention-13. The ONNX writer keeps these nodes as
+// they are.
 #include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
@@ -87,6 +89,82 @@ void lower_simplified_norm(NodeContext& c) {
   if (c.output_used(1)) c.set_output(1, r.inv_std);
 }
 
+// Attention(input [B,S,In], weights [In, Hq+Hk+Hv], bias?, mask_index?, past?, attention_bias?):
+// packed QKV projection, num_heads heads, softmax(Q Kᵀ · scale + mask) V; `unidirectional` is
+// causal. mask_index: [B] valid key counts (right padding), [B, T] or [B, S, T] raw 1/0 masks,
+// masked keys getting mask_filter_value. Past/present state is not lowered.
+void lower_attention(NodeContext& c) {
+  int64_t heads = c.attr_int("num_heads", 0);
+  if (heads <= 0) c.unsupported("num_heads must be positive");
+  if (c.has_input(4) || c.output_used(1)) c.unsupported("past/present key-value state is not supported");
+  if (c.has_input(6)) c.unsupported("past_sequence_length is not supported");
+  if (c.attr_int("do_rotary", 0) != 0) c.unsupported("do_rotary is not supported");
+  PortRef x = c.input(0);
+  ElemType t = c.type(x);
+  PortRef qkv = c.op("MatMul", "opset1", {x, c.input(1)}, {{"transpose_a", "false"}, {"transpose_b", "false"}});
+  qkv = plus_optional(c, qkv, 2);
+  Ints sizes = c.attr_ints("qkv_hidden_sizes");
+  std::vector<PortRef> parts;
+  if (sizes.empty()) {
+    parts = c.op_multi("Split", "opset1", {qkv, c.scalar_i64(-1)}, {{"num_splits", "3"}}, {t, t, t});
+  } else {
+    if (sizes.size() != 3 || sizes[0] != sizes[1] || sizes[0] % heads || sizes[2] % heads)
+      c.invalid("qkv_hidden_sizes must hold three sizes, Q's equal to K's, each a multiple of num_heads");
+    parts = c.op_multi("VariadicSplit", "opset1", {qkv, c.scalar_i64(-1), c.const_i64(sizes)}, {}, {t, t, t});
+  }
+  // [B, S, N·h] → [B, N, S, h]
+  auto split_heads = [&](PortRef p) {
+    return c.op("Transpose", "opset1", {reshape(c, p, Ints{0, 0, heads, -1}, true), c.const_i64({0, 2, 1, 3})});
+  };
+  PortRef q = split_heads(parts[0]), k = split_heads(parts[1]), v = split_heads(parts[2]);
+  PortRef scale;
+  if (c.has_attr("scale") && c.attr_float("scale", 0.f) != 0.f) {
+    scale = c.scalar(t, c.attr_float("scale", 1.f));
+  } else {
+    // 1/sqrt(head size), from Q's last dim.
+    PortRef h = c.convert(c.op("Gather", "opset8", {shape_of(c, q), c.scalar_i64(3), c.scalar_i64(0)}, {{"batch_dims", "0"}}), t);
+    scale = binary(c, "Divide", c.scalar(t, 1.0), c.op("Sqrt", "opset1", {h}));
+  }
+  PortRef bias;
+  double filter = c.attr_float("mask_filter_value", -10000.f);
+  if (c.has_input(3)) {
+    PortRef m = c.input(3);
+    auto rank = c.input_rank(3);
+    if (!rank || *rank < 1 || *rank > 3) c.unsupported("mask_index of rank 1, 2 or 3 (and known) is supported");
+    PortRef keep;  // 1 where a key may be attended
+    if (*rank == 1) {
+      PortRef keys = c.op("Gather", "opset8", {shape_of(c, k), c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+      PortRef j = c.op("Range", "opset4", {c.scalar_i64(0), keys, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+      PortRef ends = reshape(c, c.convert(m, ElemType::kI64), Ints{-1, 1});
+      keep = c.convert(c.op("Less", "opset1", {j, ends}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean), t);  // [B, T]
+    } else {
+      keep = c.convert(m, t);
+    }
+    bias = binary(c, "Multiply", binary(c, "Subtract", c.scalar(t, 1.0), keep), c.scalar(t, filter));
+    // [B, T] → [B, 1, 1, T]; [B, S, T] → [B, 1, S, T]
+    bias = c.op("Unsqueeze", "opset1", {bias, c.const_i64(*rank == 3 ? Ints{1} : Ints{1, 2})});
+  }
+  if (c.has_input(5)) bias = bias.valid() ? binary(c, "Add", bias, c.input(5)) : c.input(5);
+  bool causal = c.attr_int("unidirectional", 0) != 0;
+  if (causal && bias.valid()) {
+    // OpenVINO's causal flag ignores an explicit mask: add the causal one to it.
+    PortRef shape_k = shape_of(c, k);
+    PortRef rows = c.op("Gather", "opset8", {shape_of(c, q), c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+    PortRef cols = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+    PortRef i = reshape(c, c.op("Range", "opset4", {c.scalar_i64(0), rows, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64), Ints{-1, 1});
+    PortRef j = c.op("Range", "opset4", {c.scalar_i64(0), cols, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+    // Query i sits at key position i + (T - S) (past keys first).
+    PortRef offset = binary(c, "Subtract", cols, rows);
+    PortRef later = c.op("Greater", "opset1", {j, binary(c, "Add", i, offset)}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+    bias = binary(c, "Add", bias, binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter)));
+    causal = false;
+  }
+  PortRef mask = bias.valid() ? bias : c.scalar(t, 0);
+  PortRef y = c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", causal ? "true" : "false"}});
+  y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
+  c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
+}
+
 }  // namespace
 
 void register_ms_transformer_ops(LowerRegistry& r) {
@@ -95,6 +173,7 @@ void register_ms_transformer_ops(LowerRegistry& r) {
   r.add("FastGelu", lower_fast_gelu, kMs);
   r.add("QuickGelu", lower_quick_gelu, kMs);
   r.add("BiasAdd", lower_bias_add, kMs);
+  r.add("Attention", lower_attention, kMs);
   r.add("SkipLayerNormalization", [](NodeContext& c) { lower_skip_norm(c, false); }, kMs);
   r.add("SkipSimplifiedLayerNormalization", [](NodeContext& c) { lower_skip_norm(c, true); }, kMs);
   r.add("SimplifiedLayerNormalization", lower_simplified_norm, kMs);
