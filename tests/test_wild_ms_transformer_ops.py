@@ -3,9 +3,9 @@ family) lowered to OpenVINO: each op in a one-node model with symbolic batch and
 irforge's IR on the CPU plugin vs onnxruntime (which runs these ops), on two input shapes; the
 ONNX output keeps the op as it is.
 
-Attention (packed QKV, no past state) is checked with each mask_index form and unidirectional.
-Not yet lowered (their models fail with a message naming the op): MultiHeadAttention,
-GroupQueryAttention, EmbedLayerNormalization, RotaryEmbedding.
+Attention (packed QKV, no past state) is checked with each mask_index form and unidirectional,
+EmbedLayerNormalization with and without segments and mask. Not yet lowered (their models fail
+with a message naming the op): MultiHeadAttention, GroupQueryAttention, RotaryEmbedding.
 """
 
 import numpy as np
@@ -116,4 +116,33 @@ def test_attention_matches_onnxruntime(mask_rank, unidirectional):
         expected = run_onnxruntime(model.SerializeToString(), feeds)
         actual = run_openvino(converted, feeds)
         assert actual[0].size and actual[0].shape == expected[0].shape
+        assert_outputs_close(expected, actual, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_segments,with_mask", [(True, True), (False, False)])
+def test_embed_layer_normalization_matches_onnxruntime(with_segments, with_mask):
+    rng = np.random.default_rng(5)
+    vocab, positions, hidden = 30, 16, 8
+    inits = {"word": rng.standard_normal((vocab, hidden)), "pos": rng.standard_normal((positions, hidden)),
+             "seg": rng.standard_normal((2, hidden)), "gamma": rng.standard_normal(hidden) * 0.1 + 1, "beta": rng.standard_normal(hidden)}
+    names = ["ids", "segments" if with_segments else "", "word", "pos", "seg" if with_segments else "", "gamma", "beta",
+             "mask" if with_mask else ""]
+    inputs = [h.make_tensor_value_info(n, T.INT32, ["b", "s"]) for n in ("ids", "segments", "mask") if n in names]
+    node = h.make_node("EmbedLayerNormalization", names, ["y", "mask_index"], domain="com.microsoft", epsilon=1e-12)
+    g = h.make_graph([node], "g", inputs, [h.make_tensor_value_info("y", T.FLOAT, None), h.make_tensor_value_info("mask_index", T.INT32, None)],
+                     initializer=[onnx.numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items() if k in names])
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    converted = irforge.convert_model(model)
+    for b, s in [(1, 5), (2, 9)]:
+        feeds = {"ids": rng.integers(0, vocab, (b, s)).astype(np.int32)}
+        if with_segments:
+            feeds["segments"] = rng.integers(0, 2, (b, s)).astype(np.int32)
+        if with_mask:
+            mask = np.ones((b, s), np.int32)
+            mask[-1, s - 3:] = 0
+            feeds["mask"] = mask
+        expected = run_onnxruntime(model.SerializeToString(), feeds)
+        actual = run_openvino(converted, feeds)
+        assert len(actual) == 2 and actual[0].size
         assert_outputs_close(expected, actual, rtol=1e-4, atol=1e-5)

@@ -4,7 +4,7 @@
 // SkipSimplifiedLayerNormalization, SimplifiedLayerNormalization). Semantics from onnxruntime's
 // ContribOperators.md; each lowers to the OpenVINO ops the CPU plugin fuses (Gelu-7, MVN-6, the
 // RMS pattern of norm.cc), and Attention (BERT/GPT-2 self-attention with packed QKV weights, no
-// past state) to MatMul + ScaledDotProductAttention-13. The ONNX writer keeps these nodes as
+// past state) to MatMul + ScaledDotProductAttention-13, EmbedLayerNormalization to Gathers + MVN. The ONNX writer keeps these nodes as
 // they are.
 #include "io/openvino/ops/nn_common.h"
 
@@ -165,6 +165,44 @@ void lower_attention(NodeContext& c) {
   c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
 }
 
+// EmbedLayerNormalization(input_ids, segment_ids?, word_embedding, position_embedding,
+// segment_embedding?, gamma, beta, mask?, position_ids?) → (output, mask_index?, embedding_sum?):
+// LayerNormalization of word[ids] + position[position_ids or 0..S-1] (+ segment[segment_ids]);
+// mask_index counts each row's non-zero mask entries (zeros without a mask).
+void lower_embed_layer_norm(NodeContext& c) {
+  auto gather = [&](PortRef table, PortRef ids) {
+    return c.op("Gather", "opset8", {table, c.convert(ids, ElemType::kI64), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+  };
+  PortRef ids = c.input(0);
+  PortRef sum = gather(c.input(2), ids);
+  PortRef positions;
+  if (c.has_input(8)) {
+    positions = c.input(8);
+  } else {
+    PortRef seq = c.op("Gather", "opset8", {shape_of(c, ids), c.scalar_i64(1), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+    positions = c.op("Range", "opset4", {c.scalar_i64(0), seq, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
+  }
+  sum = binary(c, "Add", sum, gather(c.input(3), positions));  // [S, H] or [B|1, S, H] broadcasts
+  if (c.has_input(1) && c.has_input(4)) sum = binary(c, "Add", sum, gather(c.input(4), c.input(1)));
+  double eps = c.attr_float("epsilon", 1e-12f);
+  PortRef axes = c.const_i64({-1});
+  PortRef y = c.op("MVN", "opset6", {sum, axes}, {{"eps", fmt_float(eps)}, {"normalize_variance", "true"}, {"eps_mode", "INSIDE_SQRT"}});
+  c.set_output(0, binary(c, "Add", binary(c, "Multiply", y, c.input(5)), c.input(6)));
+  if (c.output_used(1)) {
+    PortRef count;
+    if (c.has_input(7)) {
+      PortRef set = c.op("NotEqual", "opset1", {c.input(7), c.convert(c.scalar_i64(0), c.type(c.input(7)))}, {{"auto_broadcast", "numpy"}},
+                         ElemType::kBoolean);
+      count = reduce(c, "ReduceSum", c.convert(set, ElemType::kI32), c.const_i64({1}), false);
+    } else {
+      PortRef batch = c.op("Gather", "opset8", {shape_of(c, ids), c.const_i64({0}), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+      count = c.op("Broadcast", "opset3", {c.const_i32({0}, Ints{}), batch}, {{"mode", "numpy"}});
+    }
+    c.set_output(1, count);
+  }
+  if (c.output_used(2)) c.set_output(2, sum);
+}
+
 }  // namespace
 
 void register_ms_transformer_ops(LowerRegistry& r) {
@@ -174,6 +212,7 @@ void register_ms_transformer_ops(LowerRegistry& r) {
   r.add("QuickGelu", lower_quick_gelu, kMs);
   r.add("BiasAdd", lower_bias_add, kMs);
   r.add("Attention", lower_attention, kMs);
+  r.add("EmbedLayerNormalization", lower_embed_layer_norm, kMs);
   r.add("SkipLayerNormalization", [](NodeContext& c) { lower_skip_norm(c, false); }, kMs);
   r.add("SkipSimplifiedLayerNormalization", [](NodeContext& c) { lower_skip_norm(c, true); }, kMs);
   r.add("SimplifiedLayerNormalization", lower_simplified_norm, kMs);
