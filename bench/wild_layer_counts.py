@@ -4,6 +4,9 @@ IR vs ovc's.
     /work/venv/bin/python bench/wild_layer_counts.py [--models bert,vit,gpt2] [--layers N] [--details]
     /work/venv/bin/python bench/wild_layer_counts.py --models lstm1,lstm2bi_bf_h0,gru2_bf,rnn2bi_h0,lstm2bi_bf_dynamo
 
+`--ort-optimize` passes the transformer exports through onnxruntime.transformers.optimizer
+(contrib Attention, SkipLayerNormalization, EmbedLayerNormalization, FastGelu/BiasGelu) first.
+
 RNN models (`lstm|gru|rnn` + layers, `bi` bidirectional, `_bf` batch_first, `_h0` initial states
 as inputs, `_dynamo` the dynamo exporter): nn.LSTM/GRU/RNN(8 → 16), dynamic batch and sequence.
 
@@ -157,12 +160,22 @@ def main():
     ap.add_argument("--layers", type=int, default=0, help="hidden layers (0 = the config's default, 12)")
     ap.add_argument("--transform", default="default", help="irforge pipeline")
     ap.add_argument("--details", action="store_true", help="per-type counts where they differ")
+    ap.add_argument("--ort-optimize", action="store_true",
+                    help="pass bert/gpt2 exports through onnxruntime.transformers.optimizer first (com.microsoft ops)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path = os.path.join(tmp, f"{name}.onnx")
             all_feeds = export(name, path, args.layers)
+            if args.ort_optimize:
+                from onnxruntime.transformers.optimizer import optimize_model
+
+                cfg = {"bert": (12, 768), "gpt2": (12, 768), "vit": (12, 768)}[name]
+                opt = optimize_model(path, model_type="vit" if name == "vit" else name, num_heads=cfg[0], hidden_size=cfg[1])
+                ops = collections.Counter(n.op_type for n in opt.model.graph.node if n.domain == "com.microsoft")
+                print(f"{name} after onnxruntime's optimizer: {dict(ops)}", file=sys.stderr)
+                opt.save_model_to_file(path)
             sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             refs = [sess.run(None, f) for f in all_feeds]
             ovc_xml = os.path.join(tmp, f"{name}_ovc.xml")
