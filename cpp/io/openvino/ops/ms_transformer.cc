@@ -20,12 +20,27 @@ PortRef gelu(NodeContext& c, PortRef x, bool tanh) {
   return c.op("Gelu", "opset7", {x}, {{"approximation_mode", tanh ? "TANH" : "ERF"}});
 }
 
-// Input i added to x when present (an optional bias).
-PortRef plus_optional(NodeContext& c, PortRef x, size_t i) { return c.has_input(i) ? binary(c, "Add", x, c.input(i)) : x; }
+// Whether input i is a constant whose every value is `v` (fresh-init models' zero biases and
+// unit scales: the per-channel vectors here broadcast to x's shape, so leaving them out is exact).
+bool constant_all(NodeContext& c, size_t i, double v) {
+  auto vals = c.const_floats(i);
+  if (!vals || vals->empty()) return false;
+  for (double d : *vals)
+    if (d != v) return false;
+  return true;
+}
+
+// Input i added to x when present and not all zeros (an optional bias).
+PortRef plus_optional(NodeContext& c, PortRef x, size_t i) {
+  return c.has_input(i) && !constant_all(c, i, 0.0) ? binary(c, "Add", x, c.input(i)) : x;
+}
+
+// x times input i unless that is all ones.
+PortRef times(NodeContext& c, PortRef x, size_t i) { return constant_all(c, i, 1.0) ? x : binary(c, "Multiply", x, c.input(i)); }
 
 // Gelu: x · Φ(x) (erf form). BiasGelu: Gelu(A + B). FastGelu: the tanh form of Gelu(X + bias).
 void lower_gelu(NodeContext& c) { c.set_output(0, gelu(c, c.input(0), false)); }
-void lower_bias_gelu(NodeContext& c) { c.set_output(0, gelu(c, binary(c, "Add", c.input(0), c.input(1)), false)); }
+void lower_bias_gelu(NodeContext& c) { c.set_output(0, gelu(c, plus_optional(c, c.input(0), 1), false)); }
 void lower_fast_gelu(NodeContext& c) { c.set_output(0, gelu(c, plus_optional(c, c.input(0), 1), true)); }
 
 // QuickGelu: x · sigmoid(alpha · x).
@@ -65,11 +80,10 @@ void lower_skip_norm(NodeContext& c, bool simplified) {
   PortRef axes = c.const_i64({-1});
   if (simplified) {
     Rms r = rms(c, sum, axes, eps, c.output_used(2));
-    c.set_output(0, binary(c, "Multiply", r.y, c.input(2)));
+    c.set_output(0, times(c, r.y, 2));
     if (c.output_used(2)) c.set_output(2, r.inv_std);
   } else {
-    PortRef y = binary(c, "Multiply", c.op("MVN", "opset6", {sum, axes}, {{"eps", fmt_float(eps)}, {"normalize_variance", "true"}, {"eps_mode", "INSIDE_SQRT"}}),
-                       c.input(2));
+    PortRef y = times(c, c.op("MVN", "opset6", {sum, axes}, {{"eps", fmt_float(eps)}, {"normalize_variance", "true"}, {"eps_mode", "INSIDE_SQRT"}}), 2);
     c.set_output(0, plus_optional(c, y, 3));
     if (c.output_used(1) || c.output_used(2)) {
       PortRef mean = reduce(c, "ReduceMean", sum, axes);
@@ -85,7 +99,7 @@ void lower_skip_norm(NodeContext& c, bool simplified) {
 // [axis, rank) times scale.
 void lower_simplified_norm(NodeContext& c) {
   Rms r = rms(c, c.input(0), trailing_axes(c, 0, c.attr_int("axis", -1)), c.attr_float("epsilon", 1e-5f), c.output_used(1));
-  c.set_output(0, binary(c, "Multiply", r.y, c.input(1)));
+  c.set_output(0, times(c, r.y, 1));
   if (c.output_used(1)) c.set_output(1, r.inv_std);
 }
 
@@ -187,7 +201,7 @@ void lower_embed_layer_norm(NodeContext& c) {
   double eps = c.attr_float("epsilon", 1e-12f);
   PortRef axes = c.const_i64({-1});
   PortRef y = c.op("MVN", "opset6", {sum, axes}, {{"eps", fmt_float(eps)}, {"normalize_variance", "true"}, {"eps_mode", "INSIDE_SQRT"}});
-  c.set_output(0, binary(c, "Add", binary(c, "Multiply", y, c.input(5)), c.input(6)));
+  c.set_output(0, plus_optional(c, times(c, y, 5), 6));
   if (c.output_used(1)) {
     PortRef count;
     if (c.has_input(7)) {
