@@ -362,6 +362,7 @@ const LowerRegistry& lower_registry() {
     register_ml_ops(r);
     register_training_ops(r);
     register_state_ops(r);
+    register_ms_transformer_ops(r);
     return r;
   }();
   return registry;

@@ -209,5 +209,6 @@ void register_signal_ops(LowerRegistry& r);
 void register_ml_ops(LowerRegistry& r);
 void register_training_ops(LowerRegistry& r);
 void register_state_ops(LowerRegistry& r);
+void register_ms_transformer_ops(LowerRegistry& r);  // com.microsoft transformers-optimizer ops
 
 }  // namespace irforge::ov

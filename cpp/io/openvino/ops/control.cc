@@ -2,6 +2,8 @@
 // Loop → Loop-5, Scan → Loop-5; Optional ops on plain tensors.
 #include <limits>
 #include <map>
+#include <set>
+#include <string>
 
 #include "io/openvino/ops/subgraph.h"
 
@@ -24,6 +26,48 @@ void require_tensors(NodeContext& c, const Graph& g) {
                       "; OpenVINO sub-graphs carry only tensors");
 }
 
+// The rank of branch output `v` (lowered to `port` of `body`): from its ONNX type, else from
+// the lowered port.
+std::optional<size_t> branch_rank(const Value* v, const Body& body, PortRef port) {
+  if (v && v->type().is_tensor() && v->type().shape) return v->type().shape->size();
+  if (PShape s = body.shape(port)) return s->size();
+  return std::nullopt;
+}
+
+// The graph inputs that value `v` is computed from (through enclosing graphs too), by name.
+void inputs_behind(const Value* v, std::set<std::string>& names, std::set<const Value*>& seen) {
+  if (!v || !seen.insert(v).second) return;
+  if (v->is_graph_input() && !v->initializer()) names.insert(v->name());
+  if (const Node* n = v->producer()) {
+    for (const Value* in : n->inputs()) inputs_behind(in, names, seen);
+    // Values a branch body reads from outside are inputs of the node too.
+    for (const Graph* g : n->subgraphs())
+      for (const auto& inner : g->nodes())
+        for (const Value* in : inner->inputs())
+          if (in && in->graph() != g) inputs_behind(in, names, seen);
+  }
+}
+
+// OpenVINO's CPU plugin refuses an If whose output rank is dynamic, which is what branches of
+// different ranks give: name the If and the inputs its condition depends on, to freeze.
+void require_same_ranks(NodeContext& c, const Graph& then_g, const Graph& else_g, const Body& then_b, const Body& else_b,
+                        const std::vector<std::vector<PortRef>>& outs) {
+  for (size_t i = 0; i < c.num_outputs(); ++i) {
+    auto r_then = branch_rank(then_g.outputs()[i], then_b, outs[0][i]);
+    auto r_else = branch_rank(else_g.outputs()[i], else_b, outs[1][i]);
+    if (!r_then || !r_else || *r_then == *r_else) continue;
+    std::set<std::string> names;
+    std::set<const Value*> seen;
+    inputs_behind(c.node().inputs()[0], names, seen);
+    std::string hint;
+    for (const std::string& n : names) hint += (hint.empty() ? "" : " or ") + ("--input \"" + n + "->VALUE\"");
+    c.unsupported("output " + std::to_string(i) + " has rank " + std::to_string(*r_then) + " in then_branch and " +
+                  std::to_string(*r_else) + " in else_branch, and OpenVINO's CPU plugin cannot run an If whose output rank is "
+                  "dynamic; " + (hint.empty() ? std::string("make its condition constant") : "freeze the input its condition depends on (" + hint + ")") +
+                  " so that the If folds to one branch");
+  }
+}
+
 void lower_if(NodeContext& c) {
   const Graph& then_g = graph_attr(c, "then_branch");
   const Graph& else_g = graph_attr(c, "else_branch");
@@ -42,6 +86,7 @@ void lower_if(NodeContext& c) {
     bodies[k]->lower();
     for (size_t i = 0; i < c.num_outputs(); ++i) outs[k].push_back(bodies[k]->output(i));
   }
+  require_same_ranks(c, then_g, else_g, then_b, else_b, outs);
   // Branches may differ in shape (OpenVINO merges them) but not in element type.
   std::vector<ElemType> types;
   for (size_t i = 0; i < c.num_outputs(); ++i) {

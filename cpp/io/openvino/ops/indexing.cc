@@ -107,6 +107,9 @@ void lower_slice(NodeContext& c) {
   }
   // OpenVINO's Slice requires steps; ONNX defaults them to 1. Clamping of out-of-range starts and
   // ends is the same in both.
+  // Constant starts: constant steps (no ShapeOf + Broadcast in the IR).
+  if (!steps && c.opset() >= 10)
+    if (auto known = c.const_ints(1)) steps = c.const_i64(Ints(known->size(), 1));
   if (!steps) steps = c.op("Broadcast", "opset3", {c.scalar_i64(1), shape_of(c, starts)}, {{"mode", "numpy"}});
   std::vector<PortRef> inputs = {x, starts, ends, *steps};
   if (axes) inputs.push_back(*axes);

@@ -8,12 +8,21 @@
 // in OpenVINO; GRU is zrh in both. ONNX biases hold the input and recurrent halves separately
 // ([dirs, 2·gates·hidden]); OpenVINO adds them (except GRU's recurrent h bias under
 // linear_before_reset).
+//
+// Constant weights are reordered and biases summed here, on the bytes, so the IR holds the
+// OpenVINO-layout weights and no Split/Concat/Add per op; a layout Transpose in front of X and
+// zero initial states built from the input's shape (torch.onnx.export's ConstantOfShape) are
+// absorbed, so what remains around the sequence op is what the layouts need.
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <limits>
+#include <map>
+#include <memory>
 
 #include "io/openvino/ops/quant_common.h"
 #include "io/openvino/ops/subgraph.h"
+#include "io/openvino/ops/tensor_util.h"
 
 namespace irforge::ov {
 
@@ -23,7 +32,8 @@ const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
 
 enum class Cell { kRnn, kGru, kLstm };
 
-PortRef transpose(NodeContext& c, PortRef x, const Ints& perm) { return c.op("Transpose", "opset1", {x, c.const_i64(perm)}); }
+// Composed with a Transpose in front (another RNN's output layout), or none when they cancel.
+PortRef transpose(NodeContext& c, PortRef x, const Ints& perm) { return tensor_util::transpose_composed(c, x, perm); }
 
 PortRef dim_1d(NodeContext& c, PortRef x, int64_t axis) {
   PortRef shape = c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64);
@@ -45,6 +55,40 @@ PortRef reorder_gates(NodeContext& c, PortRef x, int64_t axis, const std::vector
   std::vector<PortRef> out;
   for (int k : order) out.push_back(blocks[static_cast<size_t>(k)]);
   return concat(c, out, axis);
+}
+
+// Input i as f32 values when it is a constant f32 tensor of `dims` (other inputs take the
+// general path, where OpenVINO validates the shapes).
+std::optional<std::vector<float>> const_f32_input(NodeContext& c, size_t i, const Ints& dims) {
+  if (!c.has_input(i)) return std::nullopt;
+  const Tensor* t = c.const_input(i);
+  if (!t || t->dtype() != DataType::kFloat || t->dims() != dims) return std::nullopt;
+  auto values = c.const_floats(i);
+  if (!values) return std::nullopt;
+  return std::vector<float>(values->begin(), values->end());
+}
+
+// A weight constant computed here, compressible to f16 like the model's own weights.
+PortRef weight_constant(NodeContext& c, const std::vector<float>& values, const Ints& dims, const std::string& name) {
+  auto t = std::make_shared<Tensor>(name, DataType::kFloat, dims);
+  std::vector<uint8_t> bytes(values.size() * sizeof(float));
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  t->set_owned(std::move(bytes));
+  PortRef p = c.lowering().constant(*t, true, name);
+  Layer* l = &c.graph().layers[p.layer];
+  if (l->decompression_convert) l = &c.graph().layers[l->inputs[0].layer];
+  l->constant->tensor = t;  // the Const owns the computed bytes
+  return p;
+}
+
+// Blocks of `block` floats, `groups` per direction: output block k is input block order[k].
+std::vector<float> reorder_blocks(const std::vector<float>& v, size_t groups, size_t block, const std::vector<int>& order) {
+  std::vector<float> out(v.size());
+  for (size_t base = 0; base + groups * block <= v.size(); base += groups * block)
+    for (size_t k = 0; k < order.size(); ++k)
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(base + static_cast<size_t>(order[k]) * block), block,
+                  out.begin() + static_cast<std::ptrdiff_t>(base + k * block));
+  return out;
 }
 
 std::string lower(std::string s) {
@@ -136,8 +180,35 @@ void lower_native(NodeContext& c, const Recurrent& rc) {
   ElemType t = c.type(rc.x);
   int gates = rc.cell == Cell::kLstm ? 4 : rc.cell == Cell::kGru ? 3 : 1;
   bool lbr = rc.cell == Cell::kGru && c.attr_int("linear_before_reset", 0) != 0;
-  PortRef w = rc.w, r = rc.r, b;
-  if (rc.b.valid()) {
+  int64_t gh = gates * rc.hidden;
+  const std::vector<int> fico = {2, 0, 3, 1};  // LSTM gate blocks from iofc
+  // W and R [dirs, gates·hidden, cols]: gate blocks reordered on the bytes when constant.
+  auto matrix = [&](size_t i, PortRef p) {
+    const Tensor* t = c.const_input(i);
+    if (t && t->dims().size() == 3)
+      if (auto v = const_f32_input(c, i, {rc.dirs, gh, t->dims()[2]})) {
+        if (rc.cell != Cell::kLstm) return p;
+        return weight_constant(c, reorder_blocks(*v, 4, static_cast<size_t>(rc.hidden * t->dims()[2]), fico), t->dims(),
+                               c.node().inputs()[i]->name() + "/fico");
+      }
+    return rc.cell == Cell::kLstm ? reorder_gates(c, p, 1, fico) : p;
+  };
+  PortRef w = matrix(1, rc.w), r = matrix(2, rc.r), b;
+  int64_t b_width = (gates + (lbr ? 1 : 0)) * rc.hidden;
+  if (auto v = const_f32_input(c, 3, {rc.dirs, 2 * gh})) {
+    // Input and recurrent biases summed (under linear_before_reset: [z, r, Wb_h, Rb_h]).
+    std::vector<float> sum(static_cast<size_t>(rc.dirs * b_width));
+    size_t n = static_cast<size_t>(gh), h = static_cast<size_t>(rc.hidden);
+    for (size_t d = 0; d < static_cast<size_t>(rc.dirs); ++d) {
+      const float* wb = v->data() + d * 2 * n;
+      const float* rb = wb + n;
+      float* out = sum.data() + d * static_cast<size_t>(b_width);
+      for (size_t k = 0; k < n; ++k) out[k] = wb[k] + (lbr && k >= 2 * h ? 0.f : rb[k]);
+      if (lbr) std::copy_n(rb + 2 * h, h, out + n);
+    }
+    if (rc.cell == Cell::kLstm) sum = reorder_blocks(sum, 4, h, fico);
+    b = weight_constant(c, sum, {rc.dirs, b_width}, c.node().inputs()[3]->name() + "/sum");
+  } else if (rc.b.valid()) {
     std::vector<PortRef> halves = split(c, rc.b, 1, 2);  // input and recurrent biases
     if (lbr) {
       // [Wb_z + Rb_z, Wb_r + Rb_r, Wb_h, Rb_h]: the recurrent h bias stays inside r ⊙ (...).
@@ -146,14 +217,10 @@ void lower_native(NodeContext& c, const Recurrent& rc) {
     } else {
       b = c.op("Add", "opset1", {halves[0], halves[1]}, kNumpy);
     }
+    if (rc.cell == Cell::kLstm) b = reorder_gates(c, b, 1, fico);
   } else {
-    b = c.op("Broadcast", "opset3", {c.scalar(t, 0), c.const_i64({rc.dirs, (gates + (lbr ? 1 : 0)) * rc.hidden})}, {{"mode", "numpy"}});
-  }
-  if (rc.cell == Cell::kLstm) {
-    const std::vector<int> fico = {2, 0, 3, 1};  // from iofc
-    w = reorder_gates(c, w, 1, fico);
-    r = reorder_gates(c, r, 1, fico);
-    b = reorder_gates(c, b, 1, fico);
+    b = weight_constant(c, std::vector<float>(static_cast<size_t>(rc.dirs * b_width), 0.f), {rc.dirs, b_width}, c.layer_name() + "/B");
+    if (t != ElemType::kF32) b = c.convert(b, t);
   }
   std::string act_list;
   for (const Activation& a : rc.acts[0]) act_list += (act_list.empty() ? "" : ",") + a.name;
@@ -263,6 +330,91 @@ void lower_step_loop(NodeContext& c, const Recurrent& rc) {
   set_outputs(c, rc, outs);
 }
 
+// Whether `v` is all zeros made by a ConstantOfShape (torch.onnx.export's default initial
+// states, shaped from the input): zeros the lowering builds from the batch dim itself.
+// A Slice of such zeros (one layer's states of a multi-layer export) is zeros too.
+bool zero_fill(const Value& v, const Node& user) {
+  const Node* n = v.producer();
+  if (!n || n->graph() != user.graph() || !n->domain().empty()) return false;
+  if (n->op_type() == "Slice" && !n->inputs().empty() && n->inputs()[0]) return zero_fill(*n->inputs()[0], user);
+  if (n->op_type() == "Expand" && !n->inputs().empty() && n->inputs()[0]) {
+    // The dynamo exporter's zeros: Expand of a constant zero.
+    const Value& src = *n->inputs()[0];
+    const Tensor* t = src.initializer().get();
+    const Node* k = src.producer();
+    if (!t && k && k->op_type() == "Constant" && k->domain().empty())
+      if (const Attribute* a = k->attr("value")) t = a->t.get();
+    if (!t || t->dtype() != DataType::kFloat) return false;
+    auto values = tensor_as_doubles(*t);
+    return values && !values->empty() && std::all_of(values->begin(), values->end(), [](double x) { return x == 0.0; });
+  }
+  if (n->op_type() != "ConstantOfShape") return false;
+  const Attribute* a = n->attr("value");
+  if (!a || !a->t) return true;
+  if (a->t->dtype() != DataType::kFloat) return false;
+  auto values = tensor_as_doubles(*a->t);
+  return values && values->size() == 1 && (*values)[0] == 0.0;
+}
+
+// Layer `l` when it is a Const of i64 values.
+std::optional<Ints> const_i64_values(const Layer& l) {
+  if (l.type != "Const" || !l.constant || l.constant->source_type != ElemType::kI64 || l.constant->nbytes() % 8) return std::nullopt;
+  Ints v(l.constant->nbytes() / 8);
+  if (!v.empty()) std::memcpy(v.data(), l.constant->data(), l.constant->nbytes());
+  return v;
+}
+
+// When batch-major `x` is an earlier sequence op's Y ([batch, dirs, seq, hidden]) through
+// Transposes, Squeezes and dim-keeping Reshapes, and that op ran over full lengths that this
+// lowering built (Broadcast of X's seq dim Gathered from its ShapeOf over its batch): those
+// lengths and that batch, which are also this op's.
+std::optional<std::pair<PortRef, PortRef>> upstream_full_lengths(NodeContext& c, PortRef x) {
+  const OvGraph& g = c.graph();
+  int64_t b = 0, s = 1;  // where x's batch and seq dims sit in the current tensor
+  for (PortRef p = x;;) {
+    const Layer& l = g.layers[p.layer];
+    if (l.type == "LSTMSequence" || l.type == "GRUSequence" || l.type == "RNNSequence") {
+      if (p.port != 0 || b != 0 || s != 2) return std::nullopt;
+      PortRef lens = l.inputs[l.type == "LSTMSequence" ? 3 : 2];
+      const Layer& bc = g.layers[lens.layer];
+      if (bc.type != "Broadcast" || bc.inputs.size() != 2) return std::nullopt;
+      const Layer& seq = g.layers[bc.inputs[0].layer];
+      if (seq.type != "Gather" || seq.inputs.size() != 3 || g.layers[seq.inputs[0].layer].type != "ShapeOf") return std::nullopt;
+      PortRef shape_source = g.layers[seq.inputs[0].layer].inputs[0];
+      if (shape_source.layer != l.inputs[0].layer || shape_source.port != l.inputs[0].port) return std::nullopt;
+      if (const_i64_values(g.layers[seq.inputs[1].layer]) != Ints{1} || const_i64_values(g.layers[seq.inputs[2].layer]) != Ints{0})
+        return std::nullopt;
+      return std::make_pair(lens, bc.inputs[1]);
+    }
+    if (l.inputs.size() != 2) return std::nullopt;
+    auto arg = const_i64_values(g.layers[l.inputs[1].layer]);
+    if (!arg) return std::nullopt;
+    if (l.type == "Transpose") {
+      if (b >= static_cast<int64_t>(arg->size()) || s >= static_cast<int64_t>(arg->size())) return std::nullopt;
+      b = (*arg)[static_cast<size_t>(b)];
+      s = (*arg)[static_cast<size_t>(s)];
+    } else if (l.type == "Squeeze") {
+      Ints axes = *arg;
+      std::sort(axes.begin(), axes.end());
+      for (int64_t* d : {&b, &s})
+        for (int64_t a : axes) {
+          if (a < 0) return std::nullopt;
+          if (a <= *d) ++*d;
+        }
+    } else if (l.type == "Reshape") {
+      // special_zero: a 0 copies the input dim at its position.
+      bool zero_copies = false;
+      for (const auto& kv : l.data) zero_copies = zero_copies || (kv.first == "special_zero" && kv.second == "true");
+      if (!zero_copies || b >= static_cast<int64_t>(arg->size()) || s >= static_cast<int64_t>(arg->size()) ||
+          (*arg)[static_cast<size_t>(b)] != 0 || (*arg)[static_cast<size_t>(s)] != 0)
+        return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+    p = l.inputs[0];
+  }
+}
+
 bool static_shape(NodeContext& c, size_t i) {
   const Type& t = c.node().inputs()[i]->type();
   if (!t.is_tensor() || !t.shape) return false;
@@ -283,18 +435,50 @@ void lower_recurrent(NodeContext& c, Cell cell) {
   rc.acts = parse_activations(c, cell, rc.dirs);
   if (c.has_attr("clip")) rc.clip = c.attr_float("clip", 0.f);
 
-  rc.x = c.input(0);
+  // X [seq, batch, input] made by a Transpose of a batch-major tensor: read that tensor.
+  const Node* xt = c.node().inputs()[0] ? c.node().inputs()[0]->producer() : nullptr;
+  if (!rc.batch_major && xt && xt->graph() == c.node().graph() && xt->op_type() == "Transpose" && xt->domain().empty() &&
+      xt->attr("perm") && xt->attr_ints("perm") == Ints{1, 0, 2} && xt->inputs().size() == 1 && xt->inputs()[0]) {
+    rc.x = c.lowering().port_of(xt->inputs()[0]);
+  } else {
+    rc.x = c.input(0);
+    if (!rc.batch_major) rc.x = transpose(c, rc.x, {1, 0, 2});  // [batch, seq, input]
+  }
   ElemType t = c.type(rc.x);
-  if (!rc.batch_major) rc.x = transpose(c, rc.x, {1, 0, 2});  // [batch, seq, input]
-  PortRef batch = dim_1d(c, rc.x, 0);
+  // The full-length sequence_lens (and batch) of an RNN layer that X comes from serve this one
+  // too (stacked layers); else they come from X's shape.
+  PortRef batch, full_lens;
+  if (auto prev = upstream_full_lengths(c, rc.x)) {
+    full_lens = prev->first;
+    batch = prev->second;
+  } else {
+    PortRef x_shape = c.op("ShapeOf", "opset3", {rc.x}, {{"output_type", "i64"}}, ElemType::kI64);
+    auto dim = [&](int64_t axis) { return c.op("Gather", "opset8", {x_shape, c.const_i64({axis}), c.scalar_i64(0)}, {{"batch_dims", "0"}}); };
+    batch = dim(0);
+    if (!c.has_input(4)) full_lens = c.op("Broadcast", "opset3", {dim(1), batch}, {{"mode", "numpy"}});
+  }
+  PortRef zeros;
+  std::map<const Value*, PortRef> states;  // h0 and c0 are often one value (torch's zeros)
   auto state = [&](size_t i) {
-    if (c.has_input(i)) return rc.batch_major ? c.input(i) : transpose(c, c.input(i), {1, 0, 2});
-    PortRef shape = concat(c, {batch, c.const_i64({rc.dirs, rc.hidden})}, 0);
-    return c.op("Broadcast", "opset3", {c.scalar(t, 0), shape}, {{"mode", "numpy"}});
+    const Value* v = c.has_input(i) ? c.node().inputs()[i] : nullptr;
+    if (v && zero_fill(*v, c.node())) v = nullptr;
+    if (v && states.count(v)) return states[v];
+    PortRef p;
+    if (v) {
+      p = rc.batch_major ? c.input(i) : transpose(c, c.input(i), {1, 0, 2});
+      states[v] = p;
+    } else {
+      if (!zeros.valid()) {
+        PortRef shape = concat(c, {batch, c.const_i64({rc.dirs, rc.hidden})}, 0);
+        zeros = c.op("Broadcast", "opset3", {c.scalar(t, 0), shape}, {{"mode", "numpy"}});
+      }
+      p = zeros;
+    }
+    return p;
   };
   rc.h0 = state(5);
   if (cell == Cell::kLstm) rc.c0 = state(6);
-  rc.lens = c.has_input(4) ? c.input(4) : c.op("Broadcast", "opset3", {dim_1d(c, rc.x, 1), batch}, {{"mode", "numpy"}});
+  rc.lens = c.has_input(4) ? c.input(4) : full_lens;
   rc.w = c.input(1);
   rc.r = c.input(2);
   if (c.node().domain() == "com.microsoft") {  // DynamicQuantizeLSTM: int8 W, R (ops/quant_contrib.cc)

@@ -44,6 +44,7 @@ class Body {
   PortRef output(size_t i);  // ONNX body output i, once lowered
   int result(PortRef p);     // adds a Result; returns its layer id
   ElemType type(PortRef p) const { return graph_->port(p).type; }
+  PShape shape(PortRef p) const { return graph_->port(p).shape; }
   std::unique_ptr<OvGraph> release() { return std::move(graph_); }
 
  private:

@@ -27,7 +27,17 @@ void lower_transpose(NodeContext& c) {
   // empty Const cannot be read back from IR.)
   PortRef x = c.input(0);
   if (c.has_attr("perm")) {
-    c.set_output(0, c.op("Transpose", "opset1", {x, c.const_i64(c.attr_ints("perm"))}));
+    Ints perm = c.attr_ints("perm");
+    bool valid = true;
+    for (int64_t& p : perm) {
+      if (p < 0) p += static_cast<int64_t>(perm.size());
+      valid = valid && p >= 0 && p < static_cast<int64_t>(perm.size());
+    }
+    if (valid) {
+      c.set_output(0, transpose_composed(c, x, perm, !c.node().output(0)->is_graph_output()));
+      return;
+    }
+    c.set_output(0, c.op("Transpose", "opset1", {x, c.const_i64(perm)}));
     return;
   }
   PortRef order;
@@ -100,6 +110,30 @@ void lower_squeeze(NodeContext& c) {
   PortRef x = c.input(0);
   std::optional<PortRef> runtime;
   auto axes = squeeze_axes(c, &runtime);
+  if (axes && !axes->empty() && c.node().inputs()[0]->uses().size() == 1)
+    if (auto perm = transpose_order(c, x)) {
+        auto rank = std::optional<int64_t>(static_cast<int64_t>(perm->size()));
+        // Squeeze(Transpose(s, perm)) = Transpose(Squeeze(s, perm[axes])): as many layers, and the
+        // Transpose may then compose with the next one (an RNN's output layouts).
+        std::vector<bool> dropped(perm->size(), false);
+        Ints source_axes;
+        for (int64_t a : *axes) {
+          int64_t n = a < 0 ? a + *rank : a;
+          if (n < 0 || n >= *rank || dropped[static_cast<size_t>(n)]) return c.set_output(0, c.op("Squeeze", "opset1", {x, c.const_i64(*axes)}));
+          dropped[static_cast<size_t>(n)] = true;
+          source_axes.push_back((*perm)[static_cast<size_t>(n)]);
+        }
+        Ints rest;  // the kept source axes in output order, renumbered after the squeeze
+        for (size_t i = 0; i < perm->size(); ++i) {
+          if (dropped[i]) continue;
+          int64_t s = (*perm)[i], below = 0;
+          for (int64_t d : source_axes) below += d < s ? 1 : 0;
+          rest.push_back(s - below);
+        }
+        PortRef squeezed = c.op("Squeeze", "opset1", {c.graph().layers[x.layer].inputs[0], c.const_i64(source_axes)});
+        c.set_output(0, transpose_composed(c, squeezed, rest, !c.node().output(0)->is_graph_output()));
+        return;
+      }
   if (axes) c.set_output(0, c.op("Squeeze", "opset1", {x, c.const_i64(*axes)}));
   else if (runtime) c.set_output(0, c.op("Squeeze", "opset1", {x, to_1d(c, *runtime)}));
   else c.set_output(0, c.op("Squeeze", "opset1", {x}));  // all dims of size 1

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <vector>
@@ -14,6 +15,40 @@ namespace irforge::ov::tensor_util {
 
 inline const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
 inline constexpr int64_t kMaxI64 = std::numeric_limits<int64_t>::max();
+
+// The order of `p`'s layer when it is a Transpose by a constant i64 order of `rank` axes (0:
+// any rank).
+inline std::optional<Ints> transpose_order(NodeContext& c, PortRef p, size_t rank = 0) {
+  const Layer& t = c.graph().layers[p.layer];
+  if (t.type != "Transpose" || t.inputs.size() != 2) return std::nullopt;
+  const Layer& order = c.graph().layers[t.inputs[1].layer];
+  if (order.type != "Const" || !order.constant || order.constant->source_type != ElemType::kI64) return std::nullopt;
+  if (rank == 0) rank = order.constant->nbytes() / sizeof(int64_t);
+  if (rank == 0 || order.constant->nbytes() != rank * sizeof(int64_t)) return std::nullopt;
+  Ints perm(rank);
+  std::memcpy(perm.data(), order.constant->data(), order.constant->nbytes());
+  for (int64_t a : perm)
+    if (a < 0 || a >= static_cast<int64_t>(rank)) return std::nullopt;
+  return perm;
+}
+
+// x transposed by `perm` (non-negative). A Transpose of a Transpose layer (a lowering's layout
+// change, e.g. around an RNN) becomes one Transpose of the composed order, and none when that is
+// the identity and `may_elide` (not when the result would be a Parameter's port).
+inline PortRef transpose_composed(NodeContext& c, PortRef x, const Ints& perm, bool may_elide = true) {
+  if (auto first = transpose_order(c, x, perm.size())) {
+    PortRef source = c.graph().layers[x.layer].inputs[0];
+    Ints composed(perm.size());
+    bool identity = true;
+    for (size_t i = 0; i < perm.size(); ++i) {
+      composed[i] = (*first)[static_cast<size_t>(perm[i])];
+      identity = identity && composed[i] == static_cast<int64_t>(i);
+    }
+    if (identity && may_elide && c.graph().layers[source.layer].type != "Parameter") return source;
+    return c.op("Transpose", "opset1", {source, c.const_i64(composed)});
+  }
+  return c.op("Transpose", "opset1", {x, c.const_i64(perm)});
+}
 
 inline PortRef i64(NodeContext& c, PortRef p) { return c.convert(p, ElemType::kI64); }
 
