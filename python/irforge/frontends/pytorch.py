@@ -716,12 +716,35 @@ def _gather(tr, node, x, dim, index, sparse_grad=False):
 @_reg("aten.index.Tensor")
 def _index(tr, node, x, indices):
     used = [(d, i) for d, i in enumerate(indices) if i is not None]
-    if len(used) != 1:
-        raise Unsupported("indexing with several index tensors")
-    d, idx = used[0]
-    if idx.dtype == torch.bool:
+    if any(i.dtype == torch.bool for _, i in used):
         raise Unsupported("indexing with a boolean mask (data-dependent shape)")
-    return tr.op("Gather", [x.v, idx.v], axis=d)
+    if len(used) == 1:
+        d, idx = used[0]
+        return tr.op("Gather", [x.v, idx.v], axis=d)
+    return _index_several(tr, x, used)
+
+
+def _index_several(tr, x, used):
+    """x[i, j] with several index tensors (transformers' attention masks index a padding mask by
+    broadcast batch and position aranges): one GatherND over the indexed dims moved to the front."""
+    dims = [d for d, _ in used]
+    rest = [d for d in range(x.rank) if d not in dims]
+    data = x.v if dims == list(range(len(dims))) else tr.op("Transpose", [x.v], perm=dims + rest)
+    # The index tensors broadcast against each other: adding their zeros gives the common shape.
+    ints = [tr.cast(i, torch.int64) for _, i in used]
+    zero = tr.op("Mul", [ints[0], tr.scalar(0, torch.int64)])
+    for i in ints[1:]:
+        zero = tr.op("Add", [zero, tr.op("Mul", [i, tr.scalar(0, torch.int64)])])
+    last = tr.ints([-1])
+    coords = tr.op("Concat", [tr.op("Unsqueeze", [tr.op("Add", [i, zero]), last]) for i in ints], axis=-1)
+    out = tr.op("GatherND", [data, coords])
+    first = dims[0]
+    if first == 0 or dims != list(range(first, first + len(dims))):
+        return out  # PyTorch puts the broadcast index dims first too
+    # Adjacent indexed dims stay where they were, after the dims before them.
+    nb = max(i.rank for _, i in used)
+    perm = [nb + j for j in range(first)] + list(range(nb)) + [nb + first + j for j in range(len(rest) - first)]
+    return tr.op("Transpose", [out], perm=perm)
 
 
 @_reg("aten.flip.default")
