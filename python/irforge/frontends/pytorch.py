@@ -644,6 +644,14 @@ def _expand(tr, node, x, sizes, implicit=False):
     return tr.op("Expand", [x.v, tr.ints(sizes)])
 
 
+@_reg("aten.repeat.default")
+def _repeat(tr, node, x, repeats):
+    # torch allows more repeats than dims: the extra ones are new leading dims of size 1.
+    extra = len(repeats) - x.rank
+    data = x.v if extra == 0 else tr.op("Reshape", [x.v, tr.op("Concat", [tr.ints([1] * extra), tr.op("Shape", [x.v])], axis=0)])
+    return tr.op("Tile", [data, tr.ints(repeats)])
+
+
 @_reg("aten.slice.Tensor")
 def _slice(tr, node, x, dim=0, start=None, end=None, step=1):
     start = 0 if start is None else start
@@ -969,6 +977,34 @@ def _batch_norm(tr, node, x, w, b, mean, var, momentum, eps):
         b = b or T(tr.const(np.zeros([c], np_dtype)), x.dtype, [c])
     y = tr.op("BatchNormalization", [x.v, w.v, b.v, mean.v, var.v], epsilon=float(eps))
     return [y, None, None]
+
+
+@_reg("aten.native_group_norm.default")
+def _group_norm(tr, node, x, w, b, n, c, hw, groups, eps):
+    if w is None or b is None:
+        if not isinstance(c, int):
+            raise Unsupported("group norm without affine parameters on a dynamic channel count")
+        np_dtype = _DTYPES[x.dtype][1]
+        w = w or T(tr.const(np.ones([c], np_dtype)), x.dtype, [c])
+        b = b or T(tr.const(np.zeros([c], np_dtype)), x.dtype, [c])
+    # GroupNormalization-21: per-channel scale and bias, as torch's.
+    y = tr.op("GroupNormalization", [x.v, w.v, b.v], num_groups=int(groups), epsilon=float(eps))
+    return [y, None, None]  # the saved mean and rstd are for the backward pass
+
+
+@_reg("aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.vec", "aten.upsample_nearest3d.vec")
+def _upsample_nearest(tr, node, x, output_size, scale_factors=None):
+    """torch's nearest: source index floor(dst * in / out), ONNX Resize's asymmetric + floor."""
+    attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if output_size is not None:
+        # Resize-19 `axes` would do; sizes of all dims keep the lowering to one form.
+        leading = tr.op("Slice", [tr.op("Shape", [x.v]), tr.ints([0]), tr.ints([2])])
+        sizes = tr.op("Concat", [leading, tr.ints(output_size)], axis=0)
+        return tr.op("Resize", [x.v, None, None, sizes], **attrs)
+    if scale_factors is None:
+        raise Unsupported("nearest upsampling with neither an output size nor scale factors")
+    scales = tr.const(np.array([1.0, 1.0] + [float(f) for f in scale_factors], np.float32))
+    return tr.op("Resize", [x.v, None, scales], **attrs)
 
 
 @_reg("aten.layer_norm.default")
