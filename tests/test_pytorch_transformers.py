@@ -86,8 +86,8 @@ def test_index_with_several_index_tensors():
             return x[:, rows, cols], x[rows, :, cols[:, None]]
 
     x = torch.randn(6, 5, 6, 2)
-    rows = torch.tensor([[0, 4, 1]])
-    cols = torch.tensor([5, 0, 2])
+    rows = torch.tensor([[0, 4, -2]])  # negative indices count from the end
+    cols = torch.tensor([5, 0, -4])
     module = Index().eval()
     converted = irforge.convert_model(module, example_input=(x, rows, cols))
     _check(converted, module, [x, rows, cols])
