@@ -729,7 +729,13 @@ def _index(tr, node, x, indices):
     if len(used) == 1:
         d, idx = used[0]
         return tr.op("Gather", [x.v, idx.v], axis=d)
-    return _index_several(tr, x, used)
+    out = _index_several(tr, x, used)
+    # Shape inference cannot size GatherND's result from symbolic index shapes; torch knows it,
+    # and fuse-attention needs it to take an attention mask built this way (transformers 5).
+    meta = node.meta.get("val")
+    if isinstance(meta, torch.Tensor):
+        tr.b.set_type(out, onnx_type(meta.dtype), tr.dims(meta.shape, node.name))
+    return out
 
 
 def _index_several(tr, x, used):
