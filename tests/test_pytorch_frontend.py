@@ -326,3 +326,23 @@ def test_module_needs_an_example():
         irforge.convert_model(torch.nn.ReLU())
     model = irforge.convert_model(torch.nn.ReLU(), input=[2, 3])
     assert model.inputs[0].shape == (2, 3)
+
+
+class _DetectionOps(torch.nn.Module):
+    """The forms of the ops detection heads use beside the ones DetectionLike takes."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.GroupNorm(2, 4, affine=False)
+
+    def forward(self, x):
+        up = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest")
+        tiled = x[0, 0].repeat(2, 1, 3)  # more repeats than dims
+        return self.norm(up), tiled
+
+
+def test_upsample_by_scale_repeat_and_group_norm_without_affine():
+    module = _DetectionOps().eval()
+    x = torch.randn(2, 4, 3, 5)
+    model = irforge.convert_model(module, example_input=(x,))
+    _check(model, module, [x])

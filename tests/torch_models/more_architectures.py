@@ -209,4 +209,133 @@ def whisper():
     return WhisperLike().eval(), (feats, ids), ["input_features", "decoder_input_ids"], axes
 
 
-ARCHITECTURES = {"mobilenetv3": mobilenetv3, "efficientnet": efficientnet, "whisper": whisper}
+# ---- ResNet with bottleneck blocks (torchvision's resnet50 layout: [3, 4, 6, 3] at width 64) ------
+
+
+class _Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, c_in, width, stride):
+        super().__init__()
+        c_out = width * self.expansion
+        self.conv1, self.bn1 = nn.Conv2d(c_in, width, 1, bias=False), nn.BatchNorm2d(width)
+        self.conv2, self.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = nn.Conv2d(width, c_out, 1, bias=False), nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        out += identity  # in place, as torchvision writes it
+        return self.relu(out)
+
+
+class ResNetBottleneck(nn.Module):
+    def __init__(self, layers=(3, 4, 6, 3), width=64, classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        stages, c_in = [], width
+        for i, count in enumerate(layers):
+            w = width * 2**i
+            blocks = []
+            for j in range(count):
+                blocks.append(_Bottleneck(c_in, w, 2 if (j == 0 and i > 0) else 1))
+                c_in = w * _Bottleneck.expansion
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(c_in, classes)
+
+    def forward(self, pixel_values):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(pixel_values))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet_bottleneck():
+    _seed()
+    m = ResNetBottleneck(layers=(1, 1, 1, 1), width=8, classes=10).eval()
+    _randomize_bn(m)
+    return m, (torch.randn(2, 3, 64, 64),), ["pixel_values"], {"pixel_values": {0: "batch"}}
+
+
+# ---- Detection: RetinaNet-style head over two FPN levels, with a YOLO-style box decode -----------
+
+
+class _HeadBranch(nn.Module):
+    """torchvision's RetinaNet classification/regression subnet: convs + GroupNorm + ReLU, then
+    the per-anchor outputs flattened to (N, H*W*A, K) as RetinaNetHead does."""
+
+    def __init__(self, channels, anchors, outputs):
+        super().__init__()
+        layers = []
+        for _ in range(2):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GroupNorm(4, channels), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
+        self.out = nn.Conv2d(channels, anchors * outputs, 3, padding=1)
+        self.outputs = outputs
+
+    def forward(self, features):
+        flat = []
+        for f in features:
+            y = self.out(self.conv(f))
+            n, _, h, w = y.shape
+            y = y.view(n, -1, self.outputs, h, w).permute(0, 3, 4, 1, 2)
+            flat.append(y.reshape(n, -1, self.outputs))
+        return torch.cat(flat, dim=1)
+
+
+class DetectionLike(nn.Module):
+    def __init__(self, classes=5, anchors=3, channels=16):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, 2, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())
+        self.c3 = nn.Sequential(nn.Conv2d(channels, channels, 3, 2, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())
+        self.c4 = nn.Sequential(nn.Conv2d(channels, channels, 3, 2, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU())
+        self.lateral = nn.Conv2d(channels, channels, 1)
+        self.cls = _HeadBranch(channels, anchors, classes)
+        self.box = _HeadBranch(channels, anchors, 4)
+        self.anchors = anchors
+        self.register_buffer("anchor_sizes", torch.tensor([1.0, 2.0, 4.0]))
+
+    def _centers(self, feature, stride):
+        """Anchor centres of one level in input pixels, (H*W*A, 2), from the level's own size."""
+        h, w = feature.shape[-2:]
+        ys = (torch.arange(h, dtype=torch.float32) + 0.5) * stride
+        xs = (torch.arange(w, dtype=torch.float32) + 0.5) * stride
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).reshape(-1, 1, 2)
+        return grid.expand(-1, self.anchors, 2).reshape(-1, 2), self.anchor_sizes.repeat(h * w) * stride
+
+    def forward(self, images):
+        p3 = self.c3(self.stem(images))
+        p4 = self.c4(p3)
+        p3 = p3 + F.interpolate(self.lateral(p4), size=p3.shape[-2:], mode="nearest")
+        scores = torch.sigmoid(self.cls([p3, p4]))
+        deltas = self.box([p3, p4])
+        c3, s3 = self._centers(p3, 4)
+        c4, s4 = self._centers(p4, 8)
+        centers, sizes = torch.cat([c3, c4]), torch.cat([s3, s4])[:, None]
+        xy = centers + deltas[..., :2].tanh() * sizes
+        wh = deltas[..., 2:].clamp(max=4.0).exp() * sizes
+        boxes = torch.cat([xy - wh / 2, xy + wh / 2], dim=-1)
+        best, label = scores.max(dim=-1)
+        return boxes, best, label
+
+
+def detection():
+    _seed()
+    m = DetectionLike().eval()
+    _randomize_bn(m)
+    axes = {"images": {0: "batch", 2: "height", 3: "width"}}
+    return m, (torch.randn(2, 3, 32, 40),), ["images"], axes
+
+
+ARCHITECTURES = {"mobilenetv3": mobilenetv3, "efficientnet": efficientnet, "whisper": whisper,
+                 "resnet_bottleneck": resnet_bottleneck, "detection": detection}

@@ -644,6 +644,14 @@ def _expand(tr, node, x, sizes, implicit=False):
     return tr.op("Expand", [x.v, tr.ints(sizes)])
 
 
+@_reg("aten.repeat.default")
+def _repeat(tr, node, x, repeats):
+    # torch allows more repeats than dims: the extra ones are new leading dims of size 1.
+    extra = len(repeats) - x.rank
+    data = x.v if extra == 0 else tr.op("Reshape", [x.v, tr.op("Concat", [tr.ints([1] * extra), tr.op("Shape", [x.v])], axis=0)])
+    return tr.op("Tile", [data, tr.ints(repeats)])
+
+
 @_reg("aten.slice.Tensor")
 def _slice(tr, node, x, dim=0, start=None, end=None, step=1):
     start = 0 if start is None else start
@@ -716,12 +724,41 @@ def _gather(tr, node, x, dim, index, sparse_grad=False):
 @_reg("aten.index.Tensor")
 def _index(tr, node, x, indices):
     used = [(d, i) for d, i in enumerate(indices) if i is not None]
-    if len(used) != 1:
-        raise Unsupported("indexing with several index tensors")
-    d, idx = used[0]
-    if idx.dtype == torch.bool:
+    if any(i.dtype == torch.bool for _, i in used):
         raise Unsupported("indexing with a boolean mask (data-dependent shape)")
-    return tr.op("Gather", [x.v, idx.v], axis=d)
+    if len(used) == 1:
+        d, idx = used[0]
+        return tr.op("Gather", [x.v, idx.v], axis=d)
+    out = _index_several(tr, x, used)
+    # Shape inference cannot size GatherND's result from symbolic index shapes; torch knows it,
+    # and fuse-attention needs it to take an attention mask built this way (transformers 5).
+    meta = node.meta.get("val")
+    if isinstance(meta, torch.Tensor):
+        tr.b.set_type(out, onnx_type(meta.dtype), tr.dims(meta.shape, node.name))
+    return out
+
+
+def _index_several(tr, x, used):
+    """x[i, j] with several index tensors (transformers' attention masks index a padding mask by
+    broadcast batch and position aranges): one GatherND over the indexed dims moved to the front."""
+    dims = [d for d, _ in used]
+    rest = [d for d in range(x.rank) if d not in dims]
+    data = x.v if dims == list(range(len(dims))) else tr.op("Transpose", [x.v], perm=dims + rest)
+    # The index tensors broadcast against each other: adding their zeros gives the common shape.
+    ints = [tr.cast(i, torch.int64) for _, i in used]
+    zero = tr.op("Mul", [ints[0], tr.scalar(0, torch.int64)])
+    for i in ints[1:]:
+        zero = tr.op("Add", [zero, tr.op("Mul", [i, tr.scalar(0, torch.int64)])])
+    last = tr.ints([-1])
+    coords = tr.op("Concat", [tr.op("Unsqueeze", [tr.op("Add", [i, zero]), last]) for i in ints], axis=-1)
+    out = tr.op("GatherND", [data, coords])
+    first = dims[0]
+    if first == 0 or dims != list(range(first, first + len(dims))):
+        return out  # PyTorch puts the broadcast index dims first too
+    # Adjacent indexed dims stay where they were, after the dims before them.
+    nb = max(i.rank for _, i in used)
+    perm = [nb + j for j in range(first)] + list(range(nb)) + [nb + first + j for j in range(len(rest) - first)]
+    return tr.op("Transpose", [out], perm=perm)
 
 
 @_reg("aten.flip.default")
@@ -946,6 +983,34 @@ def _batch_norm(tr, node, x, w, b, mean, var, momentum, eps):
         b = b or T(tr.const(np.zeros([c], np_dtype)), x.dtype, [c])
     y = tr.op("BatchNormalization", [x.v, w.v, b.v, mean.v, var.v], epsilon=float(eps))
     return [y, None, None]
+
+
+@_reg("aten.native_group_norm.default")
+def _group_norm(tr, node, x, w, b, n, c, hw, groups, eps):
+    if w is None or b is None:
+        if not isinstance(c, int):
+            raise Unsupported("group norm without affine parameters on a dynamic channel count")
+        np_dtype = _DTYPES[x.dtype][1]
+        w = w or T(tr.const(np.ones([c], np_dtype)), x.dtype, [c])
+        b = b or T(tr.const(np.zeros([c], np_dtype)), x.dtype, [c])
+    # GroupNormalization-21: per-channel scale and bias, as torch's.
+    y = tr.op("GroupNormalization", [x.v, w.v, b.v], num_groups=int(groups), epsilon=float(eps))
+    return [y, None, None]  # the saved mean and rstd are for the backward pass
+
+
+@_reg("aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.vec", "aten.upsample_nearest3d.vec")
+def _upsample_nearest(tr, node, x, output_size, scale_factors=None):
+    """torch's nearest: source index floor(dst * in / out), ONNX Resize's asymmetric + floor."""
+    attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if output_size is not None:
+        # Resize-19 `axes` would do; sizes of all dims keep the lowering to one form.
+        leading = tr.op("Slice", [tr.op("Shape", [x.v]), tr.ints([0]), tr.ints([2])])
+        sizes = tr.op("Concat", [leading, tr.ints(output_size)], axis=0)
+        return tr.op("Resize", [x.v, None, None, sizes], **attrs)
+    if scale_factors is None:
+        raise Unsupported("nearest upsampling with neither an output size nor scale factors")
+    scales = tr.const(np.array([1.0, 1.0] + [float(f) for f in scale_factors], np.float32))
+    return tr.op("Resize", [x.v, None, scales], **attrs)
 
 
 @_reg("aten.layer_norm.default")
