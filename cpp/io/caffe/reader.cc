@@ -397,14 +397,10 @@ class Translator {
     return b_.node(g(), type, in, std::move(a), 1, "", node_name_)[0];
   }
   Value* const_i64(const std::vector<int64_t>& v) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/shape", DataType::kInt64, {static_cast<int64_t>(v.size())}, std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/shape", {static_cast<int64_t>(v.size())}, v);
   }
   Value* const_f32(const std::vector<float>& v, std::vector<int64_t> dims, const std::string& what) {
-    std::vector<uint8_t> bytes(v.size() * 4);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), v);
   }
   Value* scalar(float x, const std::string& what) { return const_f32({x}, {}, what); }
 
@@ -428,9 +424,7 @@ class Translator {
     if (bd.packed)
       return b_.constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), storage_,
                          static_cast<size_t>(bd.packed - storage_->data()));
-    std::vector<uint8_t> bytes(bd.owned.size() * 4);
-    if (!bytes.empty()) std::memcpy(bytes.data(), bd.owned.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), bd.owned);
   }
   std::vector<float> weight_values(size_t i, size_t expected, const std::string& what) {
     const BlobData& bd = blob_data(i);

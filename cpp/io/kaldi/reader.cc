@@ -247,14 +247,10 @@ class Translator {
   }
   Value* constant(Floats f, const std::string& what) {
     if (f.view) return b_.constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, data_, static_cast<size_t>(f.view - data_->data()));
-    std::vector<uint8_t> bytes(f.owned.size() * 4);
-    if (!bytes.empty()) std::memcpy(bytes.data(), f.owned.data(), bytes.size());
-    return b_.owned_constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, std::move(bytes));
+    return b_.owned_constant(b_.main_graph(), name_ + "/" + what, f.dims, f.owned);
   }
   Value* i64(const std::vector<int64_t>& v, std::vector<int64_t> dims) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(b_.main_graph(), name_ + "/index", DataType::kInt64, std::move(dims), std::move(bytes));
+    return b_.owned_constant(b_.main_graph(), name_ + "/index", std::move(dims), v);
   }
   // Skips "<LearnRateCoef> 1 <BiasLearnRateCoef> 1 <MaxNorm> 0 ..." (training settings).
   void skip_settings() {

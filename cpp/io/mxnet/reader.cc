@@ -289,14 +289,10 @@ class Translator {
     return b_.node(g(), type, in, std::move(a), 1, "", node_name_)[0];
   }
   Value* const_i64(const std::vector<int64_t>& v) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/shape", DataType::kInt64, {static_cast<int64_t>(v.size())}, std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/shape", {static_cast<int64_t>(v.size())}, v);
   }
   Value* const_f32(const std::vector<float>& v, std::vector<int64_t> dims, const std::string& what) {
-    std::vector<uint8_t> bytes(v.size() * 4);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), v);
   }
 
   // A variable (op "null"): a parameter from the .params file, else a graph input.
@@ -321,9 +317,7 @@ class Translator {
     } else {
       fail(ErrorKind::kUnsupported, params_label_ + ": parameter '" + name + "' has integer type flag " + std::to_string(p.type_flag));
     }
-    std::vector<uint8_t> bytes(n * 4);
-    if (n) std::memcpy(bytes.data(), f.data(), bytes.size());
-    return b_.owned_constant(g(), name, DataType::kFloat, p.dims, std::move(bytes));
+    return b_.owned_constant(g(), name, p.dims, f);
   }
   Value* value(size_t id, size_t idx) {
     auto& outs = outputs_[id];
