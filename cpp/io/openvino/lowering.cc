@@ -353,6 +353,7 @@ const LowerRegistry& lower_registry() {
     register_ml_ops(r);
     register_training_ops(r);
     register_state_ops(r);
+    register_detection_ops(r);
     return r;
   }();
   return registry;

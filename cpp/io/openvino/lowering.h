@@ -199,5 +199,6 @@ void register_signal_ops(LowerRegistry& r);
 void register_ml_ops(LowerRegistry& r);
 void register_training_ops(LowerRegistry& r);
 void register_state_ops(LowerRegistry& r);
+void register_detection_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov
