@@ -20,7 +20,7 @@ PRIOR = {"min_size": 8.0, "max_size": 16.0, "aspect_ratio": [2.0], "flip": True,
 PRIORS_PER_CELL = 4  # min, sqrt(min*max), 2, 1/2
 
 
-def ssd_net(batch, detection_param, seed=11):
+def ssd_net(batch, detection_param, seed=11, loc_classes=1):
     """A small SSD: two feature maps, each with a PriorBox, a location and a confidence conv;
     Permute + Flatten + Concat as in the SSD prototxts; Softmax over classes; DetectionOutput."""
     net = CaffeNet(seed=seed)
@@ -32,7 +32,7 @@ def ssd_net(batch, detection_param, seed=11):
         pri = f + "_prior"
         net.layer(pri, "PriorBox", [f, img], [pri], {"prior_box_param": PRIOR})
         priors.append(pri)
-        for kind, width, out in (("loc", 4, locs), ("conf", CLASSES, confs)):
+        for kind, width, out in (("loc", 4 * loc_classes, locs), ("conf", CLASSES, confs)):
             conv = net.conv(f"{f}_{kind}", f, PRIORS_PER_CELL * width, kernel=3, pad=1)
             v = net.values[conv]
             perm = net.simple(conv + "_perm", "Permute", [conv], [conv + "_perm"], {"permute_param": {"order": [0, 2, 3, 1]}},
@@ -62,18 +62,19 @@ def prior_values(net, batch):
 
 
 @pytest.mark.parametrize(
-    "batch, background, top_k, keep_top_k, threshold",
-    [(1, 0, 40, 25, 0.4), (2, 0, -1, -1, 0.5), (2, -1, 10, 12, 0.3)],
+    "batch, background, top_k, keep_top_k, threshold, code, share",
+    [(1, 0, 40, 25, 0.4, "CENTER_SIZE", True), (2, 0, -1, -1, 0.5, "CENTER_SIZE", True), (2, -1, 10, 12, 0.3, "CENTER_SIZE", True),
+     (1, 0, 30, 20, 0.4, "CENTER_SIZE", False), (1, 0, 30, -1, 0.4, "CORNER", True)],
 )
-def test_ssd_detection_output_matches_caffe(tmp_path, batch, background, top_k, keep_top_k, threshold):
+def test_ssd_detection_output_matches_caffe(tmp_path, batch, background, top_k, keep_top_k, threshold, code, share):
     nms = 0.45
-    param = {"num_classes": CLASSES, "share_location": True, "background_label_id": background,
-             "nms_param": {"nms_threshold": nms, "top_k": top_k}, "code_type": "CENTER_SIZE",
+    param = {"num_classes": CLASSES, "share_location": share, "background_label_id": background,
+             "nms_param": {"nms_threshold": nms, "top_k": top_k}, "code_type": code,
              "keep_top_k": keep_top_k, "confidence_threshold": threshold}
-    net = ssd_net(batch, param)
+    net = ssd_net(batch, param, loc_classes=1 if share else CLASSES)
     priors = prior_values(net, batch)
     ref = detection_output_ref(net.values["mbox_loc"], net.values["mbox_conf_flatten"], priors, CLASSES, background, nms, top_k,
-                               keep_top_k, threshold)
+                               keep_top_k, threshold, code, share)
     proto, weights = net.save(tmp_path)
     model = irforge.convert_model((proto, weights))
     out = run_ir(model, net.feeds, ["detection_out"], tmp_path)["detection_out"]
