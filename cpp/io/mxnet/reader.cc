@@ -488,10 +488,16 @@ class Translator {
     if (type == "elu") return op("Elu", {in(0)}, attrs(attr_f("alpha", slope)));
     if (type == "selu") return op("Selu", {in(0)});
     if (type == "prelu") {
-      // gamma is per channel (axis 1): shaped [C, 1, 1] for NCHW feature maps.
+      // gamma is per channel (axis 1) whatever the input's rank: shaped [C, 1, ..., 1] with
+      // rank - 2 ones, computed from the input's shape (the symbol has no shapes; fold makes it a
+      // constant once input= gives them). A fixed [C, 1, 1] broadcast wrongly on [N, C] or [N, C, W].
       const Param& g = need_param(1, "gamma");
       if (g.dims.size() != 1) bad("prelu gamma must be 1-D");
-      return op("PRelu", {in(0), op("Reshape", {in(1), const_i64({-1, 1, 1})})});
+      Value* rank = op("Shape", {op("Shape", {in(0)})});
+      Value* trailing = op("Max", {op("Sub", {rank, const_i64({2})}), const_i64({0})});
+      Value* ones = op("Slice", {const_i64(std::vector<int64_t>(64, 1)), const_i64({0}), trailing, const_i64({0})});
+      Value* target = op("Concat", {const_i64({-1}), ones}, attrs(attr_i("axis", 0)));
+      return op("PRelu", {in(0), op("Reshape", {in(1), target})});
     }
     unsupported("act_type '" + type + "'");
   }
