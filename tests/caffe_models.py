@@ -355,3 +355,59 @@ def prior_box_ref(feat_hw, img_hw, min_sizes, max_sizes=(), aspect_ratios=(), fl
 
 def unpack_floats(data: bytes):
     return struct.unpack(f"<{len(data) // 4}f", data)
+
+
+def detection_output_ref(loc, conf, priors, num_classes, background=0, nms_threshold=0.45, top_k=-1, keep_top_k=-1,
+                         confidence_threshold=-np.inf, code_type="CENTER_SIZE", share_location=True):
+    """Caffe's DetectionOutputLayer (eta 1): decode each prior's offsets (one set per prior, or
+    one per class without share_location) with its
+    variances, per class (not the background) take the scores above the threshold, best first,
+    at most top_k, greedy NMS (drop a box overlapping a kept one by more than nms_threshold),
+    then the best keep_top_k over all classes. Rows (image, label, score, xmin, ymin, xmax, ymax)
+    in Caffe's order: by image, by label, best score first."""
+    n = loc.shape[0]
+    p = priors.shape[2] // 4
+    pb = priors[0, 0].reshape(p, 4).astype(np.float64)
+    var = priors[0, 1].reshape(p, 4).astype(np.float64)
+
+    def iou(a, b):
+        iw = min(a[2], b[2]) - max(a[0], b[0])
+        ih = min(a[3], b[3]) - max(a[1], b[1])
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        size = lambda r: max(r[2] - r[0], 0) * max(r[3] - r[1], 0)  # noqa: E731
+        return inter / (size(a) + size(b) - inter)
+
+    def decode(d):
+        if code_type == "CENTER_SIZE":
+            pw, ph = pb[:, 2] - pb[:, 0], pb[:, 3] - pb[:, 1]
+            pcx, pcy = (pb[:, 0] + pb[:, 2]) / 2, (pb[:, 1] + pb[:, 3]) / 2
+            cx, cy = var[:, 0] * d[:, 0] * pw + pcx, var[:, 1] * d[:, 1] * ph + pcy
+            w, h = np.exp(var[:, 2] * d[:, 2]) * pw, np.exp(var[:, 3] * d[:, 3]) * ph
+            return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        return pb + var * d  # CORNER
+
+    rows = []
+    for i in range(n):
+        d = loc[i].reshape(p, -1, 4).astype(np.float64)
+        per_class = [decode(d[:, 0 if share_location else c]) for c in range(num_classes)]
+        scores = conf[i].reshape(p, num_classes).astype(np.float64)
+        kept = []  # (score, label, prior)
+        for c in range(num_classes):
+            if c == background:
+                continue
+            s = scores[:, c]
+            order = [j for j in np.argsort(-s, kind="stable") if s[j] > confidence_threshold]
+            if top_k > -1:
+                order = order[:top_k]
+            chosen, boxes = [], per_class[c]
+            for j in order:
+                if all(iou(boxes[j], boxes[k]) <= nms_threshold for k in chosen):
+                    chosen.append(j)
+            kept += [(s[j], c, j) for j in chosen]
+        if keep_top_k > -1 and len(kept) > keep_top_k:
+            kept = sorted(kept, key=lambda t: -t[0])[:keep_top_k]
+        kept.sort(key=lambda t: (t[1], -t[0]))
+        rows += [[i, c, sc, *per_class[c][j]] for sc, c, j in kept]
+    return np.array(rows, np.float64).reshape(-1, 7)

@@ -83,3 +83,78 @@ def test_random_damage_only_raises_conversion_errors(tmp_path, encoding):
         except irforge.ConversionError:
             errors += 1
     assert errors > 0
+
+
+def counts_to_log_priors(counts):
+    """mo's counts_to_priors: log(c / sum(c)); a count below 1e-10 is raised to it and its
+    prior lifted by FLT_MAX / 2 (so its state is never chosen)."""
+    c = np.array(counts, np.float64)
+    tiny = c < 1.00000001e-10
+    c[tiny] = 1.00000001e-10
+    p = np.log(c / c.sum())
+    p[tiny] += np.finfo(np.float32).max / 2
+    return p
+
+
+@pytest.mark.parametrize("remove_softmax", [False, True])
+def test_counts_subtract_log_priors(tmp_path, remove_softmax):
+    net, forward = tdnn()
+    path = os.path.join(str(tmp_path), "final.nnet")
+    with open(path, "wb") as f:
+        f.write(net.binary())
+    counts = [120.0, 30.5, 0.0, 7.0, 900.0, 44.0]
+    counts_path = os.path.join(str(tmp_path), "final.counts")
+    with open(counts_path, "w") as f:
+        f.write("[ " + " ".join(repr(c) for c in counts) + " ]\n")
+    x = np.random.default_rng(2).standard_normal((7, 4)).astype(np.float32)
+    logits = forward(x, softmax=False) - counts_to_log_priors(counts)
+    if remove_softmax:
+        ref = logits
+    else:
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        ref = e / e.sum(axis=1, keepdims=True)
+    from irforge.frontends import kaldi
+
+    got = run_ir(kaldi.convert_file(path, remove_softmax, counts_path), {"input": x}, ["output"], tmp_path)["output"]
+    assert got.shape == ref.shape and got.size > 0
+    finite = np.abs(ref) < 1e30  # the zero-count state sits near -FLT_MAX / 2
+    assert finite.sum() > 0 and (~finite).sum() == (0 if not remove_softmax else len(x))
+    assert np.abs(got[finite] - ref[finite]).max() / np.abs(ref[finite]).max() <= 1e-4
+    if not remove_softmax:
+        assert np.all(got[:, 2] == 0)  # the zero-count state can never win
+    # The CLI spells it as mo did.
+    out = os.path.join(str(tmp_path), "cli.xml")
+    args = [path, "--counts", counts_path, "--output_model", out, "--compress_to_fp16", "False"]
+    if remove_softmax:
+        args.append("--remove_output_softmax")
+    from irforge.cli import main
+
+    assert main(["convert", *args]) == 0
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(out), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    cli = compiled.create_infer_request().infer({0: x})[compiled.outputs[0]]
+    assert np.abs(cli[finite] - ref[finite]).max() / np.abs(ref[finite]).max() <= 1e-4
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("1 2 3\n4 5 6\n", "one line"), ("[ 1 2 x 4 5 6 ]", "'x' is not a number"), ("[ 1 2 3 ]", "3 counts for 6 outputs"),
+     ("[ ]", "0 counts"), ("[ 1 2 -3 4 5 6 ]", "negative")],
+)
+def test_counts_malformed(tmp_path, content, message):
+    net, _ = tdnn()
+    path = os.path.join(str(tmp_path), "final.nnet")
+    with open(path, "wb") as f:
+        f.write(net.text())
+    counts_path = os.path.join(str(tmp_path), "bad.counts")
+    with open(counts_path, "w") as f:
+        f.write(content)
+    from irforge.frontends import kaldi
+
+    with pytest.raises(irforge.ConversionError, match=message) as e:
+        kaldi.convert_file(path, False, counts_path)
+    assert "bad.counts" in str(e.value)
+    with pytest.raises(irforge.UsageError, match="counts file"):
+        kaldi.convert_file(path, False, "")

@@ -112,6 +112,20 @@ def test_other_ops(tmp_path):
     compare(m, model, ["deconv", "fc3d"], tmp_path)
 
 
+@pytest.mark.parametrize("shape", [(3, 5), (2, 5, 4), (1, 5, 3, 3), (1, 5, 2, 3, 2)])
+def test_prelu_per_channel_at_any_rank(tmp_path, shape):
+    """LeakyReLU prelu scales axis 1 whatever the rank (after FullyConnected it is [N, C])."""
+    m = MXNetModel(seed=4)
+    x = m.input("data", shape)
+    v = m.values[x]
+    gamma = m.randn(5, scale=0.3)
+    bshape = (1, 5) + (1,) * (len(shape) - 2)
+    m.op("LeakyReLU", "prelu", [x, m.param("prelu_gamma", gamma)], {"act_type": "prelu"}, np.where(v > 0, v, gamma.reshape(bshape) * v))
+    symbol, params = m.save(tmp_path, ["prelu"])
+    model = irforge.convert_model((symbol, params), input="data[" + ",".join(map(str, shape)) + "]")
+    compare(m, model, ["prelu"], tmp_path)
+
+
 def test_params_are_mapped(tmp_path):
     m = MXNetModel(seed=2)
     x = m.input("data", (1, 3, 8, 8))

@@ -38,17 +38,19 @@ void register_file_readers(py::module_& m) {
       "Reads an MXNet symbol (-symbol.json) with its parameters (.params; empty: none).");
   m.def(
       "read_kaldi",
-      [](const std::string& path, bool remove_output_softmax) {
+      [](const std::string& path, bool remove_output_softmax, const std::string& counts) {
         std::shared_ptr<Model> model;
         {
           py::gil_scoped_release release;
           KaldiOptions options;
           options.remove_output_softmax = remove_output_softmax;
+          options.counts_path = counts;
           model = read_kaldi_file(path, options);
         }
         return model;
       },
-      py::arg("path"), py::arg("remove_output_softmax") = false, "Reads a Kaldi nnet1 model (text or binary).");
+      py::arg("path"), py::arg("remove_output_softmax") = false, py::arg("counts") = "",
+      "Reads a Kaldi nnet1 model (text or binary); counts: mo's --counts file (empty: none).");
 }
 
 }  // namespace irforge::bindings

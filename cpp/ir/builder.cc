@@ -1,6 +1,7 @@
 #include "ir/builder.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "ir/validate_ops.h"
 #include "ir/verifier.h"
@@ -84,6 +85,37 @@ Value* Builder::owned_constant(Graph& g, const std::string& name, DataType dtype
                                std::vector<uint8_t> bytes) {
   auto storage = std::make_shared<OwnedStorage>(std::move(bytes));
   return constant(g, name, dtype, std::move(dims), std::move(storage), 0);
+}
+
+namespace {
+
+// Packs typed values into the raw little-endian bytes a constant holds, after checking that
+// their count matches the dims (a mismatch is a translator bug or a malformed model field).
+template <typename T>
+std::vector<uint8_t> pack_values(const std::string& where, const std::vector<int64_t>& dims, const std::vector<T>& values) {
+  uint64_t count = 1;
+  for (int64_t d : dims) {
+    if (d < 0) fail_invalid(where + " has a negative dim " + std::to_string(d));
+    if (d != 0 && count > kMaxElements / static_cast<uint64_t>(d)) fail(ErrorKind::kResourceLimit, where + " has more than 2^40 elements");
+    count *= static_cast<uint64_t>(d);
+  }
+  if (count != values.size())
+    fail_invalid(where + " has " + std::to_string(values.size()) + " values for " + std::to_string(count) + " elements");
+  std::vector<uint8_t> bytes(values.size() * sizeof(T));
+  if (!bytes.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+}  // namespace
+
+Value* Builder::owned_constant(Graph& g, const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values) {
+  auto bytes = pack_values(model_->source_path + ": constant '" + name + "'", dims, values);
+  return owned_constant(g, name, DataType::kFloat, std::move(dims), std::move(bytes));
+}
+
+Value* Builder::owned_constant(Graph& g, const std::string& name, std::vector<int64_t> dims, const std::vector<int64_t>& values) {
+  auto bytes = pack_values(model_->source_path + ": constant '" + name + "'", dims, values);
+  return owned_constant(g, name, DataType::kInt64, std::move(dims), std::move(bytes));
 }
 
 std::vector<Value*> Builder::node(Graph& g, const std::string& op_type, const std::vector<Value*>& inputs,

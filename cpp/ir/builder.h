@@ -44,6 +44,11 @@ class Builder {
   // A small constant that owns its bytes (shapes, axes, scalars made up by a translator).
   Value* owned_constant(Graph& g, const std::string& name, DataType dtype, std::vector<int64_t> dims,
                         std::vector<uint8_t> bytes);
+  // The same from typed values (a frontend's computed shapes, axes, folded weights): `values`
+  // holds exactly product(dims) elements, else kInvalidModel. Spares every reader its own
+  // packing of vectors into bytes.
+  Value* owned_constant(Graph& g, const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values);
+  Value* owned_constant(Graph& g, const std::string& name, std::vector<int64_t> dims, const std::vector<int64_t>& values);
   // Appends a node; returns its `n_outputs` output values (named "<name>:<i>" or `output_names`).
   // An input may be nullptr (an omitted optional input). Every input must be visible from `g`
   // (defined in `g` or an enclosing graph).

@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="the Caffe net when the positional model is its .caffemodel (as mo's --input_proto)")
     c.add_argument("--mean_file", "--mean-file", metavar="BINARYPROTO",
                    help="Caffe: a mean image (.binaryproto) subtracted from the input, center-cropped to its size (as mo's --mean_file)")
+    c.add_argument("--counts", metavar="FILE",
+                   help="Kaldi: a one-line file of output state counts; their log priors are subtracted from the logits (as mo's --counts)")
+    c.add_argument("--remove_output_softmax", "--remove-output-softmax", action="store_true",
+                   help="Kaldi: the logits before a final Softmax are the output (as mo's --remove_output_softmax)")
     c.add_argument(
         "--output_model",
         "--output-model",
@@ -297,6 +301,14 @@ def _convert(args) -> int:
         from irforge.frontends import caffe
 
         source = caffe.convert_source(source, args.mean_file)
+    if args.counts is not None or args.remove_output_softmax:
+        from irforge import frontends
+        from irforge.errors import UsageError
+        from irforge.frontends import kaldi
+
+        if not isinstance(source, str) or frontends.detect_file(source) != frontends.KALDI:
+            raise UsageError("--counts and --remove_output_softmax apply to Kaldi models only")
+        source = kaldi.convert_file(source, args.remove_output_softmax, args.counts)
     model = irforge.convert_model(
         source,
         transform=args.transform,

@@ -54,6 +54,22 @@ def nets():
     n.simple("dr", "Dropout", ["el"], ["el"], {}, [v])
     yield "shapes", n
 
+    # SSD head: PriorBox + Flatten + Softmax + DetectionOutput (the irforge::DetectionOutput node).
+    n = CaffeNet(seed=3, name="ssd")
+    x = n.input("data", (1, 3, 8, 8))
+    f = n.conv("f", x, 4, kernel=3, stride=2, pad=1)
+    n.layer("pb", "PriorBox", [f, x], ["pb"], {"prior_box_param": {"min_size": 2.0, "aspect_ratio": [2.0], "flip": True}})
+    loc = n.conv("loc", f, 12, kernel=1)
+    conf = n.conv("conf", f, 9, kernel=1)
+    n.layer("locf", "Flatten", [loc], ["locf"])
+    n.layer("confr", "Reshape", [conf], ["confr"], {"reshape_param": {"shape": {"dim": [0, -1, 3]}}})
+    n.layer("confs", "Softmax", ["confr"], ["confs"], {"softmax_param": {"axis": 2}})
+    n.layer("conff", "Flatten", ["confs"], ["conff"])
+    n.layer("det", "DetectionOutput", ["locf", "conff", "pb"], ["det"],
+            {"detection_output_param": {"num_classes": 3, "nms_param": {"nms_threshold": 0.45, "top_k": 5}, "code_type": "CENTER_SIZE",
+                                        "keep_top_k": 4, "confidence_threshold": 0.1}})
+    yield "ssd", n
+
 
 def main(out):
     os.makedirs(out, exist_ok=True)

@@ -201,6 +201,13 @@ Attribute attr_ints(const char* name, std::vector<int64_t> v) {
   a.ints = std::move(v);
   return a;
 }
+Attribute attr_s(const char* name, std::string v) {
+  Attribute a;
+  a.name = name;
+  a.kind = AttrKind::kString;
+  a.s = std::move(v);
+  return a;
+}
 template <typename... A>
 std::vector<Attribute> attrs(Attribute first, A... rest) {
   std::vector<Attribute> v;
@@ -213,7 +220,7 @@ const std::unordered_set<std::string>& supported_layers() {
   static const std::unordered_set<std::string> s = {
       "Input", "Convolution", "Deconvolution", "Pooling", "InnerProduct", "ReLU", "PReLU", "ELU", "Sigmoid", "TanH",
       "Power", "AbsVal", "BatchNorm", "Scale", "Bias", "Eltwise", "Concat", "Slice", "Split", "Flatten", "Reshape",
-      "Permute", "Softmax", "LRN", "Dropout", "Crop", "Normalize", "PriorBox", "Silence"};
+      "Permute", "Softmax", "LRN", "Dropout", "Crop", "Normalize", "PriorBox", "DetectionOutput", "Silence"};
   return s;
 }
 
@@ -387,7 +394,7 @@ class Translator {
       fail(ErrorKind::kUnsupported, label_ + ": " + std::to_string(n) + " layer(s) of unsupported types: " + list + (n > 20 ? ", ..." : "") +
                                         ". Supported: Input, Convolution, Deconvolution, Pooling, InnerProduct, ReLU, PReLU, ELU, Sigmoid, TanH, "
                                         "Power, AbsVal, BatchNorm, Scale, Bias, Eltwise, Concat, Slice, Split, Flatten, Reshape, Permute, "
-                                        "Softmax, LRN, Dropout, Crop, Normalize, PriorBox, Silence");
+                                        "Softmax, LRN, Dropout, Crop, Normalize, PriorBox, DetectionOutput, Silence");
   }
 
   // ---- graph helpers ----------------------------------------------------------------------
@@ -397,14 +404,10 @@ class Translator {
     return b_.node(g(), type, in, std::move(a), 1, "", node_name_)[0];
   }
   Value* const_i64(const std::vector<int64_t>& v) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/shape", DataType::kInt64, {static_cast<int64_t>(v.size())}, std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/shape", {static_cast<int64_t>(v.size())}, v);
   }
   Value* const_f32(const std::vector<float>& v, std::vector<int64_t> dims, const std::string& what) {
-    std::vector<uint8_t> bytes(v.size() * 4);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), v);
   }
   Value* scalar(float x, const std::string& what) { return const_f32({x}, {}, what); }
 
@@ -428,9 +431,7 @@ class Translator {
     if (bd.packed)
       return b_.constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), storage_,
                          static_cast<size_t>(bd.packed - storage_->data()));
-    std::vector<uint8_t> bytes(bd.owned.size() * 4);
-    if (!bytes.empty()) std::memcpy(bytes.data(), bd.owned.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), bd.owned);
   }
   std::vector<float> weight_values(size_t i, size_t expected, const std::string& what) {
     const BlobData& bd = blob_data(i);
@@ -579,6 +580,7 @@ class Translator {
     else if (t == "Crop") crop(l);
     else if (t == "Normalize") normalize(l);
     else if (t == "PriorBox") prior_box(l);
+    else if (t == "DetectionOutput") detection_output(l);
     else if (t == "Silence") need_tops(0);
     cur_ = nullptr;
   }
@@ -1156,6 +1158,66 @@ class Translator {
       for (int j = 0; j < 4; ++j) out.push_back(var[var.size() == 1 ? 0 : j]);
     std::vector<int64_t> d = {1, 2, count};
     set_top(0, const_f32(out, d, "priors"), d);
+  }
+
+  // DetectionOutput (SSD): decode the location offsets against the priors, per-class NMS, keep
+  // the best keep_top_k. ONNX has no such op, so it becomes irforge::DetectionOutput (documented
+  // and lowered to OpenVINO's DetectionOutput in io/openvino/ops/detection.cc). Caffe's top has
+  // as many rows as were kept; here it has the fixed [1, 1, N * K, 7] of OpenVINO (and of mo),
+  // the kept rows first, then a row whose image id is -1.
+  void detection_output(const TextMessage& l) {
+    need_bottoms(3, 3);
+    need_tops(1);
+    const TextMessage* p = l.child("detection_output_param");
+    if (!p) bad("detection_output_param is required");
+    int64_t classes = get_int(p, "num_classes", 0);
+    if (classes < 1 || classes > kMaxDim) bad("detection_output_param.num_classes must be at least 1");
+    bool share = get_bool(p, "share_location", true);
+    int64_t background = get_int(p, "background_label_id", 0);
+    if (background < -1 || background >= classes) bad("background_label_id " + std::to_string(background) + " is not a class (or -1)");
+    const TextMessage* nms = p->child("nms_param");
+    float nms_threshold = get_float(nms, "nms_threshold", 0.3f);
+    int64_t top_k = get_int(nms, "top_k", -1), keep_top_k = get_int(p, "keep_top_k", -1);
+    if (get_float(nms, "eta", 1.f) != 1.f) unsupported("nms_param.eta other than 1 (adaptive NMS)");
+    if (!(nms_threshold >= 0.f && nms_threshold <= 1.f)) bad("nms_param.nms_threshold must be in [0, 1]");
+    if (top_k == 0 || top_k < -1 || top_k > kMaxDim || keep_top_k == 0 || keep_top_k < -1 || keep_top_k > kMaxDim)
+      bad("top_k and keep_top_k must be positive or -1");
+    // Caffe's enum starts at CORNER = 1; CORNER_SIZE has no OpenVINO form.
+    std::string code = p->find("code_type") ? to_enum(*p->find("code_type"), {"CORNER", "CENTER_SIZE", "CORNER_SIZE"}, 1) : "CORNER";
+    if (code == "CORNER_SIZE") unsupported("code_type CORNER_SIZE");
+    bool encoded = get_bool(p, "variance_encoded_in_target", false);
+    // Without a threshold Caffe keeps every score (compared with -FLT_MAX).
+    float conf_threshold = get_float(p, "confidence_threshold", std::numeric_limits<float>::lowest());
+    if (std::isnan(conf_threshold)) bad("confidence_threshold is NaN");
+
+    const Blob& loc = bottom(0);
+    const Blob& conf = bottom(1);
+    const Blob& prior = bottom(2);
+    if (loc.dims.empty() || conf.dims.empty() || prior.dims.size() != 3) bad("needs location and confidence blobs and a [1, 2, P * 4] prior blob");
+    int64_t n = loc.dims[0];
+    if (n < 1) bad("location blob " + dims_text(loc.dims) + " has no batch");
+    if (conf.dims[0] != n) bad("location and confidence blobs differ in batch size");
+    int64_t loc_count = checked_count(loc.dims, where()) / n, conf_count = checked_count(conf.dims, where()) / n;
+    if (prior.dims[1] != (encoded ? 1 : 2) || prior.dims[2] % 4 != 0)
+      bad("prior blob " + dims_text(prior.dims) + " is not [1, " + (encoded ? "1" : "2") + ", P * 4]");
+    int64_t priors = prior.dims[2] / 4;
+    int64_t loc_classes = share ? 1 : classes;
+    if (priors == 0 || loc_count != priors * loc_classes * 4)
+      bad("location blob " + dims_text(loc.dims) + " does not hold " + std::to_string(loc_classes * 4) + " values for each of " +
+          std::to_string(priors) + " priors");
+    if (conf_count != priors * classes)
+      bad("confidence blob " + dims_text(conf.dims) + " does not hold " + std::to_string(classes) + " scores for each of " + std::to_string(priors) + " priors");
+    Value* lv = loc.dims.size() == 2 ? loc.v : reshape(loc.v, {n, loc_count});
+    Value* cv = conf.dims.size() == 2 ? conf.v : reshape(conf.v, {n, conf_count});
+    int64_t per_image = keep_top_k > 0 ? keep_top_k : top_k > 0 ? top_k * classes : priors * classes;
+    int64_t rows = checked_count({n, per_image, 7}, where()) / 7;
+    Value* y = b_.node(g(), "DetectionOutput", {lv, cv, prior.v},
+                       attrs(attr_i("num_classes", classes), attr_i("background_label_id", background), attr_i("share_location", share),
+                             attr_f("nms_threshold", nms_threshold), attr_i("top_k", top_k), attr_i("keep_top_k", keep_top_k),
+                             attr_s("code_type", code), attr_i("variance_encoded_in_target", encoded),
+                             attr_f("confidence_threshold", conf_threshold)),
+                       1, "irforge", node_name_)[0];
+    set_top(0, y, {1, 1, rows, 7});
   }
 
   const TextMessage& net_;

@@ -1,8 +1,10 @@
 #include "io/kaldi/reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "ir/builder.h"
 #include "support/error.h"
@@ -234,7 +236,19 @@ class Translator {
       outputs_.push_back(x);
     }
     if (!x) fail_invalid(label_ + ": the nnet has no components");
-    if (options_.remove_output_softmax && last_type == "<Softmax>" && outputs_.size() >= 2) x = outputs_[outputs_.size() - 2];
+    bool softmax_last = last_type == "<Softmax>" && outputs_.size() >= 2;
+    if (!options_.counts_path.empty()) {
+      // As mo: the priors go between the last affine layer and a final Softmax.
+      Value* logits = softmax_last ? outputs_[outputs_.size() - 2] : x;
+      Value* shifted = subtract_log_priors(logits, dim);
+      if (softmax_last) {
+        x->producer()->set_input(0, shifted);
+        outputs_[outputs_.size() - 2] = shifted;
+      } else {
+        x = shifted;
+      }
+    }
+    if (options_.remove_output_softmax && softmax_last) x = outputs_[outputs_.size() - 2];
     if (x->is_graph_input()) x = b_.node(b_.main_graph(), "Identity", {x}, {}, 1, "", "output_identity")[0];
     b_.output(b_.main_graph(), x, "output");
     return b_.finish();
@@ -247,14 +261,10 @@ class Translator {
   }
   Value* constant(Floats f, const std::string& what) {
     if (f.view) return b_.constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, data_, static_cast<size_t>(f.view - data_->data()));
-    std::vector<uint8_t> bytes(f.owned.size() * 4);
-    if (!bytes.empty()) std::memcpy(bytes.data(), f.owned.data(), bytes.size());
-    return b_.owned_constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, std::move(bytes));
+    return b_.owned_constant(b_.main_graph(), name_ + "/" + what, f.dims, f.owned);
   }
   Value* i64(const std::vector<int64_t>& v, std::vector<int64_t> dims) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(b_.main_graph(), name_ + "/index", DataType::kInt64, std::move(dims), std::move(bytes));
+    return b_.owned_constant(b_.main_graph(), name_ + "/index", std::move(dims), v);
   }
   // Skips "<LearnRateCoef> 1 <BiasLearnRateCoef> 1 <MaxNorm> 0 ..." (training settings).
   void skip_settings() {
@@ -279,6 +289,45 @@ class Translator {
     Floats f = s_.floats(false);
     if (f.dims[0] != n) bad(std::string(what) + " has " + std::to_string(f.dims[0]) + " values, expected " + std::to_string(n));
     return f;
+  }
+
+  // mo's counts_to_priors: log(c / sum(c)), a count below 1e-10 raised to it and its prior
+  // lifted by FLT_MAX / 2 so that state is never chosen.
+  Value* subtract_log_priors(Value* logits, int64_t dim) {
+    const std::string& path = options_.counts_path;
+    auto file = MappedFile::open(path);
+    std::string text(reinterpret_cast<const char*>(file->data()), file->size());
+    size_t end = text.find_last_not_of(" \t\r\n");
+    text.resize(end == std::string::npos ? 0 : end + 1);
+    if (text.find('\n') != std::string::npos) fail_invalid(path + ": a counts file holds one line of counts; this one has more");
+    for (char& ch : text)
+      if (ch == '[' || ch == ']' || ch == '\t' || ch == '\r') ch = ' ';
+    std::vector<double> counts;
+    size_t pos = 0;
+    while ((pos = text.find_first_not_of(' ', pos)) != std::string::npos) {
+      size_t stop = std::min(text.find(' ', pos), text.size());
+      std::string token = text.substr(pos, stop - pos);
+      pos = stop;
+      char* tail = nullptr;
+      double v = std::strtod(token.c_str(), &tail);
+      if (*tail != 0 || !std::isfinite(v)) fail_invalid(path + ": count " + std::to_string(counts.size()) + " '" + token.substr(0, 32) + "' is not a number");
+      if (v < 0) fail_invalid(path + ": count " + std::to_string(counts.size()) + " is negative (" + token.substr(0, 32) + ")");
+      if (static_cast<int64_t>(counts.size()) >= dim) fail_invalid(path + ": more counts than the model's " + std::to_string(dim) + " outputs");
+      counts.push_back(v);
+    }
+    if (static_cast<int64_t>(counts.size()) != dim)
+      fail_invalid(path + ": " + std::to_string(counts.size()) + " counts for " + std::to_string(dim) + " outputs of the model");
+    constexpr double kCutoff = 1.00000001e-10;
+    double sum = 0;
+    for (double& c : counts) sum += (c = std::max(c, kCutoff));
+    std::vector<float> negated(counts.size());
+    for (size_t i = 0; i < counts.size(); ++i) {
+      double prior = std::log(counts[i] / sum);
+      if (counts[i] == kCutoff) prior += std::numeric_limits<float>::max() / 2.0;
+      negated[i] = static_cast<float>(-prior);
+    }
+    Value* c = b_.owned_constant(b_.main_graph(), "counts/negated_log_priors", {dim}, negated);
+    return b_.node(b_.main_graph(), "Add", {logits, c}, {}, 1, "", "subtract_log_priors")[0];
   }
 
   Value* component(Value* x, int64_t in, int64_t out) {

@@ -14,6 +14,9 @@ namespace irforge {
 
 struct KaldiOptions {
   bool remove_output_softmax = false;  // mo's --remove_output_softmax: the logits are the output
+  // mo's --counts: a one-line text file of per-output state counts ("[ c0 c1 ... ]"); their log
+  // priors log(c / sum(c)) are subtracted from the logits, before a final Softmax. Empty: none.
+  std::string counts_path;
 };
 
 std::unique_ptr<Model> read_kaldi_file(const std::string& path, const KaldiOptions& options = {});

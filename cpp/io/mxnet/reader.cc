@@ -289,14 +289,10 @@ class Translator {
     return b_.node(g(), type, in, std::move(a), 1, "", node_name_)[0];
   }
   Value* const_i64(const std::vector<int64_t>& v) {
-    std::vector<uint8_t> bytes(v.size() * 8);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/shape", DataType::kInt64, {static_cast<int64_t>(v.size())}, std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/shape", {static_cast<int64_t>(v.size())}, v);
   }
   Value* const_f32(const std::vector<float>& v, std::vector<int64_t> dims, const std::string& what) {
-    std::vector<uint8_t> bytes(v.size() * 4);
-    if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());
-    return b_.owned_constant(g(), name_ + "/" + what, DataType::kFloat, std::move(dims), std::move(bytes));
+    return b_.owned_constant(g(), name_ + "/" + what, std::move(dims), v);
   }
 
   // A variable (op "null"): a parameter from the .params file, else a graph input.
@@ -321,9 +317,7 @@ class Translator {
     } else {
       fail(ErrorKind::kUnsupported, params_label_ + ": parameter '" + name + "' has integer type flag " + std::to_string(p.type_flag));
     }
-    std::vector<uint8_t> bytes(n * 4);
-    if (n) std::memcpy(bytes.data(), f.data(), bytes.size());
-    return b_.owned_constant(g(), name, DataType::kFloat, p.dims, std::move(bytes));
+    return b_.owned_constant(g(), name, p.dims, f);
   }
   Value* value(size_t id, size_t idx) {
     auto& outs = outputs_[id];
@@ -494,10 +488,16 @@ class Translator {
     if (type == "elu") return op("Elu", {in(0)}, attrs(attr_f("alpha", slope)));
     if (type == "selu") return op("Selu", {in(0)});
     if (type == "prelu") {
-      // gamma is per channel (axis 1): shaped [C, 1, 1] for NCHW feature maps.
+      // gamma is per channel (axis 1) whatever the input's rank: shaped [C, 1, ..., 1] with
+      // rank - 2 ones, computed from the input's shape (the symbol has no shapes; fold makes it a
+      // constant once input= gives them). A fixed [C, 1, 1] broadcast wrongly on [N, C] or [N, C, W].
       const Param& g = need_param(1, "gamma");
       if (g.dims.size() != 1) bad("prelu gamma must be 1-D");
-      return op("PRelu", {in(0), op("Reshape", {in(1), const_i64({-1, 1, 1})})});
+      Value* rank = op("Shape", {op("Shape", {in(0)})});
+      Value* trailing = op("Max", {op("Sub", {rank, const_i64({2})}), const_i64({0})});
+      Value* ones = op("Slice", {const_i64(std::vector<int64_t>(64, 1)), const_i64({0}), trailing, const_i64({0})});
+      Value* target = op("Concat", {const_i64({-1}), ones}, attrs(attr_i("axis", 0)));
+      return op("PRelu", {in(0), op("Reshape", {in(1), target})});
     }
     unsupported("act_type '" + type + "'");
   }

@@ -401,12 +401,22 @@ void refuse_stateful(const Graph& g, const std::string& where) {
                                         "'): ONNX has no model state; save it as OpenVINO IR (.xml)");
 }
 
+// irforge::DetectionOutput (SSD's head from a Caffe net, io/openvino/ops/detection.cc) has no
+// ONNX form that runtimes run; it is refused rather than written as a node nobody can execute.
+void refuse_openvino_only(const Graph& g, const std::string& where) {
+  for (const auto& n : g.nodes())
+    if (n->domain() == "irforge" && n->op_type() == "DetectionOutput")
+      fail(ErrorKind::kUnsupported, where + "node '" + n->name() + "' is irforge::DetectionOutput (SSD), which has no ONNX form; " +
+                                        "save the model as OpenVINO IR (.xml)");
+}
+
 }  // namespace
 
 void write_onnx_file(const Model& model, const std::string& path, const OnnxWriteOptions& options) {
   if (!model.graph) fail(ErrorKind::kInternal, "model has no graph");
   check_dequantize_opsets(model, *model.graph, "'" + path + "': ");
   refuse_stateful(*model.graph, "'" + path + "': ");
+  refuse_openvino_only(*model.graph, "'" + path + "': ");
   bool external = false;
   switch (options.external_data) {
     case OnnxWriteOptions::ExternalData::kAlways: external = true; break;

@@ -363,6 +363,8 @@ const LowerRegistry& lower_registry() {
     register_training_ops(r);
     register_state_ops(r);
     register_ms_transformer_ops(r);
+
+    register_detection_ops(r);
     return r;
   }();
   return registry;

@@ -10,10 +10,16 @@ def looks_like_nnet1(head: bytes) -> bool:
     return text.lstrip()[:6] == b"<Nnet>"
 
 
-def convert_file(path: str, remove_output_softmax: bool = False):
+def convert_file(path: str, remove_output_softmax: bool = False, counts: str | None = None):
     """A Kaldi nnet1 model as an irforge Model; `remove_output_softmax` (mo's
-    --remove_output_softmax) makes the logits before a final Softmax the output."""
+    --remove_output_softmax) makes the logits before a final Softmax the output; `counts` (mo's
+    --counts) is a one-line file of per-output state counts whose log priors, log(c / sum(c)),
+    are subtracted from the logits (before a final Softmax), as mo did."""
     from irforge import _core
+    from irforge.errors import UsageError
     from irforge.model import Model
 
-    return Model(_core.read_kaldi(path, remove_output_softmax))
+    if counts is not None and not counts:
+        # mo's --counts "" took the priors stored in an nnet2/nnet3 .mdl; nnet1 has none.
+        raise UsageError(f"{path}: counts='' means priors stored in the model, which an nnet1 model does not hold; give a counts file")
+    return Model(_core.read_kaldi(path, remove_output_softmax, counts or ""))
