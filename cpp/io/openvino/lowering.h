@@ -210,7 +210,6 @@ void register_ml_ops(LowerRegistry& r);
 void register_training_ops(LowerRegistry& r);
 void register_state_ops(LowerRegistry& r);
 void register_ms_transformer_ops(LowerRegistry& r);  // com.microsoft transformers-optimizer ops
-
 void register_detection_ops(LowerRegistry& r);
 
 }  // namespace irforge::ov
