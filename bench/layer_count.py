@@ -38,6 +38,7 @@ def run_ir(xml_path, feeds):
 
 
 def rel_err(ref, out):
+    ref = np.asarray(ref, np.float64)
     return float(np.abs(np.asarray(out, np.float64) - ref).max() / max(np.abs(ref).max(), 1e-12))
 
 

@@ -23,31 +23,12 @@ import collections
 import os
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(HERE, "..", "python"))
-
-
-def layer_types(xml_path):
-    root = ET.parse(xml_path).getroot()
-    return collections.Counter(l.get("type") for l in root.find("layers") if l.get("type") != "Const")
-
-
-def run_ir(xml_path, feeds):
-    import openvino as ov
-
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(xml_path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-    res = compiled.create_infer_request().infer(feeds)
-    return [res[o] for o in compiled.outputs]
-
-
-def rel_err(ref, out):
-    ref = np.asarray(ref, np.float64)
-    return float(np.abs(np.asarray(out, np.float64) - ref).max() / max(np.abs(ref).max(), 1e-12))
+from layer_count import layer_types, rel_err, run_ir  # noqa: E402  (shared bench helpers)
 
 
 def build(name, layers):

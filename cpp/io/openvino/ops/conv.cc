@@ -111,7 +111,7 @@ void lower_conv_integer(NodeContext& c) {
   // A symmetric weight zero point (quantize_dynamic's int8 0) subtracts nothing; skipping it also
   // keeps w's static shape, which grouped weights are reshaped by.
   const Tensor* wz = c.has_input(3) ? c.const_input(3) : nullptr;
-  bool zero_wz = wz && wz->data() && std::all_of(wz->data(), wz->data() + wz->nbytes(), [](uint8_t v) { return v == 0; });
+  bool zero_wz = all_zero_bytes(wz);
   if (c.has_input(3) && !zero_wz) {
     PortRef zp = c.convert(c.input_keep_precision(3), ElemType::kF32);
     // A per-output-channel zero point [M] applies along the weights' first axis.

@@ -65,7 +65,7 @@ void lower_matmul_integer(NodeContext& c) {
   }
   // A symmetric weight zero point (quantize_dynamic's int8 0) subtracts nothing.
   const Tensor* bz = c.has_input(3) ? c.const_input(3) : nullptr;
-  bool zero_bz = bz && bz->data() && std::all_of(bz->data(), bz->data() + bz->nbytes(), [](uint8_t v) { return v == 0; });
+  bool zero_bz = all_zero_bytes(bz);
   if (c.has_input(3) && !zero_bz) b = binary(c, "Subtract", b, c.convert(c.input_keep_precision(3), ElemType::kI32));
   c.set_output(0, matmul(c, a, b));
 }

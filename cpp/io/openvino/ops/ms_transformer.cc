@@ -20,16 +20,6 @@ PortRef gelu(NodeContext& c, PortRef x, bool tanh) {
   return c.op("Gelu", "opset7", {x}, {{"approximation_mode", tanh ? "TANH" : "ERF"}});
 }
 
-// Whether input i is a constant whose every value is `v` (fresh-init models' zero biases and
-// unit scales: the per-channel vectors here broadcast to x's shape, so leaving them out is exact).
-bool constant_all(NodeContext& c, size_t i, double v) {
-  auto vals = c.const_floats(i);
-  if (!vals || vals->empty()) return false;
-  for (double d : *vals)
-    if (d != v) return false;
-  return true;
-}
-
 // Input i added to x when present and not all zeros (an optional bias).
 PortRef plus_optional(NodeContext& c, PortRef x, size_t i) {
   return c.has_input(i) && !constant_all(c, i, 0.0) ? binary(c, "Add", x, c.input(i)) : x;

@@ -16,6 +16,19 @@ std::string fmt_float(double v) {
   return buf;
 }
 
+bool constant_all(NodeContext& c, size_t i, double v) {
+  auto vals = c.const_floats(i);
+  if (!vals || vals->empty()) return false;
+  for (double d : *vals)
+    if (d != v) return false;
+  return true;
+}
+
+bool all_zero_bytes(const Tensor* t) {
+  if (!t || t->computed() || !t->data()) return false;
+  return std::all_of(t->data(), t->data() + t->nbytes(), [](uint8_t b) { return b == 0; });
+}
+
 PortRef shape_of(NodeContext& c, PortRef x) { return c.op("ShapeOf", "opset3", {x}, {{"output_type", "i64"}}, ElemType::kI64); }
 
 PortRef binary(NodeContext& c, const char* type, PortRef a, PortRef b) { return c.op(type, "opset1", {a, b}, kNumpy); }

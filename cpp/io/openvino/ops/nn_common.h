@@ -25,6 +25,13 @@ PortRef reshape(NodeContext& c, PortRef x, PortRef target, bool special_zero = f
 PortRef reshape(NodeContext& c, PortRef x, const Ints& target, bool special_zero = false);
 PortRef reduce(NodeContext& c, const char* type, PortRef x, PortRef axes, bool keep_dims = true);
 
+// Whether input i is a constant whose every value is `v` (an all-zero bias, an all-ones scale).
+bool constant_all(NodeContext& c, size_t i, double v);
+// Whether constant `t` holds only zero bytes (a symmetric zero point, whose Subtract is a no-op).
+// Bytes computed on demand (compress_weights' zero points, made while the .bin is written) are
+// not asked for: computing them here would hold every weight's quantization in memory.
+bool all_zero_bytes(const Tensor* t);
+
 // Axes [start, rank) of input `i` (start may be negative, counting from the back); computed
 // at run time with Range when the rank is unknown.
 PortRef trailing_axes(NodeContext& c, size_t i, int64_t start);

@@ -29,18 +29,6 @@ Moments moments(NodeContext& c, PortRef x, PortRef axes) {
   return {d, mean, var};
 }
 
-// Whether input i is a constant whose every value is `v`. LayerNormalization/RMSNormalization
-// outputs have X's shape whatever Scale and B broadcast to, so a scale of ones or a bias of
-// zeros can be left out exactly (models initialised and never trained, or exported with
-// elementwise_affine=False, carry them; ovc drops them too).
-bool constant_all(NodeContext& c, size_t i, double v) {
-  auto vals = c.const_floats(i);
-  if (!vals || vals->empty()) return false;
-  for (double d : *vals)
-    if (d != v) return false;
-  return true;
-}
-
 PortRef inv_std(NodeContext& c, PortRef var, double eps) {
   ElemType t = c.type(var);
   PortRef s = c.op("Sqrt", "opset1", {binary(c, "Add", var, c.scalar(t, eps))});
@@ -118,6 +106,8 @@ void lower_layer_norm(NodeContext& c) {
     normalized = mvn(c, xs, axes, eps, true);
   }
   PortRef y = c.convert(normalized, t);
+  // The output has X's shape whatever Scale and B broadcast to, so a scale of ones or a bias of
+  // zeros (never-trained models, elementwise_affine=False exports) is left out exactly, as ovc does.
   if (!constant_all(c, 1, 1.0)) y = binary(c, "Multiply", y, c.convert_like(c.input(1), x));
   if (c.has_input(2) && !constant_all(c, 2, 0.0)) y = binary(c, "Add", y, c.convert_like(c.input(2), x));
   c.set_output(0, y);

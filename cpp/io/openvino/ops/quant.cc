@@ -280,15 +280,8 @@ PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const st
   return PortRef{l.id, 0};
 }
 
-// Whether constant `t` holds only zeros (a symmetric zero point, whose Subtract is a no-op).
-bool all_zero(const Tensor* t) {
-  if (!t || !t->data()) return false;
-  const uint8_t* p = t->data();
-  return std::all_of(p, p + t->nbytes(), [](uint8_t b) { return b == 0; });
-}
-
 bool same_constant(const Tensor* a, const Tensor* b) {
-  return a && b && a->dtype() == b->dtype() && a->dims() == b->dims() && a->nbytes() == b->nbytes() && a->data() && b->data() &&
+  return a && b && !a->computed() && !b->computed() && a->dtype() == b->dtype() && a->dims() == b->dims() && a->nbytes() == b->nbytes() && a->data() && b->data() &&
          std::memcmp(a->data(), b->data(), a->nbytes()) == 0;
 }
 
@@ -364,7 +357,7 @@ bool lower_weight_dequantize(NodeContext& c, int64_t axis, int64_t block, ElemTy
   if (!st || (*st != ft && !(*st == ElemType::kF32 && ft == ElemType::kF16))) return false;
   const std::string base = c.node().inputs()[0]->name();
   PortRef y = c.convert(const_as(c, *x, qshape, base), ft);
-  if (z && !all_zero(z)) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
+  if (z && !nn::all_zero_bytes(z)) y = bin(c, "Subtract", y, c.convert(const_as(c, *z, pshape, c.node().inputs()[2]->name()), ft));
   PortRef scale = *st == ft ? const_as(c, *s, pshape, c.node().inputs()[1]->name()) : f16_const(c, *s, pshape, c.node().inputs()[1]->name());
   y = bin(c, "Multiply", y, scale);
   if (block > 0) y = c.op("Reshape", "opset1", {y, c.const_i64(x->dims())}, {{"special_zero", "false"}});
@@ -393,7 +386,7 @@ void lower_dequantize_linear(NodeContext& c) {
     }
   }
   PortRef y = c.convert(c.input_keep_precision(0), out);
-  if (c.has_input(2) && !all_zero(c.const_input(2))) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
+  if (c.has_input(2) && !nn::all_zero_bytes(c.const_input(2))) y = bin(c, "Subtract", y, broadcastable(c, c.convert(c.input_keep_precision(2), out), 2, axis, block));
   c.set_output(0, bin(c, "Multiply", y, broadcastable(c, c.convert(s, out), 1, axis, block)));
 }
 
@@ -416,7 +409,7 @@ PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t a
     return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
   };
   PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
-  if (c.has_input(zi) && !all_zero(c.const_input(zi))) y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
+  if (c.has_input(zi) && !nn::all_zero_bytes(c.const_input(zi))) y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
   return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
 }
 

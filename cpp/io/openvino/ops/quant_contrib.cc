@@ -215,7 +215,7 @@ PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi) 
   };
   PortRef y = c.convert(c.const_bytes(qt, {dirs, cols, rows}, std::move(t)), ElemType::kF32);
   const Tensor* z = c.has_input(zi) ? c.const_input(zi) : nullptr;
-  bool zero = z && z->data() && std::all_of(z->data(), z->data() + z->nbytes(), [](uint8_t b) { return b == 0; });
+  bool zero = nn::all_zero_bytes(z);
   if (c.has_input(zi) && !zero) y = bin(c, "Subtract", y, c.convert(param(zi), ElemType::kF32));
   return bin(c, "Multiply", y, c.convert(param(si), ElemType::kF32));
 }
