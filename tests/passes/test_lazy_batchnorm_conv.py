@@ -59,7 +59,7 @@ def test_lazily_folded_batchnorm_keeps_values(tmp_path):
 
 def test_cli_max_rss_does_not_grow_with_batchnorm_folded_kernels(tmp_path):
     """12 kernels (81 MiB: 8 of 9 MiB, 4 grouped of 2.25 MiB) each folded with a BatchNorm:
-    before the lazy fold every scaled kernel was held until the writer ran (max RSS ~130 MiB)."""
+    before the lazy fold every scaled kernel was held until the writer ran (max RSS 112 MiB)."""
     source = tmp_path / "big.onnx"
     source.write_bytes(_conv_bn(12, 512).SerializeToString())
     size = source.stat().st_size
