@@ -5,7 +5,8 @@
 //   W'[o, ...] = W[o, ...] * s[o]          (ConvTranspose: the output channel is axis 1 within
 //                                            each group)
 //   B'[o]      = (B[o] - mean[o]) * s[o] + bias[o]      (B = 0 when the conv has no bias)
-// Computed in double, stored as float32.
+// Computed in double, stored as float32. A W above 64 KiB is computed while the writer streams it
+// (passes/fold/lazy_weights.h), so no second copy of the kernels is held.
 //
 //   x → Conv(W, B) → BN(scale, bias, mean, var) → y      ⇒      x → Conv(W', B') → y
 //
