@@ -26,11 +26,11 @@ void require_tensors(NodeContext& c, const Graph& g) {
                       "; OpenVINO sub-graphs carry only tensors");
 }
 
-// The rank of branch output `v` (lowered to `port` of `body`): from its ONNX type, else from
-// the lowered port.
+// The rank of branch output `v` (lowered to `port` of `body`): the lowered port's, which is what
+// OpenVINO merges (an ONNX type annotation can disagree with it), else from its ONNX type.
 std::optional<size_t> branch_rank(const Value* v, const Body& body, PortRef port) {
-  if (v && v->type().is_tensor() && v->type().shape) return v->type().shape->size();
   if (PShape s = body.shape(port)) return s->size();
+  if (v && v->type().is_tensor() && v->type().shape) return v->type().shape->size();
   return std::nullopt;
 }
 
