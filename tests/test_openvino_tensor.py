@@ -5,6 +5,8 @@ newest opset. These models cover the rest: constant (initializer) shape inputs, 
 unknown ranks, attribute forms of older opsets, and the Resize variants that are decomposed.
 """
 
+import xml.etree.ElementTree as ET
+
 import numpy as np
 import pytest
 from onnx import TensorProto as T
@@ -161,6 +163,16 @@ def test_pad_opset2_attributes(tmp_path):
 def test_pad_constant_value_and_negative_pads(tmp_path):
     inits = [_i64("p", [1, -1, 0, 2]), h.make_tensor("v", T.FLOAT, [], [1.5])]
     _unary("Pad", ["n", 5], tmp_path, opset=13, inits=inits, extra_inputs=["p", "v"])
+
+
+def test_pad_constant_pads_need_no_split_layer(tmp_path):
+    # Constant pads are split into begins/ends at lowering, as ovc does (Keras ZeroPadding2D).
+    model = _model([h.make_node("Pad", ["x", "p"], ["y"])], [_vi("x", T.FLOAT, ["n", 3, 4, 5])], [_vi("y")],
+                   opset=13, initializers=[_i64("p", [0, 0, 1, 2, 0, 0, 3, 1])])
+    irforge.save_model(irforge.convert_model(model), str(tmp_path / "pad.xml"))
+    types = [layer.get("type") for layer in ET.parse(tmp_path / "pad.xml").getroot().find("layers")]
+    assert sorted(t for t in types if t != "Const") == ["Pad", "Parameter", "Result"]
+    _check(model, {"x": _f32([2, 3, 4, 5])}, tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["edge", "reflect", "constant", "wrap"])

@@ -326,3 +326,28 @@ def test_folds_a_transposed_weight_nothing_else_reads():
     model = check_pass(_tied_embedding(tied=False), "fold,dce", fires=True, openvino=False)
     assert model.weight_bytes == 64 * 64 * 4
     assert "Transpose" not in model.op_histogram
+
+
+def _keras_batchnorm(channels: int):
+    # Keras' inference BatchNorm: y = x * s + (beta - mean * s), s read by both products.
+    rng = np.random.default_rng(1)
+    inits = [_init(n, rng.standard_normal((1, 1, 1, channels)).astype(np.float32)) for n in ("s", "mean", "beta")]
+    nodes = [helper.make_node("Mul", ["x", "s"], ["xs"]), helper.make_node("Mul", ["mean", "s"], ["ms"]),
+             helper.make_node("Sub", ["beta", "ms"], ["shift"]), helper.make_node("Add", ["xs", "shift"], ["y"])]
+    return _model(nodes, [_fvi("x", [2, 3, 3, channels])], [_fvi("y", None)], inits)
+
+
+def test_folds_a_shared_weight_into_a_result_no_larger_than_what_it_frees():
+    # 2048 channels: s is 8 KiB and read twice; mean * s replaces mean, beta - (mean * s) replaces beta.
+    model = check_pass(_keras_batchnorm(2048), "fold,dce", fires=True, openvino=False)
+    assert model.op_histogram == {"Mul": 1, "Add": 1}
+    assert model.weight_bytes == 2 * 2048 * 4
+
+
+def test_a_shared_weight_still_limits_a_result_larger_than_what_it_frees():
+    # Expand(s) to 4 rows frees nothing (s stays for x * s) and would add 32 KiB.
+    s = _init("s", np.random.default_rng(2).standard_normal((1, 2048)).astype(np.float32))
+    nodes = [helper.make_node("Mul", ["x", "s"], ["y"]), helper.make_node("Expand", ["s", "shape"], ["z"])]
+    m = _model(nodes, [_fvi("x", [4, 2048])], [_fvi("y", None), _fvi("z", None)], [s, _init("shape", np.array([4, 2048], np.int64))])
+    model = check_pass(m, "fold,dce", fires=False, openvino=False)
+    assert model.weight_bytes == 2048 * 4 + 2 * 8

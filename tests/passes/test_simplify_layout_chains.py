@@ -103,3 +103,31 @@ def test_reshape_zero_of_unknown_dim_does_not_fire():
     nodes = _relu_wrap([helper.make_node("Reshape", ["r", "s1"], ["a"]), helper.make_node("Reshape", ["a", "s2"], ["b"])], "b")
     check_pass(_model(nodes, ["n", 12], [_i64("s1", [-1, 3, 4]), _i64("s2", [0, 12])]), PIPE, fires=False,
                feeds={"x": np.random.default_rng(0).standard_normal((2, 12)).astype(np.float32)})
+
+
+def test_transpose_moving_only_ones_after_a_reshape_becomes_part_of_it():
+    # Keras squeeze-excite: [N, C] → Reshape [N, 1, 1, C] → Transpose to NCHW for the 1x1 conv.
+    nodes = _relu_wrap([helper.make_node("Reshape", ["r", "s"], ["a"]),
+                        helper.make_node("Transpose", ["a"], ["t"], perm=[0, 3, 1, 2])], "t")
+    model = check_pass(_model(nodes, ["n", 6], [_i64("s", [-1, 1, 1, 6])]), PIPE, fires=True,
+                       feeds={"x": np.random.default_rng(0).standard_normal((2, 6)).astype(np.float32)})
+    assert model.op_histogram == {"Relu": 2, "Reshape": 1}
+
+
+def test_transpose_after_a_reshape_must_not_fire():
+    cases = [
+        # swaps two dims that are not 1: elements move
+        ([_i64("s", [1, 2, 3])], [0, 2, 1], [6]),
+        # a 0 would copy another input dim once moved
+        ([_i64("s", [0, 1, 3])], [1, 0, 2], [2, 3]),
+        # a -1 may be any size: it cannot cross another non-1 dim
+        ([_i64("s", [-1, 3])], [1, 0], [6]),
+    ]
+    for inits, perm, shape in cases:
+        nodes = _relu_wrap([helper.make_node("Reshape", ["r", "s"], ["a"]),
+                            helper.make_node("Transpose", ["a"], ["t"], perm=perm)], "t")
+        check_pass(_model(nodes, shape, inits), PIPE, fires=False)
+    # the Reshape's output is read elsewhere too
+    nodes = _relu_wrap([helper.make_node("Reshape", ["r", "s"], ["a"]),
+                        helper.make_node("Transpose", ["a"], ["t"], perm=[1, 0]), helper.make_node("Neg", ["a"], ["z"])], "t")
+    check_pass(_model(nodes, [3], [_i64("s", [1, 3])], outputs=("y", "z")), PIPE, fires=False)

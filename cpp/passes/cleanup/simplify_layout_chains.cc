@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "passes/fusion/weight_util.h"
@@ -105,8 +106,42 @@ class Simplifier {
       drop_if_dead(g, first);
       return 1;
     }
+    if (is_op(first, "Reshape") && first->num_outputs() == 1) return reshape_then_transpose(g, n, first, *p2);
     if (is_identity(*p2) && bypass(g, n, n->input(0))) return 1;
     return 0;
+  }
+
+  // Transpose(p) ∘ Reshape(s) → Reshape(s permuted by p) when p moves only dims s spells as 1:
+  // the other dims keep their order, so no element moves (Keras' squeeze-excite reshapes
+  // [N, C] to [N, 1, 1, C] right before the NHWC→NCHW Transpose of its 1x1 conv).
+  int64_t reshape_then_transpose(Graph& g, Node* n, Node* first, const Ints& p) {
+    Value* mid = first->output(0);
+    if (mid->is_graph_output() || mid->uses().size() != 1 || !first->input(0) || !first->input(1)) return 0;
+    auto s = constant_ints(first->input(1));
+    if (!s || s->size() != p.size()) return 0;
+    Ints moved(p.size());
+    int64_t last = -1;
+    for (size_t i = 0; i < p.size(); ++i) {
+      const int64_t k = p[i];
+      moved[i] = (*s)[static_cast<size_t>(k)];
+      if (moved[i] == 1) continue;
+      if (moved[i] == 0 && k != static_cast<int64_t>(i)) return 0;  // a 0 copies the input dim at its own position
+      if (k < last) return 0;
+      last = k;
+    }
+    first->set_input(1, shape_initializer(g, first->input(1)->name() + "_transposed", moved));
+    mid->set_type(n->output(0)->type());
+    return bypass(g, n, mid) ? 1 : 0;  // cannot fail: `mid` has a producer and is no graph output
+  }
+
+  Value* shape_initializer(Graph& g, const std::string& base, const Ints& shape) {
+    auto t = std::make_shared<Tensor>(names_.fresh(base), DataType::kInt64, Ints{static_cast<int64_t>(shape.size())});
+    std::vector<uint8_t> bytes(shape.size() * 8);
+    if (!bytes.empty()) std::memcpy(bytes.data(), shape.data(), bytes.size());
+    t->set_owned(std::move(bytes));
+    Value* v = g.add_initializer(std::move(t));
+    v->set_type(Type::tensor(DataType::kInt64, {Dim::of(static_cast<int64_t>(shape.size()))}));
+    return v;
   }
 
   int64_t reshape(Graph& g, Node* n) {

@@ -1,6 +1,8 @@
 // simplify-layout — merges or cancels chains of data-movement ops that only rearrange a tensor:
 //   Transpose(p2) ∘ Transpose(p1)  → Transpose(q), q[i] = p1[p2[i]]; removed when q is identity
 //   Transpose(identity perm)       → its input
+//   Transpose(p) ∘ Reshape(s)      → Reshape(s permuted by p)  (p moves only dims s spells
+//                                                         as 1; a 0 in s must stay in place)
 //   Reshape(s2) ∘ Reshape(s1)      → Reshape(s2)        (s2 constant; a 0 in s2 with
 //                                                         allowzero=0 copies a dim of the
 //                                                         intermediate, so it must be static)

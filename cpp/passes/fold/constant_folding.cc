@@ -72,16 +72,27 @@ class Folder {
     // tied embedding under a Transpose), folding would keep it and add a transformed copy; only
     // small results may be folded then. As a budget, the kernel refuses before computing anything
     // (evaluating GPT-2's tied 154 MB Transpose only to drop it cost 0.46 s per fold round).
+    // The result may still be as large as the constant inputs that folding frees (those only this
+    // node reads): a BatchNorm's mean * scale with the scale shared by x * scale replaces the mean
+    // by a same-sized vector, and leaving it unfolded at 2048 channels kept the BatchNorm unfused.
     constexpr uint64_t kAlwaysFoldBytes = 4096;
     if (n->op_type() != "Constant") {
+      bool shares_large = false;
+      uint64_t freed_bytes = 0;
+      std::vector<Value*> seen;
       for (Value* v : n->inputs()) {
         const Tensor* t = v ? constant_of(v) : nullptr;
-        if (!t || t->nbytes() <= kAlwaysFoldBytes) continue;
+        if (!t || std::find(seen.begin(), seen.end(), v) != seen.end()) continue;
+        seen.push_back(v);
         // A borrowed weight (a live framework tensor) stays in memory after folding too.
         bool read_elsewhere = (t->storage() && t->storage()->borrowed()) || v->is_graph_output() ||
                               std::any_of(v->uses().begin(), v->uses().end(), [&](const Use& u) { return u.node != n; });
-        if (read_elsewhere) budget = std::min(budget, kAlwaysFoldBytes);
+        if (!read_elsewhere)
+          freed_bytes += t->nbytes();
+        else if (t->nbytes() > kAlwaysFoldBytes)
+          shares_large = true;
       }
+      if (shares_large) budget = std::min(budget, std::max(kAlwaysFoldBytes, freed_bytes));
     }
     if (n->op_type() == "Transpose" && budget > kAlwaysFoldBytes && inputs.size() == 1 && inputs[0] &&
         inputs[0]->nbytes() > kLazyWeightBytes && fold_lazily(g, n))

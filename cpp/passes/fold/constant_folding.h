@@ -24,7 +24,8 @@
 // or attributes (it never fails the pass); no output of the node is used (dead nodes are dce's);
 // or the outputs would be larger than PassOptions::fold_size_limit AND larger than the node's
 // inputs together — folding never grows the model, so Expand / Tile / ConstantOfShape / Range
-// with big outputs stay as they are.
+// with big outputs stay as they are; or an input over 4 KiB is still read elsewhere (kept after
+// folding) and the outputs exceed both 4 KiB and the constant inputs only this node reads.
 #pragma once
 
 #include "passes/pass.h"

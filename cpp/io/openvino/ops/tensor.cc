@@ -297,8 +297,15 @@ void lower_pad(NodeContext& c) {
       const_pads.reset();  // positions in `pads` no longer match the dims
     }
   }
-  // ONNX pads are [begin_0..begin_n, end_0..end_n].
-  auto halves = c.op_multi("Split", "opset1", {to_1d(c, pads), c.scalar_i64(0)}, {{"num_splits", "2"}}, {ElemType::kI64, ElemType::kI64});
+  // ONNX pads are [begin_0..begin_n, end_0..end_n]; constant ones are split here, not by a
+  // Split layer (a Keras ZeroPadding2D left a Reshape and a Split beside ovc's plain Pad).
+  std::vector<PortRef> halves;
+  if (const_pads && const_pads->size() % 2 == 0) {
+    const auto mid = const_pads->begin() + static_cast<std::ptrdiff_t>(const_pads->size() / 2);
+    halves = {c.const_i64(Ints(const_pads->begin(), mid)), c.const_i64(Ints(mid, const_pads->end()))};
+  } else {
+    halves = c.op_multi("Split", "opset1", {to_1d(c, pads), c.scalar_i64(0)}, {{"num_splits", "2"}}, {ElemType::kI64, ElemType::kI64});
+  }
   PortRef begins = full_pads(c, x, halves[0], axes), ends = full_pads(c, x, halves[1], axes);
   if (mode == "wrap") {
     auto rank = rank_of_port(c, x);
