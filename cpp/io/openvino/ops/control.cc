@@ -39,6 +39,8 @@ void inputs_behind(const Value* v, std::set<std::string>& names, std::set<const 
   if (!v || !seen.insert(v).second) return;
   if (v->is_graph_input() && !v->initializer()) names.insert(v->name());
   if (const Node* n = v->producer()) {
+    // Shape and Size read only the static part of their input: OpenVINO folds them.
+    if (n->domain().empty() && (n->op_type() == "Shape" || n->op_type() == "Size")) return;
     for (const Value* in : n->inputs()) inputs_behind(in, names, seen);
     // Values a branch body reads from outside are inputs of the node too.
     for (const Graph* g : n->subgraphs())
@@ -48,10 +50,12 @@ void inputs_behind(const Value* v, std::set<std::string>& names, std::set<const 
   }
 }
 
-// OpenVINO's CPU plugin refuses an If whose output rank is dynamic, which is what branches of
-// different ranks give: name the If and the inputs its condition depends on, to freeze.
+// OpenVINO's CPU plugin refuses an If nested in another body whose output rank is dynamic, which
+// is what branches of different ranks give: name the If and the inputs its condition depends on,
+// to freeze. (A top-level one runs: ONNX's AffineGrid function has one, and it passes there.)
 void require_same_ranks(NodeContext& c, const Graph& then_g, const Graph& else_g, const Body& then_b, const Body& else_b,
                         const std::vector<std::vector<PortRef>>& outs) {
+  if (c.node().graph() == c.lowering().model().graph.get()) return;
   for (size_t i = 0; i < c.num_outputs(); ++i) {
     auto r_then = branch_rank(then_g.outputs()[i], then_b, outs[0][i]);
     auto r_else = branch_rank(else_g.outputs()[i], else_b, outs[1][i]);
@@ -59,6 +63,9 @@ void require_same_ranks(NodeContext& c, const Graph& then_g, const Graph& else_g
     std::set<std::string> names;
     std::set<const Value*> seen;
     inputs_behind(c.node().inputs()[0], names, seen);
+    // A condition that reads no input's values (e.g. built from input shapes) is folded by
+    // OpenVINO when the model is compiled, and the If with it.
+    if (names.empty()) continue;
     std::string hint;
     for (const std::string& n : names) hint += (hint.empty() ? "" : " or ") + ("--input \"" + n + "->VALUE\"");
     c.unsupported("output " + std::to_string(i) + " has rank " + std::to_string(*r_then) + " in then_branch and " +
