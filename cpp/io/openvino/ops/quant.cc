@@ -54,6 +54,16 @@ std::optional<double> float_max(ElemType t) {
   }
 }
 
+// How many dims of input 0 follow `axis` (negative: counted from the back when the rank is
+// unknown). An axis no tensor rank allows is an invalid model, not a [n, 1 x 2^40] shape.
+int64_t trailing_dims(NodeContext& c, std::optional<int64_t> xrank, int64_t axis) {
+  constexpr int64_t kMaxRank = 64;
+  int64_t r = xrank.value_or(kMaxRank);
+  if (axis < -r || axis >= r)
+    c.invalid("axis " + std::to_string(axis) + " is outside the input's rank " + (xrank ? std::to_string(*xrank) : "(at most 64)"));
+  return xrank ? *xrank - norm_axis(axis, *xrank) - 1 : -axis - 1;
+}
+
 // Scale or zero point (input `pi`) made broadcastable against x (input 0) per the granularity
 // rules in the file comment.
 PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_t block) {
@@ -95,7 +105,7 @@ PortRef broadcastable(NodeContext& c, PortRef p, size_t pi, int64_t axis, int64_
     PortRef target = c.op("Concat", "opset1", {c.const_i64({-1}), ones}, {{"axis", "0"}});
     return c.op("Reshape", "opset1", {p, target}, {{"special_zero", "false"}});
   }
-  int64_t trailing = xrank ? *xrank - norm_axis(axis, *xrank) - 1 : -axis - 1;
+  int64_t trailing = trailing_dims(c, xrank, axis);
   if (trailing <= 0) return p;
   Ints target(static_cast<size_t>(trailing) + 1, 1);
   target[0] = -1;
@@ -131,7 +141,7 @@ std::optional<Range> constant_range(NodeContext& c, size_t si, std::optional<siz
 std::optional<Ints> per_axis_shape(NodeContext& c, int64_t n, int64_t axis) {
   auto xrank = c.input_rank(0);
   if (!xrank && axis >= 0) return std::nullopt;
-  int64_t trailing = xrank ? *xrank - norm_axis(axis, *xrank) - 1 : -axis - 1;
+  int64_t trailing = trailing_dims(c, xrank, axis);
   Ints shape(static_cast<size_t>(std::max<int64_t>(trailing, 0)) + 1, 1);
   shape[0] = n;
   return shape;
