@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
@@ -57,6 +58,7 @@ def test_lazily_folded_batchnorm_keeps_values(tmp_path):
         assert np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
 
 
+@pytest.mark.slow  # measures max RSS, which a sanitizer build inflates (CI runs slow tests without one)
 def test_cli_max_rss_does_not_grow_with_batchnorm_folded_kernels(tmp_path):
     """12 kernels (81 MiB: 8 of 9 MiB, 4 grouped of 2.25 MiB) each folded with a BatchNorm:
     before the lazy fold every scaled kernel was held until the writer ran (max RSS 112 MiB)."""
