@@ -202,6 +202,21 @@ std::vector<PortRef> NodeContext::op_multi(const std::string& type, const std::s
   return ports;
 }
 
+PortRef NodeContext::const_tensor(std::shared_ptr<const Tensor> t, ElemType type, const Ints& shape, const std::string& name) {
+  Layer& l = graph().add("Const", "opset1", lowering().unique_name(name));
+  auto cd = std::make_shared<ConstData>();
+  cd->tensor = std::move(t);
+  cd->source_type = type;
+  cd->stored_type = type;
+  l.constant = cd;
+  l.data = {{"element_type", elem_name(type)}, {"shape", join_ints(shape)}};
+  OutPort port;
+  port.type = type;
+  port.shape = shape;
+  l.outputs.push_back(port);
+  return PortRef{l.id, 0};
+}
+
 PortRef NodeContext::const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes) {
   Layer& l = graph().add("Const", "opset1", layer_name());
   auto c = std::make_shared<ConstData>();
@@ -462,13 +477,10 @@ const Value* GraphLowering::transposed_twin(const Value* v) {
 }
 
 PortRef GraphLowering::constant_bf16_as_f32(const Tensor& t, const std::string& name) {
-  widen_bf16_ = true;
-  PortRef p = constant(t, true, name);
-  widen_bf16_ = false;
-  return p;
+  return constant(t, true, name, true);
 }
 
-PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::string& name) {
+PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::string& name, bool bf16_too) {
   auto type = from_onnx(t.dtype());
   if (!type || *type == ElemType::kString)
     fail(ErrorKind::kUnsupported, "constant '" + t.name() + "' has type " + dtype_name(t.dtype()) + ", which OpenVINO IR cannot hold");
@@ -481,7 +493,7 @@ PortRef GraphLowering::constant(const Tensor& t, bool compressible, const std::s
     if (owned.get() == &t) c->tensor = owned;
   c->source_type = *type;
   c->stored_type = *type;
-  bool compress = compressible && options_.compress_to_fp16 && (*type == ElemType::kF32 || (widen_bf16_ && *type == ElemType::kBf16)) &&
+  bool compress = compressible && options_.compress_to_fp16 && (*type == ElemType::kF32 || (bf16_too && *type == ElemType::kBf16)) &&
                   t.element_count() > 0;
   c->compress_to_f16 = compress;
   l.constant = c;

@@ -81,6 +81,9 @@ class NodeContext {
   PortRef scalar(ElemType t, double v);
   PortRef const_f32(const std::vector<float>& values, std::optional<Ints> shape = std::nullopt);
   PortRef const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes);
+  // A Const layer named after `name` holding tensor `t` as it is, as element type `type` in `shape`
+  // (a view of another constant's bytes, or bytes computed when the .bin is written).
+  PortRef const_tensor(std::shared_ptr<const Tensor> t, ElemType type, const Ints& shape, const std::string& name);
   // `p` in the static shape `dims` (same element count) when `p` is a constant (a Const, or a
   // Const behind its decompression Convert): a new Const over the same bytes, so that no Reshape
   // and no shape constant reach the IR. nullopt when `p` is computed.
@@ -151,7 +154,9 @@ class GraphLowering {
   // Parameters for graph inputs (if `make_parameters`), layers for nodes.
   void lower_nodes(const Graph& g);
   PortRef port_of(const Value* v);
-  PortRef constant(const Tensor& t, bool compressible, const std::string& name);
+  // A Const over `t`; `compressible` lets compress_to_fp16 store an f32 tensor as f16 (and
+  // `bf16_too` a bf16 one) behind a decompression Convert.
+  PortRef constant(const Tensor& t, bool compressible, const std::string& name, bool bf16_too = false);
   // A bf16 constant read as f32 (a Cast of a bf16 weight): with compress_to_fp16 it is stored as
   // f16 behind a decompression Convert to f32, like an f32 weight; else the plain bf16 Const.
   PortRef constant_bf16_as_f32(const Tensor& t, const std::string& name);
@@ -178,7 +183,6 @@ class GraphLowering {
   std::unordered_map<std::string, int> names_;
   std::unordered_map<int, PortRef> exact_converts_;  // Convert layer id → its input (convert_exact)
   std::vector<std::shared_ptr<Tensor>> owned_tensors_;  // values of Constant nodes built here
-  bool widen_bf16_ = false;  // constant(): a bf16 tensor may be compressed (see constant_bf16_as_f32)
   std::unordered_map<const Graph*, std::unordered_map<const Value*, const Value*>> twins_;  // per graph, built on demand
 };
 

@@ -276,18 +276,7 @@ PortRef f16_const(NodeContext& c, const Tensor& src, const Ints& shape, const st
   auto t = std::make_shared<Tensor>(name, DataType::kFloat16, shape);
   auto storage = std::make_shared<F16FromF32>(src);
   t->set_view(storage, 0, storage->size());
-  Layer& l = c.graph().add("Const", "opset1", c.lowering().unique_name(name));
-  auto cd = std::make_shared<ConstData>();
-  cd->tensor = t;
-  cd->source_type = ElemType::kF16;
-  cd->stored_type = ElemType::kF16;
-  l.constant = cd;
-  l.data = {{"element_type", "f16"}, {"shape", join_ints(shape)}};
-  OutPort port;
-  port.type = ElemType::kF16;
-  port.shape = shape;
-  l.outputs.push_back(port);
-  return PortRef{l.id, 0};
+  return c.const_tensor(t, ElemType::kF16, shape, name);
 }
 
 bool same_constant(const Tensor* a, const Tensor* b) {

@@ -112,18 +112,7 @@ void lower_dynamic_quantize_matmul(NodeContext& c) {
 PortRef view_const(NodeContext& c, const Tensor& src, ElemType t, DataType dt, const Ints& shape) {
   auto view = std::make_shared<Tensor>(src.name(), dt, shape);
   view->set_view(src.storage(), src.storage_offset(), src.nbytes());
-  Layer& l = c.graph().add("Const", "opset1", c.lowering().unique_name(src.name()));
-  auto cd = std::make_shared<ConstData>();
-  cd->tensor = view;
-  cd->source_type = t;
-  cd->stored_type = t;
-  l.constant = cd;
-  l.data = {{"element_type", elem_name(t)}, {"shape", join_ints(shape)}};
-  OutPort port;
-  port.type = t;
-  port.shape = shape;
-  l.outputs.push_back(port);
-  return PortRef{l.id, 0};
+  return c.const_tensor(view, t, shape, src.name());
 }
 
 // MatMulNBits: A [.., K] x dequantized B^T. B is uint8 [N, blocks, block * bits / 8] holding
