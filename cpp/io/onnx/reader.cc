@@ -440,7 +440,7 @@ class OnnxReader {
         case 22: a.sparse_tensor = parse_sparse(f, "attribute sparse tensor"); infer(a, AttrKind::kSparseTensor, has_kind); break;
         case 14: check(f, wire::kLengthDelimited, "attribute type proto"); a.tp = std::make_shared<Type>(parse_type(f, 0)); infer(a, AttrKind::kTypeProto, has_kind); break;
         case 7:
-          wire::read_repeated(f, a.floats, [](uint64_t raw) { uint32_t b = static_cast<uint32_t>(raw); float v; std::memcpy(&v, &b, 4); return v; }, wire::kFixed32);
+          wire::read_repeated(f, a.floats, wire::fixed_f32, wire::kFixed32);
           infer(a, AttrKind::kFloats, has_kind);
           break;
         case 8:

@@ -16,6 +16,19 @@ namespace irforge::wire {
 
 enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kStartGroup = 3, kEndGroup = 4, kFixed32 = 5 };
 
+// The float / double a fixed32 / fixed64 field's raw value (Field::varint) holds.
+inline float fixed_f32(uint64_t raw) {
+  uint32_t bits = static_cast<uint32_t>(raw);
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+inline double fixed_f64(uint64_t raw) {
+  double v;
+  std::memcpy(&v, &raw, 8);
+  return v;
+}
+
 struct Field {
   uint32_t number = 0;
   WireType type = kVarint;

@@ -35,17 +35,6 @@ constexpr uint32_t kTensorDataType = 1, kTensorDims = 2;  // TensorDesc
 
 int64_t to_i64(uint64_t v) { return static_cast<int64_t>(v); }
 int32_t to_i32(uint64_t v) { return static_cast<int32_t>(static_cast<int64_t>(v)); }
-float to_f32(uint64_t v) {
-  uint32_t u = static_cast<uint32_t>(v);
-  float x;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
-double to_f64(uint64_t v) {
-  double x;
-  std::memcpy(&x, &v, 8);
-  return x;
-}
 
 // Protobuf `string` fields are UTF-8; names go on to Python and into ONNX, which require it.
 bool valid_utf8(const uint8_t* p, size_t n) {
@@ -95,13 +84,13 @@ PdAttr decode_attr(const wire::Field& field) {
       case 1: a.name = utf8(f, "an attribute name"); break;
       case 2: a.kind = to_i32(f.varint); break;
       case 3: case 10: case 12: case 13: a.i = f.number == 3 ? to_i32(f.varint) : to_i64(f.varint); break;
-      case 4: a.f = to_f32(f.varint); break;
-      case 19: a.f = to_f64(f.varint); break;
+      case 4: a.f = wire::fixed_f32(f.varint); break;
+      case 19: a.f = wire::fixed_f64(f.varint); break;
       case 5: case 17: a.s = utf8(f, "attribute '" + a.name + "'"); break;
       case 6: wire::read_repeated(f, a.ints, [](uint64_t v) { return static_cast<int64_t>(to_i32(v)); }, wire::kVarint); break;
       case 11: case 14: case 15: wire::read_repeated(f, a.ints, to_i64, wire::kVarint); break;
-      case 7: wire::read_repeated(f, a.floats, [](uint64_t v) { return static_cast<double>(to_f32(v)); }, wire::kFixed32); break;
-      case 16: wire::read_repeated(f, a.floats, to_f64, wire::kFixed64); break;
+      case 7: wire::read_repeated(f, a.floats, [](uint64_t v) { return static_cast<double>(wire::fixed_f32(v)); }, wire::kFixed32); break;
+      case 16: wire::read_repeated(f, a.floats, wire::fixed_f64, wire::kFixed64); break;
       case 8: case 18: a.strings.push_back(utf8(f, "attribute '" + a.name + "'")); break;
       default: break;  // scalar(s): not used by inference ops we translate
     }

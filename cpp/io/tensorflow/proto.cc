@@ -36,17 +36,6 @@ void repeated(const Field& f, std::vector<T>& out, Fn&& conv, wire::WireType typ
   if (out.size() > kMaxRepeated) fail(ErrorKind::kResourceLimit, "a tensor lists more than 2^26 typed values");
 }
 
-float f32(uint64_t raw) {
-  uint32_t bits = static_cast<uint32_t>(raw);
-  float v;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-double f64(uint64_t raw) {
-  double v;
-  std::memcpy(&v, &raw, 8);
-  return v;
-}
 double half_to_double(uint64_t raw) {
   uint32_t h = static_cast<uint32_t>(raw) & 0xffff;
   uint32_t sign = (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
@@ -147,8 +136,8 @@ std::shared_ptr<TfTensor> decode_tensor(const Field& field) {
         t->content = f.data;
         t->content_size = f.size;
         break;
-      case 5: repeated(f, t->float_val, [](uint64_t v) { return static_cast<double>(f32(v)); }, wire::kFixed32); break;
-      case 6: repeated(f, t->float_val, f64, wire::kFixed64); break;
+      case 5: repeated(f, t->float_val, [](uint64_t v) { return static_cast<double>(wire::fixed_f32(v)); }, wire::kFixed32); break;
+      case 6: repeated(f, t->float_val, wire::fixed_f64, wire::kFixed64); break;
       case 13: repeated(f, t->float_val, half_to_double, wire::kVarint); break;
       case 7: repeated(f, t->int_val, [](uint64_t v) { return static_cast<int64_t>(static_cast<int32_t>(v)); }, wire::kVarint); break;
       case 10: case 11: case 16: case 17: repeated(f, t->int_val, u, wire::kVarint); break;
@@ -178,7 +167,7 @@ TfAttr decode_attr(const uint8_t* data, size_t size, int depth) {
           switch (g.number) {
             case 2: a.list_s.push_back(text(g)); break;
             case 3: repeated(g, a.list_i, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
-            case 4: repeated(g, a.list_f, f32, wire::kFixed32); break;
+            case 4: repeated(g, a.list_f, wire::fixed_f32, wire::kFixed32); break;
             case 5: repeated(g, a.list_b, [](uint64_t v) { return static_cast<int64_t>(v != 0); }, wire::kVarint); break;
             case 6: repeated(g, a.list_type, [](uint64_t v) { return static_cast<int64_t>(v); }, wire::kVarint); break;
             case 7: a.list_shape.push_back(shape_of(g)); break;
@@ -193,7 +182,7 @@ TfAttr decode_attr(const uint8_t* data, size_t size, int depth) {
       case 3: a.kind = TfAttr::kI, a.i = as_int(f); break;
       case 4:
         if (f.type != wire::kFixed32) fail_invalid("malformed protobuf: a float attribute is not fixed32");
-        a.kind = TfAttr::kF, a.f = f32(f.varint);
+        a.kind = TfAttr::kF, a.f = wire::fixed_f32(f.varint);
         break;
       case 5: a.kind = TfAttr::kB, a.b = as_int(f) != 0; break;
       case 6: a.kind = TfAttr::kType, a.type = static_cast<int32_t>(as_int(f)); break;
