@@ -109,6 +109,30 @@ def timed(cmd, env=None):
     return wall, rss
 
 
+def side_by_side(mo_cmd, irforge_cmd, repeat):
+    """Best of `repeat` runs of mo and of irforge, printed with their ratio."""
+    results = []
+    for name, cmd in (("mo 2023.3.0 (fp32)", mo_cmd), ("irforge (fp32)", irforge_cmd)):
+        best = min((timed(cmd) for _ in range(repeat)), key=lambda r: r[0])
+        results.append(best)
+        print(f"{name}: {best[0]:.2f} s, {best[1]:.0f} MiB")
+    (mt, mr), (it, ir) = results
+    print(f"irforge: {mt / it:.1f}x faster, {ir / mr:.2f} of mo's peak RSS")
+
+
+def convert_caffe_side_by_side(mo_venv, proto, weights, out, repeat):
+    """mo and irforge on the same .prototxt + .caffemodel, fp32 IRs; returns their .xml paths (mo
+    names its IR after the .caffemodel; irforge's is given the same name)."""
+    os.makedirs(os.path.join(out, "irforge"), exist_ok=True)
+    xml_name = os.path.splitext(os.path.basename(weights))[0] + ".xml"
+    mo_xml, irforge_xml = os.path.join(out, "mo", xml_name), os.path.join(out, "irforge", xml_name)
+    side_by_side([os.path.join(mo_venv, "bin", "mo"), "--input_model", weights, "--input_proto", proto, "--output_dir",
+                  os.path.dirname(mo_xml), "--compress_to_fp16=False"],
+                 [sys.executable, "-m", "irforge", "convert", proto, "--input_model", weights, "--output_model", irforge_xml,
+                  "--compress_to_fp16", "False"], repeat)
+    return mo_xml, irforge_xml
+
+
 def run_ir(xml, x):
     import openvino as ov
 
@@ -127,26 +151,11 @@ def main():
     w.resnet50()
     proto, weights = w.save(args.out)
     print(f"ResNet-50: caffemodel {os.path.getsize(weights) / 2**20:.0f} MiB")
-    mo = os.path.join(args.mo_venv, "bin", "mo")
-    runs = {
-        "mo 2023.3.0 (fp32)": [mo, "--input_model", weights, "--input_proto", proto, "--output_dir", os.path.join(args.out, "mo"),
-                               "--compress_to_fp16=False"],
-        "irforge (fp32)": [sys.executable, "-m", "irforge", "convert", proto, "--input_model", weights, "--output_model",
-                           os.path.join(args.out, "irforge", "ResNet-50.xml"), "--compress_to_fp16", "False"],
-    }
-    os.makedirs(os.path.join(args.out, "irforge"), exist_ok=True)
-    results = {}
-    for name, cmd in runs.items():
-        best = min((timed(cmd) for _ in range(args.repeat)), key=lambda r: r[0])
-        results[name] = best
-        print(f"{name}: {best[0]:.2f} s, {best[1]:.0f} MiB")
+    mo_xml, irforge_xml = convert_caffe_side_by_side(args.mo_venv, proto, weights, args.out, args.repeat)
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    a = run_ir(os.path.join(args.out, "mo", "ResNet-50-model.xml"), x)
-    b = run_ir(os.path.join(args.out, "irforge", "ResNet-50.xml"), x)
+    a = run_ir(mo_xml, x)
+    b = run_ir(irforge_xml, x)
     print(f"max |irforge - mo| / max |mo| on the softmax: {np.abs(a - b).max() / np.abs(a).max():.2e}; top-1 equal: {a.argmax() == b.argmax()}")
-    (mt, mr), (it, ir) = results["mo 2023.3.0 (fp32)"], results["irforge (fp32)"]
-    print(f"irforge: {mt / it:.1f}x faster, {ir / mr:.2f} of mo's peak RSS")
-
 
 if __name__ == "__main__":
     main()

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-from caffe_mo import field, timed  # same protobuf helpers and timing as the ResNet-50 bench
+from caffe_mo import convert_caffe_side_by_side, field  # same protobuf helpers and timing as the ResNet-50 bench
 from caffe_mo import blob as blob_proto
 
 CLASSES = 21
@@ -122,29 +121,15 @@ def main():
     w.mobilenet_ssd()
     proto, weights = w.save(args.out)
     print(f"MobileNet-SSD: caffemodel {os.path.getsize(weights) / 2**20:.1f} MiB")
-    mo = os.path.join(args.mo_venv, "bin", "mo")
-    runs = {
-        "mo 2023.3.0 (fp32)": [mo, "--input_model", weights, "--input_proto", proto, "--output_dir", os.path.join(args.out, "mo"),
-                               "--compress_to_fp16=False"],
-        "irforge (fp32)": [sys.executable, "-m", "irforge", "convert", proto, "--input_model", weights, "--output_model",
-                           os.path.join(args.out, "irforge", "MobileNetSSD_deploy.xml"), "--compress_to_fp16", "False"],
-    }
-    os.makedirs(os.path.join(args.out, "irforge"), exist_ok=True)
-    results = {}
-    for name, cmd in runs.items():
-        best = min((timed(cmd) for _ in range(args.repeat)), key=lambda r: r[0])
-        results[name] = best
-        print(f"{name}: {best[0]:.2f} s, {best[1]:.0f} MiB")
+    mo_xml, irforge_xml = convert_caffe_side_by_side(args.mo_venv, proto, weights, args.out, args.repeat)
     x = np.random.default_rng(1).standard_normal((1, 3, 300, 300)).astype(np.float32)
-    a = detections(os.path.join(args.out, "mo", "MobileNetSSD_deploy.xml"), x)
-    b = detections(os.path.join(args.out, "irforge", "MobileNetSSD_deploy.xml"), x)
+    a = detections(mo_xml, x)
+    b = detections(irforge_xml, x)
     print(f"detections: mo {len(a)}, irforge {len(b)}")
     if len(a) == len(b) and len(a):
         same = np.array_equal(a[:, :2], b[:, :2])
         print(f"same images and labels: {same}; max |irforge - mo| / max |mo| on scores and boxes: "
               f"{np.abs(a[:, 2:] - b[:, 2:]).max() / np.abs(a[:, 2:]).max():.2e}")
-    (mt, mr), (it, ir) = results["mo 2023.3.0 (fp32)"], results["irforge (fp32)"]
-    print(f"irforge: {mt / it:.1f}x faster, {ir / mr:.2f} of mo's peak RSS")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from caffe_mo import run_ir, timed  # noqa: E402
+from caffe_mo import run_ir, side_by_side  # noqa: E402
 
 
 class Symbol:
@@ -106,18 +106,12 @@ def main():
         "irforge (fp32)": [sys.executable, "-m", "irforge", "convert", symbol, "--input", "data[1,3,224,224]", "--output_model",
                            os.path.join(args.out, "irforge", "resnet18.xml"), "--compress_to_fp16", "False"],
     }
-    results = {}
-    for name, cmd in runs.items():
-        best = min((timed(cmd) for _ in range(args.repeat)), key=lambda r: r[0])
-        results[name] = best
-        print(f"{name}: {best[0]:.2f} s, {best[1]:.0f} MiB")
+    side_by_side(*runs.values(), args.repeat)
     x = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
     mo_xml = [f for f in os.listdir(os.path.join(args.out, "mo")) if f.endswith(".xml")][0]
     a = run_ir(os.path.join(args.out, "mo", mo_xml), x)
     b = run_ir(os.path.join(args.out, "irforge", "resnet18.xml"), x)
     print(f"max |irforge - mo| / max |mo| on the softmax: {np.abs(a - b).max() / np.abs(a).max():.2e}; top-1 equal: {a.argmax() == b.argmax()}")
-    (mt, mr), (it, ir) = results["mo 2023.3.0 (fp32)"], results["irforge (fp32)"]
-    print(f"irforge: {mt / it:.1f}x faster, {ir / mr:.2f} of mo's peak RSS")
 
 
 if __name__ == "__main__":
