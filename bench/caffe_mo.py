@@ -20,19 +20,8 @@ import time
 
 import numpy as np
 
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def field(number: int, payload: bytes) -> bytes:
-    return varint(number << 3 | 2) + varint(len(payload)) + payload
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from protobuf_wire import field, varint  # noqa: E402  (re-exported: caffe_ssd_mo imports field from here)
 
 
 def blob(a: np.ndarray) -> bytes:  # BlobProto{shape 7 {dim 1}, data 5}
