@@ -224,3 +224,30 @@ def test_malformed_rnn(tmp_path):
     symbol, params = m.save(tmp_path, ["sw"])
     with pytest.raises(irforge.UnsupportedError, match=r"'sw' \(swapaxes\): swapaxes of an input of unknown rank"):
         irforge.convert_model((symbol, params), input="data[4,1,3]")
+
+
+def test_random_damage_to_rnn_symbols_only_raises_conversion_errors(tmp_path):
+    """Byte damage to a gluon-exported GRU (parameter concat, zeros, swapaxes, RNN) and its
+    params: a ConversionError or a model, never another exception."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fuzz"))
+    from make_corpus_fuzz_mxnet_reader import gluon_rnn
+    from mxnet_models import params_bytes
+
+    m, heads = gluon_rnn()
+    symbol_text, params = m.symbol_json(heads).encode(), params_bytes(m.params)
+    rng = np.random.default_rng(1)
+    errors = 0
+    for i in range(80):
+        s, p = bytearray(symbol_text), bytearray(params)
+        target = s if i % 3 else p
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(target)))
+            target[pos] = int(rng.integers(0x20, 0x7f)) if target is s else int(rng.integers(0, 256))
+        sp, pp = os.path.join(str(tmp_path), "f-symbol.json"), os.path.join(str(tmp_path), "f-0000.params")
+        open(sp, "wb").write(bytes(s))
+        open(pp, "wb").write(bytes(p))
+        try:
+            irforge.convert_model((sp, pp), input="data[1,3,2]")
+        except irforge.ConversionError:
+            errors += 1
+    assert errors > 0

@@ -773,6 +773,7 @@ class Translator {
   }
   void collect_floats(size_t id, std::vector<float>& out, int depth, const char* what) {
     if (depth > 64) bad(std::string("its ") + what + " are nested more than 64 reshapes/concats deep");
+    if (id >= ops_.size()) bad(std::string("its ") + what + " come from a node without inputs");
     const std::string& o = ops_[id];
     const json::Value& n = (*nodes_)[id];
     if (o == "null") {
