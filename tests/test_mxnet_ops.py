@@ -169,6 +169,7 @@ def test_leaky_relu_types(tmp_path):
              "elu": ({"slope": "0.7"}, np.where(v > 0, v, 0.7 * (np.exp(v) - 1))),
              "selu": ({}, selu),
              "gelu": ({}, 0.5 * v * (1 + erf(v / math.sqrt(2)))),
+             "gelu_tanh": ({}, 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))),
              "rrelu": ({"lower_bound": "0.1", "upper_bound": "0.3"}, np.where(v > 0, v, 0.2 * v))}
     for act, (attrs, ref) in cases.items():
         m.op("LeakyReLU", act, [x2], {"act_type": act, **attrs}, ref)
