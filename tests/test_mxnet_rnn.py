@@ -251,3 +251,26 @@ def test_random_damage_to_rnn_symbols_only_raises_conversion_errors(tmp_path):
         except irforge.ConversionError:
             errors += 1
     assert errors > 0
+
+
+def test_fused_rnn_to_onnx(tmp_path):
+    """The same conversion written as ONNX runs in onnxruntime to the MXNet result."""
+    import onnxruntime as ort
+
+    hidden, layers, dirs, t_len, batch, input_size = 3, 2, 2, 4, 2, 5
+    m = MXNetModel(seed=16)
+    x = m.input("data", (t_len, batch, input_size))
+    named, flat = rnn_parameters(m.rng, "gru", hidden, layers, dirs, input_size)
+    h0 = m.input("state", (layers * dirs, batch, hidden))
+    out, hy, _ = rnn_ref(m.values[x], named, "gru", hidden, layers, dirs, m.values[h0])
+    m.op("RNN", "rnn", [x, m.param("rnn_parameters", flat), h0],
+         {"mode": "gru", "state_size": hidden, "num_layers": layers, "bidirectional": "True", "state_outputs": "True"}, out)
+    symbol, params = m.save(tmp_path, ["rnn", "rnn:1"])
+    model = irforge.convert_model((symbol, params), input=f"data[{t_len},{batch},{input_size}],state[{layers * dirs},{batch},{hidden}]")
+    path = os.path.join(str(tmp_path), "rnn.onnx")
+    irforge.save_model(model, path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, m.feeds)))
+    for name, ref in (("rnn", out), ("rnn:1", hy)):
+        assert got[name].shape == ref.shape
+        assert np.abs(got[name] - ref).max() / np.abs(ref).max() <= 1e-4
