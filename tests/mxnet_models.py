@@ -37,8 +37,13 @@ class MXNetModel:
     def randn(self, *shape, scale=1.0):
         return (self.rng.standard_normal(shape) * scale).astype(np.float32)
 
+    def entry(self, ref):
+        """A node output: "name" (output 0) or "name:k"."""
+        name, _, k = ref.partition(":")
+        return [self.index[name], int(k or 0), 0]
+
     def _add(self, op, name, inputs=(), attrs=None):
-        node = {"op": op, "name": name, "inputs": [[self.index[i], 0, 0] for i in inputs]}
+        node = {"op": op, "name": name, "inputs": [self.entry(i) for i in inputs]}
         if attrs:
             node["attrs"] = {k: str(v) for k, v in attrs.items()}
         self.index[name] = len(self.nodes)
@@ -65,7 +70,7 @@ class MXNetModel:
             "nodes": self.nodes,
             "arg_nodes": [i for i, n in enumerate(self.nodes) if n["op"] == "null"],
             "node_row_ptr": list(range(len(self.nodes) + 1)),
-            "heads": [[self.index[h], 0, 0] for h in heads],
+            "heads": [self.entry(h) for h in heads],
             "attrs": {"mxnet_version": ["int", 10901]},
         }, indent=2)
 

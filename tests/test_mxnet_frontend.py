@@ -192,3 +192,22 @@ def test_random_damage_only_raises_conversion_errors(tmp_path):
         except irforge.ConversionError:
             errors += 1
     assert errors > 0
+
+
+def test_cli_mo_style(tmp_path):
+    """mo's MXNet flags: the .params positional with --input_symbol, or the symbol with --input_model."""
+    import subprocess
+
+    m = MXNetModel(seed=5)
+    x = m.input("data", (1, 3, 8, 8))
+    conv_bn_relu(m, "c", x, 4, 3, 1, 1)
+    symbol, params = m.save(tmp_path, ["c_relu"], prefix="net")
+    other = os.path.join(str(tmp_path), "weights.params")  # not beside its symbol by name
+    os.rename(params, other)
+    for args in ([other, "--input_symbol", symbol], [symbol, "--input_model", other]):
+        out = os.path.join(str(tmp_path), "out.xml")
+        r = subprocess.run([sys.executable, "-m", "irforge", "convert", *args, "--input", "data[1,3,8,8]", "--output_model", out],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert os.path.getsize(out) > 0
+        os.remove(out)

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the weights of a net given positionally (Caffe: irforge convert deploy.prototxt --input_model net.caffemodel)")
     c.add_argument("--input_proto", "--input-proto", metavar="PROTOTXT",
                    help="the Caffe net when the positional model is its .caffemodel (as mo's --input_proto)")
+    c.add_argument("--input_symbol", "--input-symbol", metavar="SYMBOL_JSON",
+                   help="the MXNet -symbol.json when the positional model is its .params (as mo's --input_symbol)")
     c.add_argument("--mean_file", "--mean-file", metavar="BINARYPROTO",
                    help="Caffe: a mean image (.binaryproto) subtracted from the input, center-cropped to its size (as mo's --mean_file)")
     c.add_argument("--counts", metavar="FILE",
@@ -295,8 +297,8 @@ def _convert(args) -> int:
         _parse_shape_specs(args.input_shape)
     t0 = time.perf_counter()
     source = args.input_model
-    if args.weights_model or args.input_proto:
-        source = (args.input_proto or args.input_model, args.weights_model or args.input_model)
+    if args.weights_model or args.input_proto or args.input_symbol:
+        source = (args.input_proto or args.input_symbol or args.input_model, args.weights_model or args.input_model)
     if args.mean_file:
         from irforge.frontends import caffe
 
