@@ -101,3 +101,179 @@ def tdnn(seed=0):
         return e / e.sum(axis=1, keepdims=True)
 
     return n, forward
+
+
+class I(int):
+    """An int field (Kaldi writes int32)."""
+
+
+class B:
+    """A bool field (binary: a bare 'T'/'F'; text: 'T'/'F')."""
+
+    def __init__(self, v):
+        self.v = v
+
+
+class Nnet3:
+    """An nnet3 model as Nnet::Write writes it: "<Nnet3>", the config lines (text even in a
+    binary file), a blank line, "<NumComponents>", each component as "<ComponentName> name
+    <Type> fields </Type>", "</Nnet3>". Fields: I (int), float, B (bool), tuple of I (two ints,
+    <RankInOut>), 1-D arrays (vectors), 2-D arrays (matrices)."""
+
+    def __init__(self, config):
+        self.config = config.strip("\n").split("\n")
+        self.components = []  # (name, type, [(key, value)])
+
+    def add(self, name, type_, *fields):
+        self.components.append((name, type_, list(fields)))
+
+    def _value(self, v, binary):
+        if binary:
+            if isinstance(v, B):
+                return b"T" if v.v else b"F"
+            if isinstance(v, I):
+                return b"\x04" + struct.pack("<i", v)
+            if isinstance(v, tuple):
+                return b"".join(self._value(x, True) for x in v)
+            if isinstance(v, float):
+                return b"\x04" + struct.pack("<f", v)
+            a = np.ascontiguousarray(v, "<f4")
+            if a.ndim == 1:
+                return b"FV " + b"\x04" + struct.pack("<i", len(a)) + a.tobytes()
+            return b"FM " + b"\x04" + struct.pack("<i", a.shape[0]) + b"\x04" + struct.pack("<i", a.shape[1]) + a.tobytes()
+        if isinstance(v, B):
+            return b"T " if v.v else b"F "
+        if isinstance(v, (I, float)):
+            return repr(v).encode() + b" " if isinstance(v, float) else str(int(v)).encode() + b" "
+        if isinstance(v, tuple):
+            return b"".join(self._value(x, False) for x in v)
+        a = np.asarray(v, np.float32)
+        if a.ndim == 1:  # Vector::Write: " [ v0 v1 ... ]\n"
+            return b" [ " + b"".join(repr(float(x)).encode() + b" " for x in a) + b"]\n"
+        # Matrix::Write: " [" then each row on its own line, " ]\n" at the end.
+        return b" [" + b"".join(b"\n  " + " ".join(repr(float(x)) for x in row).encode() for row in a) + b" ]\n"
+
+    def write(self, binary, mdl=False) -> bytes:
+        def tok(s):
+            return s.encode() + b" "
+
+        out = b"\0B" if binary else b""
+        if mdl:  # a TransitionModel ahead of the network, as in final.mdl (skipped by readers)
+            out += tok("<TransitionModel>") + tok("<Topology>") + (b"\x04" + struct.pack("<i", 3) if binary else b"3 ")
+            out += tok("</Topology>") + tok("</TransitionModel>") + (b"" if binary else b"\n")
+        out += tok("<Nnet3>") + b"\n" + "\n".join(self.config).encode() + b"\n\n"
+        out += tok("<NumComponents>") + self._value(I(len(self.components)), binary) + (b"" if binary else b"\n")
+        for name, type_, fields in self.components:
+            out += tok("<ComponentName>") + tok(name) + tok(f"<{type_}>")
+            for key, value in fields:
+                out += tok(f"<{key}>") + self._value(value, binary)
+            out += tok(f"</{type_}>") + (b"" if binary else b"\n")
+        out += tok("</Nnet3>")
+        if mdl:
+            out += tok("<LeftContext>") + self._value(I(0), binary) + tok("<RightContext>") + self._value(I(0), binary)
+            out += tok("<Priors>") + self._value(np.zeros(0, np.float32), binary)
+        return out
+
+
+def _nl(name, dim, rng, type_="RectifiedLinearComponent"):
+    """A NonlinearComponent with its training statistics, as Kaldi writes them."""
+    return (name, type_, ("Dim", I(dim)), ("ValueAvg", rng.random(dim).astype(np.float32)), ("DerivAvg", rng.random(dim).astype(np.float32)),
+            ("Count", 123.0), ("NumDimsSelfRepaired", 0.0), ("NumDimsProcessed", 0.0), ("SelfRepairScale", 1e-05))
+
+
+def nnet3_tdnn(seed=0):
+    """A TDNN acoustic model in nnet3 form: LDA-style FixedAffine over spliced frames, natural-
+    gradient affine + ReLU + BatchNorm, an affine over Append(Offset(..)) context, Sigmoid,
+    NormalizeComponent (blocks, log-stddev), LinearComponent over Sum(Offset, Scale), Tanh,
+    ElementwiseProduct, a dim-range-node, FixedScale/FixedBias, NoOp, BackpropTruncation and a
+    final affine + LogSoftmax. Returns the Nnet3 and a NumPy forward pass that evaluates every
+    node at the times it is asked for, with the input frames clamped to the utterance (as
+    nnet3-compute pads them)."""
+    r = np.random.default_rng(seed)
+
+    def m(o, i):
+        return (r.standard_normal((o, i)) * 0.4).astype(np.float32)
+
+    def v(n, k=0.1):
+        return (r.standard_normal(n) * k).astype(np.float32)
+
+    config = """
+input-node name=input dim=4
+component-node name=lda component=lda input=Append(Offset(input, -1), input, Offset(input, 1))
+component-node name=tdnn1.affine component=tdnn1.affine input=lda
+component-node name=tdnn1.relu component=tdnn1.relu input=tdnn1.affine
+component-node name=tdnn1.batchnorm component=tdnn1.batchnorm input=tdnn1.relu
+component-node name=tdnn2.affine component=tdnn2.affine input=Append(Offset(tdnn1.batchnorm, -2), tdnn1.batchnorm, Offset(tdnn1.batchnorm, 3))
+component-node name=tdnn2.sigmoid component=tdnn2.sigmoid input=tdnn2.affine
+component-node name=tdnn2.renorm component=tdnn2.renorm input=tdnn2.sigmoid
+component-node name=prefinal.linear component=prefinal.linear input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))
+component-node name=prefinal.tanh component=prefinal.tanh input=prefinal.linear
+component-node name=prefinal.prod component=prefinal.prod input=prefinal.tanh
+dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=2 dim=3
+component-node name=prefinal.scale component=prefinal.scale input=Append(prefinal.prod, prefinal.part)
+component-node name=prefinal.bias component=prefinal.bias input=prefinal.scale
+component-node name=prefinal.noop component=prefinal.noop input=prefinal.bias
+component-node name=prefinal.trunc component=prefinal.trunc input=prefinal.noop
+component-node name=output.affine component=output.affine input=prefinal.trunc
+component-node name=output.log-softmax component=output.log-softmax input=output.affine
+output-node name=output input=output.log-softmax objective=linear
+"""
+    n = Nnet3(config)
+    lda_w, lda_b = m(12, 12), v(12)
+    w1, b1 = m(16, 12), v(16)
+    bn_mean, bn_var = v(8, 0.5), (r.random(8) + 0.2).astype(np.float32)
+    w2, b2 = m(12, 48), v(12)
+    lin = m(10, 14)
+    scales, bias = (r.random(8) + 0.5).astype(np.float32), v(8)
+    wo, bo = m(6, 8), v(6)
+    n.add("lda", "FixedAffineComponent", ("LinearParams", lda_w), ("BiasParams", lda_b))
+    n.add("tdnn1.affine", "NaturalGradientAffineComponent", ("MaxChange", 0.75), ("LearningRate", 0.001), ("LinearParams", w1), ("BiasParams", b1),
+          ("RankIn", I(20)), ("RankOut", I(80)), ("UpdatePeriod", I(4)), ("NumSamplesHistory", 2000.0), ("Alpha", 4.0), ("IsGradient", B(False)))
+    n.add(*_nl("tdnn1.relu", 16, r))
+    n.add("tdnn1.batchnorm", "BatchNormComponent", ("Dim", I(16)), ("BlockDim", I(8)), ("Epsilon", 0.001), ("TargetRms", 1.0), ("TestMode", B(False)),
+          ("Count", 4000.0), ("StatsMean", bn_mean), ("StatsVar", bn_var))
+    n.add("tdnn2.affine", "AffineComponent", ("LearningRate", 0.001), ("LinearParams", w2), ("BiasParams", b2), ("IsGradient", B(False)))
+    n.add(*_nl("tdnn2.sigmoid", 12, r, "SigmoidComponent"))
+    n.add("tdnn2.renorm", "NormalizeComponent", ("InputDim", I(12)), ("BlockDim", I(6)), ("TargetRms", 0.5), ("AddLogStddev", B(True)))
+    n.add("prefinal.linear", "LinearComponent", ("LearningRate", 0.001), ("Params", lin), ("UseNaturalGradient", B(True)), ("RankInOut", (I(20), I(20))),
+          ("Alpha", 4.0), ("NumSamplesHistory", 2000.0), ("UpdatePeriod", I(4)))
+    n.add(*_nl("prefinal.tanh", 10, r, "TanhComponent"))
+    n.add("prefinal.prod", "ElementwiseProductComponent", ("InputDim", I(10)), ("OutputDim", I(5)))
+    n.add("prefinal.scale", "FixedScaleComponent", ("Scales", scales))
+    n.add("prefinal.bias", "FixedBiasComponent", ("Bias", bias))
+    n.add(*_nl("prefinal.noop", 8, r, "NoOpComponent"))
+    n.add("prefinal.trunc", "BackpropTruncationComponent", ("Dim", I(8)), ("Scale", 1.0), ("ClippingThreshold", 30.0), ("ZeroingThreshold", 15.0),
+          ("ZeroingInterval", I(20)), ("RecurrenceInterval", I(1)), ("NumElementsClipped", 0.0), ("NumElementsZeroed", 0.0),
+          ("NumElementsProcessed", 0.0), ("NumZeroingBoundaries", 0.0))
+    n.add("output.affine", "AffineComponent", ("LearningRate", 0.001), ("LinearParams", wo), ("BiasParams", bo))
+    n.add(*_nl("output.log-softmax", 6, r, "LogSoftmaxComponent"))
+
+    def forward(x, log_softmax=True):
+        x = x.astype(np.float64)
+        T = len(x)
+
+        def inp(ts):
+            return x[np.clip(ts, 0, T - 1)]
+
+        def lda(ts):
+            return np.concatenate([inp(ts - 1), inp(ts), inp(ts + 1)], axis=1) @ lda_w.T + lda_b
+
+        def bn(ts):
+            y = np.maximum(lda(ts) @ w1.T + b1, 0).reshape(-1, 8)
+            return ((y - bn_mean) / np.sqrt(bn_var.astype(np.float64) + 0.001)).reshape(-1, 16)
+
+        def renorm(ts):
+            y = np.concatenate([bn(ts - 2), bn(ts), bn(ts + 3)], axis=1) @ w2.T + b2
+            y = (1 / (1 + np.exp(-y))).reshape(-1, 6)
+            norm = np.maximum((y * y).sum(axis=1, keepdims=True) / (6 * 0.25), 2.0 ** -66)
+            return np.concatenate([y / np.sqrt(norm), 0.5 * np.log(norm) + np.log(0.5)], axis=1).reshape(-1, 14)
+
+        ts = np.arange(T)
+        t = np.tanh((renorm(ts - 1) + 0.5 * renorm(ts)) @ lin.T)
+        y = np.concatenate([t[:, :5] * t[:, 5:], t[:, 2:5]], axis=1) * scales + bias
+        y = y @ wo.T + bo
+        if not log_softmax:
+            return y
+        return y - y.max(axis=1, keepdims=True) - np.log(np.exp(y - y.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
+
+    return n, forward

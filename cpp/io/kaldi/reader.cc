@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cctype>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
+#include <map>
 
 #include "ir/builder.h"
 #include "support/error.h"
@@ -24,6 +27,13 @@ struct Floats {
   std::vector<float> owned;
 };
 
+// A number or bool of a component field: text as written, or a binary value's size and bits.
+struct Scalar {
+  std::string text;
+  uint8_t size = 0;
+  uint64_t bits = 0;
+};
+
 // Kaldi's token stream in either encoding (base/io-funcs.h): text is whitespace-separated;
 // binary tokens end with a space, and each number is preceded by its byte size.
 class Stream {
@@ -38,6 +48,7 @@ class Stream {
   void space() {
     while (pos_ < n_ && (p_[pos_] == ' ' || p_[pos_] == '\t' || p_[pos_] == '\n' || p_[pos_] == '\r')) line_ += p_[pos_++] == '\n';
   }
+  bool exhausted() const { return pos_ >= n_; }
   bool at_end() {
     space();
     return pos_ >= n_;
@@ -114,9 +125,19 @@ class Stream {
       pos_ += static_cast<size_t>(count) * width;
       return f;
     }
+    return text_floats(false, matrix);
+  }
+  // A text matrix has one row per line after the "[" line; a vector's values follow "[" on its
+  // line. `any`: decide which from the layout (a field whose kind the caller does not know).
+  Floats text_floats(bool any, bool matrix = true) {
+    Floats f;
     expect("[");
     int64_t rows = 0, cols = -1, in_row = 0;
     int row_line = line_;
+    if (any) {
+      space();
+      matrix = line_ != row_line;
+    }
     while (true) {
       if (at_end()) bad("unterminated matrix or vector");
       std::string t = token();
@@ -168,6 +189,64 @@ class Stream {
   }
   const uint8_t* base() const { return p_; }
 
+  // nnet3's config section is plain text lines even in a binary file (Nnet::Read uses getline).
+  std::string line() {
+    size_t start = pos_;
+    while (pos_ < n_ && p_[pos_] != '\n') ++pos_;
+    if (pos_ - start > (1 << 20)) bad("a config line longer than 1 MiB");
+    std::string l(reinterpret_cast<const char*>(p_ + start), pos_ - start);
+    if (pos_ < n_) ++pos_, ++line_;
+    return l;
+  }
+  // Moves to the first occurrence of `marker` at or after the current position.
+  bool seek(const std::string& marker) {
+    for (size_t i = pos_; i + marker.size() <= n_; ++i)
+      if (std::memcmp(p_ + i, marker.data(), marker.size()) == 0) {
+        for (size_t j = pos_; j < i; ++j) line_ += p_[j] == '\n';
+        pos_ = i;
+        return true;
+      }
+    return false;
+  }
+  // Whether a value (number, bool, matrix, vector) comes next rather than a <Token>.
+  bool value_follows() {
+    if (binary_) return pos_ < n_ && p_[pos_] != '<';
+    return !at_end() && p_[pos_] != '<';
+  }
+  // One value of a component field whose type the reader does not need to know in advance:
+  // binary numbers carry their size, bools are a bare 'T'/'F', matrices and vectors a token.
+  void any_value(Scalar* scalar, Floats* floats, bool* is_floats) {
+    *is_floats = false;
+    if (binary_) {
+      if (pos_ >= n_) bad("unexpected end of the file");
+      uint8_t c = p_[pos_];
+      if (c == 4 || c == 8) {
+        scalar->size = byte();
+        if (n_ - pos_ < scalar->size) bad("unexpected end of the file");
+        std::memcpy(&scalar->bits, p_ + pos_, scalar->size);
+        pos_ += scalar->size;
+        return;
+      }
+      bool typed = pos_ + 2 < n_ && (p_[pos_ + 1] == 'M' || p_[pos_ + 1] == 'V') && p_[pos_ + 2] == ' ';
+      if ((c == 'T' || c == 'F') && !typed) {
+        scalar->text = std::string(1, static_cast<char>(c));
+        ++pos_;
+        return;
+      }
+      if (c == 'C' && typed) bad("a compressed matrix (CM), which irforge does not read; write the model with nnet3-copy first");
+      if ((c != 'F' && c != 'D') || !typed) bad("expected a number, a bool, a matrix or a vector");
+      *is_floats = true;
+      *floats = this->floats(p_[pos_ + 1] == 'M');
+      return;
+    }
+    if (peek() == "[") {
+      *is_floats = true;
+      *floats = text_floats(true);
+      return;
+    }
+    scalar->text = token();
+  }
+
  private:
   uint8_t byte() {
     if (pos_ >= n_) bad("unexpected end of the file");
@@ -208,9 +287,17 @@ class Translator {
 
   std::unique_ptr<Model> run() {
     std::string first = s_.token();
-    if (first == "<Nnet3>") fail(ErrorKind::kUnsupported, label_ + ": an nnet3 model; irforge reads Kaldi nnet1 models only (yet)");
-    if (first == "<TransitionModel>") fail(ErrorKind::kUnsupported, label_ + ": a model with a transition model (nnet2/nnet3 .mdl); irforge reads Kaldi nnet1 models only (yet)");
-    if (first != "<Nnet>") s_.bad("not a Kaldi nnet1 model (expected <Nnet>, found '" + first + "')");
+    if (first == "<TransitionModel>") {
+      // An nnet3 .mdl: the transition model (HMM topology, irrelevant to the network) comes
+      // first; mo skipped to the network the same way.
+      if (!s_.seek("<Nnet3>")) {
+        if (s_.seek("<Nnet>")) fail(ErrorKind::kUnsupported, label_ + ": an nnet2 model (.mdl with <Nnet>); irforge reads nnet1 and nnet3 models");
+        s_.bad("a transition model without a following <Nnet3> network");
+      }
+      first = s_.token();
+    }
+    if (first == "<Nnet3>") return nnet3();
+    if (first != "<Nnet>") s_.bad("not a Kaldi nnet1 or nnet3 model (expected <Nnet> or <Nnet3>, found '" + first + "')");
     Value* x = nullptr;
     int64_t dim = -1;
     std::string last_type;
@@ -259,7 +346,7 @@ class Translator {
   Value* op(const std::string& t, const std::vector<Value*>& in, std::vector<Attribute> a = {}) {
     return b_.node(b_.main_graph(), t, in, std::move(a), 1, "", name_)[0];
   }
-  Value* constant(Floats f, const std::string& what) {
+  Value* constant(const Floats& f, const std::string& what) {
     if (f.view) return b_.constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, data_, static_cast<size_t>(f.view - data_->data()));
     return b_.owned_constant(b_.main_graph(), name_ + "/" + what, f.dims, f.owned);
   }
@@ -375,6 +462,567 @@ class Translator {
     fail(ErrorKind::kUnsupported, label_ + ": component " + name_ + " of type " + t +
                                       " is not supported (supported: AffineTransform, LinearTransform, AddShift, Rescale, Splice, Sigmoid, Tanh, Softmax, Dropout)");
   }
+
+
+  // ---- nnet3 (Nnet::Read): "<Nnet3>", config lines up to a blank line, "<NumComponents> n",
+  // then "<ComponentName> name <Type> fields </Type>" n times, "</Nnet3>". ----
+
+  // A Descriptor of the config: a node, or Append/Sum/Offset/Scale of descriptors; "#" a number.
+  struct Desc {
+    std::string op, text;
+    std::vector<Desc> args;
+  };
+  struct Comp {
+    std::string type;  // without the angle brackets
+    std::map<std::string, Floats> floats;
+    std::map<std::string, Scalar> scalars;
+    int64_t in = 0, out = 0;
+  };
+  // Times: a node's value holds the rows of times [lo, frames - 1 + hi]; the inputs are padded
+  // by repeating their first and last frame (as nnet3-compute pads), so every time a TDNN's
+  // offsets reach is computed from real or repeated frames, exactly as Kaldi computes it.
+  struct Node {
+    std::string kind, name, component, input_node;
+    Desc desc;
+    int64_t dim = -1, dim_offset = 0;
+    int line = 0, state = 0;
+    int64_t lo = 0, hi = 0, out_dim = 0;
+    Value* value = nullptr;
+    Value* logits = nullptr;  // the input of a Softmax/LogSoftmax component
+  };
+  struct Span {
+    int64_t lo, hi, dim;
+  };
+
+  [[noreturn]] void bad_config(const Node& n, const std::string& what) {
+    fail_invalid(label_ + ": nnet3 config line " + std::to_string(n.line) + " (" + n.kind + " " + n.name + "): " + what);
+  }
+  [[noreturn]] void unsupported_config(const Node& n, const std::string& what) {
+    fail(ErrorKind::kUnsupported, label_ + ": nnet3 config line " + std::to_string(n.line) + " (" + n.kind + " " + n.name + "): " + what);
+  }
+
+  static bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
+
+  Desc parse_desc(const Node& n, const std::string& t, size_t& pos, int depth) {
+    if (depth > 64) fail(ErrorKind::kResourceLimit, label_ + ": nnet3 config line " + std::to_string(n.line) + ": a descriptor nested more than 64 deep");
+    while (pos < t.size() && t[pos] == ' ') ++pos;
+    size_t start = pos;
+    while (pos < t.size() && (is_name_char(t[pos]) || t[pos] == '+')) ++pos;
+    Desc d;
+    d.text = t.substr(start, pos - start);
+    if (d.text.empty()) bad_config(n, "a descriptor expected at '" + t.substr(start, 40) + "'");
+    while (pos < t.size() && t[pos] == ' ') ++pos;
+    if (pos < t.size() && t[pos] == '(') {
+      d.op = d.text;
+      ++pos;
+      while (true) {
+        d.args.push_back(parse_desc(n, t, pos, depth + 1));
+        while (pos < t.size() && t[pos] == ' ') ++pos;
+        if (pos < t.size() && t[pos] == ',') { ++pos; continue; }
+        if (pos < t.size() && t[pos] == ')') { ++pos; break; }
+        bad_config(n, "expected ',' or ')' in the descriptor '" + t.substr(0, 200) + "'");
+      }
+      return d;
+    }
+    char* end = nullptr;
+    std::strtod(d.text.c_str(), &end);
+    if (!*end) d.op = "#";
+    return d;
+  }
+  Desc descriptor(const Node& n, const std::string& t) {
+    size_t pos = 0;
+    Desc d = parse_desc(n, t, pos, 0);
+    while (pos < t.size() && t[pos] == ' ') ++pos;
+    if (pos != t.size()) bad_config(n, "text after the descriptor: '" + t.substr(pos, 40) + "'");
+    return d;
+  }
+  double number_arg(const Node& n, const Desc& d) {
+    if (d.op != "#") bad_config(n, "expected a number, found '" + d.text + "'");
+    return std::strtod(d.text.c_str(), nullptr);
+  }
+  int64_t offset_arg(const Node& n, const Desc& d) {
+    double v = number_arg(n, d);
+    if (v != std::floor(v) || std::abs(v) > 100000) bad_config(n, "offset '" + d.text + "' is not an integer of at most 100000");
+    return static_cast<int64_t>(v);
+  }
+
+  void read_config() {
+    s_.line();  // the rest of the "<Nnet3>" line
+    for (int line = 1;; ++line) {
+      if (s_.exhausted()) s_.bad("the nnet3 config section ends with the file");
+      std::string text = s_.line();
+      size_t first = text.find_first_not_of(" \t\r");
+      if (first == std::string::npos) break;  // a blank line ends the config
+      size_t hash = text.find('#');
+      if (hash != std::string::npos) text.resize(hash);
+      // Words; "key=value" starts a pair, other words continue the previous value (descriptors
+      // are written with ", " between their arguments).
+      std::vector<std::string> words;
+      for (size_t p = 0; p < text.size();) {
+        while (p < text.size() && (text[p] == ' ' || text[p] == '\t' || text[p] == '\r')) ++p;
+        size_t q = p;
+        while (q < text.size() && text[q] != ' ' && text[q] != '\t' && text[q] != '\r') ++q;
+        if (q > p) words.push_back(text.substr(p, q - p));
+        p = q;
+      }
+      if (words.empty()) continue;
+      Node n;
+      n.kind = words[0];
+      n.line = line;
+      std::map<std::string, std::string> kv;
+      std::string key;
+      for (size_t i = 1; i < words.size(); ++i) {
+        const std::string& w = words[i];
+        size_t eq = w.find('=');
+        bool pair = eq != std::string::npos && eq > 0 && std::all_of(w.begin(), w.begin() + eq, [](char c) { return is_name_char(c); });
+        if (pair) {
+          key = w.substr(0, eq);
+          if (kv.count(key)) bad_config(n, key + "= given twice");
+          kv[key] = w.substr(eq + 1);
+        } else {
+          if (key.empty()) bad_config(n, "'" + w.substr(0, 40) + "' is not a key=value pair");
+          kv[key] += " " + w;
+        }
+      }
+      n.name = kv["name"];
+      if (n.name.empty()) bad_config(n, "no name=");
+      auto integer = [&](const char* k, bool required) -> int64_t {
+        auto it = kv.find(k);
+        if (it == kv.end()) {
+          if (required) bad_config(n, std::string("no ") + k + "=");
+          return 0;
+        }
+        char* end = nullptr;
+        long long v = std::strtoll(it->second.c_str(), &end, 10);
+        if (end == it->second.c_str() || *end || v < 0 || v > kMaxDim) bad_config(n, std::string(k) + "=" + it->second.substr(0, 40) + " is not a valid size");
+        return v;
+      };
+      if (n.kind == "input-node") {
+        n.dim = integer("dim", true);
+        if (n.dim < 1) bad_config(n, "dim=0");
+      } else if (n.kind == "component-node" || n.kind == "output-node") {
+        if (n.kind == "component-node") {
+          n.component = kv["component"];
+          if (n.component.empty()) bad_config(n, "no component=");
+        }
+        if (!kv.count("input")) bad_config(n, "no input=");
+        n.desc = descriptor(n, kv["input"]);
+      } else if (n.kind == "dim-range-node") {
+        n.input_node = kv["input-node"];
+        if (n.input_node.empty()) bad_config(n, "no input-node=");
+        n.dim = integer("dim", true);
+        n.dim_offset = integer("dim-offset", true);
+        if (n.dim < 1) bad_config(n, "dim=0");
+      } else {
+        bad_config(n, "unknown kind of node '" + n.kind.substr(0, 40) + "' (expected input-node, component-node, dim-range-node or output-node)");
+      }
+      if (node_index_.count(n.name)) bad_config(n, "a second node named " + n.name);
+      if (nodes_.size() >= 100000) fail(ErrorKind::kResourceLimit, label_ + ": more than 100000 nnet3 nodes");
+      node_index_[n.name] = nodes_.size();
+      nodes_.push_back(std::move(n));
+    }
+  }
+
+  static bool one_of(const std::string& t, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (t == n) return true;
+    return false;
+  }
+  static bool is_affine(const std::string& t) { return one_of(t, {"AffineComponent", "NaturalGradientAffineComponent", "FixedAffineComponent"}); }
+  static bool is_elementwise(const std::string& t) {
+    return one_of(t, {"SigmoidComponent", "TanhComponent", "RectifiedLinearComponent", "SoftmaxComponent", "LogSoftmaxComponent", "NoOpComponent",
+                      "BackpropTruncationComponent", "DropoutComponent", "ClipGradientComponent"});
+  }
+  static bool supported(const std::string& t) {
+    return is_affine(t) || is_elementwise(t) ||
+           one_of(t, {"LinearComponent", "NormalizeComponent", "BatchNormComponent", "ElementwiseProductComponent", "FixedScaleComponent", "FixedBiasComponent",
+                      "PerElementScaleComponent", "PerElementOffsetComponent"});
+  }
+  static constexpr const char* kSupported3 =
+      "AffineComponent, NaturalGradientAffineComponent, FixedAffineComponent, LinearComponent, RectifiedLinearComponent, SigmoidComponent, "
+      "TanhComponent, SoftmaxComponent, LogSoftmaxComponent, NormalizeComponent, BatchNormComponent, NoOpComponent, BackpropTruncationComponent, "
+      "DropoutComponent, ClipGradientComponent, ElementwiseProductComponent, FixedScaleComponent, FixedBiasComponent, PerElementScaleComponent, "
+      "PerElementOffsetComponent";
+
+  const Scalar* field(const Comp& c, const char* key, bool required) {
+    auto it = c.scalars.find(key);
+    if (it == c.scalars.end()) {
+      if (required) bad(std::string("no ") + key + " field");
+      return nullptr;
+    }
+    return &it->second;
+  }
+  int64_t int_field(const Comp& c, const char* key, int64_t fallback, bool required = false) {
+    const Scalar* f = field(c, key, required);
+    if (!f) return fallback;
+    int64_t v;
+    if (f->size == 4) v = static_cast<int32_t>(f->bits);
+    else if (f->size == 8) v = static_cast<int64_t>(f->bits);
+    else {
+      char* end = nullptr;
+      v = std::strtoll(f->text.c_str(), &end, 10);
+      if (end == f->text.c_str() || *end) bad(std::string(key) + " '" + f->text.substr(0, 40) + "' is not an integer");
+    }
+    if (v < 1 || v > kMaxDim) bad(std::string(key) + " " + std::to_string(v) + " is not a valid size");
+    return v;
+  }
+  double real_field(const Comp& c, const char* key, double fallback) {
+    const Scalar* f = field(c, key, false);
+    if (!f) return fallback;
+    double v;
+    if (f->size == 4) { float x; uint32_t u = static_cast<uint32_t>(f->bits); std::memcpy(&x, &u, 4); v = x; }
+    else if (f->size == 8) std::memcpy(&v, &f->bits, 8);
+    else {
+      char* end = nullptr;
+      v = std::strtod(f->text.c_str(), &end);
+      if (end == f->text.c_str() || *end) bad(std::string(key) + " '" + f->text.substr(0, 40) + "' is not a number");
+    }
+    if (!std::isfinite(v)) bad(std::string(key) + " is not finite");
+    return v;
+  }
+  bool bool_field(const Comp& c, const char* key, bool fallback) {
+    const Scalar* f = field(c, key, false);
+    if (!f) return fallback;
+    if (f->size || (f->text != "T" && f->text != "F")) bad(std::string(key) + " is not T or F");
+    return f->text == "T";
+  }
+  const Floats& floats_field(const Comp& c, const char* key, size_t rank) {
+    auto it = c.floats.find(key);
+    if (it == c.floats.end()) bad(std::string("no ") + key + " field");
+    if (it->second.dims.size() != rank) bad(std::string(key) + " is a " + (rank == 2 ? "vector, expected a matrix" : "matrix, expected a vector"));
+    return it->second;
+  }
+  const Floats& vector_field(const Comp& c, const char* key, int64_t n) {
+    const Floats& f = floats_field(c, key, 1);
+    if (n >= 0 && f.dims[0] != n) bad(std::string(key) + " has " + std::to_string(f.dims[0]) + " values, expected " + std::to_string(n));
+    if (f.dims[0] < 1) bad(std::string(key) + " is empty");
+    return f;
+  }
+  static float at(const Floats& f, size_t i) {
+    if (f.view) { float v; std::memcpy(&v, f.view + 4 * i, 4); return v; }
+    return f.owned[i];
+  }
+
+  // The component's input and output dims, its fields checked.
+  void component_dims(Comp& c) {
+    const std::string& t = c.type;
+    if (is_affine(t) || t == "LinearComponent") {
+      const Floats& w = floats_field(c, is_affine(t) ? "<LinearParams>" : "<Params>", 2);
+      c.out = w.dims[0], c.in = w.dims[1];
+      if (c.out < 1 || c.in < 1) bad("an empty weight matrix");
+      if (is_affine(t)) vector_field(c, "<BiasParams>", c.out);
+    } else if (is_elementwise(t)) {
+      c.in = c.out = int_field(c, "<Dim>", 0, true);
+    } else if (t == "NormalizeComponent") {
+      c.in = int_field(c, "<InputDim>", 0, true);
+      int64_t block = int_field(c, "<BlockDim>", c.in);
+      if (c.in % block) bad("<InputDim> " + std::to_string(c.in) + " is not a multiple of <BlockDim> " + std::to_string(block));
+      if (real_field(c, "<TargetRms>", 1) <= 0) bad("<TargetRms> is not positive");
+      c.out = c.in + (bool_field(c, "<AddLogStddev>", false) ? c.in / block : 0);
+    } else if (t == "BatchNormComponent") {
+      c.in = c.out = int_field(c, "<Dim>", 0, true);
+      int64_t block = int_field(c, "<BlockDim>", c.in);
+      if (c.in % block) bad("<Dim> " + std::to_string(c.in) + " is not a multiple of <BlockDim> " + std::to_string(block));
+      vector_field(c, "<StatsMean>", block);
+      vector_field(c, "<StatsVar>", block);
+      if (real_field(c, "<Epsilon>", 1e-3) <= 0 || real_field(c, "<TargetRms>", 1) <= 0) bad("<Epsilon> and <TargetRms> must be positive");
+    } else if (t == "ElementwiseProductComponent") {
+      c.in = int_field(c, "<InputDim>", 0, true);
+      c.out = int_field(c, "<OutputDim>", 0, true);
+      if (c.in % c.out) bad("<InputDim> " + std::to_string(c.in) + " is not a multiple of <OutputDim> " + std::to_string(c.out));
+      if (c.in / c.out > 64) fail(ErrorKind::kResourceLimit, label_ + ": component " + name_ + ": a product of more than 64 factors");
+    } else {
+      const char* key = t == "FixedScaleComponent" ? "<Scales>" : t == "FixedBiasComponent" ? "<Bias>" : t == "PerElementScaleComponent" ? "<Params>" : "<Offsets>";
+      int64_t n = vector_field(c, key, -1).dims[0];
+      c.in = c.out = t == "PerElementOffsetComponent" ? int_field(c, "<Dim>", n) : n;
+      if (c.in % n) bad("<Dim> " + std::to_string(c.in) + " is not a multiple of the " + std::to_string(n) + " offsets");
+    }
+  }
+
+  void read_components() {
+    s_.expect("<NumComponents>");
+    int64_t count = s_.integer();
+    if (count < 0 || count > 100000) s_.bad("<NumComponents> " + std::to_string(count) + " is out of range");
+    std::vector<std::string> unsupported;
+    for (int64_t i = 0; i < count; ++i) {
+      s_.expect("<ComponentName>");
+      std::string name = s_.token();
+      std::string type = s_.token();
+      name_ = name, type_ = type;
+      if (type.size() < 3 || type.front() != '<' || type.back() != '>') s_.bad("component " + name + ": expected its type, found '" + type + "'");
+      Comp c;
+      c.type = type.substr(1, type.size() - 2);
+      std::string closing = "</" + c.type + ">";
+      if (!supported(c.type)) {
+        unsupported.push_back(name + " (" + c.type + ")");
+        if (!s_.seek(closing)) bad("no " + closing + " ends it");
+        s_.token();
+      } else {
+        while (true) {
+          std::string key = s_.token();
+          if (key == closing) break;
+          if (key.size() < 3 || key.front() != '<' || key.back() != '>') bad("expected a field or " + closing + ", found '" + key.substr(0, 40) + "'");
+          bool first = true;
+          while (s_.value_follows()) {  // a field holds one value, a few (<RankInOut>) two
+            Scalar scalar;
+            Floats floats;
+            bool is_floats = false;
+            s_.any_value(&scalar, &floats, &is_floats);
+            if (first && is_floats) c.floats[key] = std::move(floats);
+            else if (first) c.scalars[key] = scalar;
+            first = false;
+          }
+        }
+        component_dims(c);
+      }
+      if (comps_.count(name)) bad("a second component of this name");
+      comps_[name] = std::move(c);
+    }
+    s_.expect("</Nnet3>");
+    if (!unsupported.empty()) {
+      std::string list;
+      for (const std::string& u : unsupported) list += (list.empty() ? "" : ", ") + u;
+      fail(ErrorKind::kUnsupported, label_ + ": nnet3 components of types irforge does not convert: " + list + " (supported: " + kSupported3 + ")");
+    }
+  }
+
+  Node& node_named(const Node& from, const std::string& name) {
+    auto it = node_index_.find(name);
+    if (it == node_index_.end()) bad_config(from, "no node named '" + name.substr(0, 80) + "'");
+    Node& n = nodes_[it->second];
+    if (n.kind == "output-node") bad_config(from, "refers to output node " + name + ", which no descriptor may read");
+    return n;
+  }
+
+  // The times and dims a descriptor covers when its nodes cover theirs.
+  Span span(const Node& owner, const Desc& d, int depth) {
+    if (depth > 4096) fail(ErrorKind::kResourceLimit, label_ + ": nnet3 nodes depend on each other more than 4096 deep");
+    if (d.op.empty()) {
+      Node& n = node_named(owner, d.text);
+      visit(n, depth + 1);
+      return {n.lo, n.hi, n.out_dim};
+    }
+    if (d.op == "#") bad_config(owner, "a number '" + d.text + "' where a descriptor belongs");
+    if (d.op == "Offset") {
+      if (d.args.size() != 2 && !(d.args.size() == 3 && number_arg(owner, d.args[2]) == 0)) bad_config(owner, "Offset takes a descriptor and a time offset");
+      int64_t o = offset_arg(owner, d.args[1]);
+      Span s = span(owner, d.args[0], depth + 1);
+      return {s.lo - o, s.hi - o, s.dim};
+    }
+    if (d.op == "Scale") {
+      if (d.args.size() != 2) bad_config(owner, "Scale takes a number and a descriptor");
+      number_arg(owner, d.args[0]);
+      return span(owner, d.args[1], depth + 1);
+    }
+    if (d.op == "Append" || d.op == "Sum") {
+      Span r = {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 0};
+      for (const Desc& a : d.args) {
+        Span s = span(owner, a, depth + 1);
+        if (d.op == "Sum" && r.dim && s.dim != r.dim) bad_config(owner, "Sum of descriptors of dims " + std::to_string(r.dim) + " and " + std::to_string(s.dim));
+        r.lo = std::max(r.lo, s.lo), r.hi = std::min(r.hi, s.hi);
+        r.dim = d.op == "Sum" ? s.dim : r.dim + s.dim;
+        if (r.dim > kMaxDim) bad_config(owner, "an Append of more than 2^31 values");
+      }
+      return r;
+    }
+    unsupported_config(owner, "descriptor " + d.op.substr(0, 40) + "(...) is not supported (supported: Append, Offset, Sum, Scale; recurrent IfDefined, Round, ReplaceIndex are not)");
+  }
+
+  void visit(Node& n, int depth) {
+    if (n.state == 2) return;
+    if (n.state == 1)
+      unsupported_config(n, "depends on itself (a recurrent network); irforge converts nnet3 networks without recurrence");
+    n.state = 1;
+    if (n.kind == "input-node") {
+      n.out_dim = n.dim;
+    } else if (n.kind == "dim-range-node") {
+      Node& in = node_named(n, n.input_node);
+      visit(in, depth + 1);
+      if (n.dim_offset + n.dim > in.out_dim) bad_config(n, "dims [" + std::to_string(n.dim_offset) + ", " + std::to_string(n.dim_offset + n.dim) + ") exceed the " + std::to_string(in.out_dim) + " of " + in.name);
+      n.lo = in.lo, n.hi = in.hi, n.out_dim = n.dim;
+    } else {
+      Span s = span(n, n.desc, depth + 1);
+      n.lo = s.lo, n.hi = s.hi, n.out_dim = s.dim;
+      if (n.kind == "component-node") {
+        auto it = comps_.find(n.component);
+        if (it == comps_.end()) bad_config(n, "no component named '" + n.component.substr(0, 80) + "'");
+        const Comp& c = it->second;
+        if (c.in != s.dim)
+          bad_config(n, "its input gives " + std::to_string(s.dim) + " values but component " + n.component + " (<" + c.type + ">) takes " + std::to_string(c.in));
+        n.out_dim = c.out;
+      }
+    }
+    n.state = 2;
+  }
+
+  Value* slice(Value* x, int64_t axis, int64_t start, int64_t cut_end) {
+    if (start == 0 && cut_end == 0) return x;
+    int64_t end = cut_end ? -cut_end : std::numeric_limits<int64_t>::max();
+    return op("Slice", {x, i64({start}, {1}), i64({end}, {1}), i64({axis}, {1})});
+  }
+  // Rows of times [lo, frames - 1 + hi] of a value holding [vlo, frames - 1 + vhi].
+  Value* rows(Value* x, int64_t vlo, int64_t vhi, int64_t lo, int64_t hi) { return slice(x, 0, lo - vlo, vhi - hi); }
+
+  Value* desc_value(const Node& owner, const Desc& d, int64_t lo, int64_t hi) {
+    if (d.op.empty()) {
+      Node& n = node_named(owner, d.text);
+      return rows(node_value(n), n.lo, n.hi, lo, hi);
+    }
+    if (d.op == "Offset") {
+      int64_t o = offset_arg(owner, d.args[1]);
+      return desc_value(owner, d.args[0], lo + o, hi + o);
+    }
+    if (d.op == "Scale") {
+      float k = static_cast<float>(number_arg(owner, d.args[0]));
+      return op("Mul", {desc_value(owner, d.args[1], lo, hi), b_.owned_constant(b_.main_graph(), name_ + "/scale", {1}, std::vector<float>{k})});
+    }
+    std::vector<Value*> parts;
+    for (const Desc& a : d.args) parts.push_back(desc_value(owner, a, lo, hi));
+    if (parts.size() == 1) return parts[0];
+    if (d.op == "Append") return op("Concat", parts, attr_i("axis", 1));
+    Value* sum = parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) sum = op("Add", {sum, parts[i]});
+    return sum;
+  }
+
+  Value* node_value(Node& n) {
+    if (n.value) return n.value;
+    std::string saved_name = name_, saved_type = type_;
+    name_ = n.name, type_ = "<" + n.kind + ">";
+    if (n.kind == "input-node") {
+      Shape shape = {Dim::symbol("frames"), Dim::of(n.dim)};
+      Value* x = b_.input(b_.main_graph(), n.name, Type::tensor(DataType::kFloat, shape));
+      if (n.lo < 0 || n.hi > 0) {
+        // Padded by repeating the first and last frame, as nnet3-compute pads its input.
+        Value* frames = op("Gather", {op("Shape", {x}), i64({0}, {1})}, attr_i("axis", 0));
+        Value* last = op("Sub", {frames, i64({1}, {1})});
+        Value* stop = op("Add", {op("Squeeze", {frames, i64({0}, {1})}), i64({n.hi}, {})});
+        Value* t = op("Range", {i64({n.lo}, {}), stop, i64({1}, {})});
+        x = op("Gather", {x, op("Min", {op("Max", {t, i64({0}, {})}), last})}, attr_i("axis", 0));
+      }
+      n.value = x;
+    } else if (n.kind == "dim-range-node") {
+      Node& in = node_named(n, n.input_node);
+      Value* x = node_value(in);
+      name_ = n.name;
+      n.value = n.dim == in.out_dim ? x : op("Slice", {x, i64({n.dim_offset}, {1}), i64({n.dim_offset + n.dim}, {1}), i64({1}, {1})});
+    } else {
+      Value* x = desc_value(n, n.desc, n.lo, n.hi);
+      name_ = n.name;
+      const Comp& c = comps_.at(n.component);
+      type_ = "<" + c.type + ">";
+      n.value = apply(c, x, &n.logits);
+    }
+    name_ = saved_name, type_ = saved_type;
+    return n.value;
+  }
+
+  Value* tiled(const Floats& f, int64_t dim, double (*map)(double, size_t)) {
+    std::vector<float> v(static_cast<size_t>(dim));
+    size_t n = static_cast<size_t>(f.dims[0]);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(map(at(f, i % n), i % n));
+    return b_.owned_constant(b_.main_graph(), name_ + "/values", {dim}, v);
+  }
+  Value* scalar(float v) { return b_.owned_constant(b_.main_graph(), name_ + "/k", {1}, std::vector<float>{v}); }
+
+  Value* apply(const Comp& c, Value* x, Value** logits) {
+    const std::string& t = c.type;
+    if (is_affine(t) || t == "LinearComponent") {
+      std::vector<Value*> xs = {x, constant(floats_field(c, is_affine(t) ? "<LinearParams>" : "<Params>", 2), "weights")};
+      if (is_affine(t)) xs.push_back(constant(floats_field(c, "<BiasParams>", 1), "bias"));
+      return op("Gemm", xs, attr_i("transB", 1));
+    }
+    if (t == "SigmoidComponent") return op("Sigmoid", {x});
+    if (t == "TanhComponent") return op("Tanh", {x});
+    if (t == "RectifiedLinearComponent") return op("Relu", {x});
+    if (t == "SoftmaxComponent" || t == "LogSoftmaxComponent") {
+      *logits = x;
+      return op(t == "SoftmaxComponent" ? "Softmax" : "LogSoftmax", {x}, attr_i("axis", 1));
+    }
+    if (is_elementwise(t)) return op("Identity", {x});  // NoOp, BackpropTruncation, Dropout, ClipGradient: identities at inference
+    if (t == "NormalizeComponent") {
+      // y = x * target_rms / sqrt(max(sum(x^2) / (block * target_rms^2), 2^-66)) per block
+      // (NormalizePerRow); with <AddLogStddev> the log of that root, plus log(target_rms).
+      int64_t block = int_field(c, "<BlockDim>", c.in);
+      double rms = real_field(c, "<TargetRms>", 1);
+      bool add_log = bool_field(c, "<AddLogStddev>", false);
+      Value* xb = block == c.in ? x : op("Reshape", {x, i64({-1, block}, {2})});
+      Value* ones = b_.owned_constant(b_.main_graph(), name_ + "/ones", {block, 1}, std::vector<float>(static_cast<size_t>(block), 1.0f));
+      Value* ms = op("Mul", {op("MatMul", {op("Mul", {xb, xb}), ones}), scalar(static_cast<float>(1.0 / (static_cast<double>(block) * rms * rms)))});
+      Value* floored = op("Max", {ms, scalar(1.3552527156068805425e-20f)});
+      Value* y = op("Mul", {xb, op("Reciprocal", {op("Sqrt", {floored})})});
+      if (add_log) y = op("Concat", {y, op("Add", {op("Mul", {op("Log", {floored}), scalar(0.5f)}), scalar(static_cast<float>(std::log(rms)))})}, attr_i("axis", 1));
+      return block == c.in ? y : op("Reshape", {y, i64({-1, c.out}, {2})});
+    }
+    if (t == "BatchNormComponent") {
+      // Test mode (nnet3-compute sets it): y = (x - mean) * target_rms / sqrt(var + epsilon).
+      const Floats& mean = floats_field(c, "<StatsMean>", 1);
+      const Floats& var = floats_field(c, "<StatsVar>", 1);
+      double eps = real_field(c, "<Epsilon>", 1e-3), rms = real_field(c, "<TargetRms>", 1);
+      std::vector<float> scale(static_cast<size_t>(c.in)), shift(scale.size());
+      size_t block = static_cast<size_t>(mean.dims[0]);
+      for (size_t i = 0; i < scale.size(); ++i) {
+        double k = rms / std::sqrt(std::max<double>(at(var, i % block), 0.0) + eps);
+        scale[i] = static_cast<float>(k);
+        shift[i] = static_cast<float>(-at(mean, i % block) * k);
+      }
+      Value* y = op("Mul", {x, b_.owned_constant(b_.main_graph(), name_ + "/scale", {c.in}, scale)});
+      return op("Add", {y, b_.owned_constant(b_.main_graph(), name_ + "/offset", {c.in}, shift)});
+    }
+    if (t == "ElementwiseProductComponent") {
+      Value* y = nullptr;
+      for (int64_t k = 0; k < c.in / c.out; ++k) {
+        Value* part = op("Slice", {x, i64({k * c.out}, {1}), i64({(k + 1) * c.out}, {1}), i64({1}, {1})});
+        y = y ? op("Mul", {y, part}) : part;
+      }
+      return y;
+    }
+    auto same = [](double v, size_t) { return v; };
+    if (t == "FixedScaleComponent") return op("Mul", {x, tiled(floats_field(c, "<Scales>", 1), c.in, same)});
+    if (t == "PerElementScaleComponent") return op("Mul", {x, tiled(floats_field(c, "<Params>", 1), c.in, same)});
+    if (t == "FixedBiasComponent") return op("Add", {x, tiled(floats_field(c, "<Bias>", 1), c.in, same)});
+    return op("Add", {x, tiled(floats_field(c, "<Offsets>", 1), c.in, same)});
+  }
+
+  std::unique_ptr<Model> nnet3() {
+    read_config();
+    read_components();
+    std::vector<Node*> outputs;
+    for (Node& n : nodes_)
+      if (n.kind == "output-node") outputs.push_back(&n);
+    if (outputs.empty()) fail_invalid(label_ + ": the nnet3 config has no output-node");
+    for (Node* o : outputs) visit(*o, 0);
+    // Pad the inputs so that every output covers all frames (the model's left/right context).
+    int64_t left = 0, right = 0;
+    for (Node* o : outputs) left = std::max(left, o->lo), right = std::max(right, -o->hi);
+    for (Node& n : nodes_) n.lo -= left, n.hi += right;
+    for (Node* o : outputs) {
+      name_ = o->name, type_ = "<output-node>";
+      Value* y = desc_value(*o, o->desc, 0, 0);
+      Value* logits = nullptr;
+      std::string final_op;
+      if (o->desc.op.empty()) {
+        Node& last = node_named(*o, o->desc.text);
+        if (last.logits) {
+          logits = rows(last.logits, last.lo, last.hi, 0, 0);
+          final_op = comps_.at(last.component).type == "SoftmaxComponent" ? "Softmax" : "LogSoftmax";
+        }
+      }
+      name_ = o->name;
+      if (!options_.counts_path.empty()) {
+        Value* shifted = subtract_log_priors(logits ? logits : y, o->out_dim);
+        y = logits && !options_.remove_output_softmax ? op(final_op, {shifted}, attr_i("axis", 1)) : shifted;
+      } else if (logits && options_.remove_output_softmax) {
+        y = logits;
+      }
+      b_.output(b_.main_graph(), y, o->name);
+    }
+    return b_.finish();
+  }
+
+  std::vector<Node> nodes_;
+  std::map<std::string, size_t> node_index_;
+  std::map<std::string, Comp> comps_;
 
   std::shared_ptr<const Storage> data_;
   std::string label_;

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 
 def looks_like_nnet1(head: bytes) -> bool:
-    text = head[2:] if head[:2] == b"\0B" else head
-    return text.lstrip()[:6] == b"<Nnet>"
+    """Any Kaldi network irforge reads: nnet1 (<Nnet>), nnet3 (<Nnet3>, a raw network) or an
+    nnet3 .mdl (<TransitionModel> first), text or binary."""
+    text = (head[2:] if head[:2] == b"\0B" else head).lstrip()
+    return text[:6] == b"<Nnet>" or text[:8] == b"<Nnet3> " or text[:8] == b"<Nnet3>\n" or text[:18] == b"<TransitionModel> "
 
 
 def convert_file(path: str, remove_output_softmax: bool = False, counts: str | None = None):
