@@ -211,7 +211,10 @@ class Stream {
   // Whether a value (number, bool, matrix, vector) comes next rather than a <Token>.
   bool value_follows() {
     if (binary_) return pos_ < n_ && p_[pos_] != '<';
-    return !at_end() && p_[pos_] != '<';
+    if (at_end()) return false;
+    char c = static_cast<char>(p_[pos_]);
+    bool flag = (c == 'T' || c == 'F') && (pos_ + 1 >= n_ || std::isspace(p_[pos_ + 1]));
+    return flag || c == '[' || c == '-' || c == '+' || c == '.' || std::isdigit(static_cast<unsigned char>(c)) || c == 'i' || c == 'n' || c == 'I' || c == 'N';
   }
   // One value of a component field whose type the reader does not need to know in advance:
   // binary numbers carry their size, bools are a bare 'T'/'F', matrices and vectors a token.
@@ -1008,7 +1011,7 @@ class Translator {
           final_op = comps_.at(last.component).type == "SoftmaxComponent" ? "Softmax" : "LogSoftmax";
         }
       }
-      name_ = o->name;
+      name_ = o->name + "/final";  // not the output's own name, which the graph output keeps
       if (!options_.counts_path.empty()) {
         Value* shifted = subtract_log_priors(logits ? logits : y, o->out_dim);
         y = logits && !options_.remove_output_softmax ? op(final_op, {shifted}, attr_i("axis", 1)) : shifted;

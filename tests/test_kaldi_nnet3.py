@@ -1,0 +1,174 @@
+"""Kaldi nnet3: a TDNN acoustic model written from code in Nnet::Write's exact text and binary
+form (also behind a TransitionModel, as final.mdl holds it), converted by irforge to OpenVINO IR
+and compared with a NumPy forward pass (1e-4 relative) that evaluates every node at the times
+it is asked for, input frames clamped to the utterance as nnet3-compute pads them. Malformed
+files give errors naming the component or config line. No Kaldi installed, by design."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import irforge  # noqa: E402
+from kaldi_models import nnet3_tdnn  # noqa: E402
+from test_caffe_frontend import run_ir  # noqa: E402
+from test_kaldi_frontend import counts_to_log_priors  # noqa: E402
+
+
+def _write(tmp_path, name, data):
+    path = os.path.join(str(tmp_path), name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _close(got, ref):
+    assert got.shape == ref.shape and got.size > 0
+    return np.abs(got - ref).max() / np.abs(ref).max()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("mdl", [False, True])
+def test_tdnn_nnet3(tmp_path, binary, mdl):
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.mdl" if mdl else "final.raw", net.write(binary, mdl=mdl))
+    model = irforge.convert_model(path)
+    # 1 frame: every offset reaches a repeated frame; 2 and 23: some do, inner frames do not.
+    for frames in (1, 2, 23):
+        x = np.random.default_rng(frames).standard_normal((frames, 4)).astype(np.float32)
+        got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+        assert _close(got, forward(x)) <= 1e-4, frames
+    if binary:
+        from irforge import _core
+
+        # Binary float matrices are constants viewing the mapped file.
+        assert _core.constant_is_mapped(model._core, "tdnn2.affine/weights")
+
+
+@pytest.mark.parametrize("remove_softmax", [False, True])
+def test_nnet3_counts_and_remove_output_softmax(tmp_path, remove_softmax):
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.raw", net.write(True))
+    counts = [120.0, 30.5, 17.0, 7.0, 900.0, 44.0]
+    counts_path = _write(tmp_path, "final.counts", ("[ " + " ".join(repr(c) for c in counts) + " ]\n").encode())
+    x = np.random.default_rng(3).standard_normal((9, 4)).astype(np.float32)
+    logits = forward(x, log_softmax=False) - counts_to_log_priors(counts)
+    ref = logits if remove_softmax else logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    from irforge.frontends import kaldi
+
+    got = run_ir(kaldi.convert_file(path, remove_softmax, counts_path), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, ref) <= 1e-4
+    got = run_ir(kaldi.convert_file(path, remove_output_softmax=True), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward(x, log_softmax=False)) <= 1e-4
+
+
+def _text(tmp_path, edit):
+    net, _ = nnet3_tdnn()
+    text = net.write(False).decode()
+    new = edit(text)
+    assert new != text
+    return _write(tmp_path, "bad.raw", new.encode())
+
+
+def test_nnet3_truncated(tmp_path):
+    net, _ = nnet3_tdnn()
+    for binary in (False, True):
+        data = net.write(binary)
+        for cut in (len(data) // 3, len(data) - 20):
+            path = _write(tmp_path, "cut.raw", data[:cut])
+            with pytest.raises(irforge.InvalidModelError, match=r"cut\.raw: (byte|line) \d+: "):
+                irforge.convert_model(path)
+
+
+def test_nnet3_malformed_components(tmp_path):
+    # A bad token inside a component names it.
+    path = _text(tmp_path, lambda t: t.replace("<BiasParams>  [", "BiasParams  [", 1))
+    with pytest.raises(irforge.InvalidModelError, match=r"component lda \(<FixedAffineComponent>\): expected a field or </FixedAffineComponent>, found 'BiasParams'"):
+        irforge.convert_model(path)
+    # The bias does not match the weights.
+    net, _ = nnet3_tdnn()
+    for name, type_, fields in net.components:
+        if name == "output.affine":
+            fields[2] = ("BiasParams", np.zeros(5, np.float32))
+    for binary in (False, True):
+        path = _write(tmp_path, "bad.raw", net.write(binary))
+        with pytest.raises(irforge.InvalidModelError, match=r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"):
+            irforge.convert_model(path)
+    # The config's input to a component does not fit the component.
+    path = _text(tmp_path, lambda t: t.replace(", Offset(tdnn1.batchnorm, 3))", ")"))
+    with pytest.raises(irforge.InvalidModelError, match=r"line 6 \(component-node tdnn2\.affine\): its input gives 32 values but component tdnn2\.affine \(<AffineComponent>\) takes 48"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("<Dim> 8 <ValueAvg>", "<Dim> 7 <ValueAvg>"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node prefinal\.noop\): its input gives 8 values but component prefinal\.noop \(<NoOpComponent>\) takes 7"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("component=tdnn1.relu", "component=tdnn1.rleu"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn1\.relu\): no component named 'tdnn1\.rleu'"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=tdnn2.affine", "input=tdnn2.afine"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn2\.sigmoid\): no node named 'tdnn2\.afine'"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("<InputDim> 12 <BlockDim> 6", "<InputDim> 12 <BlockDim> 5"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component tdnn2\.renorm \(<NormalizeComponent>\): <InputDim> 12 is not a multiple of <BlockDim> 5"):
+        irforge.convert_model(path)
+
+
+def test_nnet3_unsupported_listed_together(tmp_path):
+    net, _ = nnet3_tdnn()
+    for name, type_, fields in list(net.components):
+        if name in ("tdnn2.sigmoid", "prefinal.tanh"):
+            net.components[net.components.index((name, type_, fields))] = (name, "LstmNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
+    for binary in (False, True):
+        path = _write(tmp_path, "unsup.raw", net.write(binary))
+        with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(LstmNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
+            irforge.convert_model(path)
+    # Recurrence through IfDefined and i-vector ReplaceIndex are named too.
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(prefinal.tanh, -1)), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"line 9 \(component-node prefinal\.linear\): descriptor IfDefined\(\.\.\.\) is not supported"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(Offset(prefinal.tanh, -1), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"depends on itself \(a recurrent network\)"):
+        irforge.convert_model(path)
+
+
+def test_nnet3_bad_config(tmp_path):
+    cases = [
+        (lambda t: t.replace("input-node name=input dim=4", "input-node name=input dim=four"), r"line 1 \(input-node input\): dim=four is not a valid size"),
+        (lambda t: t.replace("dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=2", "dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=8"),
+         r"dim-range-node prefinal\.part\): dims \[8, 11\) exceed the 10 of prefinal\.tanh"),
+        (lambda t: t.replace("Offset(input, -1)", "Offset(input, -1.5)"), r"offset '-1\.5' is not an integer"),
+        (lambda t: t.replace("Append(Offset(input, -1), input,", "Append(Offset(input, -1) input,"), r"expected ',' or '\)' in the descriptor"),
+        (lambda t: t.replace("output-node name=output", "outptu-node name=output"), r"unknown kind of node 'outptu-node'"),
+    ]
+    for edit, message in cases:
+        path = _text(tmp_path, edit)
+        with pytest.raises(irforge.InvalidModelError, match=message):
+            irforge.convert_model(path)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_nnet3_random_damage_only_raises_conversion_errors(tmp_path, binary):
+    net, _ = nnet3_tdnn()
+    data = net.write(binary)
+    rng = np.random.default_rng(5)
+    errors = 0
+    path = os.path.join(str(tmp_path), "f.raw")
+    for _ in range(60):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(2, len(d)))
+            if rng.random() < 0.2:
+                del d[pos:]
+            else:
+                d[pos] = int(rng.integers(0, 256))
+        with open(path, "wb") as f:
+            f.write(bytes(d))
+        try:
+            irforge.convert_model(path)
+        except irforge.ConversionError:
+            errors += 1
+    assert errors > 0
