@@ -172,3 +172,40 @@ def test_nnet3_random_damage_only_raises_conversion_errors(tmp_path, binary):
         except irforge.ConversionError:
             errors += 1
     assert errors > 0
+
+
+def test_convert_model_kaldi_options(tmp_path):
+    """counts= and remove_output_softmax= as convert_model keywords (the CLI's --counts and
+    --remove_output_softmax), for nnet3 and nnet1; refused for other models."""
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.mdl", net.write(True, mdl=True))
+    counts = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]
+    counts_path = _write(tmp_path, "final.counts", ("[ " + " ".join(repr(c) for c in counts) + " ]").encode())
+    x = np.random.default_rng(4).standard_normal((6, 4)).astype(np.float32)
+    model = irforge.convert_model(path, counts=counts_path, remove_output_softmax=True)
+    got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward(x, log_softmax=False) - counts_to_log_priors(counts)) <= 1e-4
+    from pathlib import Path
+
+    model = irforge.convert_model(Path(path), remove_output_softmax=True)
+    assert _close(run_ir(model, {"input": x}, ["output"], tmp_path)["output"], forward(x, log_softmax=False)) <= 1e-4
+    from kaldi_models import tdnn
+
+    net1, forward1 = tdnn()
+    path1 = _write(tmp_path, "final.nnet", net1.text())
+    got = run_ir(irforge.convert_model(path1, remove_output_softmax=True), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward1(x, softmax=False)) <= 1e-4
+    with pytest.raises(irforge.UsageError, match="apply to Kaldi models only"):
+        irforge.convert_model(irforge.convert_model(path), remove_output_softmax=True)
+    with pytest.raises(irforge.UsageError, match="remove_output_softmax must be True or False"):
+        irforge.convert_model(path, remove_output_softmax="yes")
+    with pytest.raises(irforge.InvalidModelError, match=r"final\.counts: more counts than the model.s 5 outputs"):
+        bad = nnet3_tdnn()[0]
+        for i, (name, type_, fields) in enumerate(bad.components):
+            if name == "output.affine":
+                fields[1] = ("LinearParams", np.ones((5, 8), np.float32))
+                fields[2] = ("BiasParams", np.ones(5, np.float32))
+            if name == "output.log-softmax":
+                fields[0] = ("Dim", fields[0][1].__class__(5))
+                fields[1:3] = [("ValueAvg", np.ones(5, np.float32)), ("DerivAvg", np.ones(5, np.float32))]
+        irforge.convert_model(_write(tmp_path, "five.raw", bad.write(False)), counts=counts_path)
