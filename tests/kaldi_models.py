@@ -29,6 +29,9 @@ class Nnet1:
             out.append(f"<{t}> {o} {i}\n")
             if "offsets" in p:
                 out.append("[ " + " ".join(str(x) for x in p["offsets"]) + " ]\n")
+            if "lstm" in p:  # WriteData: the <Tokens>, then the matrices and vectors in order
+                out.append(" ".join(f"{k} {v}" for k, v in p["lstm"]) + "\n")
+                out.extend(mat(a) if a.ndim == 2 else vec(a) for a in p["params"])
             if "w" in p:
                 out.append("<LearnRateCoef> 1 <BiasLearnRateCoef> 1 <MaxNorm> 0\n" + mat(p["w"]))
             if "b" in p:
@@ -54,6 +57,14 @@ class Nnet1:
             out += tok(f"<{t}>") + i32(o) + i32(i)
             if "offsets" in p:
                 out += b"\x04" + struct.pack("<i", len(p["offsets"])) + struct.pack(f"<{len(p['offsets'])}i", *p["offsets"])
+            if "lstm" in p:
+                for k, v in p["lstm"]:
+                    out += tok(k) + (i32(v) if isinstance(v, int) else f32(v))
+                for a in p["params"]:
+                    if a.ndim == 2:
+                        out += tok("FM") + i32(a.shape[0]) + i32(a.shape[1]) + np.ascontiguousarray(a, "<f4").tobytes()
+                    else:
+                        out += tok("FV") + i32(len(a)) + np.ascontiguousarray(a, "<f4").tobytes()
             if "w" in p:
                 out += tok("<LearnRateCoef>") + f32(1) + tok("<BiasLearnRateCoef>") + f32(1) + tok("<MaxNorm>") + f32(0)
                 out += tok("FM") + i32(p["w"].shape[0]) + i32(p["w"].shape[1]) + np.ascontiguousarray(p["w"], "<f4").tobytes()
@@ -275,5 +286,71 @@ output-node name=output input=output.log-softmax objective=linear
         if not log_softmax:
             return y
         return y - y.max(axis=1, keepdims=True) - np.log(np.exp(y - y.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
+
+    return n, forward
+
+
+def lstm_params(rng, in_dim, proj, cell, scale=0.5):
+    """w_gifo_x, w_gifo_r, bias, peephole_i, peephole_f, peephole_o, w_r_m (ReadData's order)."""
+    def m(o, i):
+        return (rng.standard_normal((o, i)) * scale).astype(np.float32)
+
+    def v(n):
+        return (rng.standard_normal(n) * scale).astype(np.float32)
+
+    return [m(4 * cell, in_dim), m(4 * cell, proj), v(4 * cell), v(cell), v(cell), v(cell), m(proj, cell)]
+
+
+def lstm_forward(x, params, clip=50.0):
+    """nnet1 LstmProjected::PropagateFnc for one stream from a zero state, in float64."""
+    wx, wr, b, pi, pf, po, wrm = (p.astype(np.float64) for p in params)
+    cell, proj = len(pi), wrm.shape[0]
+    r, c = np.zeros(proj), np.zeros(cell)
+    gx = x @ wx.T + b
+    out = []
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for t in range(len(x)):
+        gifo = gx[t] + wr @ r
+        g = np.tanh(gifo[:cell])
+        i = sig(gifo[cell:2 * cell] + c * pi)
+        f = sig(gifo[2 * cell:3 * cell] + c * pf)
+        c = f * c + i * g
+        if clip > 0:
+            c = np.clip(c, -clip, clip)
+        o = sig(gifo[3 * cell:] + c * po)
+        r = wrm @ (o * np.tanh(c))
+        out.append(r)
+    return np.array(out)
+
+
+def lstm_model(seed=0):
+    """An LSTM acoustic model in nnet1 form: Splice -> AffineTransform -> LstmProjected (with
+    every token nnet-copy writes; a small <CellClip> that bites) -> LstmProjectedStreams (the
+    older form: <CellDim>, <ClipGradient>; clips at 50) -> AffineTransform -> Softmax, with its
+    NumPy forward pass."""
+    n = Nnet1(seed)
+    r = n.rng
+    w1, b1 = (r.standard_normal((8, 12)) * 0.4).astype(np.float32), (r.standard_normal(8) * 0.1).astype(np.float32)
+    p1 = lstm_params(r, 8, 5, 6, scale=0.8)
+    p2 = lstm_params(r, 5, 4, 3)
+    w3, b3 = (r.standard_normal((6, 4)) * 0.5).astype(np.float32), (r.standard_normal(6) * 0.1).astype(np.float32)
+    n.add("Splice", 12, 4, offsets=[-1, 0, 1])
+    n.add("AffineTransform", 8, 12, w=w1, b=b1)
+    tokens = [("<CellDim>", 6), ("<LearnRateCoef>", 1.0), ("<BiasLearnRateCoef>", 1.0), ("<CellClip>", 0.75), ("<DiffClip>", 1.0),
+              ("<CellDiffClip>", 0.0), ("<GradClip>", 250.0)]
+    n.add("LstmProjected", 5, 8, lstm=tokens, params=p1)
+    n.add("LstmProjectedStreams", 4, 5, lstm=[("<CellDim>", 3), ("<ClipGradient>", 5.0)], params=p2)
+    n.add("AffineTransform", 6, 4, w=w3, b=b3)
+    n.add("Softmax", 6, 6)
+
+    def forward(x):
+        t = np.arange(len(x))
+        y = np.concatenate([x[np.clip(t + o, 0, len(x) - 1)] for o in (-1, 0, 1)], axis=1).astype(np.float64)
+        y = y @ w1.T + b1
+        y = lstm_forward(y, p1, clip=0.75)
+        y = lstm_forward(y, p2)
+        y = y @ w3.T + b3
+        e = np.exp(y - y.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     return n, forward

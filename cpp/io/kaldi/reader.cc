@@ -462,8 +462,78 @@ class Translator {
       }
       return parts.size() == 1 ? parts[0] : op("Concat", parts, attr_i("axis", 1));
     }
+    if (t == "<LstmProjected>" || t == "<LstmProjectedStreams>") return lstm_projected(x, in, out);
     fail(ErrorKind::kUnsupported, label_ + ": component " + name_ + " of type " + t +
-                                      " is not supported (supported: AffineTransform, LinearTransform, AddShift, Rescale, Splice, Sigmoid, Tanh, Softmax, Dropout)");
+                                      " is not supported (supported: AffineTransform, LinearTransform, AddShift, Rescale, Splice, Sigmoid, Tanh, "
+                                      "Softmax, Dropout, LstmProjected, LstmProjectedStreams)");
+  }
+
+  // nnet1's LSTM with peepholes and a recurrent projection (nnet-lstm-projected.h), run over
+  // the utterance from a zero state as nnet-forward runs it: gates [g, i, f, o] =
+  // W_x x(t) + b + W_r r(t-1); i, f see c(t-1) through peepholes, o sees c(t); c(t) is clipped
+  // to +-<CellClip> (50 unless the file says otherwise; the older LstmProjectedStreams always
+  // clips at 50); r(t) = W_rm (o * tanh(c(t))) is both the output and the recurrent input.
+  // The input projection runs once over all frames; a Scan carries r and c across frames.
+  Value* lstm_projected(Value* x, int64_t in, int64_t proj) {
+    int64_t cell = 0;
+    double clip = 50;
+    while (true) {
+      std::string t = s_.peek();
+      if (t.size() < 3 || t.front() != '<' || t == "<!EndOfComponent>") break;
+      s_.token();
+      if (t == "<CellDim>") {
+        cell = s_.integer();
+      } else if (t == "<CellClip>") {
+        clip = s_.real();
+      } else if (t == "<LearnRateCoef>" || t == "<BiasLearnRateCoef>" || t == "<DiffClip>" || t == "<CellDiffClip>" || t == "<GradClip>" || t == "<ClipGradient>") {
+        s_.real();
+      } else {
+        bad("unknown token " + t.substr(0, 40) + " (expected <CellDim>, <CellClip>, <LearnRateCoef>, <BiasLearnRateCoef>, <DiffClip>, <CellDiffClip>, <GradClip>)");
+      }
+    }
+    if (cell < 1 || cell > kMaxDim / 4) bad("<CellDim> " + std::to_string(cell) + " is missing or invalid");
+    if (!std::isfinite(clip)) bad("<CellClip> is not finite");
+    Value* wx = constant(matrix(4 * cell, in, "w_gifo_x (the input weights)"), "w_gifo_x");
+    Value* wr = constant(matrix(4 * cell, proj, "w_gifo_r (the recurrent weights)"), "w_gifo_r");
+    Value* bias = constant(vector(4 * cell, "the gate bias"), "bias");
+    Value* peep_i = constant(vector(cell, "the input-gate peephole"), "peephole_i");
+    Value* peep_f = constant(vector(cell, "the forget-gate peephole"), "peephole_f");
+    Value* peep_o = constant(vector(cell, "the output-gate peephole"), "peephole_o");
+    Value* wrm = constant(matrix(proj, cell, "w_r_m (the projection)"), "w_r_m");
+    Value* gates_x = op("Gemm", {x, wx, bias}, attr_i("transB", 1));
+    Graph& main = b_.main_graph();
+    Graph* body = b_.new_subgraph(main, name_ + "/frame");
+    auto vec_type = [](int64_t n) { return Type::tensor(DataType::kFloat, Shape{Dim::of(n)}); };
+    Value* r_prev = b_.input(*body, name_ + "/r_prev", vec_type(proj));
+    Value* c_prev = b_.input(*body, name_ + "/c_prev", vec_type(cell));
+    Value* gx = b_.input(*body, name_ + "/gates_x", vec_type(4 * cell));
+    auto bop = [&](const std::string& t, const std::vector<Value*>& ins) { return b_.node(*body, t, ins, {}, 1, "", name_ + "/frame")[0]; };
+    Value* gates = bop("Add", {gx, bop("MatMul", {wr, r_prev})});
+    auto gate = [&](int64_t k) { return bop("Slice", {gates, i64({k * cell}, {1}), i64({(k + 1) * cell}, {1}), i64({0}, {1})}); };
+    Value* g = bop("Tanh", {gate(0)});
+    Value* i = bop("Sigmoid", {bop("Add", {gate(1), bop("Mul", {c_prev, peep_i})})});
+    Value* f = bop("Sigmoid", {bop("Add", {gate(2), bop("Mul", {c_prev, peep_f})})});
+    Value* c = bop("Add", {bop("Mul", {f, c_prev}), bop("Mul", {i, g})});
+    if (clip > 0) {
+      Value* lo = b_.owned_constant(main, name_ + "/clip_min", {}, std::vector<float>{static_cast<float>(-clip)});
+      Value* hi = b_.owned_constant(main, name_ + "/clip_max", {}, std::vector<float>{static_cast<float>(clip)});
+      c = bop("Clip", {c, lo, hi});
+    }
+    Value* o = bop("Sigmoid", {bop("Add", {gate(3), bop("Mul", {c, peep_o})})});
+    Value* r = bop("MatMul", {wrm, bop("Mul", {o, bop("Tanh", {c})})});
+    b_.output(*body, r, name_ + "/r");
+    b_.output(*body, c, name_ + "/c");
+    b_.output(*body, r, name_ + "/y");
+    std::vector<Attribute> attrs(2);
+    attrs[0].name = "body";
+    attrs[0].kind = AttrKind::kGraph;
+    attrs[0].g = b_.take_subgraph(body);
+    attrs[1].name = "num_scan_inputs";
+    attrs[1].kind = AttrKind::kInt;
+    attrs[1].i = 1;
+    Value* r0 = b_.owned_constant(main, name_ + "/r0", {proj}, std::vector<float>(static_cast<size_t>(proj), 0.0f));
+    Value* c0 = b_.owned_constant(main, name_ + "/c0", {cell}, std::vector<float>(static_cast<size_t>(cell), 0.0f));
+    return b_.node(main, "Scan", {r0, c0, gates_x}, std::move(attrs), 3, "", name_)[2];
   }
 
 
