@@ -209,3 +209,18 @@ def test_convert_model_kaldi_options(tmp_path):
                 fields[0] = ("Dim", fields[0][1].__class__(5))
                 fields[1:3] = [("ValueAvg", np.ones(5, np.float32)), ("DerivAvg", np.ones(5, np.float32))]
         irforge.convert_model(_write(tmp_path, "five.raw", bad.write(False)), counts=counts_path)
+
+
+def test_messages_quoting_damaged_bytes_stay_text(tmp_path):
+    # An unknown component token made of bytes that are not UTF-8 (U+10FFFF+ leads, lone
+    # continuation bytes) is quoted with '?' in their place, not a UnicodeDecodeError.
+    from kaldi_models import tdnn
+
+    net, _ = tdnn()
+    data = net.binary().replace(b"<AffineTransform>", b"<A\xf7\x95\xbe\xb1\x80\xc0ine>", 1)
+    path = _write(tmp_path, "damaged.nnet", data)
+    with pytest.raises(irforge.UnsupportedError, match=r"component A\?\?\?\?\?\?ine_1 of type <A\?\?\?\?\?\?ine> is not supported"):
+        irforge.convert_model(path)
+    text = nnet3_tdnn()[0].write(True).replace(b"<ComponentName> lda ", b"<ComponentName> l\xffa ", 1)
+    with pytest.raises(irforge.InvalidModelError, match=r"'l\?a' is not a component name"):
+        irforge.convert_model(_write(tmp_path, "damaged.raw", text))

@@ -576,6 +576,8 @@ class Translator {
 
   static bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
 
+  static bool valid_name(const std::string& n) { return !n.empty() && std::all_of(n.begin(), n.end(), is_name_char); }
+
   Desc parse_desc(const Node& n, const std::string& t, size_t& pos, int depth) {
     if (depth > 64) fail(ErrorKind::kResourceLimit, label_ + ": nnet3 config line " + std::to_string(n.line) + ": a descriptor nested more than 64 deep");
     while (pos < t.size() && t[pos] == ' ') ++pos;
@@ -658,7 +660,7 @@ class Translator {
         }
       }
       n.name = kv["name"];
-      if (n.name.empty()) bad_config(n, "no name=");
+      if (!valid_name(n.name)) bad_config(n, n.name.empty() ? "no name=" : "'" + n.name.substr(0, 80) + "' is not a node name (letters, digits, '_', '-', '.')");
       auto integer = [&](const char* k, bool required) -> int64_t {
         auto it = kv.find(k);
         if (it == kv.end()) {
@@ -776,6 +778,13 @@ class Translator {
     return f.owned[i];
   }
 
+  // Constants made up from a few stored values (tiled BatchNorm stats, Normalize's ones) hold
+  // at most this many; a header claiming more is refused before anything is allocated.
+  static constexpr int64_t kMaxMadeUp = int64_t{1} << 24;
+  void check_made_up(int64_t n, const char* what) {
+    if (n > kMaxMadeUp) fail(ErrorKind::kResourceLimit, label_ + ": component " + name_ + " (" + type_ + "): " + what + " " + std::to_string(n) + " is over 2^24");
+  }
+
   // The component's input and output dims, its fields checked.
   void component_dims(Comp& c) {
     const std::string& t = c.type;
@@ -790,12 +799,14 @@ class Translator {
       c.in = int_field(c, "<InputDim>", 0, true);
       int64_t block = int_field(c, "<BlockDim>", c.in);
       if (c.in % block) bad("<InputDim> " + std::to_string(c.in) + " is not a multiple of <BlockDim> " + std::to_string(block));
+      check_made_up(block, "<BlockDim>");
       if (real_field(c, "<TargetRms>", 1) <= 0) bad("<TargetRms> is not positive");
       c.out = c.in + (bool_field(c, "<AddLogStddev>", false) ? c.in / block : 0);
     } else if (t == "BatchNormComponent") {
       c.in = c.out = int_field(c, "<Dim>", 0, true);
       int64_t block = int_field(c, "<BlockDim>", c.in);
       if (c.in % block) bad("<Dim> " + std::to_string(c.in) + " is not a multiple of <BlockDim> " + std::to_string(block));
+      check_made_up(c.in, "<Dim>");
       vector_field(c, "<StatsMean>", block);
       vector_field(c, "<StatsVar>", block);
       if (real_field(c, "<Epsilon>", 1e-3) <= 0 || real_field(c, "<TargetRms>", 1) <= 0) bad("<Epsilon> and <TargetRms> must be positive");
@@ -809,6 +820,7 @@ class Translator {
       int64_t n = vector_field(c, key, -1).dims[0];
       c.in = c.out = t == "PerElementOffsetComponent" ? int_field(c, "<Dim>", n) : n;
       if (c.in % n) bad("<Dim> " + std::to_string(c.in) + " is not a multiple of the " + std::to_string(n) + " offsets");
+      check_made_up(c.in, "<Dim>");
     }
   }
 
@@ -820,6 +832,7 @@ class Translator {
     for (int64_t i = 0; i < count; ++i) {
       s_.expect("<ComponentName>");
       std::string name = s_.token();
+      if (!valid_name(name)) s_.bad("'" + name.substr(0, 80) + "' is not a component name (letters, digits, '_', '-', '.')");
       std::string type = s_.token();
       name_ = name, type_ = type;
       if (type.size() < 3 || type.front() != '<' || type.back() != '>') s_.bad("component " + name + ": expected its type, found '" + type + "'");
@@ -1106,10 +1119,40 @@ class Translator {
   std::vector<Value*> outputs_;
 };
 
+// The message with control bytes and bytes that are not valid UTF-8 (quoted from a damaged
+// binary file) shown as '?', so that it reaches Python as text.
+std::string clean_message(const std::string& m) {
+  std::string out;
+  for (size_t i = 0; i < m.size();) {
+    unsigned char c = static_cast<unsigned char>(m[i]);
+    // Well-formed UTF-8 (RFC 3629 table 3-7): no overlong forms, surrogates or code points past
+    // U+10FFFF, which Python's decoder refuses.
+    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = len > 0 && i + len <= m.size() && (len > 1 || c >= 0x20 || c == '\n');
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(m[i + k]) >> 6) == 2;
+    if (ok && len > 2) {
+      unsigned char c1 = static_cast<unsigned char>(m[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 > 0x9F) && !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 > 0x8F);
+    }
+    if (ok) {
+      out.append(m, i, len);
+      i += len;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<Model> read_kaldi(std::shared_ptr<const Storage> data, const std::string& label, const KaldiOptions& options) {
-  return Translator(std::move(data), label, options).run();
+  try {
+    return Translator(std::move(data), label, options).run();
+  } catch (const Error& e) {
+    throw Error(e.kind(), clean_message(e.what()));  // messages quote bytes of the file
+  }
 }
 
 std::unique_ptr<Model> read_kaldi_file(const std::string& path, const KaldiOptions& options) {
