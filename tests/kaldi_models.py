@@ -354,3 +354,78 @@ def lstm_model(seed=0):
         return e / e.sum(axis=1, keepdims=True)
 
     return n, forward
+
+
+def nnet3_lstm(seed=0, delay=3):
+    """An LSTM acoustic model in nnet3 form, as steps/libs/nnet3/xconfig's lstm-layer writes it:
+    a TDNN layer, W_all over Append(x, IfDefined(Offset(m_trunc, -delay))), the
+    LstmNonlinearityComponent over Append(W_all, IfDefined(Offset(c_trunc, -delay))), a
+    BackpropTruncationComponent and dim-range nodes for c and m, then an affine over
+    Append(Offset(m, -1), m) and a LogSoftmax. Returns the Nnet3 and a NumPy forward pass:
+    the utterance as one chunk (inputs clamped to it), the recurrence starting from zeros at the
+    first frame its non-recurrent inputs cover."""
+    r = np.random.default_rng(seed)
+    C = 5
+
+    def m(o, i, k=0.5):
+        return (r.standard_normal((o, i)) * k).astype(np.float32)
+
+    def v(n, k=0.2):
+        return (r.standard_normal(n) * k).astype(np.float32)
+
+    config = f"""
+input-node name=input dim=4
+component-node name=tdnn.affine component=tdnn.affine input=Append(Offset(input, -1), input, Offset(input, 1))
+component-node name=tdnn.relu component=tdnn.relu input=tdnn.affine
+component-node name=lstm.W_all component=lstm.W_all input=Append(tdnn.relu, IfDefined(Offset(lstm.m_trunc, -{delay})))
+component-node name=lstm.lstm_nonlin component=lstm.lstm_nonlin input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -{delay})))
+dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset={C} dim={C}
+component-node name=lstm.cm_trunc component=lstm.cm_trunc input=lstm.lstm_nonlin
+dim-range-node name=lstm.c_trunc input-node=lstm.cm_trunc dim-offset=0 dim={C}
+dim-range-node name=lstm.m_trunc input-node=lstm.cm_trunc dim-offset={C} dim={C}
+component-node name=output.affine component=output.affine input=Append(Offset(lstm.m, -1), lstm.m)
+component-node name=output.log-softmax component=output.log-softmax input=output.affine
+output-node name=output input=output.log-softmax objective=linear
+"""
+    n = Nnet3(config)
+    wt, bt = m(8, 12), v(8)
+    wa, ba = m(4 * C, 8 + C), v(4 * C)
+    peep = m(3, C, 0.8)
+    wo, bo = m(6, 2 * C), v(6)
+    n.add("tdnn.affine", "NaturalGradientAffineComponent", ("MaxChange", 0.75), ("LearningRate", 0.001), ("LinearParams", wt), ("BiasParams", bt),
+          ("RankIn", I(20)), ("RankOut", I(80)), ("UpdatePeriod", I(4)), ("NumSamplesHistory", 2000.0), ("Alpha", 4.0))
+    n.add(*_nl("tdnn.relu", 8, r))
+    n.add("lstm.W_all", "NaturalGradientAffineComponent", ("MaxChange", 1.5), ("LearningRate", 0.001), ("LinearParams", wa), ("BiasParams", ba),
+          ("RankIn", I(20)), ("RankOut", I(80)), ("UpdatePeriod", I(4)), ("NumSamplesHistory", 2000.0), ("Alpha", 4.0))
+    n.add("lstm.lstm_nonlin", "LstmNonlinearityComponent", ("MaxChange", 0.75), ("LearningRate", 0.001), ("Params", peep),
+          ("ValueAvg", np.zeros((5, C), np.float32)), ("DerivAvg", np.zeros((5, C), np.float32)),
+          ("SelfRepairConfig", np.array([0.05, 0.05, 0.2, 0.05, 0.2, 0.95, 0.95, 0.8, 0.95, 0.8], np.float32)),
+          ("SelfRepairProb", np.zeros(5, np.float32)), ("Count", 0.0), ("UseNaturalGradient", B(True)), ("NumSamplesHistory", 2000.0),
+          ("UpdatePeriod", I(4)), ("Alpha", 4.0))
+    n.add("lstm.cm_trunc", "BackpropTruncationComponent", ("Dim", I(2 * C)), ("Scale", 1.0), ("ClippingThreshold", 30.0),
+          ("ZeroingThreshold", 15.0), ("ZeroingInterval", I(20)), ("RecurrenceInterval", I(delay)))
+    n.add("output.affine", "AffineComponent", ("LearningRate", 0.001), ("LinearParams", wo), ("BiasParams", bo))
+    n.add(*_nl("output.log-softmax", 6, r, "LogSoftmaxComponent"))
+
+    def forward(x):
+        x = x.astype(np.float64)
+        T = len(x)
+        sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+        first = -1  # the first frame tdnn.relu covers: the output reads m(t - 1), tdnn reads input(t - 1)
+        cs, ms = {}, {}
+        for t in range(first, T):
+            xt = np.concatenate([x[min(max(t + o, 0), T - 1)] for o in (-1, 0, 1)])
+            h = np.maximum(wt @ xt + bt, 0)
+            m_prev = ms.get(t - delay, np.zeros(C))
+            c_prev = cs.get(t - delay, np.zeros(C))
+            g = wa @ np.concatenate([h, m_prev]) + ba
+            i = sig(g[:C] + peep[0] * c_prev)
+            f = sig(g[C:2 * C] + peep[1] * c_prev)
+            c = f * c_prev + i * np.tanh(g[2 * C:3 * C])
+            o = sig(g[3 * C:] + peep[2] * c)
+            cs[t], ms[t] = c, o * np.tanh(c)
+        y = np.array([wo @ np.concatenate([ms[t - 1], ms[t]]) + bo for t in range(T)])
+        mx = y.max(axis=1, keepdims=True)
+        return y - mx - np.log(np.exp(y - mx).sum(axis=1, keepdims=True))
+
+    return n, forward

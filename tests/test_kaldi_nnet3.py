@@ -121,17 +121,23 @@ def test_nnet3_unsupported_listed_together(tmp_path):
     net, _ = nnet3_tdnn()
     for name, type_, fields in list(net.components):
         if name in ("tdnn2.sigmoid", "prefinal.tanh"):
-            net.components[net.components.index((name, type_, fields))] = (name, "LstmNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
+            net.components[net.components.index((name, type_, fields))] = (name, "GruNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
     for binary in (False, True):
         path = _write(tmp_path, "unsup.raw", net.write(binary))
-        with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(LstmNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
+        with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
             irforge.convert_model(path)
-    # Recurrence through IfDefined and i-vector ReplaceIndex are named too.
-    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(prefinal.tanh, -1)), tdnn2.renorm)"))
-    with pytest.raises(irforge.UnsupportedError, match=r"line 9 \(component-node prefinal\.linear\): descriptor IfDefined\(\.\.\.\) is not supported"):
+    # i-vector ReplaceIndex, loops without IfDefined, IfDefined that is no recurrence: named too.
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(ReplaceIndex(tdnn2.renorm, t, 0), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"line 9 \(component-node prefinal\.linear\): descriptor ReplaceIndex\(\.\.\.\) is not supported"):
         irforge.convert_model(path)
     path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(Offset(prefinal.tanh, -1), tdnn2.renorm)"))
     with pytest.raises(irforge.UnsupportedError, match=r"depends on itself \(a recurrent network\)"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(tdnn2.renorm, -1)), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined reads tdnn2\.renorm, which does not depend on this node: only recurrences"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(prefinal.tanh, 2)), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\) with d > 0"):
         irforge.convert_model(path)
 
 
@@ -224,3 +230,39 @@ def test_messages_quoting_damaged_bytes_stay_text(tmp_path):
     text = nnet3_tdnn()[0].write(True).replace(b"<ComponentName> lda ", b"<ComponentName> l\xffa ", 1)
     with pytest.raises(irforge.InvalidModelError, match=r"'l\?a' is not a component name"):
         irforge.convert_model(_write(tmp_path, "damaged.raw", text))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("delay", [1, 3])
+def test_lstm_nnet3(tmp_path, binary, delay):
+    """xconfig's lstm-layer: W_all over Append(x, IfDefined(Offset(m_trunc, -delay))) and the
+    LstmNonlinearityComponent over Append(W_all, IfDefined(Offset(c_trunc, -delay))): one Scan
+    over frames, against a per-frame NumPy loop."""
+    from kaldi_models import nnet3_lstm
+
+    net, forward = nnet3_lstm(delay=delay)
+    model = irforge.convert_model(_write(tmp_path, "lstm.raw", net.write(binary)))
+    for frames in (1, 2, 15):
+        x = np.random.default_rng(frames).standard_normal((frames, 4)).astype(np.float32)
+        got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+        assert _close(got, forward(x)) <= 1e-4, frames
+
+
+def test_lstm_nnet3_malformed(tmp_path):
+    from kaldi_models import nnet3_lstm
+
+    net, _ = nnet3_lstm()
+    text = net.write(False).decode()
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(lstm.m, -3)))")
+    bad = bad.replace("dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=5", "dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=4")
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node lstm\.lstm_nonlin\): its input gives 24 values but component lstm\.lstm_nonlin \(<LstmNonlinearityComponent>\) takes 25"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(Offset(lstm.c_trunc, -3), 0)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\)"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, -1), IfDefined(Offset(lstm.c_trunc, -3)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"line 5 \(component-node lstm\.lstm_nonlin\): a recurrent loop whose nodes cover different frames"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, 0), IfDefined(Offset(lstm.c_trunc, -3)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"lstm\.lstm_nonlin\): a time offset inside a recurrent loop"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))

@@ -347,7 +347,7 @@ class Translator {
  private:
   [[noreturn]] void bad(const std::string& what) { s_.bad("component " + name_ + " (" + type_ + "): " + what); }
   Value* op(const std::string& t, const std::vector<Value*>& in, std::vector<Attribute> a = {}) {
-    return b_.node(b_.main_graph(), t, in, std::move(a), 1, "", name_)[0];
+    return b_.node(graph_ ? *graph_ : b_.main_graph(), t, in, std::move(a), 1, "", name_)[0];
   }
   Value* constant(const Floats& f, const std::string& what) {
     if (f.view) return b_.constant(b_.main_graph(), name_ + "/" + what, DataType::kFloat, f.dims, data_, static_cast<size_t>(f.view - data_->data()));
@@ -562,6 +562,16 @@ class Translator {
     int64_t lo = 0, hi = 0, out_dim = 0;
     Value* value = nullptr;
     Value* logits = nullptr;  // the input of a Softmax/LogSoftmax component
+    int loop = -1;            // the recurrent loop (Scan) the node is computed in, if any
+  };
+  struct Recurrence {
+    size_t user, target;  // `user` reads `target` `delay` frames back through IfDefined
+    int64_t delay;
+  };
+  struct Loop {
+    std::vector<size_t> nodes;                  // in config order
+    std::vector<std::pair<size_t, int64_t>> states;  // node and the frames of its history kept
+    int64_t lo = 0, hi = 0;
   };
   struct Span {
     int64_t lo, hi, dim;
@@ -710,14 +720,14 @@ class Translator {
   }
   static bool supported(const std::string& t) {
     return is_affine(t) || is_elementwise(t) ||
-           one_of(t, {"LinearComponent", "NormalizeComponent", "BatchNormComponent", "ElementwiseProductComponent", "FixedScaleComponent", "FixedBiasComponent",
+           one_of(t, {"LinearComponent", "LstmNonlinearityComponent", "NormalizeComponent", "BatchNormComponent", "ElementwiseProductComponent", "FixedScaleComponent", "FixedBiasComponent",
                       "PerElementScaleComponent", "PerElementOffsetComponent"});
   }
   static constexpr const char* kSupported3 =
       "AffineComponent, NaturalGradientAffineComponent, FixedAffineComponent, LinearComponent, RectifiedLinearComponent, SigmoidComponent, "
       "TanhComponent, SoftmaxComponent, LogSoftmaxComponent, NormalizeComponent, BatchNormComponent, NoOpComponent, BackpropTruncationComponent, "
       "DropoutComponent, ClipGradientComponent, ElementwiseProductComponent, FixedScaleComponent, FixedBiasComponent, PerElementScaleComponent, "
-      "PerElementOffsetComponent";
+      "PerElementOffsetComponent, LstmNonlinearityComponent (in an IfDefined(Offset(.., -d)) loop)";
 
   const Scalar* field(const Comp& c, const char* key, bool required) {
     auto it = c.scalars.find(key);
@@ -795,6 +805,10 @@ class Translator {
       if (is_affine(t)) vector_field(c, "<BiasParams>", c.out);
     } else if (is_elementwise(t)) {
       c.in = c.out = int_field(c, "<Dim>", 0, true);
+    } else if (t == "LstmNonlinearityComponent") {
+      const Floats& w = floats_field(c, "<Params>", 2);  // the peepholes w_ic, w_fc, w_oc
+      if (w.dims[0] != 3 || w.dims[1] < 1) bad("<Params> is " + std::to_string(w.dims[0]) + "x" + std::to_string(w.dims[1]) + ", expected 3 x cell-dim");
+      c.in = 5 * w.dims[1], c.out = 2 * w.dims[1];
     } else if (t == "NormalizeComponent") {
       c.in = int_field(c, "<InputDim>", 0, true);
       int64_t block = int_field(c, "<BlockDim>", c.in);
@@ -911,7 +925,28 @@ class Translator {
       }
       return r;
     }
-    unsupported_config(owner, "descriptor " + d.op.substr(0, 40) + "(...) is not supported (supported: Append, Offset, Sum, Scale; recurrent IfDefined, Round, ReplaceIndex are not)");
+    if (d.op == "IfDefined") {
+      // IfDefined(Offset(x, -d)): x d frames back, zero before x's first frame; the recurrence of
+      // an LSTM. It does not narrow the times its user covers, and x is not visited from here
+      // (x depends on its user: the loop is built as one Scan over frames).
+      const Desc* inner = d.args.size() == 1 && d.args[0].op == "Offset" && d.args[0].args.size() == 2 ? &d.args[0] : nullptr;
+      if (!inner || !inner->args[0].op.empty() || offset_arg(owner, inner->args[1]) >= 0)
+        unsupported_config(owner, "IfDefined is supported as IfDefined(Offset(node, -d)) with d > 0 (a recurrence), not as written");
+      Node& x = node_named(owner, inner->args[0].text);
+      if (recurrences_.size() >= 256) fail(ErrorKind::kResourceLimit, label_ + ": more than 256 IfDefined recurrences");
+      recurrences_.push_back({node_index_.at(owner.name), node_index_.at(x.name), -offset_arg(owner, inner->args[1])});
+      return {kUnbounded, -kUnbounded, dim_of(owner, x)};
+    }
+    unsupported_config(owner, "descriptor " + d.op.substr(0, 40) + "(...) is not supported (supported: Append, Offset, Sum, Scale, IfDefined(Offset(node, -d)); Round, ReplaceIndex are not)");
+  }
+
+  static constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::min() / 4;
+  // A node's output dim, known from the config and the components alone.
+  int64_t dim_of(const Node& owner, const Node& x) {
+    if (x.kind != "component-node") return x.dim;
+    auto it = comps_.find(x.component);
+    if (it == comps_.end()) bad_config(owner, "reads " + x.name + ", whose component '" + x.component.substr(0, 80) + "' does not exist");
+    return it->second.out;
   }
 
   void visit(Node& n, int depth) {
@@ -973,6 +1008,10 @@ class Translator {
 
   Value* node_value(Node& n) {
     if (n.value) return n.value;
+    if (n.loop >= 0) {
+      build_loop(static_cast<size_t>(n.loop));
+      return n.value;
+    }
     std::string saved_name = name_, saved_type = type_;
     name_ = n.name, type_ = "<" + n.kind + ">";
     if (n.kind == "input-node") {
@@ -1026,6 +1065,25 @@ class Translator {
       return op(t == "SoftmaxComponent" ? "Softmax" : "LogSoftmax", {x}, attr_i("axis", 1));
     }
     if (is_elementwise(t)) return op("Identity", {x});  // NoOp, BackpropTruncation, Dropout, ClipGradient: identities at inference
+    if (t == "LstmNonlinearityComponent") {
+      // Input [i, f, g, o, c(t-1)] (cell-dim each), output [c(t), m(t)] (ComputeLstmNonlinearity):
+      // i = sigmoid(i + w_ic c(t-1)), f = sigmoid(f + w_fc c(t-1)), c = f c(t-1) + i tanh(g),
+      // o = sigmoid(o + w_oc c), m = o tanh(c).
+      int64_t cell = c.out / 2;
+      const Floats& w = floats_field(c, "<Params>", 2);
+      auto part = [&](int64_t k) { return op("Slice", {x, i64({k * cell}, {1}), i64({(k + 1) * cell}, {1}), i64({1}, {1})}); };
+      auto peephole = [&](size_t row) {
+        std::vector<float> v(static_cast<size_t>(cell));
+        for (size_t j = 0; j < v.size(); ++j) v[j] = at(w, row * v.size() + j);
+        return b_.owned_constant(b_.main_graph(), name_ + "/peephole", {cell}, v);
+      };
+      Value* c_prev = part(4);
+      Value* i = op("Sigmoid", {op("Add", {part(0), op("Mul", {c_prev, peephole(0)})})});
+      Value* f = op("Sigmoid", {op("Add", {part(1), op("Mul", {c_prev, peephole(1)})})});
+      Value* cell_now = op("Add", {op("Mul", {f, c_prev}), op("Mul", {i, op("Tanh", {part(2)})})});
+      Value* o = op("Sigmoid", {op("Add", {part(3), op("Mul", {cell_now, peephole(2)})})});
+      return op("Concat", {cell_now, op("Mul", {o, op("Tanh", {cell_now})})}, attr_i("axis", 1));
+    }
     if (t == "NormalizeComponent") {
       // y = x * target_rms / sqrt(max(sum(x^2) / (block * target_rms^2), 2^-66)) per block
       // (NormalizePerRow); with <AddLogStddev> the log of that root, plus log(target_rms).
@@ -1078,10 +1136,13 @@ class Translator {
       if (n.kind == "output-node") outputs.push_back(&n);
     if (outputs.empty()) fail_invalid(label_ + ": the nnet3 config has no output-node");
     for (Node* o : outputs) visit(*o, 0);
+    for (size_t k = 0; k < recurrences_.size(); ++k) visit(nodes_[recurrences_[k].target], 0);  // may add more
+    make_loops();
     // Pad the inputs so that every output covers all frames (the model's left/right context).
     int64_t left = 0, right = 0;
     for (Node* o : outputs) left = std::max(left, o->lo), right = std::max(right, -o->hi);
     for (Node& n : nodes_) n.lo -= left, n.hi += right;
+    for (Loop& l : loops_) l.lo -= left, l.hi += right;
     for (Node* o : outputs) {
       name_ = o->name, type_ = "<output-node>";
       Value* y = desc_value(*o, o->desc, 0, 0);
@@ -1106,6 +1167,202 @@ class Translator {
     return b_.finish();
   }
 
+
+  // ---- recurrent loops: every node on a path from an IfDefined user back to its target runs
+  // per frame inside one Scan, from a zero history at the first frame the loop's other inputs
+  // cover (as nnet3-compute runs an utterance in one chunk without extra left context). ----
+
+  // The nodes `n` reads directly (not through IfDefined).
+  void direct_inputs(const Node& n, const Desc& d, std::vector<size_t>& out) {
+    if (d.op.empty()) out.push_back(node_index_.at(node_named(n, d.text).name));
+    if (d.op == "IfDefined" || d.op == "#") return;
+    for (const Desc& a : d.args) direct_inputs(n, a, out);
+  }
+  std::vector<size_t> direct_inputs(const Node& n) {
+    std::vector<size_t> out;
+    if (n.kind == "dim-range-node") out.push_back(node_index_.at(node_named(n, n.input_node).name));
+    else if (n.kind != "input-node") direct_inputs(n, n.desc, out);
+    return out;
+  }
+
+  void make_loops() {
+    if (recurrences_.empty()) return;
+    // depends[i]: whether node i (directly or not) reads the user of the recurrence at hand.
+    std::vector<std::vector<size_t>> inputs(nodes_.size());
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i].state == 2) inputs[i] = direct_inputs(nodes_[i]);
+    std::vector<int> group(nodes_.size(), -1);
+    std::vector<int> parent;
+    auto find = [&](int g) { while (parent[g] != g) g = parent[g] = parent[parent[g]]; return g; };
+    for (const Recurrence& r : recurrences_) {
+      // Nodes between user and target: those the target reaches (backwards) that reach the user.
+      std::vector<int> reaches(nodes_.size(), -1);  // -1 unknown, 0 no, 1 yes
+      std::vector<std::pair<size_t, size_t>> stack = {{r.target, 0}};
+      reaches[r.target] = 2;  // in progress
+      while (!stack.empty()) {
+        auto& [i, k] = stack.back();
+        if (i == r.user) { reaches[i] = 1; stack.pop_back(); continue; }
+        if (k < inputs[i].size()) {
+          size_t j = inputs[i][k++];
+          if (reaches[j] == -1) { reaches[j] = 2; stack.push_back({j, 0}); }
+          continue;
+        }
+        bool any = false;
+        for (size_t j : inputs[i]) any = any || reaches[j] == 1;
+        reaches[i] = any ? 1 : 0;
+        stack.pop_back();
+      }
+      if (reaches[r.target] != 1)
+        unsupported_config(nodes_[r.user], "IfDefined reads " + nodes_[r.target].name + ", which does not depend on this node: only recurrences (loops) are supported");
+      int g = static_cast<int>(parent.size());
+      parent.push_back(g);
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (reaches[i] != 1) continue;
+        if (group[i] >= 0) parent[find(group[i])] = g;
+        group[i] = g;
+      }
+    }
+    std::map<int, size_t> loop_of;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (group[i] < 0) continue;
+      int root = find(group[i]);
+      if (!loop_of.count(root)) loop_of[root] = loops_.size(), loops_.emplace_back();
+      Loop& l = loops_[loop_of[root]];
+      Node& n = nodes_[i];
+      if (n.lo <= kUnbounded / 2 || n.hi >= -kUnbounded / 2) unsupported_config(n, "a recurrent loop that reads no frames from outside itself");
+      if (!l.nodes.empty() && (n.lo != l.lo || n.hi != l.hi))
+        unsupported_config(n, "a recurrent loop whose nodes cover different frames (their inputs from outside the loop are offset differently)");
+      l.lo = n.lo, l.hi = n.hi;
+      l.nodes.push_back(i);
+      n.loop = static_cast<int>(loop_of[root]);
+    }
+    for (const Recurrence& r : recurrences_) {
+      Loop& l = loops_[static_cast<size_t>(nodes_[r.target].loop)];
+      bool found = false;
+      for (auto& st : l.states)
+        if (st.first == r.target) st.second = std::max(st.second, r.delay), found = true;
+      if (!found) l.states.push_back({r.target, r.delay});
+    }
+  }
+
+  struct FrameBuild {
+    Graph* body;
+    Loop* loop;
+    std::map<size_t, Value*> frame;    // node -> its [1, dim] value at the current frame
+    std::map<size_t, Value*> history;  // state node -> [delay, dim], oldest first
+    std::vector<Value*> scan_inputs;   // [frames, dim] tensors of the main graph
+  };
+
+  bool reads_loop(const Node& owner, const Desc& d, const Loop& l) {
+    if (d.op.empty()) return nodes_[node_index_.at(node_named(owner, d.text).name)].loop == static_cast<int>(&l - loops_.data());
+    if (d.op == "IfDefined") return true;
+    for (const Desc& a : d.args)
+      if (a.op != "#" && reads_loop(owner, a, l)) return true;
+    return false;
+  }
+
+  Value* frame_desc(FrameBuild& fb, const Node& owner, const Desc& d) {
+    if (!reads_loop(owner, d, *fb.loop)) {
+      // From outside the loop: computed over all of the loop's frames, fed in frame by frame.
+      Graph* saved = graph_;
+      std::string saved_name = name_;
+      graph_ = nullptr;
+      Value* all = desc_value(owner, d, fb.loop->lo, fb.loop->hi);
+      graph_ = saved, name_ = saved_name;
+      fb.scan_inputs.push_back(all);
+      int64_t dim = span(owner, d, 0).dim;
+      Value* x = b_.input(*fb.body, name_ + "/in" + std::to_string(fb.scan_inputs.size()), Type::tensor(DataType::kFloat, Shape{Dim::of(dim)}));
+      return op("Reshape", {x, i64({1, dim}, {2})});
+    }
+    if (d.op.empty()) return frame_node(fb, node_index_.at(d.text));
+    if (d.op == "IfDefined") {
+      const Desc& inner = d.args[0];
+      size_t x = node_index_.at(inner.args[0].text);
+      int64_t delay = -offset_arg(owner, inner.args[1]);
+      Value* h = fb.history.at(x);
+      int64_t kept = 0;
+      for (auto& st : fb.loop->states)
+        if (st.first == x) kept = st.second;
+      return op("Slice", {h, i64({kept - delay}, {1}), i64({kept - delay + 1}, {1}), i64({0}, {1})});
+    }
+    if (d.op == "Offset") unsupported_config(owner, "a time offset inside a recurrent loop (only IfDefined(Offset(node, -d)) may step back in time there)");
+    if (d.op == "Scale") return op("Mul", {frame_desc(fb, owner, d.args[1]), b_.owned_constant(b_.main_graph(), name_ + "/scale", {1}, std::vector<float>{static_cast<float>(number_arg(owner, d.args[0]))})});
+    std::vector<Value*> parts;
+    for (const Desc& a : d.args) parts.push_back(frame_desc(fb, owner, a));
+    if (parts.size() == 1) return parts[0];
+    if (d.op == "Append") return op("Concat", parts, attr_i("axis", 1));
+    Value* sum = parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) sum = op("Add", {sum, parts[i]});
+    return sum;
+  }
+
+  Value* frame_node(FrameBuild& fb, size_t i) {
+    auto it = fb.frame.find(i);
+    if (it != fb.frame.end()) return it->second;
+    Node& n = nodes_[i];
+    std::string saved_name = name_, saved_type = type_;
+    name_ = n.name, type_ = "<" + n.kind + ">";
+    Value* v;
+    if (n.kind == "dim-range-node") {
+      Value* x = frame_node(fb, node_index_.at(n.input_node));
+      name_ = n.name;
+      v = op("Slice", {x, i64({n.dim_offset}, {1}), i64({n.dim_offset + n.dim}, {1}), i64({1}, {1})});
+    } else {
+      Value* x = frame_desc(fb, n, n.desc);
+      name_ = n.name;
+      const Comp& c = comps_.at(n.component);
+      type_ = "<" + c.type + ">";
+      Value* ignored = nullptr;
+      v = apply(c, x, &ignored);
+    }
+    name_ = saved_name, type_ = saved_type;
+    return fb.frame[i] = v;
+  }
+
+  void build_loop(size_t index) {
+    Loop& l = loops_[index];
+    FrameBuild fb;
+    fb.loop = &l;
+    std::string loop_name = nodes_[l.nodes.front()].name + "/loop";
+    fb.body = b_.new_subgraph(b_.main_graph(), loop_name);
+    Graph* saved = graph_;
+    std::string saved_name = name_, saved_type = type_;
+    graph_ = fb.body;
+    name_ = loop_name;
+    std::vector<Value*> initial;
+    for (auto& [node, kept] : l.states) {
+      int64_t dim = nodes_[node].out_dim;
+      if (kept * dim > kMaxMadeUp) fail(ErrorKind::kResourceLimit, label_ + ": the history of " + nodes_[node].name + " is over 2^24 values");
+      fb.history[node] = b_.input(*fb.body, nodes_[node].name + "/history", Type::tensor(DataType::kFloat, Shape{Dim::of(kept), Dim::of(dim)}));
+      initial.push_back(b_.owned_constant(b_.main_graph(), nodes_[node].name + "/history0", {kept, dim}, std::vector<float>(static_cast<size_t>(kept * dim), 0.0f)));
+    }
+    for (size_t i : l.nodes) frame_node(fb, i);
+    name_ = loop_name;
+    for (auto& [node, kept] : l.states) {
+      Value* now = fb.frame.at(node);
+      Value* h = kept == 1 ? now : op("Concat", {op("Slice", {fb.history.at(node), i64({1}, {1}), i64({kept}, {1}), i64({0}, {1})}), now}, attr_i("axis", 0));
+      b_.output(*fb.body, h, nodes_[node].name + "/history_next");
+    }
+    for (size_t i : l.nodes) b_.output(*fb.body, op("Reshape", {fb.frame.at(i), i64({nodes_[i].out_dim}, {1})}), nodes_[i].name + "/frame");
+    graph_ = saved;
+    if (fb.scan_inputs.empty()) unsupported_config(nodes_[l.nodes.front()], "a recurrent loop that reads no frames from outside itself");
+    std::vector<Attribute> attrs(2);
+    attrs[0].name = "body";
+    attrs[0].kind = AttrKind::kGraph;
+    attrs[0].g = b_.take_subgraph(fb.body);
+    attrs[1].name = "num_scan_inputs";
+    attrs[1].kind = AttrKind::kInt;
+    attrs[1].i = static_cast<int64_t>(fb.scan_inputs.size());
+    std::vector<Value*> ins = initial;
+    ins.insert(ins.end(), fb.scan_inputs.begin(), fb.scan_inputs.end());
+    std::vector<Value*> outs = b_.node(graph_ ? *graph_ : b_.main_graph(), "Scan", ins, std::move(attrs), l.states.size() + l.nodes.size(), "", loop_name);
+    for (size_t k = 0; k < l.nodes.size(); ++k) nodes_[l.nodes[k]].value = outs[l.states.size() + k];
+    name_ = saved_name, type_ = saved_type;
+  }
+
+  std::vector<Recurrence> recurrences_;
+  std::vector<Loop> loops_;
+  Graph* graph_ = nullptr;  // where op() adds nodes: a Scan body while one is built, else the main graph
   std::vector<Node> nodes_;
   std::map<std::string, size_t> node_index_;
   std::map<std::string, Comp> comps_;
