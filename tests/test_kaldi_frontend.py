@@ -58,7 +58,7 @@ def test_malformed_nnet1(tmp_path):
     with pytest.raises(irforge.UnsupportedError, match=r"component Lstm_0 of type <Lstm> is not supported"):
         irforge.convert_model(path)
     open(path, "w").write("<Nnet3>\ninput-node name=input dim=40\n")
-    with pytest.raises(irforge.UnsupportedError, match="an nnet3 model"):
+    with pytest.raises(irforge.InvalidModelError, match="the nnet3 config section ends with the file"):
         irforge.convert_model(path)
 
 

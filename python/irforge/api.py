@@ -44,6 +44,8 @@ def convert_model(
     verbose: bool = False,
     saved_model_tags=None,
     signature: Optional[str] = None,
+    counts=None,
+    remove_output_softmax: bool = False,
 ) -> Model:
     """Read a model into irforge and optimize it.
 
@@ -82,6 +84,10 @@ def convert_model(
     Model Optimizer's --saved_model_tags, or a list; default: the one tagged "serve") and
     `signature` its signature (default: serving_default); both are refused for other models.
 
+    Kaldi (as mo's options): `counts` is a file of output state counts whose log priors are
+    subtracted from the logits, `remove_output_softmax=True` makes the logits before a final
+    Softmax/LogSoftmax the output; both are refused for other models.
+
     `extension`: a path to a Python file (or a list of them, or a function) that registers
     converters for custom layers (irforge.register_converter; README "Custom layers"); loaded
     before the model is read. `share_weights` and `verbose` are accepted as
@@ -117,6 +123,10 @@ def convert_model(
 
     _ext.load_extensions(extension)
     tf_options = _tensorflow_options(saved_model_tags, signature)
+    if counts is not None or remove_output_softmax:
+        from irforge.frontends import kaldi as _kaldi
+
+        input_model = _kaldi.convert_with_options(input_model, counts, opt.boolean("remove_output_softmax", remove_output_softmax))
     frontend_input, cut_specs = _split_module_input(input_model, input)
     model, input_applied = _read(input_model, example_input=example_input, input=frontend_input, tf_options=tf_options)
     # Re-optimizing a Model another thread is saving or compressing: one call at a time.

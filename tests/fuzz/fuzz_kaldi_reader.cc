@@ -1,5 +1,6 @@
-// libFuzzer target for the Kaldi nnet1 reader (text and binary token streams, matrices viewed
-// in place, the Splice translation). Any input may be rejected with irforge::Error; nothing
+// libFuzzer target for the Kaldi reader: nnet1 and nnet3 (text and binary token streams, nnet3
+// config lines and descriptors, matrices viewed in place, the Splice, time-offset and LSTM Scan
+// translations). Any input may be rejected with irforge::Error; nothing
 // else may escape and nothing may crash. An accepted model must verify clean and serialize.
 // Seeds: tests/fuzz/make_corpus_fuzz_kaldi_reader.py (written by scripts/fuzz.sh).
 #include <cstdint>

@@ -1,7 +1,10 @@
-// Kaldi frontend: nnet1 acoustic models (nnet-copy output, text or binary) read without Kaldi.
-// The model maps a [frames, features] matrix to [frames, outputs]; Splice gathers neighbouring
-// frames (clamped at the utterance edges, as nnet-forward does). Binary matrices become
-// constants viewing the memory-mapped file in place.
+// Kaldi frontend: nnet1 and nnet3 acoustic models (nnet-copy / nnet3-copy output, text or
+// binary; an nnet3 final.mdl with its transition model skipped) read without Kaldi. The model
+// maps a [frames, features] matrix to [frames, outputs]; nnet1's Splice gathers neighbouring
+// frames clamped at the utterance edges (as nnet-forward does), nnet3's Offset descriptors read
+// an input padded by repeating its edge frames (as nnet3-compute pads it), and nnet1's LSTMs run
+// over the utterance from a zero state. Binary matrices become constants viewing the
+// memory-mapped file in place.
 #pragma once
 
 #include <memory>

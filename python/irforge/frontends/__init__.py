@@ -22,7 +22,7 @@ CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
 CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
 MXNET = "mxnet"  # -symbol.json (+ .params)
 MXNET_PARAMS = "mxnet-params"  # a .params file given alone
-KALDI = "kaldi-nnet1"  # a Kaldi nnet1 model, text or binary
+KALDI = "kaldi-nnet1"  # a Kaldi nnet1 or nnet3 model (.raw, .mdl), text or binary
 HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (frontends/hf_llm.py)
 
 TENSORFLOW_FILE = "tensorflow"  # SavedModel folder, frozen GraphDef .pb, TF1 .meta + checkpoint
@@ -192,7 +192,7 @@ def detect_file(path: str) -> str:
     raise UnsupportedError(
         f"{path}: unknown model format (extension '{ext}', first bytes {head[:8].hex()}); "
         "irforge reads ONNX (.onnx), torch.export archives (.pt2), TorchScript files (.pt), Caffe (.prototxt + .caffemodel), "
-        "MXNet (-symbol.json + .params), Kaldi nnet1, TensorFlow (SavedModel folders, .pb, .pbtxt, .meta, .keras), "
+        "MXNet (-symbol.json + .params), Kaldi nnet1/nnet3, TensorFlow (SavedModel folders, .pb, .pbtxt, .meta, .keras), "
         "TensorFlow Lite (.tflite), PaddlePaddle (.pdmodel / PIR .json + .pdiparams) and Hugging Face LLM folders (config.json + *.safetensors)"
     )
 

@@ -1,0 +1,268 @@
+"""Kaldi nnet3: a TDNN acoustic model written from code in Nnet::Write's exact text and binary
+form (also behind a TransitionModel, as final.mdl holds it), converted by irforge to OpenVINO IR
+and compared with a NumPy forward pass (1e-4 relative) that evaluates every node at the times
+it is asked for, input frames clamped to the utterance as nnet3-compute pads them. Malformed
+files give errors naming the component or config line. No Kaldi installed, by design."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import irforge  # noqa: E402
+from kaldi_models import nnet3_tdnn  # noqa: E402
+from test_caffe_frontend import run_ir  # noqa: E402
+from test_kaldi_frontend import counts_to_log_priors  # noqa: E402
+
+
+def _write(tmp_path, name, data):
+    path = os.path.join(str(tmp_path), name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def _close(got, ref):
+    assert got.shape == ref.shape and got.size > 0
+    return np.abs(got - ref).max() / np.abs(ref).max()
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("mdl", [False, True])
+def test_tdnn_nnet3(tmp_path, binary, mdl):
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.mdl" if mdl else "final.raw", net.write(binary, mdl=mdl))
+    model = irforge.convert_model(path)
+    # 1 frame: every offset reaches a repeated frame; 2 and 23: some do, inner frames do not.
+    for frames in (1, 2, 23):
+        x = np.random.default_rng(frames).standard_normal((frames, 4)).astype(np.float32)
+        got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+        assert _close(got, forward(x)) <= 1e-4, frames
+    if binary:
+        from irforge import _core
+
+        # Binary float matrices are constants viewing the mapped file.
+        assert _core.constant_is_mapped(model._core, "tdnn2.affine/weights")
+
+
+@pytest.mark.parametrize("remove_softmax", [False, True])
+def test_nnet3_counts_and_remove_output_softmax(tmp_path, remove_softmax):
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.raw", net.write(True))
+    counts = [120.0, 30.5, 17.0, 7.0, 900.0, 44.0]
+    counts_path = _write(tmp_path, "final.counts", ("[ " + " ".join(repr(c) for c in counts) + " ]\n").encode())
+    x = np.random.default_rng(3).standard_normal((9, 4)).astype(np.float32)
+    logits = forward(x, log_softmax=False) - counts_to_log_priors(counts)
+    ref = logits if remove_softmax else logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    from irforge.frontends import kaldi
+
+    got = run_ir(kaldi.convert_file(path, remove_softmax, counts_path), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, ref) <= 1e-4
+    got = run_ir(kaldi.convert_file(path, remove_output_softmax=True), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward(x, log_softmax=False)) <= 1e-4
+
+
+def _text(tmp_path, edit):
+    net, _ = nnet3_tdnn()
+    text = net.write(False).decode()
+    new = edit(text)
+    assert new != text
+    return _write(tmp_path, "bad.raw", new.encode())
+
+
+def test_nnet3_truncated(tmp_path):
+    net, _ = nnet3_tdnn()
+    for binary in (False, True):
+        data = net.write(binary)
+        for cut in (len(data) // 3, len(data) - 20):
+            path = _write(tmp_path, "cut.raw", data[:cut])
+            with pytest.raises(irforge.InvalidModelError, match=r"cut\.raw: (byte|line) \d+: "):
+                irforge.convert_model(path)
+
+
+def test_nnet3_malformed_components(tmp_path):
+    # A bad token inside a component names it.
+    path = _text(tmp_path, lambda t: t.replace("<BiasParams>  [", "BiasParams  [", 1))
+    with pytest.raises(irforge.InvalidModelError, match=r"component lda \(<FixedAffineComponent>\): expected a field or </FixedAffineComponent>, found 'BiasParams'"):
+        irforge.convert_model(path)
+    # The bias does not match the weights.
+    net, _ = nnet3_tdnn()
+    for name, type_, fields in net.components:
+        if name == "output.affine":
+            fields[2] = ("BiasParams", np.zeros(5, np.float32))
+    for binary in (False, True):
+        path = _write(tmp_path, "bad.raw", net.write(binary))
+        with pytest.raises(irforge.InvalidModelError, match=r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"):
+            irforge.convert_model(path)
+    # The config's input to a component does not fit the component.
+    path = _text(tmp_path, lambda t: t.replace(", Offset(tdnn1.batchnorm, 3))", ")"))
+    with pytest.raises(irforge.InvalidModelError, match=r"line 6 \(component-node tdnn2\.affine\): its input gives 32 values but component tdnn2\.affine \(<AffineComponent>\) takes 48"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("<Dim> 8 <ValueAvg>", "<Dim> 7 <ValueAvg>"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node prefinal\.noop\): its input gives 8 values but component prefinal\.noop \(<NoOpComponent>\) takes 7"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("component=tdnn1.relu", "component=tdnn1.rleu"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn1\.relu\): no component named 'tdnn1\.rleu'"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=tdnn2.affine", "input=tdnn2.afine"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn2\.sigmoid\): no node named 'tdnn2\.afine'"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("<InputDim> 12 <BlockDim> 6", "<InputDim> 12 <BlockDim> 5"))
+    with pytest.raises(irforge.InvalidModelError, match=r"component tdnn2\.renorm \(<NormalizeComponent>\): <InputDim> 12 is not a multiple of <BlockDim> 5"):
+        irforge.convert_model(path)
+
+
+def test_nnet3_unsupported_listed_together(tmp_path):
+    net, _ = nnet3_tdnn()
+    for name, type_, fields in list(net.components):
+        if name in ("tdnn2.sigmoid", "prefinal.tanh"):
+            net.components[net.components.index((name, type_, fields))] = (name, "GruNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
+    for binary in (False, True):
+        path = _write(tmp_path, "unsup.raw", net.write(binary))
+        with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
+            irforge.convert_model(path)
+    # i-vector ReplaceIndex, loops without IfDefined, IfDefined that is no recurrence: named too.
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(ReplaceIndex(tdnn2.renorm, t, 0), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"line 9 \(component-node prefinal\.linear\): descriptor ReplaceIndex\(\.\.\.\) is not supported"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(Offset(prefinal.tanh, -1), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"depends on itself \(a recurrent network\)"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(tdnn2.renorm, -1)), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined reads tdnn2\.renorm, which does not depend on this node: only recurrences"):
+        irforge.convert_model(path)
+    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(prefinal.tanh, 2)), tdnn2.renorm)"))
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\) with d > 0"):
+        irforge.convert_model(path)
+
+
+def test_nnet3_bad_config(tmp_path):
+    cases = [
+        (lambda t: t.replace("input-node name=input dim=4", "input-node name=input dim=four"), r"line 1 \(input-node input\): dim=four is not a valid size"),
+        (lambda t: t.replace("dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=2", "dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=8"),
+         r"dim-range-node prefinal\.part\): dims \[8, 11\) exceed the 10 of prefinal\.tanh"),
+        (lambda t: t.replace("Offset(input, -1)", "Offset(input, -1.5)"), r"offset '-1\.5' is not an integer"),
+        (lambda t: t.replace("Append(Offset(input, -1), input,", "Append(Offset(input, -1) input,"), r"expected ',' or '\)' in the descriptor"),
+        (lambda t: t.replace("output-node name=output", "outptu-node name=output"), r"unknown kind of node 'outptu-node'"),
+    ]
+    for edit, message in cases:
+        path = _text(tmp_path, edit)
+        with pytest.raises(irforge.InvalidModelError, match=message):
+            irforge.convert_model(path)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_nnet3_random_damage_only_raises_conversion_errors(tmp_path, binary):
+    net, _ = nnet3_tdnn()
+    data = net.write(binary)
+    rng = np.random.default_rng(5)
+    errors = 0
+    path = os.path.join(str(tmp_path), "f.raw")
+    for _ in range(60):
+        d = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(2, len(d)))
+            if rng.random() < 0.2:
+                del d[pos:]
+            else:
+                d[pos] = int(rng.integers(0, 256))
+        with open(path, "wb") as f:
+            f.write(bytes(d))
+        try:
+            irforge.convert_model(path)
+        except irforge.ConversionError:
+            errors += 1
+    assert errors > 0
+
+
+def test_convert_model_kaldi_options(tmp_path):
+    """counts= and remove_output_softmax= as convert_model keywords (the CLI's --counts and
+    --remove_output_softmax), for nnet3 and nnet1; refused for other models."""
+    net, forward = nnet3_tdnn()
+    path = _write(tmp_path, "final.mdl", net.write(True, mdl=True))
+    counts = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0]
+    counts_path = _write(tmp_path, "final.counts", ("[ " + " ".join(repr(c) for c in counts) + " ]").encode())
+    x = np.random.default_rng(4).standard_normal((6, 4)).astype(np.float32)
+    model = irforge.convert_model(path, counts=counts_path, remove_output_softmax=True)
+    got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward(x, log_softmax=False) - counts_to_log_priors(counts)) <= 1e-4
+    from pathlib import Path
+
+    model = irforge.convert_model(Path(path), remove_output_softmax=True)
+    assert _close(run_ir(model, {"input": x}, ["output"], tmp_path)["output"], forward(x, log_softmax=False)) <= 1e-4
+    from kaldi_models import tdnn
+
+    net1, forward1 = tdnn()
+    path1 = _write(tmp_path, "final.nnet", net1.text())
+    got = run_ir(irforge.convert_model(path1, remove_output_softmax=True), {"input": x}, ["output"], tmp_path)["output"]
+    assert _close(got, forward1(x, softmax=False)) <= 1e-4
+    with pytest.raises(irforge.UsageError, match="apply to Kaldi models only"):
+        irforge.convert_model(irforge.convert_model(path), remove_output_softmax=True)
+    with pytest.raises(irforge.UsageError, match="remove_output_softmax must be True or False"):
+        irforge.convert_model(path, remove_output_softmax="yes")
+    with pytest.raises(irforge.InvalidModelError, match=r"final\.counts: more counts than the model.s 5 outputs"):
+        bad = nnet3_tdnn()[0]
+        for i, (name, type_, fields) in enumerate(bad.components):
+            if name == "output.affine":
+                fields[1] = ("LinearParams", np.ones((5, 8), np.float32))
+                fields[2] = ("BiasParams", np.ones(5, np.float32))
+            if name == "output.log-softmax":
+                fields[0] = ("Dim", fields[0][1].__class__(5))
+                fields[1:3] = [("ValueAvg", np.ones(5, np.float32)), ("DerivAvg", np.ones(5, np.float32))]
+        irforge.convert_model(_write(tmp_path, "five.raw", bad.write(False)), counts=counts_path)
+
+
+def test_messages_quoting_damaged_bytes_stay_text(tmp_path):
+    # An unknown component token made of bytes that are not UTF-8 (U+10FFFF+ leads, lone
+    # continuation bytes) is quoted with '?' in their place, not a UnicodeDecodeError.
+    from kaldi_models import tdnn
+
+    net, _ = tdnn()
+    data = net.binary().replace(b"<AffineTransform>", b"<A\xf7\x95\xbe\xb1\x80\xc0ine>", 1)
+    path = _write(tmp_path, "damaged.nnet", data)
+    with pytest.raises(irforge.UnsupportedError, match=r"component A\?\?\?\?\?\?ine_1 of type <A\?\?\?\?\?\?ine> is not supported"):
+        irforge.convert_model(path)
+    text = nnet3_tdnn()[0].write(True).replace(b"<ComponentName> lda ", b"<ComponentName> l\xffa ", 1)
+    with pytest.raises(irforge.InvalidModelError, match=r"'l\?a' is not a component name"):
+        irforge.convert_model(_write(tmp_path, "damaged.raw", text))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("delay", [1, 3])
+def test_lstm_nnet3(tmp_path, binary, delay):
+    """xconfig's lstm-layer: W_all over Append(x, IfDefined(Offset(m_trunc, -delay))) and the
+    LstmNonlinearityComponent over Append(W_all, IfDefined(Offset(c_trunc, -delay))): one Scan
+    over frames, against a per-frame NumPy loop."""
+    from kaldi_models import nnet3_lstm
+
+    net, forward = nnet3_lstm(delay=delay)
+    model = irforge.convert_model(_write(tmp_path, "lstm.raw", net.write(binary)))
+    for frames in (1, 2, 15):
+        x = np.random.default_rng(frames).standard_normal((frames, 4)).astype(np.float32)
+        got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
+        assert _close(got, forward(x)) <= 1e-4, frames
+
+
+def test_lstm_nnet3_malformed(tmp_path):
+    from kaldi_models import nnet3_lstm
+
+    net, _ = nnet3_lstm()
+    text = net.write(False).decode()
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(lstm.m, -3)))")
+    bad = bad.replace("dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=5", "dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=4")
+    with pytest.raises(irforge.InvalidModelError, match=r"component-node lstm\.lstm_nonlin\): its input gives 24 values but component lstm\.lstm_nonlin \(<LstmNonlinearityComponent>\) takes 25"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(Offset(lstm.c_trunc, -3), 0)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\)"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, -1), IfDefined(Offset(lstm.c_trunc, -3)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"line 5 \(component-node lstm\.lstm_nonlin\): a recurrent loop whose nodes cover different frames"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
+    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, 0), IfDefined(Offset(lstm.c_trunc, -3)))")
+    with pytest.raises(irforge.UnsupportedError, match=r"lstm\.lstm_nonlin\): a time offset inside a recurrent loop"):
+        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
