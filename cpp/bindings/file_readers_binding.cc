@@ -1,5 +1,5 @@
 // Python bindings of the C++ readers of the original Model Optimizer's frameworks (Caffe's
-// prototxt + caffemodel, MXNet's symbol JSON + params, Kaldi nnet1); file work runs without the GIL.
+// prototxt + caffemodel, MXNet's symbol JSON + params, Kaldi nnet1/nnet3); file work runs without the GIL.
 #include <pybind11/pybind11.h>
 
 #include "bindings/file_readers_binding.h"
@@ -50,7 +50,7 @@ void register_file_readers(py::module_& m) {
         return model;
       },
       py::arg("path"), py::arg("remove_output_softmax") = false, py::arg("counts") = "",
-      "Reads a Kaldi nnet1 model (text or binary); counts: mo's --counts file (empty: none).");
+      "Reads a Kaldi nnet1 or nnet3 model (text or binary; an nnet3 .mdl without its transition model); counts: mo's --counts file (empty: none).");
 }
 
 }  // namespace irforge::bindings

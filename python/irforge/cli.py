@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("convert", help="convert a model", description="Convert a model to ONNX (.onnx) or OpenVINO IR (.xml).")
-    c.add_argument("input_model", help="the model to convert: .onnx, a PyTorch .pt2 / TorchScript file (needs irforge[torch]), a Caffe .prototxt, an MXNet -symbol.json or a Kaldi nnet1 model")
+    c.add_argument("input_model", help="the model to convert: .onnx; a TensorFlow SavedModel folder, frozen .pb/.pbtxt, TF1 .meta + checkpoint or .keras/.h5; a .tflite; a Paddle .pdmodel or PIR .json (+ .pdiparams); a PyTorch .pt2 / TorchScript file (needs irforge[torch]); a Caffe .prototxt; an MXNet -symbol.json; a Kaldi nnet1 or nnet3 model (.nnet, .raw, .mdl); or a Hugging Face LLM folder (config.json + *.safetensors)")
     # mo's two-file frameworks: the net positional and its weights by option, or the other way round.
     c.add_argument("--input_model", "--input-model", dest="weights_model", metavar="WEIGHTS",
                    help="the weights of a net given positionally (Caffe: irforge convert deploy.prototxt --input_model net.caffemodel)")
