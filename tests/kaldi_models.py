@@ -241,7 +241,7 @@ output-node name=output input=output.log-softmax objective=linear
     n.add("tdnn1.affine", "NaturalGradientAffineComponent", ("MaxChange", 0.75), ("LearningRate", 0.001), ("LinearParams", w1), ("BiasParams", b1),
           ("RankIn", I(20)), ("RankOut", I(80)), ("UpdatePeriod", I(4)), ("NumSamplesHistory", 2000.0), ("Alpha", 4.0), ("IsGradient", B(False)))
     n.add(*_nl("tdnn1.relu", 16, r))
-    n.add("tdnn1.batchnorm", "BatchNormComponent", ("Dim", I(16)), ("BlockDim", I(8)), ("Epsilon", 0.001), ("TargetRms", 1.0), ("TestMode", B(False)),
+    n.add("tdnn1.batchnorm", "BatchNormComponent", ("Dim", I(16)), ("BlockDim", I(8)), ("Epsilon", 0.001), ("TargetRms", 0.8), ("TestMode", B(False)),
           ("Count", 4000.0), ("StatsMean", bn_mean), ("StatsVar", bn_var))
     n.add("tdnn2.affine", "AffineComponent", ("LearningRate", 0.001), ("LinearParams", w2), ("BiasParams", b2), ("IsGradient", B(False)))
     n.add(*_nl("tdnn2.sigmoid", 12, r, "SigmoidComponent"))
@@ -271,7 +271,7 @@ output-node name=output input=output.log-softmax objective=linear
 
         def bn(ts):
             y = np.maximum(lda(ts) @ w1.T + b1, 0).reshape(-1, 8)
-            return ((y - bn_mean) / np.sqrt(bn_var.astype(np.float64) + 0.001)).reshape(-1, 16)
+            return ((y - bn_mean) * 0.8 / np.sqrt(bn_var.astype(np.float64) + 0.001)).reshape(-1, 16)
 
         def renorm(ts):
             y = np.concatenate([bn(ts - 2), bn(ts), bn(ts + 3)], axis=1) @ w2.T + b2

@@ -1085,8 +1085,8 @@ class Translator {
       return op("Concat", {cell_now, op("Mul", {o, op("Tanh", {cell_now})})}, attr_i("axis", 1));
     }
     if (t == "NormalizeComponent") {
-      // y = x * target_rms / sqrt(max(sum(x^2) / (block * target_rms^2), 2^-66)) per block
-      // (NormalizePerRow); with <AddLogStddev> the log of that root, plus log(target_rms).
+      // y = x / sqrt(max(sum(x^2) / (block * target_rms^2), 2^-66)) per block, so y's rms is
+      // target_rms (NormalizePerRow); with <AddLogStddev> the log of that root, plus log(target_rms).
       int64_t block = int_field(c, "<BlockDim>", c.in);
       double rms = real_field(c, "<TargetRms>", 1);
       bool add_log = bool_field(c, "<AddLogStddev>", false);
