@@ -137,19 +137,61 @@ def test_bert_style_encoder(tf_dir):
     _check(m, {"input_ids": ids}, _keras_reference(model, ids))
 
 
-def test_tf1_graph_is_training_frozen(tf_dir):
-    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
-    with pytest.raises(irforge.UnsupportedError, match="is_training|predicate"):
-        irforge.convert_model(meta)
+def _tf1_refs(m, refs):
+    return [refs[o.name] for o in m.outputs]
+
+
+@pytest.fixture(scope="session")
+def tf1_batchnorm(tf_dir):
+    return tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
+
+
+def test_tf1_graph_is_training_frozen(tf1_batchnorm):
+    meta, x, refs = tf1_batchnorm
     m = irforge.convert_model(meta, input="is_training->False")
     assert [i.name for i in m.inputs] == ["x"]
-    _check(m, {"x": x}, [ref])
+    assert sorted(o.name for o in m.outputs) == ["out", "stats"]
+    assert "If" not in m.op_histogram, m.op_histogram  # the training branches are gone
+    _check(m, {"x": x}, _tf1_refs(m, refs[False]))
+
+
+def test_tf1_graph_is_training_as_input(tf1_batchnorm):
+    """is_training left an input: every v1 tf.cond (Switch ... Merge) becomes an If, the
+    training side computing batch statistics (tf.nn.moments, FusedBatchNormV3 in training
+    mode), including a cond with constant branches and a cond nested in a branch."""
+    meta, x, refs = tf1_batchnorm
+    m = irforge.convert_model(meta)
+    assert sorted(i.name for i in m.inputs) == ["is_training", "x"]
+    hist = m.op_histogram
+    # one If per Merge on the data path: moments (2), fused batch norm (3: y, mean, variance),
+    # momentum (1), the nested pair (2: the inner one in the outer's then-branch, which the
+    # histogram counts too)
+    assert hist.get("If", 0) == 8, hist
+    assert not any(op in hist for op in ("Switch", "Merge")), hist
+    assert not np.allclose(refs[True]["out"], refs[False]["out"], rtol=1e-2)  # the branches really differ
+    for flag in (False, True):
+        _check(m, {"x": x, "is_training": np.array(flag)}, _tf1_refs(m, refs[flag]))
+
+
+def test_tf1_unconvertible_switch_merge_is_refused(tf_dir):
+    folder = tf_dir / "tf1_bad_conds"
+    folder.mkdir()
+    paths = tfm.tf1_unconvertible_conds(str(folder))
+    with pytest.raises(irforge.UnsupportedError, match=r"node 'joined' \(Merge\): its inputs come through Switches on 2 "
+                                                       r"different predicates \(p:0, q:0\)"):
+        irforge.convert_model(paths["two_predicates"])
+    with pytest.raises(irforge.UnsupportedError, match=r"node 'switch_p' \(Switch\): the predicate is only known at run time"):
+        irforge.convert_model(paths["no_merge"])
+    # frozen predicates decide the Switches: the live input is taken
+    m = irforge.convert_model(paths["two_predicates"], input="p->False,q->False")
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(run_openvino(m, {"x": xv})[0], xv * 2.0)
 
 
 def test_tf1_graph_placeholder_with_default(tf_dir):
-    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_default"), with_default=True)
+    meta, x, refs = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_default"), with_default=True)
     m = irforge.convert_model(meta)
-    _check(m, {"x": x}, [ref])
+    _check(m, {"x": x}, _tf1_refs(m, refs[False]))
 
 
 def test_two_signatures(tf_dir):
