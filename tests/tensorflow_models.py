@@ -79,6 +79,18 @@ def save_frozen_pb(model, path):
     return path, [t.name.split(":")[0] for t in frozen.inputs], frozen
 
 
+def save_three_forms(model, folder):
+    """The model as a SavedModel (Keras' own model.export), a frozen .pb (TF's
+    convert_variables_to_constants_v2) and a .keras file."""
+    os.makedirs(folder, exist_ok=True)
+    files = {"saved_model": os.path.join(folder, "saved_model"), "frozen_pb": os.path.join(folder, "frozen.pb"),
+             "keras": os.path.join(folder, "model.keras")}
+    save_saved_model(model, files["saved_model"])
+    save_frozen_pb(model, files["frozen_pb"])
+    model.save(files["keras"])
+    return files
+
+
 def tf1_batchnorm_graph(folder, with_default):
     """A TF1-style graph saved as .meta + checkpoint: placeholders, variables, a conv and two
     batch norms whose statistics v1 tf.conds (Switch/Merge) pick by `is_training`: one built

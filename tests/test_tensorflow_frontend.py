@@ -107,26 +107,81 @@ def test_mobilenet_v2_saved_model(tf_dir, mobilenet_v2):
     _check(m, {m.inputs[0].name: x}, ref)
 
 
-@pytest.mark.slow
-def test_mobilenet_v2_frozen_pb_and_keras_file(tf_dir, mobilenet_v2):
+def test_frozen_pb_weights_are_views_of_the_file(tf_dir, mobilenet_v2):
+    """A frozen GraphDef's large Const tensors (tensor_content) are mapped from the .pb, not
+    copied."""
     model, x, ref = mobilenet_v2
-    pb, _, _ = tfm.save_frozen_pb(model, str(tf_dir / "mobilenet_v2.pb"))
-    m = irforge.convert_model(pb)
-    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
-    path = str(tf_dir / "mobilenet_v2.keras")
-    model.save(path)
-    m = irforge.convert_model(path)
-    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
+    pb, _, frozen = tfm.save_frozen_pb(model, str(tf_dir / "mobilenet_v2_views.pb"))
+    big = [n.name for n in frozen.graph.as_graph_def().node
+           if n.op == "Const" and len(n.attr["value"].tensor.tensor_content) > 4096]
+    assert len(big) >= 10
+    m = irforge.convert_model(pb, transform="none")
+    used = [k for k in big if _core.constant_data_address(m._core, k) is not None]
+    assert len(used) >= 10, used
+    for k in used:
+        assert _core.constant_is_mapped(m._core, k), k
+
+
+def test_tf_function_and_module_objects(tf_dir):
+    """In-memory tf.function (with an input signature) and tf.Module objects convert through
+    TensorFlow's own SavedModel export."""
+
+    class Scale(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.random.default_rng(13).normal(size=(3, 2)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)], autograph=False)
+        def __call__(self, x):
+            return {"y": tf.nn.relu(tf.matmul(x, self.w)) + 0.5}
+
+    mod = Scale()
+    x = np.random.default_rng(14).normal(size=(4, 3)).astype(np.float32)
+    ref = [mod(x)["y"].numpy()]
+    fn = tf.function(lambda x: {"y": tf.tanh(x) * 3.0}, input_signature=[tf.TensorSpec([None, 3], tf.float32)], autograph=False)
+    for obj, expected in ((mod, ref), (mod.__call__, ref), (fn, [np.tanh(x) * 3.0])):
+        m = irforge.convert_model(obj)
+        _check(m, {m.inputs[0].name: x}, expected)
+
+
+_APPLICATIONS = ["MobileNetV2", "ResNet50", "EfficientNetB0", "DenseNet121"]
+
+
+@pytest.fixture(scope="module", params=_APPLICATIONS)
+def keras_application(request, tf_dir):
+    """A Keras application (weights=None, random BatchNorm statistics) at 32x32, built once and
+    saved as SavedModel, frozen .pb and .keras; its TensorFlow output on one image."""
+    name = request.param
+    model = tfm.application(name, 32)
+    x = _image(32, seed=3)
+    files = tfm.save_three_forms(model, str(tf_dir / ("app_" + name)))
+    return name, files, x, _keras_reference(model, x)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ResNet50", "EfficientNetB0", "DenseNet121"])
-def test_keras_applications(tf_dir, name):
-    model = tfm.application(name, 64)
-    sm = tfm.save_saved_model(model, str(tf_dir / name))
-    x = _image(64, seed=3)
-    m = irforge.convert_model(sm)
-    _check(m, {m.inputs[0].name: x}, _keras_reference(model, x))
+@pytest.mark.parametrize("form", ["saved_model", "frozen_pb", "keras"])
+def test_keras_application_forms(keras_application, form):
+    _, files, x, ref = keras_application
+    m = irforge.convert_model(files[form])
+    assert len(m.inputs) == 1
+    _check(m, {m.inputs[0].name: x}, ref)
+
+
+@pytest.mark.slow
+def test_keras_application_transposes_within_ovc(keras_application, tmp_path):
+    """Layout transposes are sunk and cancelled: the IR has no more Transpose layers than the
+    one openvino.convert_model (ovc) makes from the same SavedModel."""
+    import openvino as ov
+
+    name, files, _, _ = keras_application
+    xml = str(tmp_path / "model.xml")
+    irforge.save_model(irforge.convert_model(files["saved_model"]), xml)
+
+    def transposes(model):
+        return sum(1 for op in model.get_ordered_ops() if op.get_type_name() == "Transpose")
+
+    ours, theirs = transposes(ov.Core().read_model(xml)), transposes(ov.convert_model(files["saved_model"]))
+    print(f"{name}: Transpose layers irforge {ours}, ovc {theirs}")
+    assert ours <= theirs, f"{name}: {ours} Transpose layers in irforge's IR, {theirs} in ovc's"
 
 
 def test_bert_style_encoder(tf_dir):
