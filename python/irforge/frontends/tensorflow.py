@@ -1788,6 +1788,10 @@ def convert_object(obj, *, input=None, signature=None):
         elif isinstance(obj, tf.types.experimental.GenericFunction):
             module = tf.Module()
             module.f = obj
+            if obj.input_signature is not None:
+                # A method's function (module.__call__) reads its object's variables: tracked
+                # here, or the export refuses them as 'untracked' resources.
+                module.variables_read = list(obj.get_concrete_function().variables)
             tf.saved_model.save(module, folder, signatures=obj if obj.input_signature is not None else None)
         else:
             tf.saved_model.save(obj, folder)
