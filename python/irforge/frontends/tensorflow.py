@@ -13,7 +13,8 @@ graph while translating it, from the outputs backwards, so only what the outputs
 - Identity, StopGradient, CheckNumerics, NoOp, Assert, summaries and control edges disappear;
 - PlaceholderWithDefault takes its default; frozen inputs (`input="is_training->False"`) are
   constants here, so TF1 Switch/Merge and If/While whose predicate they decide are resolved
-  and the branch not taken is never translated.
+  and the branch not taken is never translated. A TF1 tf.cond whose predicate stays an input
+  (an unfrozen is_training) becomes an If per Merge (_cond_to_if).
 
 TensorLists (tf.TensorArray, Keras LSTM/GRU) are their elements stacked on axis 0; a list a
 While fills one element per iteration becomes the ONNX Loop's scan output.
