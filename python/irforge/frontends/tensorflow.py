@@ -317,6 +317,7 @@ class _Scope:
         self.prefix = prefix
         self.values: Dict[str, List[TV]] = {}
         self.conds: Dict[str, "_Cond"] = {}  # Merges to build as an If (a run-time tf.cond v1)
+        self.inner_switches: Dict[str, set] = {}  # a nested cond's Merge -> the Switches of its branches
 
 
 class _Cond:
@@ -346,6 +347,7 @@ class Converter:
         self.graph = None
         self._weights: Dict[str, TV] = {}
         self._depth = 0
+        self._conds_building = set()  # Merges whose If is being built (a branch reaching one again is a cycle)
 
     # ---- IR helpers ------------------------------------------------------------------------------
 
@@ -516,9 +518,11 @@ class Converter:
             if node["op"] in ("Enter", "NextIteration"):
                 continue
             if node["op"] == "Merge" and not self._loop_merge(scope, node):
-                for r in node["inputs"]:
-                    for inner in self._cond_switches(scope, r, depth + 1):
-                        todo.extend(scope.nodes[inner]["inputs"][:2])
+                if name not in scope.inner_switches:  # once per Merge: no exponential walk through shared ones
+                    scope.inner_switches[name] = set()  # (and none through a cycle back to it)
+                    scope.inner_switches[name] = set().union(*(self._cond_switches(scope, r, depth + 1) for r in node["inputs"]))
+                for inner in scope.inner_switches[name]:
+                    todo.extend(scope.nodes[inner]["inputs"][:2])
                 continue
             todo.extend(node["inputs"])
         return found
@@ -843,6 +847,17 @@ def _cond_to_if(c, node, cond: _Cond):
     with several outputs becomes several Ifs on the same predicate (exact; the work shared by
     two outputs of one branch is done in each)."""
     scope, name = c._scope, c._name
+    if node["name"] in c._conds_building:  # a branch reads its own Merge: no tf.cond makes that
+        raise InvalidModelError(f"{c.src.path}: node '{node['name']}' (Merge): a cycle through it that is not a TF1 "
+                                "loop's NextIteration -> Merge")
+    c._conds_building.add(node["name"])
+    try:
+        return _cond_to_if_built(c, node, cond, scope, name)
+    finally:
+        c._conds_building.discard(node["name"])
+
+
+def _cond_to_if_built(c, node, cond: _Cond, scope, name):
     pred = _as_bool(c, c.resolve(scope, cond.pred_ref))
     data = {s: c.resolve(scope, scope.nodes[s]["inputs"][0]) for _, switches in cond.branches.values() for s in switches}
     graphs = {}
