@@ -140,6 +140,36 @@ def tf1_batchnorm_graph(folder, with_default):
     return prefix + ".meta", feed, refs
 
 
+def tf1_layers_batchnorm_graph(folder):
+    """tf.compat.v1.layers.batch_normalization(training=is_training), fused and not, in a TF1
+    graph saved as .meta + checkpoint with non-trivial moving statistics. Under Keras 3 that
+    function is gone from tf.compat.v1.layers; it is tf_keras' legacy_tf_layers one (what
+    tf.compat.v1.layers holds when TF_USE_LEGACY_KERAS=1). Returns the .meta path, an input and
+    TensorFlow's "out" for is_training False and True."""
+    from tf_keras.src.legacy_tf_layers.normalization import batch_normalization
+
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        v1.disable_control_flow_v2()
+        x = v1.placeholder(tf.float32, [2, 6, 6, 3], name="x")
+        is_training = v1.placeholder(tf.bool, [], name="is_training")
+        h = batch_normalization(x, training=is_training, fused=True)
+        h = batch_normalization(tf.nn.relu(h), training=is_training, fused=False)
+        out = tf.multiply(h, 2.0, name="out")
+        saver = v1.train.Saver()
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            rng = np.random.default_rng(21)
+            for var in v1.global_variables():
+                sess.run(var.assign(rng.uniform(0.5, 1.5, var.shape).astype(np.float32)))
+            prefix = saver.save(sess, os.path.join(folder, "model.ckpt"))
+            feed = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
+            refs = {flag: sess.run(out, {x: feed, is_training: flag}) for flag in (False, True)}
+        v1.enable_control_flow_v2()
+    return prefix + ".meta", feed, refs
+
+
 def tf1_unconvertible_conds(folder):
     """Frozen TF1 GraphDefs whose Switch/Merge is no tf.cond on one run-time predicate: a Merge
     joining Switches on two different placeholders, and a Switch output used with no Merge."""

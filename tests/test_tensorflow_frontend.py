@@ -228,6 +228,24 @@ def test_tf1_graph_is_training_as_input(tf1_batchnorm):
         _check(m, {"x": x, "is_training": np.array(flag)}, _tf1_refs(m, refs[flag]))
 
 
+def test_tf1_layers_batch_normalization_is_training_as_input(tf_dir):
+    """The graph tf.compat.v1.layers.batch_normalization(training=is_training) builds (fused:
+    FusedBatchNormV3 in a cond; not fused: moments and the momentum conds), is_training an input."""
+    folder = tf_dir / "tf1_layers_bn"
+    folder.mkdir()
+    meta, x, refs = tfm.tf1_layers_batchnorm_graph(str(folder))
+    m = irforge.convert_model(meta)
+    assert sorted(i.name for i in m.inputs) == ["is_training", "x"]
+    assert m.op_histogram.get("If", 0) >= 2, m.op_histogram
+    names = [o.name for o in m.outputs]
+    assert "out" in names, names  # (also two momentum Merges no node consumes: a plain graph's outputs)
+    for flag in (False, True):
+        feeds = {"x": x, "is_training": np.array(flag)}
+        k = names.index("out")
+        for got in (run_openvino(m, feeds)[k], run_onnxruntime(m.to_onnx_bytes(), feeds)[k]):
+            assert _rel_err(refs[flag], got) <= 1e-4, flag
+
+
 def test_tf1_unconvertible_switch_merge_is_refused(tf_dir):
     folder = tf_dir / "tf1_bad_conds"
     folder.mkdir()
