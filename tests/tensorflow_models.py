@@ -79,34 +79,117 @@ def save_frozen_pb(model, path):
     return path, [t.name.split(":")[0] for t in frozen.inputs], frozen
 
 
+def save_three_forms(model, folder):
+    """The model as a SavedModel (Keras' own model.export), a frozen .pb (TF's
+    convert_variables_to_constants_v2) and a .keras file."""
+    os.makedirs(folder, exist_ok=True)
+    files = {"saved_model": os.path.join(folder, "saved_model"), "frozen_pb": os.path.join(folder, "frozen.pb"),
+             "keras": os.path.join(folder, "model.keras")}
+    save_saved_model(model, files["saved_model"])
+    save_frozen_pb(model, files["frozen_pb"])
+    model.save(files["keras"])
+    return files
+
+
 def tf1_batchnorm_graph(folder, with_default):
-    """A TF1-style graph: placeholders, variables, a conv and a batch norm whose statistics a
-    v1 tf.cond (Switch/Merge) picks by `is_training`; saved as .meta + checkpoint."""
+    """A TF1-style graph saved as .meta + checkpoint: placeholders, variables, a conv and two
+    batch norms whose statistics v1 tf.conds (Switch/Merge) pick by `is_training`: one built
+    from tf.nn.moments (a cond with two outputs), one as tf.compat.v1.layers.batch_normalization
+    (fused=True) builds it (FusedBatchNormV3 in training or inference mode, three outputs);
+    then a cond whose branches are constants (the layer's momentum) and a cond nested in another.
+    Returns the .meta path, an input, and TensorFlow's outputs {"out", "stats"} for
+    is_training False and True."""
     g = tf.Graph()
     rng = np.random.default_rng(3)
+    v1 = tf.compat.v1
     with g.as_default():
-        tf.compat.v1.disable_control_flow_v2()
-        x = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
+        v1.disable_control_flow_v2()
+        x = v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
         if with_default:
-            is_training = tf.compat.v1.placeholder_with_default(False, [], name="is_training")
+            is_training = v1.placeholder_with_default(False, [], name="is_training")
         else:
-            is_training = tf.compat.v1.placeholder(tf.bool, [], name="is_training")
-        w = tf.compat.v1.Variable(rng.normal(0, 0.3, (3, 3, 3, 4)).astype(np.float32), name="w")
-        mean = tf.compat.v1.Variable(rng.normal(0, 0.2, 4).astype(np.float32), name="moving_mean")
-        var = tf.compat.v1.Variable(rng.uniform(0.5, 2, 4).astype(np.float32), name="moving_variance")
-        gamma = tf.compat.v1.Variable(rng.uniform(0.5, 1.5, 4).astype(np.float32), name="gamma")
-        beta = tf.compat.v1.Variable(rng.normal(0, 0.2, 4).astype(np.float32), name="beta")
+            is_training = v1.placeholder(tf.bool, [], name="is_training")
+
+        def var(name, value):
+            return v1.Variable(value.astype(np.float32), name=name)
+
+        w = var("w", rng.normal(0, 0.3, (3, 3, 3, 4)))
+        mean, variance = var("moving_mean", rng.normal(0, 0.2, 4)), var("moving_variance", rng.uniform(0.5, 2, 4))
+        gamma, beta = var("gamma", rng.uniform(0.5, 1.5, 4)), var("beta", rng.normal(0, 0.2, 4))
+        mean2, variance2 = var("bn2/moving_mean", rng.normal(0, 0.2, 4)), var("bn2/moving_variance", rng.uniform(0.5, 2, 4))
+        gamma2, beta2 = var("bn2/gamma", rng.uniform(0.5, 1.5, 4)), var("bn2/beta", rng.normal(0, 0.2, 4))
         y = tf.nn.conv2d(x, w, 1, "SAME")
-        m, v = tf.compat.v1.cond(is_training, lambda: tf.nn.moments(y, [0, 1, 2]), lambda: (tf.identity(mean), tf.identity(var)))
-        out = tf.nn.relu(tf.nn.batch_normalization(y, m, v, beta, gamma, 1e-3), name="out")
-        saver = tf.compat.v1.train.Saver()
-        with tf.compat.v1.Session(graph=g) as sess:
-            sess.run(tf.compat.v1.global_variables_initializer())
+        m, v = v1.cond(is_training, lambda: tf.nn.moments(y, [0, 1, 2]), lambda: (tf.identity(mean), tf.identity(variance)))
+        h = tf.nn.relu(tf.nn.batch_normalization(y, m, v, beta, gamma, 1e-3))
+        h2, batch_mean, batch_var = v1.cond(
+            is_training,
+            lambda: v1.nn.fused_batch_norm(h, gamma2, beta2, epsilon=1e-3, is_training=True),
+            lambda: v1.nn.fused_batch_norm(h, gamma2, beta2, mean2, variance2, epsilon=1e-3, is_training=False))
+        momentum = v1.cond(is_training, lambda: tf.constant(0.99), lambda: tf.constant(1.0))
+        positive = tf.reduce_sum(h2) > 0
+        h3 = v1.cond(is_training, lambda: v1.cond(positive, lambda: h2 * 2.0, lambda: h2 - 1.0), lambda: h2 + 0.5)
+        out = tf.multiply(h3, momentum, name="out")
+        stats = tf.add(batch_mean, batch_var * 0.5, name="stats")
+        saver = v1.train.Saver()
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
             prefix = saver.save(sess, os.path.join(folder, "model.ckpt"))
             feed = rng.normal(size=(1, 8, 8, 3)).astype(np.float32)
-            ref = sess.run(out, {x: feed, is_training: False})
-        tf.compat.v1.enable_control_flow_v2()
-    return prefix + ".meta", feed, ref
+            refs = {flag: dict(zip(("out", "stats"), sess.run([out, stats], {x: feed, is_training: flag}))) for flag in (False, True)}
+        v1.enable_control_flow_v2()
+    return prefix + ".meta", feed, refs
+
+
+def tf1_layers_batchnorm_graph(folder):
+    """tf.compat.v1.layers.batch_normalization(training=is_training), fused and not, in a TF1
+    graph saved as .meta + checkpoint with non-trivial moving statistics. Under Keras 3 that
+    function is gone from tf.compat.v1.layers; it is tf_keras' legacy_tf_layers one (what
+    tf.compat.v1.layers holds when TF_USE_LEGACY_KERAS=1). Returns the .meta path, an input and
+    TensorFlow's "out" for is_training False and True."""
+    from tf_keras.src.legacy_tf_layers.normalization import batch_normalization
+
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        v1.disable_control_flow_v2()
+        x = v1.placeholder(tf.float32, [2, 6, 6, 3], name="x")
+        is_training = v1.placeholder(tf.bool, [], name="is_training")
+        h = batch_normalization(x, training=is_training, fused=True)
+        h = batch_normalization(tf.nn.relu(h), training=is_training, fused=False)
+        out = tf.multiply(h, 2.0, name="out")
+        saver = v1.train.Saver()
+        with v1.Session(graph=g) as sess:
+            sess.run(v1.global_variables_initializer())
+            rng = np.random.default_rng(21)
+            for var in v1.global_variables():
+                sess.run(var.assign(rng.uniform(0.5, 1.5, var.shape).astype(np.float32)))
+            prefix = saver.save(sess, os.path.join(folder, "model.ckpt"))
+            feed = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
+            refs = {flag: sess.run(out, {x: feed, is_training: flag}) for flag in (False, True)}
+        v1.enable_control_flow_v2()
+    return prefix + ".meta", feed, refs
+
+
+def tf1_unconvertible_conds(folder):
+    """Frozen TF1 GraphDefs whose Switch/Merge is no tf.cond on one run-time predicate: a Merge
+    joining Switches on two different placeholders, and a Switch output used with no Merge."""
+    paths = {}
+    for kind in ("two_predicates", "no_merge"):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [2, 3], name="x")
+            p = tf.compat.v1.placeholder(tf.bool, [], name="p")
+            q = tf.compat.v1.placeholder(tf.bool, [], name="q")
+            if kind == "two_predicates":
+                a = tf.raw_ops.Switch(data=x, pred=p, name="switch_p")
+                b = tf.raw_ops.Switch(data=x, pred=q, name="switch_q")
+                tf.identity(tf.raw_ops.Merge(inputs=[a.output_false * 2.0, b.output_true + 1.0], name="joined").output, name="y")
+            else:
+                a = tf.raw_ops.Switch(data=x, pred=p, name="switch_p")
+                tf.identity(a.output_true * 2.0, name="y")
+        tf.io.write_graph(g.as_graph_def(), folder, kind + ".pb", as_text=False)
+        paths[kind] = os.path.join(folder, kind + ".pb")
+    return paths
 
 
 def recurrent_text_model(vocab=50, dim=8, units=6):

@@ -107,26 +107,81 @@ def test_mobilenet_v2_saved_model(tf_dir, mobilenet_v2):
     _check(m, {m.inputs[0].name: x}, ref)
 
 
-@pytest.mark.slow
-def test_mobilenet_v2_frozen_pb_and_keras_file(tf_dir, mobilenet_v2):
+def test_frozen_pb_weights_are_views_of_the_file(tf_dir, mobilenet_v2):
+    """A frozen GraphDef's large Const tensors (tensor_content) are mapped from the .pb, not
+    copied."""
     model, x, ref = mobilenet_v2
-    pb, _, _ = tfm.save_frozen_pb(model, str(tf_dir / "mobilenet_v2.pb"))
-    m = irforge.convert_model(pb)
-    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
-    path = str(tf_dir / "mobilenet_v2.keras")
-    model.save(path)
-    m = irforge.convert_model(path)
-    _check(m, {m.inputs[0].name: x}, ref, onnx=False)
+    pb, _, frozen = tfm.save_frozen_pb(model, str(tf_dir / "mobilenet_v2_views.pb"))
+    big = [n.name for n in frozen.graph.as_graph_def().node
+           if n.op == "Const" and len(n.attr["value"].tensor.tensor_content) > 4096]
+    assert len(big) >= 10
+    m = irforge.convert_model(pb, transform="none")
+    used = [k for k in big if _core.constant_data_address(m._core, k) is not None]
+    assert len(used) >= 10, used
+    for k in used:
+        assert _core.constant_is_mapped(m._core, k), k
+
+
+def test_tf_function_and_module_objects(tf_dir):
+    """In-memory tf.function (with an input signature) and tf.Module objects convert through
+    TensorFlow's own SavedModel export."""
+
+    class Scale(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.random.default_rng(13).normal(size=(3, 2)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)], autograph=False)
+        def __call__(self, x):
+            return {"y": tf.nn.relu(tf.matmul(x, self.w)) + 0.5}
+
+    mod = Scale()
+    x = np.random.default_rng(14).normal(size=(4, 3)).astype(np.float32)
+    ref = [mod(x)["y"].numpy()]
+    fn = tf.function(lambda x: {"y": tf.tanh(x) * 3.0}, input_signature=[tf.TensorSpec([None, 3], tf.float32)], autograph=False)
+    for obj, expected in ((mod, ref), (mod.__call__, ref), (fn, [np.tanh(x) * 3.0])):
+        m = irforge.convert_model(obj)
+        _check(m, {m.inputs[0].name: x}, expected)
+
+
+_APPLICATIONS = ["MobileNetV2", "ResNet50", "EfficientNetB0", "DenseNet121"]
+
+
+@pytest.fixture(scope="module", params=_APPLICATIONS)
+def keras_application(request, tf_dir):
+    """A Keras application (weights=None, random BatchNorm statistics) at 32x32, built once and
+    saved as SavedModel, frozen .pb and .keras; its TensorFlow output on one image."""
+    name = request.param
+    model = tfm.application(name, 32)
+    x = _image(32, seed=3)
+    files = tfm.save_three_forms(model, str(tf_dir / ("app_" + name)))
+    return name, files, x, _keras_reference(model, x)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ResNet50", "EfficientNetB0", "DenseNet121"])
-def test_keras_applications(tf_dir, name):
-    model = tfm.application(name, 64)
-    sm = tfm.save_saved_model(model, str(tf_dir / name))
-    x = _image(64, seed=3)
-    m = irforge.convert_model(sm)
-    _check(m, {m.inputs[0].name: x}, _keras_reference(model, x))
+@pytest.mark.parametrize("form", ["saved_model", "frozen_pb", "keras"])
+def test_keras_application_forms(keras_application, form):
+    _, files, x, ref = keras_application
+    m = irforge.convert_model(files[form])
+    assert len(m.inputs) == 1
+    _check(m, {m.inputs[0].name: x}, ref)
+
+
+@pytest.mark.slow
+def test_keras_application_transposes_within_ovc(keras_application, tmp_path):
+    """Layout transposes are sunk and cancelled: the IR has no more Transpose layers than the
+    one openvino.convert_model (ovc) makes from the same SavedModel."""
+    import openvino as ov
+
+    name, files, _, _ = keras_application
+    xml = str(tmp_path / "model.xml")
+    irforge.save_model(irforge.convert_model(files["saved_model"]), xml)
+
+    def transposes(model):
+        return sum(1 for op in model.get_ordered_ops() if op.get_type_name() == "Transpose")
+
+    ours, theirs = transposes(ov.Core().read_model(xml)), transposes(ov.convert_model(files["saved_model"]))
+    print(f"{name}: Transpose layers irforge {ours}, ovc {theirs}")
+    assert ours <= theirs, f"{name}: {ours} Transpose layers in irforge's IR, {theirs} in ovc's"
 
 
 def test_bert_style_encoder(tf_dir):
@@ -137,19 +192,79 @@ def test_bert_style_encoder(tf_dir):
     _check(m, {"input_ids": ids}, _keras_reference(model, ids))
 
 
-def test_tf1_graph_is_training_frozen(tf_dir):
-    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
-    with pytest.raises(irforge.UnsupportedError, match="is_training|predicate"):
-        irforge.convert_model(meta)
+def _tf1_refs(m, refs):
+    return [refs[o.name] for o in m.outputs]
+
+
+@pytest.fixture(scope="session")
+def tf1_batchnorm(tf_dir):
+    return tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
+
+
+def test_tf1_graph_is_training_frozen(tf1_batchnorm):
+    meta, x, refs = tf1_batchnorm
     m = irforge.convert_model(meta, input="is_training->False")
     assert [i.name for i in m.inputs] == ["x"]
-    _check(m, {"x": x}, [ref])
+    assert sorted(o.name for o in m.outputs) == ["out", "stats"]
+    assert "If" not in m.op_histogram, m.op_histogram  # the training branches are gone
+    _check(m, {"x": x}, _tf1_refs(m, refs[False]))
+
+
+def test_tf1_graph_is_training_as_input(tf1_batchnorm):
+    """is_training left an input: every v1 tf.cond (Switch ... Merge) becomes an If, the
+    training side computing batch statistics (tf.nn.moments, FusedBatchNormV3 in training
+    mode), including a cond with constant branches and a cond nested in a branch."""
+    meta, x, refs = tf1_batchnorm
+    m = irforge.convert_model(meta)
+    assert sorted(i.name for i in m.inputs) == ["is_training", "x"]
+    hist = m.op_histogram
+    # one If per Merge on the data path: moments (2), fused batch norm (3: y, mean, variance),
+    # momentum (1), the nested pair (2: the inner one in the outer's then-branch, which the
+    # histogram counts too)
+    assert hist.get("If", 0) == 8, hist
+    assert not any(op in hist for op in ("Switch", "Merge")), hist
+    assert not np.allclose(refs[True]["out"], refs[False]["out"], rtol=1e-2)  # the branches really differ
+    for flag in (False, True):
+        _check(m, {"x": x, "is_training": np.array(flag)}, _tf1_refs(m, refs[flag]))
+
+
+def test_tf1_layers_batch_normalization_is_training_as_input(tf_dir):
+    """The graph tf.compat.v1.layers.batch_normalization(training=is_training) builds (fused:
+    FusedBatchNormV3 in a cond; not fused: moments and the momentum conds), is_training an input."""
+    folder = tf_dir / "tf1_layers_bn"
+    folder.mkdir()
+    meta, x, refs = tfm.tf1_layers_batchnorm_graph(str(folder))
+    m = irforge.convert_model(meta)
+    assert sorted(i.name for i in m.inputs) == ["is_training", "x"]
+    assert m.op_histogram.get("If", 0) >= 2, m.op_histogram
+    names = [o.name for o in m.outputs]
+    assert "out" in names, names  # (also two momentum Merges no node consumes: a plain graph's outputs)
+    for flag in (False, True):
+        feeds = {"x": x, "is_training": np.array(flag)}
+        k = names.index("out")
+        for got in (run_openvino(m, feeds)[k], run_onnxruntime(m.to_onnx_bytes(), feeds)[k]):
+            assert _rel_err(refs[flag], got) <= 1e-4, flag
+
+
+def test_tf1_unconvertible_switch_merge_is_refused(tf_dir):
+    folder = tf_dir / "tf1_bad_conds"
+    folder.mkdir()
+    paths = tfm.tf1_unconvertible_conds(str(folder))
+    with pytest.raises(irforge.UnsupportedError, match=r"node 'joined' \(Merge\): its inputs come through Switches on 2 "
+                                                       r"different predicates \(p:0, q:0\)"):
+        irforge.convert_model(paths["two_predicates"])
+    with pytest.raises(irforge.UnsupportedError, match=r"node 'switch_p' \(Switch\): the predicate is only known at run time"):
+        irforge.convert_model(paths["no_merge"])
+    # frozen predicates decide the Switches: the live input is taken
+    m = irforge.convert_model(paths["two_predicates"], input="p->False,q->False")
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_allclose(run_openvino(m, {"x": xv})[0], xv * 2.0)
 
 
 def test_tf1_graph_placeholder_with_default(tf_dir):
-    meta, x, ref = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_default"), with_default=True)
+    meta, x, refs = tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_default"), with_default=True)
     m = irforge.convert_model(meta)
-    _check(m, {"x": x}, [ref])
+    _check(m, {"x": x}, _tf1_refs(m, refs[False]))
 
 
 def test_two_signatures(tf_dir):

@@ -72,6 +72,36 @@ def test_unsupported_ops_listed_together(tmp_path):
         irforge.convert_model(_write(tmp_path / "ops.pb", g))
 
 
+def _switch_merge_graph(extra):
+    """x[2] float and p bool placeholders, s = Switch(x, p), then `extra` nodes."""
+    f, b = tw.attr("T", tw.attr_type(1)), tw.attr("dtype", tw.attr_type(10))
+    return tw.graph_def([
+        tw.node("x", "Placeholder", (), tw.attr("dtype", tw.attr_type(1)) + tw.attr("shape", tw.field(7, tw.shape([2])))),
+        tw.node("p", "Placeholder", (), b + tw.attr("shape", tw.field(7, tw.shape([])))),
+        tw.node("s", "Switch", ("x", "p"), f),
+    ] + [tw.node(name, op, ins, f) for name, op, ins in extra])
+
+
+def test_switch_merge_chain_and_cycle_finish_quickly(tmp_path):
+    """Merges whose inputs both reach the previous Merge, 60 deep, over one Switch on a run-time
+    predicate (a walk that re-entered each shared Merge would take 2^60 steps): converted in well
+    under a second, the first Merge an If. A Merge whose branch reads itself: an error naming it."""
+    import time
+
+    chain = [("m0", "Merge", ("s:0", "s:1"))]
+    for k in range(1, 61):
+        chain += [(f"neg{k}", "Neg", (f"m{k - 1}",)), (f"abs{k}", "Abs", (f"m{k - 1}",)), (f"m{k}", "Merge", (f"neg{k}", f"abs{k}"))]
+    start = time.perf_counter()
+    m = irforge.convert_model(_write(tmp_path / "chain.pb", _switch_merge_graph(chain + [("y", "Identity", ("m60",))])))
+    assert time.perf_counter() - start < 5
+    assert m.op_histogram.get("If") == 1, m.op_histogram
+    cycle = [("m", "Merge", ("s:0", "n")), ("n", "Neg", ("m",)), ("y", "Identity", ("m",))]
+    start = time.perf_counter()
+    with pytest.raises(irforge.InvalidModelError, match=r"cycle\.pb: node 'm' \(Merge\): a cycle"):
+        irforge.convert_model(_write(tmp_path / "cycle.pb", _switch_merge_graph(cycle)))
+    assert time.perf_counter() - start < 5
+
+
 def test_bundle_entry_out_of_range(tmp_path):
     w = np.ones((4, 3), np.float32)
     key = "w/.ATTRIBUTES/VARIABLE_VALUE"

@@ -13,7 +13,8 @@ graph while translating it, from the outputs backwards, so only what the outputs
 - Identity, StopGradient, CheckNumerics, NoOp, Assert, summaries and control edges disappear;
 - PlaceholderWithDefault takes its default; frozen inputs (`input="is_training->False"`) are
   constants here, so TF1 Switch/Merge and If/While whose predicate they decide are resolved
-  and the branch not taken is never translated.
+  and the branch not taken is never translated. A TF1 tf.cond whose predicate stays an input
+  (an unfrozen is_training) becomes an If per Merge (_cond_to_if).
 
 TensorLists (tf.TensorArray, Keras LSTM/GRU) are their elements stacked on axis 0; a list a
 While fills one element per iteration becomes the ONNX Loop's scan output.
@@ -217,9 +218,12 @@ class Source:
                 self.signature_inputs[n["name"]] = (n["name"] + ":0", dtype, dims)
         saver = re.compile(r"^save(_\d+)?/")  # tf.train.Saver's own subgraph
 
-        def cond_scaffolding(n):  # tf.cond v1's switch_t / switch_f markers
+        predicates = {_parse_ref(n["inputs"][1])[0] for n in self.nodes if n["op"] == "Switch" and len(n["inputs"]) > 1}
+
+        def cond_scaffolding(n):  # tf.cond v1's switch_t / switch_f markers and pred_id (unused when
+            # the branches are constants)
             src = self.by_name.get(_parse_ref(n["inputs"][0])[0]) if n["op"] == "Identity" and n["inputs"] else None
-            return src is not None and src["op"] == "Switch"
+            return src is not None and (src["op"] == "Switch" or src["name"] in predicates)
 
         for n in self.nodes:
             if n["name"] not in consumed and n["op"] not in skip and not saver.match(n["name"]) and not cond_scaffolding(n) and not n["op"].startswith(("Save", "Restore")) \
@@ -312,6 +316,26 @@ class _Scope:
         self.fn = fn
         self.prefix = prefix
         self.values: Dict[str, List[TV]] = {}
+        self.conds: Dict[str, "_Cond"] = {}  # Merges to build as an If (a run-time tf.cond v1)
+        self.inner_switches: Dict[str, set] = {}  # a nested cond's Merge -> the Switches of its branches
+
+
+class _Cond:
+    """A tf.cond (v1) on a run-time predicate, seen from its Merge: the predicate reference and,
+    per side (1 true, 0 false), the Merge input it gives and the Switches its branch reads."""
+
+    def __init__(self, pred_ref: str, branches: Dict[int, tuple], true_input: int):
+        self.pred_ref, self.branches, self.true_input = pred_ref, branches, true_input
+
+
+def _strip_identity(nodes, ref):
+    name, arg, idx, _ = _parse_ref(ref)
+    for _ in range(256):
+        n = nodes.get(name)
+        if n is None or n["op"] not in ("Identity", "Snapshot") or not n["inputs"]:
+            break
+        name, arg, idx, _ = _parse_ref(n["inputs"][0])
+    return f"{name}:{arg + ':' if arg else ''}{idx}"
 
 
 class Converter:
@@ -323,6 +347,7 @@ class Converter:
         self.graph = None
         self._weights: Dict[str, TV] = {}
         self._depth = 0
+        self._conds_building = set()  # Merges whose If is being built (a branch reaching one again is a cycle)
 
     # ---- IR helpers ------------------------------------------------------------------------------
 
@@ -435,6 +460,10 @@ class Converter:
         if node["op"] == "Exit":  # the whole TF1 loop is built from its frame (_tf1_loop)
             return []
         if node["op"] == "Merge":
+            cond = self._runtime_cond(scope, node)
+            if cond is not None:  # both branches are built inside the If (_merge)
+                scope.conds[node["name"]] = cond
+                return []
             live = [r for r in ins if self._alive(scope, r)]
             return live[:1] if live else ins[:1]
         return ins
@@ -464,6 +493,71 @@ class Converter:
                 if not i.startswith("^"):
                     todo.append((i, d + 1))
         return True
+
+    def _cond_switches(self, scope, ref, depth=0):
+        """The Switches a tf.cond (v1) branch reads its outer values through: {Switch name: {output
+        index}} found walking back from `ref` over data and control edges (a branch's constants hang
+        on its pivot, switch_t/switch_f, by a control edge). A nested cond is crossed as a whole:
+        the walk goes on from the inputs of its own Switches."""
+        if depth > 64:
+            raise UnsupportedError(f"{self.src.path}: tf.cond regions nest more than 64 deep at '{_parse_ref(ref)[0]}'")
+        found: Dict[str, set] = {}
+        seen, todo = set(), [ref]
+        while todo:
+            name, arg, idx, control = _parse_ref(todo.pop())
+            node = scope.nodes.get(name)
+            if node is None or name in scope.values:  # computed outside this region (or bound: a loop variable)
+                continue
+            if node["op"] == "Switch":
+                if not control:
+                    found.setdefault(name, set()).add(self.output_index(scope, node, arg, idx))
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            if node["op"] in ("Enter", "NextIteration"):
+                continue
+            if node["op"] == "Merge" and not self._loop_merge(scope, node):
+                if name not in scope.inner_switches:  # once per Merge: no exponential walk through shared ones
+                    scope.inner_switches[name] = set()  # (and none through a cycle back to it)
+                    scope.inner_switches[name] = set().union(*(self._cond_switches(scope, r, depth + 1) for r in node["inputs"]))
+                for inner in scope.inner_switches[name]:
+                    todo.extend(scope.nodes[inner]["inputs"][:2])
+                continue
+            todo.extend(node["inputs"])
+        return found
+
+    def _loop_merge(self, scope, node):
+        return any(scope.nodes.get(_parse_ref(r)[0], {}).get("op") in ("Enter", "NextIteration") for r in node["inputs"])
+
+    def _runtime_cond(self, scope, node):
+        """The tf.cond (v1) a Merge ends when its predicate is only known at run time (None when
+        it is constant, e.g. a frozen is_training, or the Merge is a TF1 loop's)."""
+        if self._loop_merge(scope, node):
+            return None
+        ins = [r for r in node["inputs"] if not r.startswith("^")]
+        per_input = [self._cond_switches(scope, r) for r in ins]
+        preds: Dict[str, str] = {}  # the predicate with Identity (cond/pred_id) stripped -> a reference to it
+        for switches in per_input:
+            for s in switches:
+                ref = scope.nodes[s]["inputs"][1]
+                preds.setdefault(_strip_identity(scope.nodes, ref), ref)
+        if all(self.resolve(scope, ref).const is not None for ref in preds.values()):
+            return None
+        who = f"{self.src.path}: node '{node['name']}' (Merge)"
+        if len(preds) != 1:
+            raise UnsupportedError(f"{who}: its inputs come through Switches on {len(preds)} different predicates "
+                                   f"({', '.join(sorted(preds))}); only a tf.cond whose two branches hang on one "
+                                   "predicate becomes an If")
+        sides = [set().union(*switches.values()) if switches else set() for switches in per_input]
+        if len(ins) != 2 or any(len(sd) > 1 for sd in sides) or not (sides[0] or sides[1]) or sides[0] == sides[1]:
+            shown = ["none" if not sd else ("both" if len(sd) > 1 else ("true" if 1 in sd else "false")) for sd in sides]
+            raise UnsupportedError(f"{who}: not a two-way tf.cond join on the run-time predicate '{next(iter(preds))}' "
+                                   f"(Switch sides reaching its {len(ins)} inputs: {', '.join(shown)}); freeze the "
+                                   "predicate (input='name->False') to convert this graph")
+        side = [next(iter(sd)) if sd else None for sd in sides]
+        side = [sd if sd is not None else 1 - side[1 - k] for k, sd in enumerate(side)]
+        return _Cond(next(iter(preds.values())), {side[k]: (ins[k], per_input[k]) for k in range(2)}, side.index(1))
 
     def _translate(self, scope: _Scope, node, deps):
         op = node["op"]
@@ -728,15 +822,67 @@ def _frozen_pred(c, node, pred: TV):
 
 @_reg("Switch")
 def _switch(c, node, ins):
-    # Only a decided Switch is translated: the branch not taken never is (TF1 tf.cond trains
-    # with one side and infers with the other; freezing the flag picks the inference side).
+    # A decided Switch: the branch not taken is never translated (TF1 tf.cond trains with one side
+    # and infers with the other; freezing the flag picks the inference side). A Switch on a
+    # run-time predicate is translated only inside an If that its cond's Merge builds (_merge).
+    if ins[1].const is None:
+        raise UnsupportedError(f"{c.src.path}: node '{node['name']}' (Switch): the predicate is only known at run time "
+                               "and this output is used without passing through a Merge of the same predicate, so no If "
+                               "can hold it; freeze the placeholder that decides it (input='name->False')")
     taken = _frozen_pred(c, node, ins[1])
     return [None, ins[0]] if taken else [ins[0], None]
 
 
 @_reg("Merge")
 def _merge(c, node, ins):
-    return [ins[0], c.const(np.int32(0))]
+    cond = c._scope.conds.get(node["name"])
+    if cond is None:
+        return [ins[0], c.const(np.int32(0))]
+    return _cond_to_if(c, node, cond)
+
+
+def _cond_to_if(c, node, cond: _Cond):
+    """A tf.cond (v1) on a run-time predicate as an If: each branch is its Merge input translated
+    in a subgraph where the branch's Switches give their data input. One If per Merge: a cond
+    with several outputs becomes several Ifs on the same predicate (exact; the work shared by
+    two outputs of one branch is done in each)."""
+    scope, name = c._scope, c._name
+    if node["name"] in c._conds_building:  # a branch reads its own Merge: no tf.cond makes that
+        raise InvalidModelError(f"{c.src.path}: node '{node['name']}' (Merge): a cycle through it that is not a TF1 "
+                                "loop's NextIteration -> Merge")
+    c._conds_building.add(node["name"])
+    try:
+        return _cond_to_if_built(c, node, cond, scope, name)
+    finally:
+        c._conds_building.discard(node["name"])
+
+
+def _cond_to_if_built(c, node, cond: _Cond, scope, name):
+    pred = _as_bool(c, c.resolve(scope, cond.pred_ref))
+    data = {s: c.resolve(scope, scope.nodes[s]["inputs"][0]) for _, switches in cond.branches.values() for s in switches}
+    graphs = {}
+    for side, attr in ((1, "then_branch"), (0, "else_branch")):
+        ref, switches = cond.branches[side]
+
+        def build(sub, ref=ref, switches=switches, side=side, attr=attr):
+            sc = _Scope([], scope.args, scope.fn, scope.prefix)
+            sc.nodes = scope.nodes
+            sc.values.update(scope.values)
+            for s in switches:
+                sc.values[s] = [None, data[s]] if side else [data[s], None]
+            out = c.resolve(sc, ref)
+            c._name = name
+            # An Identity inside the branch: a subgraph output must be produced there, not be an
+            # outer value or a constant the branch merely passes on.
+            c.b.output(c.op("Identity", [out]), f"{name}/{attr}:0", graph=sub)
+
+        graphs[attr], _ = _body_graph(c, f"{name}/{attr}", build)
+    c._name = name
+    out = c.b.node("If", [pred], {"then_branch": graphs["then_branch"], "else_branch": graphs["else_branch"]},
+                   outputs=1, name=name + "/If", graph=c.graph)[0]
+    taken = c.op("Cast", [pred], to=6)  # value_index: the input the value came from
+    index = taken if cond.true_input == 1 else c.op("Sub", [c.val(c.const(np.int32(1))), taken])
+    return [TV(v=out), TV(v=index, dtype=3, shape=[])]
 
 
 def _branch_fn(c, node, attr):
@@ -1103,11 +1249,10 @@ def _bias_add(c, node, ins):
 @_reg("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 def _fused_bn(c, node, ins):
     x, scale, offset, mean, var = ins[:5]
-    if node["attr"].get("is_training", False):
-        raise UnsupportedError(f"{c.src.path}: node '{node['name']}': FusedBatchNorm in training mode (batch statistics); "
-                               "freeze the training flag (input='is_training->False')")
     eps = float(node["attr"].get("epsilon", 1e-3))
     nchw = _data_format(node) == "NCHW"
+    if node["attr"].get("is_training", False):
+        return _fused_bn_training(c, node, x, scale, offset, mean, var, eps, nchw)
     # y = x * s + (offset - mean * s), s = scale / sqrt(var + eps): folds to two constants.
     s = c.op("Mul", [scale, c.op("Reciprocal", [c.op("Sqrt", [c.op("Add", [var, c.const(np.float32(eps))])])])])
     shift = c.op("Sub", [offset, c.op("Mul", [mean, s])])
@@ -1116,6 +1261,34 @@ def _fused_bn(c, node, ins):
         s, shift = c.op("Reshape", [s, shape]), c.op("Reshape", [shift, shape])
     y = c.op("Add", [c.op("Mul", [x, s]), shift])
     return [TV(v=y), mean, var, mean, var, mean]
+
+
+def _fused_bn_training(c, node, x, scale, offset, mean, var, eps, nchw):
+    """Batch statistics (the training branch of a TF1 batch norm whose is_training stays an
+    input): y from the biased variance; batch_variance is the unbiased one, and with
+    exponential_avg_factor f < 1 both statistics are blended with the running ones, as TF does."""
+    if x.rank not in (None, 4):
+        raise UnsupportedError(f"{c.src.path}: node '{node['name']}': FusedBatchNorm in training mode on a rank {x.rank} input")
+    axes = c.i64([0, 2, 3] if nchw else [0, 1, 2])
+    per_channel = (lambda t: c.op("Reshape", [t, c.i64([-1, 1, 1])])) if nchw else (lambda t: t)
+    batch_mean = c.op("ReduceMean", [x, axes], keepdims=0)
+    centered = c.op("Sub", [x, per_channel(batch_mean)])
+    biased = c.op("ReduceMean", [c.op("Mul", [centered, centered]), axes], keepdims=0)
+    s = c.op("Mul", [scale, c.op("Reciprocal", [c.op("Sqrt", [c.op("Add", [biased, c.const(np.float32(eps))])])])])
+    y = c.op("Add", [c.op("Mul", [centered, per_channel(s)]), per_channel(offset)])
+    # n values per channel: Size(x) / channels; Bessel's correction n / max(n - 1, 1).
+    channels = c.op("Gather", [c.op("Shape", [x]), c.i64(1 if nchw else 3)], axis=0)
+    n = c.op("Cast", [c.op("Div", [c.op("Size", [x]), channels])], to=1)
+    one = c.val(c.const(np.float32(1)))
+    unbiased = c.op("Mul", [biased, c.op("Div", [n, c.op("Max", [c.op("Sub", [n, one]), one])])])
+    f = float(node["attr"].get("exponential_avg_factor", 1.0))
+    if f != 1.0:
+        keep = c.val(c.const(np.float32(1 - f)))
+        blend = c.val(c.const(np.float32(f)))
+        batch_mean = c.op("Add", [c.op("Mul", [mean, keep]), c.op("Mul", [batch_mean, blend])])
+        unbiased = c.op("Add", [c.op("Mul", [var, keep]), c.op("Mul", [unbiased, blend])])
+    out_mean, out_var = TV(v=batch_mean, dtype=1), TV(v=unbiased, dtype=1)
+    return [TV(v=y), out_mean, out_var, out_mean, TV(v=biased, dtype=1), out_mean]
 
 
 def _pool(onnx_op):
@@ -1631,6 +1804,10 @@ def convert_object(obj, *, input=None, signature=None):
         elif isinstance(obj, tf.types.experimental.GenericFunction):
             module = tf.Module()
             module.f = obj
+            if obj.input_signature is not None:
+                # A method's function (module.__call__) reads its object's variables: tracked
+                # here, or the export refuses them as 'untracked' resources.
+                module.variables_read = list(obj.get_concrete_function().variables)
             tf.saved_model.save(module, folder, signatures=obj if obj.input_signature is not None else None)
         else:
             tf.saved_model.save(obj, folder)
