@@ -201,13 +201,30 @@ def tf1_batchnorm(tf_dir):
     return tfm.tf1_batchnorm_graph(str(tf_dir / "tf1_plain"), with_default=False)
 
 
-def test_tf1_graph_is_training_frozen(tf1_batchnorm):
+def test_tf1_graph_is_training_frozen(tf1_batchnorm, tmp_path):
+    """input="is_training->False" (and the CLI's --input) freezes the placeholder and folds
+    the conds it decides: no If is left, and the IR computes the inference branch."""
+    import subprocess
+    import sys
+
+    import openvino as ov
+
     meta, x, refs = tf1_batchnorm
     m = irforge.convert_model(meta, input="is_training->False")
     assert [i.name for i in m.inputs] == ["x"]
     assert sorted(o.name for o in m.outputs) == ["out", "stats"]
     assert "If" not in m.op_histogram, m.op_histogram  # the training branches are gone
     _check(m, {"x": x}, _tf1_refs(m, refs[False]))
+    xml = tmp_path / "frozen.xml"
+    r = subprocess.run([sys.executable, "-m", "irforge", "convert", meta, "--input", "is_training->False", "--output_model", str(xml),
+                        "--compress_to_fp16", "False"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ir = ov.Core().read_model(str(xml))
+    assert [p.get_friendly_name() for p in ir.get_parameters()] == ["x"]
+    assert not any(op.get_type_name() == "If" for op in ir.get_ordered_ops())
+    got = ov.Core().compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})({"x": x})
+    for out in ir.outputs:
+        assert _rel_err(refs[False][out.get_any_name()], got[out.get_any_name()]) <= 1e-4
 
 
 def test_tf1_graph_is_training_as_input(tf1_batchnorm):
