@@ -1309,6 +1309,18 @@ void conv_on(Ctx& c, const std::vector<size_t>& x_w_b, DataType t) {
   if (!c.out.empty() && (c.out[0].shape || c.out[0].type != DataType::kUndefined)) c.out[0].type = t;
 }
 
+// X [seq, batch, input] (layout 1: [batch, seq, input]) → Y [seq, dirs, batch, hidden] ([batch,
+// seq, dirs, hidden]) and the last states Y_h (, Y_c) [dirs, batch, hidden] ([batch, dirs, hidden]).
+void rnn(Ctx& c) {
+  auto x = c.shape(0);
+  int64_t hidden = c.n.attr_int("hidden_size", 0), layout = c.n.attr_int("layout", 0);
+  if (!x || x->size() != 3 || hidden <= 0 || (layout != 0 && layout != 1)) return;
+  Dim dirs = Dim::of(c.n.attr_string("direction", "forward") == "bidirectional" ? 2 : 1), h = Dim::of(hidden);
+  Dim seq = (*x)[layout == 0 ? 0 : 1], batch = (*x)[layout == 0 ? 1 : 0];
+  c.set(0, c.type(0), layout == 0 ? Dims{seq, dirs, batch, h} : Dims{batch, seq, dirs, h});
+  for (size_t k = 1; k < c.n.num_outputs(); ++k) c.set(k, c.type(0), layout == 0 ? Dims{dirs, batch, h} : Dims{batch, dirs, h});
+}
+
 const std::map<std::string, Rule>& contrib_rules() {
   static const std::map<std::string, Rule> kRules = [] {
     std::map<std::string, Rule> r;
@@ -1431,6 +1443,9 @@ const std::map<std::string, Rule>& rules() {
       c.set(2, DataType::kUint8, Dims{});
     };
     r["MatMulInteger"] = [](Ctx& c) { matmul_as(c, DataType::kInt32); };
+    // LSTM/GRU/RNN: without a rule the Shape → Gather → Concat targets after a recurrent layer
+    // (tf2onnx's Dense on an LSTM's sequence) stay run-time arithmetic.
+    for (const char* op : {"LSTM", "GRU", "RNN"}) r[op] = rnn;
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);
