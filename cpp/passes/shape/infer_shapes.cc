@@ -653,6 +653,24 @@ void propagate_value(Ctx& c) {
       }
     }
     c.out_value = out;
+  } else if (op == "ReduceProd" && c.type(0) != DataType::kBool) {
+    // The element count of some dims (tf2onnx's Dense flattens to [prod(leading dims), K]): one
+    // element, static when all are; unknown otherwise, which still lets a Concat around it have
+    // content ([?, 32] becomes the Reshape target [-1, 32]). Only a whole 1-D value reduced.
+    auto axes = c.opset >= 18 ? c.ints(1) : std::optional<std::vector<int64_t>>(c.n.attr_ints("axes"));
+    if (axes && !(axes->empty() || (axes->size() == 1 && ((*axes)[0] == 0 || (*axes)[0] == -1)))) return;
+    if (c.opset >= 18 && !axes && c.n.inputs().size() > 1 && c.n.input(1)) return;
+    if ((!axes || axes->empty()) && c.n.attr_int("noop_with_empty_axes", 0) != 0) return;
+    Dim product = Dim::of(1);
+    for (const Dim& d : *in0) {
+      int64_t v = 0;
+      if (!product.is_static() || !d.is_static() || __builtin_mul_overflow(product.value, d.value, &v)) {
+        product = unknown();
+        break;
+      }
+      product = Dim::of(v);
+    }
+    c.out_value = Dims{product};
   }
 }
 
