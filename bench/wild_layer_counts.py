@@ -7,6 +7,9 @@ IR vs ovc's.
 `--ort-optimize` passes the transformer exports through onnxruntime.transformers.optimizer
 (contrib Attention, SkipLayerNormalization, EmbedLayerNormalization, FastGelu/BiasGelu) first.
 
+`bert_dynamo`, `gpt2_dynamo`, `vit_dynamo`: the same transformers exported by the dynamo exporter
+(torch.export, dynamic batch and sequence) instead of TorchScript.
+
 RNN models (`lstm|gru|rnn` + layers, `bi` bidirectional, `_bf` batch_first, `_h0` initial states
 as inputs, `_dynamo` the dynamo exporter): nn.LSTM/GRU/RNN(8 → 16), dynamic batch and sequence.
 
@@ -116,6 +119,16 @@ def build_rnn(name):
 def export(name, path, layers):
     import torch
 
+    base = name.split("_")[0]
+    if base in ("bert", "gpt2", "vit") and name.endswith("_dynamo"):
+        # The dynamo exporter (torch.export) with dynamic batch and sequence.
+        module, names, axes, feeds = build(base, layers)
+        example = feeds(2, 5)
+        dims = {"batch": torch.export.Dim("batch", min=1, max=64), "seq": torch.export.Dim("seq", min=2, max=128)}
+        shapes = tuple({i: dims[d] for i, d in axes[n].items()} for n in names)
+        torch.onnx.export(module, tuple(torch.from_numpy(example[n]) for n in names), path, input_names=names,
+                          output_names=["out"], dynamic_shapes=(shapes,), dynamo=True)
+        return [feeds(2, 5), feeds(3, 7)]
     module, names, axes, feeds = build(name, layers)
     if "dynamo" in name.split("_"):
         example = feeds(2, 5)

@@ -653,6 +653,24 @@ void propagate_value(Ctx& c) {
       }
     }
     c.out_value = out;
+  } else if (op == "ReduceProd" && c.type(0) != DataType::kBool) {
+    // The element count of some dims (tf2onnx's Dense flattens to [prod(leading dims), K]): one
+    // element, static when all are; unknown otherwise, which still lets a Concat around it have
+    // content ([?, 32] becomes the Reshape target [-1, 32]). Only a whole 1-D value reduced.
+    auto axes = c.opset >= 18 ? c.ints(1) : std::optional<std::vector<int64_t>>(c.n.attr_ints("axes"));
+    if (axes && !(axes->empty() || (axes->size() == 1 && ((*axes)[0] == 0 || (*axes)[0] == -1)))) return;
+    if (c.opset >= 18 && !axes && c.n.inputs().size() > 1 && c.n.input(1)) return;
+    if ((!axes || axes->empty()) && c.n.attr_int("noop_with_empty_axes", 0) != 0) return;
+    Dim product = Dim::of(1);
+    for (const Dim& d : *in0) {
+      int64_t v = 0;
+      if (!product.is_static() || !d.is_static() || __builtin_mul_overflow(product.value, d.value, &v)) {
+        product = unknown();
+        break;
+      }
+      product = Dim::of(v);
+    }
+    c.out_value = Dims{product};
   }
 }
 
@@ -1309,6 +1327,18 @@ void conv_on(Ctx& c, const std::vector<size_t>& x_w_b, DataType t) {
   if (!c.out.empty() && (c.out[0].shape || c.out[0].type != DataType::kUndefined)) c.out[0].type = t;
 }
 
+// X [seq, batch, input] (layout 1: [batch, seq, input]) → Y [seq, dirs, batch, hidden] ([batch,
+// seq, dirs, hidden]) and the last states Y_h (, Y_c) [dirs, batch, hidden] ([batch, dirs, hidden]).
+void rnn(Ctx& c) {
+  auto x = c.shape(0);
+  int64_t hidden = c.n.attr_int("hidden_size", 0), layout = c.n.attr_int("layout", 0);
+  if (!x || x->size() != 3 || hidden <= 0 || (layout != 0 && layout != 1)) return;
+  Dim dirs = Dim::of(c.n.attr_string("direction", "forward") == "bidirectional" ? 2 : 1), h = Dim::of(hidden);
+  Dim seq = (*x)[layout == 0 ? 0 : 1], batch = (*x)[layout == 0 ? 1 : 0];
+  c.set(0, c.type(0), layout == 0 ? Dims{seq, dirs, batch, h} : Dims{batch, seq, dirs, h});
+  for (size_t k = 1; k < c.n.num_outputs(); ++k) c.set(k, c.type(0), layout == 0 ? Dims{dirs, batch, h} : Dims{batch, dirs, h});
+}
+
 const std::map<std::string, Rule>& contrib_rules() {
   static const std::map<std::string, Rule> kRules = [] {
     std::map<std::string, Rule> r;
@@ -1333,6 +1363,16 @@ const std::map<std::string, Rule>& contrib_rules() {
       Dims out = *a;
       out.back() = Dim::of(n);
       c.set(0, c.type(0), out);
+    };
+    // onnxruntime's transformers optimizer: output 0 (and SkipLayerNormalization's skip sum,
+    // output 3) keep the input's type and shape. Without these every value after the first
+    // fused op loses its shape and nothing of the shape arithmetic downstream folds (ORT-
+    // optimized GPT-2: 97 layers vs ovc's 63).
+    for (const char* op : {"FastGelu", "BiasGelu", "Gelu", "QuickGelu", "BiasAdd", "SimplifiedLayerNormalization"})
+      r[op] = same_as_input;
+    r["SkipLayerNormalization"] = r["SkipSimplifiedLayerNormalization"] = [](Ctx& c) {
+      same_as_input(c);
+      if (c.has(0) && c.n.num_outputs() > 3) c.set(3, c.type(0), c.shape(0));
     };
     return r;
   }();
@@ -1421,6 +1461,9 @@ const std::map<std::string, Rule>& rules() {
       c.set(2, DataType::kUint8, Dims{});
     };
     r["MatMulInteger"] = [](Ctx& c) { matmul_as(c, DataType::kInt32); };
+    // LSTM/GRU/RNN: without a rule the Shape → Gather → Concat targets after a recurrent layer
+    // (tf2onnx's Dense on an LSTM's sequence) stay run-time arithmetic.
+    for (const char* op : {"LSTM", "GRU", "RNN"}) r[op] = rnn;
     r["NonZero"] = [](Ctx& c) {
       auto s = c.shape(0);
       c.set(0, DataType::kInt64, s ? std::optional<Dims>(Dims{Dim::of(static_cast<int64_t>(s->size())), unknown()}) : std::nullopt);

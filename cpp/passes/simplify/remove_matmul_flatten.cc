@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "passes/shape/infer_shapes.h"
 #include "passes/util.h"
 
 namespace irforge::passes {
@@ -32,8 +33,11 @@ struct Match {
   Value* c = nullptr;  // bias added along rows, or nullptr
 };
 
-// `unflatten` is the last Reshape of the pattern; returns the match or nullopt.
-std::optional<Match> match(Node* unflatten) {
+using Contents = std::unordered_map<const Value*, std::vector<Dim>>;
+
+// `unflatten` is the last Reshape of the pattern; returns the match or nullopt. `contents` gives
+// the symbolic contents of shape values (computed on first use: it costs an inference run).
+std::optional<Match> match(Node* unflatten, const std::function<const Contents&()>& contents) {
   if (!plain_op(unflatten, "Reshape") || unflatten->num_outputs() != 1 || !unflatten->input(0)) return std::nullopt;
   Value* y = unflatten->input(0);
   Node* linear = y->producer();
@@ -66,8 +70,18 @@ std::optional<Match> match(Node* unflatten) {
   const Dim& bk = (*bs)[m.trans_b ? 1 : 0];
   const Dim& n = (*bs)[m.trans_b ? 0 : 1];
   if (!static_dim(bk, k.value) || !n.is_static() || !static_dim(ys->back(), n.value)) return std::nullopt;
-  for (size_t i = 0; i + 1 < xs->size(); ++i)
-    if (!same_dim((*xs)[i], (*ys)[i])) return std::nullopt;
+  bool leading_dims_match = true;
+  for (size_t i = 0; i + 1 < xs->size(); ++i) leading_dims_match &= same_dim((*xs)[i], (*ys)[i]);
+  // A graph output keeps the dim names its exporter declared (tf2onnx: a fresh "unk__N" per
+  // dim), which say nothing about x's: then the target's own content decides.
+  if (!leading_dims_match) {
+    if (!unflatten->output(0)->is_graph_output() || !unflatten->input(1)) return std::nullopt;
+    const Contents& known = contents();
+    auto it = known.find(unflatten->input(1));
+    if (it == known.end() || it->second.size() != xs->size() || !static_dim(it->second.back(), n.value)) return std::nullopt;
+    for (size_t i = 0; i + 1 < xs->size(); ++i)
+      if (!same_dim((*xs)[i], it->second[i])) return std::nullopt;
+  }
   if (m.c) {
     const Shape* cs = shape_of(m.c);
     if (!cs || cs->size() > 2) return std::nullopt;
@@ -77,8 +91,8 @@ std::optional<Match> match(Node* unflatten) {
   return m;
 }
 
-int64_t rewrite(Graph& g, Node* node, NameGen& names) {
-  auto m = match(node);
+int64_t rewrite(Graph& g, Node* node, NameGen& names, const std::function<const Contents&()>& contents) {
+  auto m = match(node, contents);
   if (!m) return 0;
   Value* out = m->unflatten->output(0);
   const std::string base = m->linear->name().empty() ? out->name() : m->linear->name();
@@ -117,7 +131,16 @@ int64_t rewrite(Graph& g, Node* node, NameGen& names) {
 
 PassResult RemoveMatMulFlatten::run(Model& model, const PassOptions&) {
   NameGen names(model);
-  return rewrite_model(model, [&names](Graph& g, Node* n) { return rewrite(g, n, names); });
+  std::optional<Contents> known;
+  auto contents = [&]() -> const Contents& {
+    if (!known) known = infer_shape_values(model);
+    return *known;
+  };
+  return rewrite_model(model, [&](Graph& g, Node* n) -> int64_t {
+    int64_t r = rewrite(g, n, names, contents);
+    if (r) known.reset();  // the rewrite deleted values the map may key
+    return r;
+  });
 }
 
 }  // namespace irforge::passes
