@@ -84,13 +84,13 @@ class BinWriter {
         return;
       }
     }
-    uint64_t offset = sink_.offset();
+    uint64_t offset = sink_.mark();
     ElemType stored = c.source_type;
     if (c.compress_to_f16) {
       stored = write_f16(c, p, n) ? ElemType::kF16 : c.source_type;
       if (stored != ElemType::kF16) {
         // Mostly out of f16 range: store the original values instead.
-        sink_.rewind(offset);
+        sink_.rewind();
         write_view(c, p, n);
         ++stats.kept_f32;
       } else {
@@ -137,7 +137,7 @@ class BinWriter {
       ++stats.deduplicated;
       return;
     }
-    uint64_t offset = sink_.offset();
+    uint64_t offset = sink_.mark();
     ElemType stored = c.source_type;
     // A computed f32 weight (a lazily transposed or scaled kernel) is compressed like any other:
     // converted chunk by chunk as it is produced, kept f32 when mostly out of f16 range.
@@ -156,7 +156,7 @@ class BinWriter {
         stored = ElemType::kF16;
         ++stats.compressed;
       } else {
-        sink_.rewind(offset);
+        sink_.rewind();
         stored = ElemType::kF32;
         ++stats.kept_f32;
       }

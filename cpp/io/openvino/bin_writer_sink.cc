@@ -68,6 +68,11 @@ void BinSink::commit(size_t n) {
 
 void BinSink::submit() {
   wait_idle();
+  if (!mark_saved_ && mark_ >= base_ && mark_ < base_ + kBlock) {
+    uint64_t at = mark_ & ~static_cast<uint64_t>(kAlign - 1);
+    std::memcpy(saved_, buf_[cur_] + (at - base_), static_cast<size_t>(mark_ - at));
+    mark_saved_ = true;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = buf_[cur_];
@@ -85,29 +90,24 @@ void BinSink::wait_idle() {
   if (error_) failed(error_);
 }
 
-void BinSink::rewind(uint64_t offset) {
+uint64_t BinSink::mark() {
+  mark_ = offset();
+  mark_saved_ = false;
+  return mark_;
+}
+
+void BinSink::rewind() {
   wait_idle();
-  if (offset >= base_) {
-    len_ = static_cast<size_t>(offset - base_);
+  if (mark_ >= base_) {
+    len_ = static_cast<size_t>(mark_ - base_);
     return;
   }
-  // Already on the file: read back the aligned block the new end falls in, so the next block
-  // written starts aligned and rewrites the file from there (finish() cuts what lies beyond).
-  uint64_t at = offset & ~static_cast<uint64_t>(kAlign - 1);
-  size_t keep = static_cast<size_t>(offset - at);
-  size_t have = 0;
-  while (have < keep) {
-    ssize_t r = ::pread(fd_, buf_[cur_] + have, kAlign - have, static_cast<off_t>(at + have));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && errno == EINVAL && direct_ && have == 0 && ::fcntl(fd_, F_SETFL, saved_flags_) == 0) {
-      direct_ = false;  // this file system reads direct only at another alignment: go buffered
-      continue;
-    }
-    if (r <= 0) fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(r < 0 ? errno : EIO));
-    have += static_cast<size_t>(r);
-  }
+  // The mark's block is on the file: start again from its aligned start, so the next block
+  // written is aligned and rewrites the file from there (finish() cuts what lies beyond).
+  uint64_t at = mark_ & ~static_cast<uint64_t>(kAlign - 1);
+  len_ = static_cast<size_t>(mark_ - at);
+  std::memcpy(buf_[cur_], saved_, len_);
   base_ = at;
-  len_ = keep;
 }
 
 void BinSink::finish() {

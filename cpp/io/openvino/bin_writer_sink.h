@@ -31,8 +31,10 @@ class BinSink {
   // Lets a converter write its output in place instead of into a staging buffer.
   uint8_t* space(size_t want, size_t* got);
   void commit(size_t n);
-  // Drops everything written from `offset` on (a constant rewritten in another type).
-  void rewind(uint64_t offset);
+  // Remembers the current end (the start of a constant) and returns it; rewind() goes back to it.
+  uint64_t mark();
+  // Drops everything written since mark() (a constant rewritten in another type).
+  void rewind();
   // Every byte on the file, which ends exactly at offset(). Errors name the file.
   void finish();
   bool direct() const { return direct_; }
@@ -53,6 +55,11 @@ class BinSink {
   int cur_ = 0;
   uint64_t base_ = 0;  // file offset of buf_[cur_][0]
   size_t len_ = 0;
+  // The file is write-only, so what rewind() needs back is kept: the bytes between the aligned
+  // start of the mark's block and the mark, copied when that block goes to the file.
+  uint64_t mark_ = 0;
+  bool mark_saved_ = false;
+  uint8_t saved_[kAlign];
 
   std::mutex mu_;
   std::condition_variable cv_;
