@@ -194,3 +194,43 @@ def test_nan_in_a_later_block_names_the_weight_and_leaves_no_output(tmp_path):
     assert "lm_head.weight" in r.stderr and f"element {bad}" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert not os.path.exists(out) or not [n for n in os.listdir(out) if n.endswith((".bin", ".xml"))]
+
+
+def test_grouped_scales_of_a_mapped_matmul_weight_match_the_unblocked_ones(tmp_path):
+    """A MatMul weight [K, N] (A == 1 in the quantizer's layout) is blocked along K in whole
+    groups when it is mapped; the same weight held in memory is computed in one piece."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    import irforge
+    from irforge import _core
+
+    k, n = 8192, 512  # 16 MiB of f32: two 8 MiB blocks of 32 groups of 128
+    ws = [(np.random.default_rng(i).standard_normal((k, n)) * 0.05).astype(np.float32) for i in range(2)]
+    ws[1][5000:5128, 3] = 0.0  # an all-zero group in the second block
+    # Two MatMuls, so that the second is not the int8 "last layer"; a Tile widens 512 back to K.
+    nodes = [helper.make_node("MatMul", ["x", "W0"], ["h"], name="mm0"), helper.make_node("Tile", ["h", "reps"], ["t"]),
+             helper.make_node("MatMul", ["t", "W1"], ["y"], name="mm1")]
+    inits = [numpy_helper.from_array(ws[0], "W0"), numpy_helper.from_array(ws[1], "W1"), numpy_helper.from_array(np.array([1, k // n], np.int64), "reps")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, n])], inits)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    in_memory_bytes = proto.SerializeToString()  # before save_model moves the weights out
+    path = str(tmp_path / "m.onnx")
+    onnx.save_model(proto, path, save_as_external_data=True, all_tensors_to_one_file=True, location="m.data", size_threshold=1024)
+
+    results = []
+    for source in (path, in_memory_bytes):
+        model = irforge.convert_model(source)
+        results.append(_core.constant_is_mapped(model._core, "W1"))
+        model = irforge.compress_weights(model, mode="int4_asym", group_size=128, ratio=1.0, all_layers=True)
+        out = str(tmp_path / f"c{len(results)}.onnx")
+        irforge.save_model(model, out)
+        results.append({t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer})
+    mapped, blocked, in_memory, whole = results
+    assert mapped and not in_memory
+    scales = [name for name in whole if name.endswith("_scale")]
+    assert len(scales) == 2
+    assert blocked.keys() == whole.keys()
+    for name in whole:
+        np.testing.assert_array_equal(blocked[name], whole[name], err_msg=name)

@@ -20,8 +20,8 @@ namespace irforge::ov {
 
 namespace {
 
-// 2 MiB of f32 per conversion step: its 1 MiB of f16 is still in cache when write() copies it,
-// and source pages are handed back a page-cache folio at a time.
+// At most 512 Ki elements per conversion step (1 MiB of f16 into the sink's block), after which
+// the step's source pages are handed back.
 constexpr size_t kChunkElems = size_t{1} << 19;
 constexpr size_t kParallelGrain = size_t{1} << 16;  // elements per pool task
 
