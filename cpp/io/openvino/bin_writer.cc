@@ -201,11 +201,12 @@ class BinWriter {
     for (size_t i = 0; i < count;) {
       size_t len = std::min(kChunkElems, count - i), room = 0;
       uint8_t* dst = sink_.space(len * 2, &room);
-      const bool in_place = room >= 2;  // else the block ends inside an element: stage it
+      const bool in_place = room >= 2;  // else the block ends inside this element: stage it alone
       if (in_place) {
         len = room / 2;
       } else {
-        buffer_.resize(std::max(buffer_.size(), len));
+        len = 1;
+        buffer_.resize(1);
         dst = reinterpret_cast<uint8_t*>(buffer_.data());
       }
       const uint8_t* chunk_src = p + i * esz;

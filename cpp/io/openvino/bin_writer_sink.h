@@ -37,7 +37,6 @@ class BinSink {
   void rewind();
   // Every byte on the file, which ends exactly at offset(). Errors name the file.
   void finish();
-  bool direct() const { return direct_; }
 
  private:
   static constexpr size_t kBlock = size_t{4} << 20;
