@@ -17,7 +17,8 @@ written with numpy: no torch, nothing committed), then times each tool in a fres
     python bench/llm_convert.py --shape 1.1b [--peer] [--optimum V/bin/python] [--work /tmp/llm_bench] [--keep]
 
 Shapes: 1.1b (TinyLlama: 2048 hidden, 22 layers, GQA 32/4), 7b (Llama-2-7B: 4096 hidden, 32
-layers). Prints one Markdown table row per tool.
+layers). Prints one Markdown table row per tool: wall s, user + system CPU s, peak RSS MiB, .bin
+MiB, and the 1-minute load average when the run started.
 """
 
 from __future__ import annotations
@@ -112,10 +113,11 @@ def timed(cmd, env=None):
     wall = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr)
     rss = int(m.group(1)) / 1024 if m else float("nan")
+    cpu = [float(x.group(1)) if x else float("nan") for x in (re.search(rf"{k} time \(seconds\): ([\d.]+)", run.stderr) for k in ("User", "System"))]
     ok = run.returncode == 0
     if not ok:
         sys.stderr.write(run.stderr[-3000:])
-    return ok, wall, rss
+    return ok, wall, rss, cpu
 
 
 def main():
@@ -154,10 +156,13 @@ def main():
         if "irforge" not in name and "optimum" not in name:
             os.makedirs(out_dir)
         subprocess.run(["sync"])
-        ok, wall, rss = timed(cmd)
+        load = os.getloadavg()[0]
+        ok, wall, rss, (user, system) = timed(cmd)
         bin_size = sum(os.path.getsize(os.path.join(out_dir, n)) for n in os.listdir(out_dir) if n.endswith(".bin")) if os.path.isdir(out_dir) else 0
         rows.append((name, ok, wall, rss, bin_size))
-        print(f"| {args.shape} | {name} | {'ok' if ok else 'FAILED'} | {wall:.1f} | {rss:.0f} | {bin_size / 2**20:.0f} |", flush=True)
+        # CPU time too: on a shared machine wall time mostly measures the others' load.
+        print(f"| {args.shape} | {name} | {'ok' if ok else 'FAILED'} | {wall:.1f} | {user:.1f} + {system:.1f} | {rss:.0f} | {bin_size / 2**20:.0f} | {load:.1f} |",
+              flush=True)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 

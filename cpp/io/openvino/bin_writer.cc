@@ -6,13 +6,12 @@
 #endif
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <map>
 #include <tuple>
 #include <vector>
 
-#include "support/atomic_file.h"
+#include "io/openvino/bin_writer_sink.h"
 #include "support/error.h"
 #include "support/fp16.h"
 #include "support/parallel.h"
@@ -21,8 +20,8 @@ namespace irforge::ov {
 
 namespace {
 
-// 2 MiB of f32 per conversion step: its 1 MiB of f16 is still in cache when write() copies it,
-// and source pages are handed back a page-cache folio at a time.
+// At most 512 Ki elements per conversion step (1 MiB of f16 into the sink's block), after which
+// the step's source pages are handed back.
 constexpr size_t kChunkElems = size_t{1} << 19;
 constexpr size_t kParallelGrain = size_t{1} << 16;  // elements per pool task
 
@@ -42,9 +41,15 @@ uint64_t sample_hash(const uint8_t* p, size_t n) {
 class BinWriter {
  public:
   BinWriter(int fd, std::string path, const std::function<void(uint64_t, uint64_t)>& progress, uint64_t total)
-      : fd_(fd), path_(std::move(path)), progress_(progress), total_(total) {}
+      : sink_(fd, std::move(path)), progress_(progress), total_(total) {}
 
   BinStats stats;
+
+  // Everything on the file; the writer is done.
+  void finish() {
+    sink_.finish();
+    stats.bytes = sink_.offset();
+  }
 
   void graph(OvGraph& g) {
     for (Layer& l : g.layers) {
@@ -79,15 +84,13 @@ class BinWriter {
         return;
       }
     }
-    uint64_t offset = offset_;
+    uint64_t offset = sink_.mark();
     ElemType stored = c.source_type;
     if (c.compress_to_f16) {
       stored = write_f16(c, p, n) ? ElemType::kF16 : c.source_type;
       if (stored != ElemType::kF16) {
         // Mostly out of f16 range: store the original values instead.
-        if (ftruncate(fd_, static_cast<off_t>(offset)) != 0 || lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
-          fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(errno));
-        offset_ = offset;
+        sink_.rewind();
         write_view(c, p, n);
         ++stats.kept_f32;
       } else {
@@ -101,7 +104,7 @@ class BinWriter {
     } else {
       write_view(c, p, n);
     }
-    uint64_t size = offset_ - offset;
+    uint64_t size = sink_.offset() - offset;
     bucket.push_back(Written{&c, offset, size, stored});
     finish(l, offset, size, stored);
     release_all(c, p, n);
@@ -134,7 +137,7 @@ class BinWriter {
       ++stats.deduplicated;
       return;
     }
-    uint64_t offset = offset_;
+    uint64_t offset = sink_.mark();
     ElemType stored = c.source_type;
     // A computed f32 weight (a lazily transposed or scaled kernel) is compressed like any other:
     // converted chunk by chunk as it is produced, kept f32 when mostly out of f16 range.
@@ -153,9 +156,7 @@ class BinWriter {
         stored = ElemType::kF16;
         ++stats.compressed;
       } else {
-        if (ftruncate(fd_, static_cast<off_t>(offset)) != 0 || lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0)
-          fail(ErrorKind::kFile, "cannot rewrite '" + path_ + "': " + std::strerror(errno));
-        offset_ = offset;
+        sink_.rewind();
         stored = ElemType::kF32;
         ++stats.kept_f32;
       }
@@ -166,9 +167,10 @@ class BinWriter {
         advance(len);
       });
     }
+    uint64_t size = sink_.offset() - offset;
     seen = {offset, true};
-    computed_sizes_[offset] = {offset_ - offset, stored};
-    finish(l, offset, offset_ - offset, stored);
+    computed_sizes_[offset] = {size, stored};
+    finish(l, offset, size, stored);
   }
 
   static void finish(Layer& l, uint64_t offset, uint64_t size, ElemType stored) {
@@ -187,37 +189,64 @@ class BinWriter {
   }
 
   // Returns false (data already written as f16) when ≥75% of the values are out of f16 range.
-  // The source is f32, or bf16 (widened to f32 a chunk at a time: bf16 is f32's upper half).
+  // The source is f32, or bf16 (widened to f32 in L1-sized pieces: bf16 is f32's upper half).
+  // Each piece's f16 is copied from L1 straight into the sink's block, at whatever alignment the
+  // .bin offset has (a 1-byte boolean constant before it makes it odd): no staging buffer.
   bool write_f16(const ConstData& c, const uint8_t* p, size_t n) {
     const bool bf16 = c.source_type == ElemType::kBf16;
     const size_t esz = bf16 ? 2 : 4;
     size_t count = n / esz;
-    buffer_.resize(std::min(count, kChunkElems));
-    if (bf16) widened_.resize(std::min(count, kChunkElems));
     size_t out_of_range = 0;
-    for (size_t i = 0; i < count; i += kChunkElems) {
-      size_t len = std::min(kChunkElems, count - i);
+    const uint8_t* released = p;  // source pages before this went back to the OS
+    for (size_t i = 0; i < count;) {
+      size_t len = std::min(kChunkElems, count - i), room = 0;
+      uint8_t* dst = sink_.space(len * 2, &room);
+      const bool in_place = room >= 2;  // else the block ends inside this element: stage it alone
+      if (in_place) {
+        len = room / 2;
+      } else {
+        len = 1;
+        buffer_.resize(1);
+        dst = reinterpret_cast<uint8_t*>(buffer_.data());
+      }
       const uint8_t* chunk_src = p + i * esz;
-      // Convert the block on the pool; sub-chunk boundaries do not depend on the thread count.
-      // A bf16 sub-chunk is widened inside its own task, so widening runs on every thread and
-      // its f32 is still in cache when the converter reads it.
+      // Convert the block on the pool; sub-chunk boundaries do not depend on the thread count
+      // (and every element's f16 depends only on that element).
       std::vector<size_t> partial(chunk_count(len, kParallelGrain));
-      uint16_t* dst = buffer_.data();
-      float* wide = widened_.data();
       parallel_for(len, kParallelGrain, [&](size_t chunk, size_t b, size_t e) {
-        const float* src = reinterpret_cast<const float*>(chunk_src) + b;
-        if (bf16) {
-          widen_bf16(chunk_src + b * 2, wide + b, e - b);
-          src = wide + b;
+        constexpr size_t kPiece = 4096;  // 16 KiB of f32 + 8 KiB of f16: stays in L1
+        float wide[kPiece];
+        uint16_t half[kPiece];
+        size_t bad = 0;
+        for (size_t k = b; k < e; k += kPiece) {
+          size_t m = std::min(kPiece, e - k);
+          const float* src = wide;
+          if (bf16) widen_bf16(chunk_src + k * 2, wide, m);
+          else if (reinterpret_cast<uintptr_t>(chunk_src) % alignof(float) == 0) src = reinterpret_cast<const float*>(chunk_src) + k;
+          else std::memcpy(wide, chunk_src + k * 4, m * 4);  // raw data may sit at any offset
+          bad += convert_f32_to_f16_clamped(src, half, m);
+          std::memcpy(dst + k * 2, half, m * 2);
         }
-        partial[chunk] = convert_f32_to_f16_clamped(src, dst + b, e - b);
+        partial[chunk] = bad;
       });
       for (size_t v : partial) out_of_range += v;
-      write_raw(reinterpret_cast<const uint8_t*>(buffer_.data()), len * 2);
-      release(c, chunk_src, len * esz);
+      if (in_place) sink_.commit(len * 2);
+      else write_raw(dst, len * 2);
+      stats.bytes = sink_.offset();
+      released = release_upto(c, released, chunk_src + len * esz);
       advance(len * esz);
+      i += len;
     }
     return out_of_range * 4 < count * 3;
+  }
+
+  // Releases the whole pages of [from, to) and returns where the next release starts: the page
+  // `to` falls in, so a page cut by a chunk boundary goes back with the next chunk.
+  static const uint8_t* release_upto(const ConstData& c, const uint8_t* from, const uint8_t* to) {
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    release(c, from, static_cast<size_t>(to - from));
+    auto next = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(to) & ~(page - 1));
+    return std::max(from, next);
   }
 
   // bf16 -> f32 is exact: the bf16 bits become the upper half of the f32. The source may be
@@ -273,18 +302,15 @@ class BinWriter {
   }
 
   void write_raw(const uint8_t* p, size_t n) {
-    write_fully(fd_, p, n, path_);
-    offset_ += n;
-    stats.bytes = offset_;
+    sink_.write(p, n);
+    stats.bytes = sink_.offset();
   }
 
-  int fd_;
-  std::string path_;
+  BinSink sink_;
   const std::function<void(uint64_t, uint64_t)>& progress_;
   uint64_t total_;
-  uint64_t offset_ = 0, done_ = 0, reported_ = 0;
+  uint64_t done_ = 0, reported_ = 0;
   std::vector<uint16_t> buffer_;
-  std::vector<float> widened_;  // a chunk of a bf16 source as f32
   std::map<std::tuple<int, bool, size_t, uint64_t>, std::vector<Written>> seen_;
   std::map<std::pair<const ComputedStorage*, size_t>, std::pair<uint64_t, bool>> computed_seen_;
   std::map<uint64_t, std::pair<uint64_t, ElemType>> computed_sizes_;  // offset -> (size, stored type) of a computed constant
@@ -304,6 +330,7 @@ uint64_t total_bytes(const OvGraph& g) {
 BinStats write_bin(OvGraph& graph, int fd, const std::string& path, const std::function<void(uint64_t, uint64_t)>& progress) {
   BinWriter w(fd, path, progress, total_bytes(graph));
   w.graph(graph);
+  w.finish();
   return w.stats;
 }
 

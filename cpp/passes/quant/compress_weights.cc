@@ -45,13 +45,16 @@ class QuantizedWeight final : public ComputedStorage {
   void produce(size_t offset, size_t n, uint8_t* out) const override {
     std::shared_ptr<const quant::Params> p = params();
     const bool four = quant::bits(scheme_) == 4;
-    auto begin = static_cast<int64_t>(four ? offset * 2 : offset);
-    int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + n) * 2 : offset + n));
-    quant::quantize(src_->data(), type_, layout_, scheme_, *p, begin, end, out);
-    // The source range is consumed: hand its pages back (a later read maps them in again).
-    if (src_->is_mapped()) {
-      size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
-      src_->storage()->mapping()->release(src_->data() + begin * esz, static_cast<size_t>(end - begin) * esz);
+    const size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
+    // In pieces of ~8 MiB of source, each handed back once consumed (a later read maps it in
+    // again): a writer's 16 MiB request of int4 output covers 64 MiB of bf16 source.
+    const size_t step = (size_t{8} << 20) / esz / (four ? 2 : 1);
+    for (size_t done = 0; done < n; done += step) {
+      size_t len = std::min(step, n - done);
+      auto begin = static_cast<int64_t>(four ? (offset + done) * 2 : offset + done);
+      int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + done + len) * 2 : offset + done + len));
+      quant::quantize(src_->data(), type_, layout_, scheme_, *p, begin, end, out + done);
+      if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data() + begin * esz, static_cast<size_t>(end - begin) * esz);
     }
     if (offset + n >= size()) part_done(kQ);
   }
@@ -59,8 +62,46 @@ class QuantizedWeight final : public ComputedStorage {
   // Scales and zero points (computed when absent; throws naming the weight on NaN / Inf).
   std::shared_ptr<const quant::Params> params() const {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!params_) params_ = std::make_shared<const quant::Params>(quant::compute_params(src_->data(), type_, layout_, scheme_, name_));
+    if (!params_) params_ = std::make_shared<const quant::Params>(compute_in_blocks());
     return params_;
+  }
+
+  // compute_params over ~8 MiB of source at a time, handing each block's pages back once read:
+  // over the whole weight at once, the largest one (the LM head, 262 MB at 7B) stayed resident
+  // until quantized, so peak RSS grew with the model. Every scale depends on its own group only,
+  // so the blocks give the same parameters.
+  quant::Params compute_in_blocks() const {
+    const uint8_t* src = src_->data();
+    if (!src_->is_mapped()) return quant::compute_params(src, type_, layout_, scheme_, name_);
+    constexpr int64_t kBlockBytes = int64_t{8} << 20;
+    const int64_t esz = type_ == quant::Source::kF32 ? 4 : 2;
+    // Blocks of whole rows (A > 1), else of whole groups along R: both are contiguous in the
+    // source and in the [A, R/G, B] parameters.
+    const bool by_rows = layout_.A > 1;
+    const int64_t unit = by_rows ? layout_.R * layout_.B : layout_.group * layout_.B;  // elements
+    const int64_t units = by_rows ? layout_.A : layout_.groups();
+    const int64_t per_block = std::max<int64_t>(1, kBlockBytes / std::max<int64_t>(1, unit * esz));
+    quant::Params all;
+    all.scale.reserve(static_cast<size_t>(layout_.params()));
+    if (quant::is_asym(scheme_)) all.zero.reserve(static_cast<size_t>(layout_.params()));
+    for (int64_t u0 = 0; u0 < units; u0 += per_block) {
+      quant::Layout sub = layout_;
+      int64_t n = std::min(per_block, units - u0);
+      if (by_rows) sub.A = n;
+      else sub.R = n * layout_.group;
+      const uint8_t* p = src + u0 * unit * esz;
+      quant::Params part;
+      try {
+        part = quant::compute_params(p, type_, sub, scheme_, name_);
+      } catch (const Error&) {
+        quant::compute_params(src, type_, layout_, scheme_, name_);  // throws naming the element's index in the whole weight
+        throw;
+      }
+      all.scale.insert(all.scale.end(), part.scale.begin(), part.scale.end());
+      all.zero.insert(all.zero.end(), part.zero.begin(), part.zero.end());
+      src_->storage()->mapping()->release(p, static_cast<size_t>(sub.elements() * esz));
+    }
+    return all;
   }
 
   // A part has been produced to its end; when all have, the parameters are released.

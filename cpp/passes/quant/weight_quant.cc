@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "support/error.h"
 #include "support/fp16.h"
@@ -36,7 +39,20 @@ const float* load(const uint8_t* src, Source type, int64_t off, int64_t n, std::
   }
   buf.resize(static_cast<size_t>(n));
   const uint8_t* h = src + off * 2;
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t i = 0;
+  if (type == Source::kBf16) {
+    // bf16 is f32's upper half. SSE2 by hand: at -O2 the scalar loop stayed scalar and was a
+    // quarter of an int4 conversion of a bf16 LLM (perf, 1.1B).
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 8 <= n; i += 8) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 2 * i));
+      _mm_storeu_ps(&buf[i], _mm_castsi128_ps(_mm_unpacklo_epi16(zero, v)));
+      _mm_storeu_ps(&buf[i + 4], _mm_castsi128_ps(_mm_unpackhi_epi16(zero, v)));
+    }
+#endif
+  }
+  for (; i < n; ++i) {
     uint16_t v;
     std::memcpy(&v, h + 2 * i, 2);
     if (type == Source::kF16) {
