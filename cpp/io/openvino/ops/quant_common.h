@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "io/openvino/lowering.h"
 
@@ -20,7 +21,8 @@ void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi);
 std::array<PortRef, 3> dynamic_quantize(NodeContext& c, PortRef x);
 
 // DynamicQuantizeLSTM's int8 weights W [dirs, in, 4 * hidden] (input `wi`, scale `si`, zero
-// point `zi`: per direction or per direction and column) as ONNX LSTM's f32 [dirs, 4 * hidden, in].
-PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi);
+// point `zi`: per direction or per direction and column) as f32 [dirs, 4 * hidden, in] with the
+// gate blocks reordered on the bytes: output block k is ONNX's block gate_order[k].
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi, const std::vector<int>& gate_order);
 
 }  // namespace irforge::ov
