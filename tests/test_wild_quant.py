@@ -107,12 +107,12 @@ def test_dynamic_bert_accuracy(tmp_path_factory):
     assert r["irforge_err"] <= max(r["ovc_err"], FLOOR), r
 
 
-@pytest.mark.xfail(strict=True, reason="dynamically quantized tiny BERT: 337 layers vs ovc's 327 — the Shape/Gather/Unsqueeze/"
-                                       "Concat head-split targets and the attention fusion that fp32 BERT gets (97 vs 111) do not "
-                                       "fire behind MatMulInteger → Cast → Mul")
 @pytest.mark.slow
 def test_dynamic_bert_layers(tmp_path_factory):
-    _check("bert_dynamic", tmp_path_factory.mktemp("bert"))
+    # The value_info onnxruntime's quantizer saves names unknown dims "unk__N"; inferred names
+    # replace them, so the head-split Shape → Gather → Concat targets fold (337 layers before).
+    r = _check("bert_dynamic", tmp_path_factory.mktemp("bert"))
+    assert r["irforge_types"]["ShapeOf"] <= r["ovc_types"]["ShapeOf"]
 
 
 def test_matmul_nbits_mlp(tmp_path):

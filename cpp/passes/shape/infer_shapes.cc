@@ -1449,6 +1449,15 @@ void check_size(const Ctx& c, size_t k, const std::optional<Dims>& shape) {
                                           dims_text(*shape) + ", more than 2^40 elements");
 }
 
+// A dim name onnx's shape inference makes up for a dim it cannot name ("unk__7"; onnxruntime's
+// quantization tools save those in value_info): it says no more than "unknown", while an inferred
+// name relates the dim to the graph inputs (what shape folding needs), so the inferred one wins.
+bool onnx_made_up_dim(const Dim& d) {
+  const std::string& p = d.param;
+  return d.kind == Dim::Kind::kParam && p.size() > 5 && p.compare(0, 5, "unk__") == 0 &&
+         std::all_of(p.begin() + 5, p.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
 // Merges an inferred type into a value: fills what is missing, keeps what is stated.
 bool refine(Value* v, const Info& inferred) {
   Type& t = v->type();
@@ -1476,6 +1485,9 @@ bool refine(Value* v, const Info& inferred) {
       d = e;
       changed = true;
     } else if (d.kind == Dim::Kind::kParam && e.is_static()) {
+      d = e;
+      changed = true;
+    } else if (onnx_made_up_dim(d) && e.kind == Dim::Kind::kParam && !onnx_made_up_dim(e)) {
       d = e;
       changed = true;
     }
