@@ -5,14 +5,15 @@
 // ContribOperators.md; each lowers to the OpenVINO ops the CPU plugin fuses (Gelu-7, MVN-6, the
 // RMS pattern of norm.cc), and Attention (BERT/GPT-2 self-attention with packed QKV weights, no
 // past state) to MatMul + ScaledDotProductAttention-13, EmbedLayerNormalization to Gathers + MVN. The ONNX writer keeps these nodes as
-// they are.
+// they are. MultiHeadAttention, GroupQueryAttention and RotaryEmbedding are in ops/ms_attention.cc.
+#include "io/openvino/ops/ms_attention.h"
 #include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
-namespace {
-
 using namespace nn;
+
+namespace {
 
 const char kMs[] = "com.microsoft";
 
@@ -120,7 +121,20 @@ void lower_attention(NodeContext& c) {
   auto split_heads = [&](PortRef p) {
     return c.op("Transpose", "opset1", {reshape(c, p, Ints{0, 0, heads, -1}, true), c.const_i64({0, 2, 1, 3})});
   };
-  PortRef q = split_heads(parts[0]), k = split_heads(parts[1]), v = split_heads(parts[2]);
+  PortRef y = ms_attend(c, split_heads(parts[0]), split_heads(parts[1]), split_heads(parts[2]), 3, 5, c.attr_int("unidirectional", 0) != 0);
+  y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
+  c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
+}
+
+}  // namespace
+
+// softmax(q kᵀ · scale + mask) v with q [B, N, S, h], k and v [B, N, T, h] → [B, N, S, h], the
+// core of com.microsoft Attention and MultiHeadAttention: `scale` and `mask_filter_value` are
+// the node's attributes, the mask built from the node's mask input `mask_i` (mask_index /
+// key_padding_mask) and attention-bias input `bias_i`, `causal` (unidirectional) with queries
+// aligned to the last keys.
+PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i, size_t bias_i, bool causal, bool keys_may_outnumber_queries) {
+  ElemType t = c.type(q);
   PortRef scale;
   if (c.has_attr("scale") && c.attr_float("scale", 0.f) != 0.f) {
     scale = c.scalar(t, c.attr_float("scale", 1.f));
@@ -131,9 +145,9 @@ void lower_attention(NodeContext& c) {
   }
   PortRef bias;
   double filter = c.attr_float("mask_filter_value", -10000.f);
-  if (c.has_input(3)) {
-    PortRef m = c.input(3);
-    auto rank = c.input_rank(3);
+  if (c.has_input(mask_i)) {
+    PortRef m = c.input(mask_i);
+    auto rank = c.input_rank(mask_i);
     if (!rank || *rank < 1 || *rank > 3) c.unsupported("mask_index of rank 1, 2 or 3 (and known) is supported");
     PortRef keep;  // 1 where a key may be attended
     if (*rank == 1) {
@@ -148,10 +162,10 @@ void lower_attention(NodeContext& c) {
     // [B, T] → [B, 1, 1, T]; [B, S, T] → [B, 1, S, T]
     bias = c.op("Unsqueeze", "opset1", {bias, c.const_i64(*rank == 3 ? Ints{1} : Ints{1, 2})});
   }
-  if (c.has_input(5)) bias = bias.valid() ? binary(c, "Add", bias, c.input(5)) : c.input(5);
-  bool causal = c.attr_int("unidirectional", 0) != 0;
-  if (causal && bias.valid()) {
-    // OpenVINO's causal flag ignores an explicit mask: add the causal one to it.
+  if (c.has_input(bias_i)) bias = bias.valid() ? binary(c, "Add", bias, c.input(bias_i)) : c.input(bias_i);
+  if (causal && (bias.valid() || keys_may_outnumber_queries)) {
+    // OpenVINO's causal flag ignores an explicit mask and aligns queries to the first keys: an
+    // explicit causal mask instead.
     PortRef shape_k = shape_of(c, k);
     PortRef rows = c.op("Gather", "opset8", {shape_of(c, q), c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
     PortRef cols = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
@@ -160,14 +174,15 @@ void lower_attention(NodeContext& c) {
     // Query i sits at key position i + (T - S) (past keys first).
     PortRef offset = binary(c, "Subtract", cols, rows);
     PortRef later = c.op("Greater", "opset1", {j, binary(c, "Add", i, offset)}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
-    bias = binary(c, "Add", bias, binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter)));
+    PortRef causal_bias = binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter));
+    bias = bias.valid() ? binary(c, "Add", bias, causal_bias) : causal_bias;
     causal = false;
   }
   PortRef mask = bias.valid() ? bias : c.scalar(t, 0);
-  PortRef y = c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", causal ? "true" : "false"}});
-  y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
-  c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
+  return c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", causal ? "true" : "false"}});
 }
+
+namespace {
 
 // EmbedLayerNormalization(input_ids, segment_ids?, word_embedding, position_embedding,
 // segment_embedding?, gamma, beta, mask?, position_ids?) → (output, mask_index?, embedding_sum?):
@@ -222,6 +237,7 @@ void register_ms_transformer_ops(LowerRegistry& r) {
   r.add("SimplifiedLayerNormalization", lower_simplified_norm, kMs);
   // onnxruntime registers (and its optimizer writes) this one in the default domain.
   r.add("SimplifiedLayerNormalization", lower_simplified_norm);
+  register_ms_attention_ops(r);
 }
 
 }  // namespace irforge::ov
