@@ -281,13 +281,14 @@ def op_histogram(path):
     return collections.Counter(f"{n.domain + '::' if n.domain else ''}{n.op_type}" for n in m.graph.node)
 
 
-def compare(name, d):
-    """Converts the model `name` (built into folder d) with ovc and irforge; returns a dict of
-    layer counts, per-shape errors against onnxruntime and the IRs' op histograms."""
+def compare(name, d, build=None):
+    """Converts the model `name` (built into folder d by `build`, default MODELS[name]) with ovc
+    and irforge; returns a dict of layer counts, per-shape errors against onnxruntime and the
+    IRs' op histograms."""
     import irforge
     import openvino as ov
 
-    path, feeds = MODELS[name](d)
+    path, feeds = (build or MODELS[name])(d)
     ovc_xml = os.path.join(d, f"{name}_ovc.xml")
     try:
         ov.save_model(ov.convert_model(path), ovc_xml, compress_to_fp16=False)

@@ -1334,6 +1334,45 @@ const std::map<std::string, Rule>& contrib_rules() {
       out.back() = Dim::of(n);
       c.set(0, c.type(0), out);
     };
+    // onnxruntime's transformers-optimizer ops: output 0 (and the optional sums) shaped like the
+    // input, or [batch, sequence, hidden] of the attention family, so that ranks reach the
+    // lowerings after them (a mask_index from EmbedLayerNormalization into Attention).
+    for (const char* op : {"Gelu", "BiasGelu", "FastGelu", "QuickGelu", "BiasAdd", "RotaryEmbedding", "SimplifiedLayerNormalization"})
+      r[op] = same_as_input;
+    r["SkipLayerNormalization"] = r["SkipSimplifiedLayerNormalization"] = [](Ctx& c) {
+      same_as_input(c);
+      if (c.n.num_outputs() > 3) c.set(3, c.type(0), c.shape(0));
+    };
+    r["EmbedLayerNormalization"] = [](Ctx& c) {
+      auto ids = c.shape(0), table = c.shape(2);
+      std::optional<Dims> out;
+      if (ids && ids->size() == 2 && table && table->size() == 2) out = Dims{(*ids)[0], (*ids)[1], (*table)[1]};
+      c.set(0, c.type(2), out);
+      if (c.n.num_outputs() > 1) c.set(1, DataType::kInt32, ids && ids->size() == 2 ? std::optional<Dims>(Dims{(*ids)[0]}) : std::nullopt);
+      if (c.n.num_outputs() > 2) c.set(2, c.type(2), out);
+    };
+    // [B, S, ..] queries → [B, S, value hidden]; the hidden size where the inputs state it.
+    auto attention_out = [](Ctx& c, std::optional<Dim> hidden) {
+      auto q = c.shape(0);
+      if (!q || q->size() != 3) return c.set(0, c.type(0), std::nullopt);
+      c.set(0, c.type(0), Dims{(*q)[0], (*q)[1], hidden ? *hidden : unknown()});
+    };
+    r["Attention"] = [attention_out](Ctx& c) {
+      auto sizes = c.n.attr_ints("qkv_hidden_sizes");
+      auto w = c.shape(1);
+      std::optional<Dim> hidden;
+      if (sizes.size() == 3) hidden = Dim::of(sizes[2]);
+      else if (w && w->size() == 2 && (*w)[1].is_static() && (*w)[1].value % 3 == 0) hidden = Dim::of((*w)[1].value / 3);
+      attention_out(c, hidden);
+    };
+    r["MultiHeadAttention"] = [attention_out](Ctx& c) {
+      auto v = c.shape(2);
+      attention_out(c, v && v->size() == 3 ? std::optional<Dim>((*v)[2]) : std::nullopt);
+    };
+    r["GroupQueryAttention"] = [attention_out](Ctx& c) {
+      auto q = c.shape(0);
+      attention_out(c, c.has(1) && q && q->size() == 3 ? std::optional<Dim>((*q)[2]) : std::nullopt);
+    };
     return r;
   }();
   return kRules;

@@ -82,7 +82,18 @@ void lower_multi_head_attention(NodeContext& c) {
     if (!projected) c.unsupported("bias with 4-D key/value is not supported");
     if (!dq || !dk || !dv) c.unsupported("bias needs static hidden sizes of query, key and value");
     ElemType t = c.type(q);
-    auto parts = c.op_multi("VariadicSplit", "opset1", {c.input(3), c.scalar_i64(0), c.const_i64({*dq, *dk, *dv})}, {}, {t, t, t});
+    std::vector<PortRef> parts;
+    auto values = c.const_floats(3);
+    if (values && values->size() == static_cast<size_t>(*dq + *dk + *dv) && c.input_type(3) == ElemType::kF32) {
+      // A constant bias (the optimizer's) is split here rather than by a layer.
+      size_t at = 0;
+      for (int64_t n : {*dq, *dk, *dv}) {
+        parts.push_back(c.const_f32(std::vector<float>(values->begin() + static_cast<std::ptrdiff_t>(at), values->begin() + static_cast<std::ptrdiff_t>(at + static_cast<size_t>(n)))));
+        at += static_cast<size_t>(n);
+      }
+    } else {
+      parts = c.op_multi("VariadicSplit", "opset1", {c.input(3), c.scalar_i64(0), c.const_i64({*dq, *dk, *dv})}, {}, {t, t, t});
+    }
     q = binary(c, "Add", q, parts[0]);
     k = binary(c, "Add", k, parts[1]);
     v = binary(c, "Add", v, parts[2]);
@@ -99,7 +110,10 @@ void lower_multi_head_attention(NodeContext& c) {
   if (c.output_used(2)) c.set_output(2, v4);
   // Cross attention or a past: keys may outnumber queries, so causality needs the explicit mask.
   const bool causal = c.attr_int("unidirectional", 0) != 0;
-  c.set_output(0, merge_heads(c, ms_attend(c, q4, k4, v4, 4, 5, causal, past || !projected)));
+  auto width = static_dim(c, 0, 2);
+  std::optional<int64_t> head_size;
+  if (width && *width % heads == 0) head_size = *width / heads;
+  c.set_output(0, merge_heads(c, ms_attend(c, q4, k4, v4, 4, 5, causal, past || !projected, head_size)));
 }
 
 // [B, Nk, T, h] → [B, Nk·reps, T, h], each KV head serving `reps` consecutive query heads.
