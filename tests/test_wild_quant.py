@@ -89,6 +89,14 @@ def test_qoperator_mobilenet_v2_converts_where_ovc_fails(tmp_path):
 def test_qoperator_resnet18_and_its_onnx_output(tmp_path):
     r = _check("resnet18_qop", tmp_path, count_vs_ovc=False)
     assert r["irforge_err"] <= 2e-2
+    # Between QLinear ops the requantize → dequantize chain is one FakeQuantize (as in the QDQ
+    # form), and constant per-channel scales and int32 biases are Consts: no Subtract per zero
+    # point and no Reshape per parameter (the input's QuantizeLinear keeps its one Subtract).
+    t = r["irforge_types"]
+    o = r["onnx"]
+    requantizing = o["QuantizeLinear"] + o["QLinearConv"] + o["com.microsoft::QLinearAdd"] + o["com.microsoft::QLinearGlobalAveragePool"] + o["com.microsoft::QGemm"]
+    assert t["FakeQuantize"] <= requantizing, t
+    assert t["Subtract"] <= 1 and t["Reshape"] <= 1, t
     ops = _onnx_output_runs(r, tmp_path)
     assert ("com.microsoft", "QLinearAdd") in ops and ("com.microsoft", "QLinearGlobalAveragePool") in ops
 
