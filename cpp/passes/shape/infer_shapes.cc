@@ -1404,6 +1404,13 @@ const std::map<std::string, Rule>& rules() {
     r["ConvTranspose"] = conv_transpose;
     r["DeformConv"] = group_counts;
     r["QLinearConv"] = [](Ctx& c) { conv_on(c, {0, 3, 8}, c.has(7) ? c.type(7) : DataType::kUint8); };
+    // a (0) x b (3) in y's zero-point type (7): a chain of QLinearMatMul keeps its ranks.
+    r["QLinearMatMul"] = [](Ctx& c) {
+      Ctx v = c;
+      v.in = {c.in.size() > 0 ? c.in[0] : std::nullopt, c.in.size() > 3 ? c.in[3] : std::nullopt};
+      matmul_as(v, c.has(7) ? c.type(7) : DataType::kUint8);
+      c.out[0] = v.out[0];
+    };
     r["ConvInteger"] = [](Ctx& c) { conv_on(c, {0, 1}, DataType::kInt32); };
     r["OneHot"] = one_hot;
     r["Einsum"] = einsum;

@@ -370,6 +370,11 @@ void lower_dequantize_linear(NodeContext& c) {
   int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
   if (lower_qdq_pair(c, axis, block)) return;
+  if (block == 0 && c.type(c.input_keep_precision(1)) == ElemType::kF32 && !c.attr_elem_type("output_dtype"))
+    if (auto y = dequantized_requantization(c, c.input_keep_precision(0), 1, 2)) {  // after a QLinear op
+      c.set_output(0, *y);
+      return;
+    }
   if (const Tensor* st = c.const_input(1)) {
     std::optional<ElemType> out = from_onnx(st->dtype());
     if (auto t = c.attr_elem_type("output_dtype")) out = *t;
