@@ -211,7 +211,9 @@ def build_bert(d):
     return q, [feeds(1, 8), feeds(2, 13)]
 
 
-def build_lstm(d):
+def build_lstm(d, bidirectional=False, per_channel=False):
+    """LSTM(16 -> 32) + Linear, quantize_dynamic'd; the variant is bidirectional with weights
+    quantized per channel (scale / zero point per direction and gate column)."""
     import torch
 
     torch.manual_seed(0)
@@ -219,16 +221,17 @@ def build_lstm(d):
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.lstm = torch.nn.LSTM(16, 32, batch_first=True)
-            self.fc = torch.nn.Linear(32, 4)
+            self.lstm = torch.nn.LSTM(16, 32, batch_first=True, bidirectional=bidirectional)
+            self.fc = torch.nn.Linear(64 if bidirectional else 32, 4)
 
         def forward(self, x):
             return self.fc(self.lstm(x)[0])
 
-    f = os.path.join(d, "lstm.onnx")
+    stem = "lstm2bi_dynamic_pc" if bidirectional else "lstm_dynamic"
+    f = os.path.join(d, f"{stem}_fp32.onnx")
     _export(Net(), (torch.randn(1, 5, 16),), f, ["x"], {"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
-    q = os.path.join(d, "lstm_dynamic.onnx")
-    _quantize_dynamic(f, q, op_types_to_quantize=["LSTM", "MatMul"])
+    q = os.path.join(d, f"{stem}.onnx")
+    _quantize_dynamic(f, q, op_types_to_quantize=["LSTM", "MatMul"], per_channel=per_channel)
 
     def feeds(b, s):
         return {"x": np.random.default_rng(b * 10 + s).standard_normal((b, s, 16)).astype(np.float32)}
@@ -266,6 +269,7 @@ MODELS = {
     "resnet18_qop": lambda d: build_image("resnet18", "qop", d),
     "bert_dynamic": build_bert,
     "lstm_dynamic": build_lstm,
+    "lstm2bi_dynamic_pc": lambda d: build_lstm(d, bidirectional=True, per_channel=True),
     "mlp_nbits": build_nbits,
 }
 
@@ -277,13 +281,14 @@ def op_histogram(path):
     return collections.Counter(f"{n.domain + '::' if n.domain else ''}{n.op_type}" for n in m.graph.node)
 
 
-def compare(name, d):
-    """Converts the model `name` (built into folder d) with ovc and irforge; returns a dict of
-    layer counts, per-shape errors against onnxruntime and the IRs' op histograms."""
+def compare(name, d, build=None):
+    """Converts the model `name` (built into folder d by `build`, default MODELS[name]) with ovc
+    and irforge; returns a dict of layer counts, per-shape errors against onnxruntime and the
+    IRs' op histograms."""
     import irforge
     import openvino as ov
 
-    path, feeds = MODELS[name](d)
+    path, feeds = (build or MODELS[name])(d)
     ovc_xml = os.path.join(d, f"{name}_ovc.xml")
     try:
         ov.save_model(ov.convert_model(path), ovc_xml, compress_to_fp16=False)

@@ -4,8 +4,8 @@ irforge's IR on the CPU plugin vs onnxruntime (which runs these ops), on two inp
 ONNX output keeps the op as it is.
 
 Attention (packed QKV, no past state) is checked with each mask_index form and unidirectional,
-EmbedLayerNormalization with and without segments and mask. Not yet lowered (their models fail
-with a message naming the op): MultiHeadAttention, GroupQueryAttention, RotaryEmbedding.
+EmbedLayerNormalization with and without segments and mask. MultiHeadAttention,
+GroupQueryAttention and RotaryEmbedding: tests/test_wild_contrib_attention.py.
 """
 
 import numpy as np

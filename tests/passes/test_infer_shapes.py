@@ -78,6 +78,24 @@ def test_range_length_and_torch_expand_idiom_keep_symbolic_dims():
     assert shapes == {"positions": ("s",), "y": ("b", 2, "s", 4)}
 
 
+def test_onnx_made_up_dim_names_give_way_to_inferred_ones():
+    # onnxruntime's quantization tools save onnx's value_info, whose fresh dims are "unk__N":
+    # the inferred names (relating dims to the inputs, which shape folding needs) replace them;
+    # a name the model chose stays, and so does a made-up name where nothing better is inferred.
+    from onnx import TensorProto as T
+    from onnx import helper as h
+
+    nodes = [h.make_node("Relu", ["x"], ["a"]), h.make_node("Relu", ["a"], ["b"]), h.make_node("Relu", ["b"], ["y"])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["batch", None])], [h.make_tensor_value_info("y", T.FLOAT, None)],
+                     value_info=[h.make_tensor_value_info("a", T.FLOAT, ["unk__0", "unk__1"]),
+                                 h.make_tensor_value_info("b", T.FLOAT, ["my_batch", "unk__2"])])
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 17)]), transform="infer-shapes", verify=True)
+    shapes = _shapes(onnx.load_from_string(model.to_onnx_bytes()).graph)
+    assert shapes["a"][1] == ["batch", "unk__1"]
+    assert shapes["b"][1] == ["my_batch", "unk__2"]
+    again = irforge.convert_model(model.to_onnx_bytes(), transform="infer-shapes")
+    assert not again.pass_log[0]["changed"]
+
 def test_pad_shapes():
     from onnx import TensorProto, helper, numpy_helper
 

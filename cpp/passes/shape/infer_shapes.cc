@@ -1364,15 +1364,46 @@ const std::map<std::string, Rule>& contrib_rules() {
       out.back() = Dim::of(n);
       c.set(0, c.type(0), out);
     };
-    // onnxruntime's transformers optimizer: output 0 (and SkipLayerNormalization's skip sum,
-    // output 3) keep the input's type and shape. Without these every value after the first
-    // fused op loses its shape and nothing of the shape arithmetic downstream folds (ORT-
-    // optimized GPT-2: 97 layers vs ovc's 63).
-    for (const char* op : {"FastGelu", "BiasGelu", "Gelu", "QuickGelu", "BiasAdd", "SimplifiedLayerNormalization"})
+    // onnxruntime's transformers-optimizer ops: output 0 (and the optional sums) shaped like the
+    // input, or [batch, sequence, hidden] of the attention family, so that ranks reach the
+    // lowerings after them (a mask_index from EmbedLayerNormalization into Attention). Without
+    // these every value after the first fused op loses its shape and nothing of the shape
+    // arithmetic downstream folds (ORT-optimized GPT-2: 97 layers vs ovc's 63).
+    for (const char* op : {"Gelu", "BiasGelu", "FastGelu", "QuickGelu", "BiasAdd", "RotaryEmbedding", "SimplifiedLayerNormalization"})
       r[op] = same_as_input;
     r["SkipLayerNormalization"] = r["SkipSimplifiedLayerNormalization"] = [](Ctx& c) {
       same_as_input(c);
       if (c.has(0) && c.n.num_outputs() > 3) c.set(3, c.type(0), c.shape(0));
+    };
+    r["EmbedLayerNormalization"] = [](Ctx& c) {
+      auto ids = c.shape(0), table = c.shape(2);
+      std::optional<Dims> out;
+      if (ids && ids->size() == 2 && table && table->size() == 2) out = Dims{(*ids)[0], (*ids)[1], (*table)[1]};
+      c.set(0, c.type(2), out);
+      if (c.n.num_outputs() > 1) c.set(1, DataType::kInt32, ids && ids->size() == 2 ? std::optional<Dims>(Dims{(*ids)[0]}) : std::nullopt);
+      if (c.n.num_outputs() > 2) c.set(2, c.type(2), out);
+    };
+    // [B, S, ..] queries → [B, S, value hidden]; the hidden size where the inputs state it.
+    auto attention_out = [](Ctx& c, std::optional<Dim> hidden) {
+      auto q = c.shape(0);
+      if (!q || q->size() != 3) return c.set(0, c.type(0), std::nullopt);
+      c.set(0, c.type(0), Dims{(*q)[0], (*q)[1], hidden ? *hidden : unknown()});
+    };
+    r["Attention"] = [attention_out](Ctx& c) {
+      auto sizes = c.n.attr_ints("qkv_hidden_sizes");
+      auto w = c.shape(1);
+      std::optional<Dim> hidden;
+      if (sizes.size() == 3) hidden = Dim::of(sizes[2]);
+      else if (w && w->size() == 2 && (*w)[1].is_static() && (*w)[1].value % 3 == 0) hidden = Dim::of((*w)[1].value / 3);
+      attention_out(c, hidden);
+    };
+    r["MultiHeadAttention"] = [attention_out](Ctx& c) {
+      auto v = c.shape(2);
+      attention_out(c, v && v->size() == 3 ? std::optional<Dim>((*v)[2]) : std::nullopt);
+    };
+    r["GroupQueryAttention"] = [attention_out](Ctx& c) {
+      auto q = c.shape(0);
+      attention_out(c, c.has(1) && q && q->size() == 3 ? std::optional<Dim>((*q)[2]) : std::nullopt);
     };
     return r;
   }();
@@ -1405,6 +1436,13 @@ const std::map<std::string, Rule>& rules() {
     r["ConvTranspose"] = conv_transpose;
     r["DeformConv"] = group_counts;
     r["QLinearConv"] = [](Ctx& c) { conv_on(c, {0, 3, 8}, c.has(7) ? c.type(7) : DataType::kUint8); };
+    // a (0) x b (3) in y's zero-point type (7): a chain of QLinearMatMul keeps its ranks.
+    r["QLinearMatMul"] = [](Ctx& c) {
+      Ctx v = c;
+      v.in = {c.in.size() > 0 ? c.in[0] : std::nullopt, c.in.size() > 3 ? c.in[3] : std::nullopt};
+      matmul_as(v, c.has(7) ? c.type(7) : DataType::kUint8);
+      c.out[0] = v.out[0];
+    };
     r["ConvInteger"] = [](Ctx& c) { conv_on(c, {0, 1}, DataType::kInt32); };
     r["OneHot"] = one_hot;
     r["Einsum"] = einsum;
@@ -1492,6 +1530,15 @@ void check_size(const Ctx& c, size_t k, const std::optional<Dims>& shape) {
                                           dims_text(*shape) + ", more than 2^40 elements");
 }
 
+// A dim name onnx's shape inference makes up for a dim it cannot name ("unk__7"; onnxruntime's
+// quantization tools save those in value_info): it says no more than "unknown", while an inferred
+// name relates the dim to the graph inputs (what shape folding needs), so the inferred one wins.
+bool onnx_made_up_dim(const Dim& d) {
+  const std::string& p = d.param;
+  return d.kind == Dim::Kind::kParam && p.size() > 5 && p.compare(0, 5, "unk__") == 0 &&
+         std::all_of(p.begin() + 5, p.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
 // Merges an inferred type into a value: fills what is missing, keeps what is stated.
 bool refine(Value* v, const Info& inferred) {
   Type& t = v->type();
@@ -1519,6 +1566,9 @@ bool refine(Value* v, const Info& inferred) {
       d = e;
       changed = true;
     } else if (d.kind == Dim::Kind::kParam && e.is_static()) {
+      d = e;
+      changed = true;
+    } else if (onnx_made_up_dim(d) && e.kind == Dim::Kind::kParam && !onnx_made_up_dim(e)) {
       d = e;
       changed = true;
     }

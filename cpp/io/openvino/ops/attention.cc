@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 
+#include "io/openvino/ops/rotary.h"
 #include "io/openvino/ops/subgraph.h"
 
 namespace irforge::ov {
@@ -285,14 +286,19 @@ void lower_rotary_embedding(NodeContext& c) {
   }
   cos = c.convert_like(c.op("Unsqueeze", "opset1", {cos, c.const_i64({head_axis})}), x);
   sin = c.convert_like(c.op("Unsqueeze", "opset1", {sin, c.const_i64({head_axis})}), x);
+  PortRef y = apply_rotary(c, x, cos, sin, c.attr_int("rotary_embedding_dim", 0), c.attr_int("interleaved", 0) != 0);
+  if (*rank == 3) y = c.op("Reshape", "opset1", {y, shape_of(c, input)}, {{"special_zero", "false"}});
+  c.set_output(0, y);
+}
 
-  int64_t dim = c.attr_int("rotary_embedding_dim", 0);
+}  // namespace
+
+PortRef apply_rotary(NodeContext& c, PortRef x, PortRef cos, PortRef sin, int64_t dim, bool interleaved) {
   auto slice = [&](PortRef p, int64_t start, int64_t stop, int64_t step) {
     return c.op("Slice", "opset8", {p, c.const_i64({start}), c.const_i64({stop}), c.const_i64({step}), c.const_i64({-1})});
   };
   constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
   PortRef rot = dim > 0 ? slice(x, 0, dim, 1) : x;
-  bool interleaved = c.attr_int("interleaved", 0) != 0;
   PortRef x1, x2;
   if (interleaved) {
     x1 = slice(rot, 0, kEnd, 2);
@@ -312,10 +318,10 @@ void lower_rotary_embedding(NodeContext& c) {
   } else {
     rotated = c.op("Concat", "opset1", {real, imag}, {{"axis", "-1"}});
   }
-  PortRef y = dim > 0 ? c.op("Concat", "opset1", {rotated, slice(x, dim, kEnd, 1)}, {{"axis", "-1"}}) : rotated;
-  if (*rank == 3) y = c.op("Reshape", "opset1", {y, shape_of(c, input)}, {{"special_zero", "false"}});
-  c.set_output(0, y);
+  return dim > 0 ? c.op("Concat", "opset1", {rotated, slice(x, dim, kEnd, 1)}, {{"axis", "-1"}}) : rotated;
 }
+
+namespace {
 
 // LinearAttention: a recurrence over time on a per-KV-head state S [B, Hkv, dk, dv], in f32:
 //   S *= exp(decay_t)                       (update rules "gated", "gated_delta")

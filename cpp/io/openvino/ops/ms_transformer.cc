@@ -5,14 +5,17 @@
 // ContribOperators.md; each lowers to the OpenVINO ops the CPU plugin fuses (Gelu-7, MVN-6, the
 // RMS pattern of norm.cc), and Attention (BERT/GPT-2 self-attention with packed QKV weights, no
 // past state) to MatMul + ScaledDotProductAttention-13, EmbedLayerNormalization to Gathers + MVN. The ONNX writer keeps these nodes as
-// they are.
+// they are. MultiHeadAttention, GroupQueryAttention and RotaryEmbedding are in ops/ms_attention.cc.
+#include <cmath>
+
+#include "io/openvino/ops/ms_attention.h"
 #include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
-namespace {
-
 using namespace nn;
+
+namespace {
 
 const char kMs[] = "com.microsoft";
 
@@ -120,10 +123,33 @@ void lower_attention(NodeContext& c) {
   auto split_heads = [&](PortRef p) {
     return c.op("Transpose", "opset1", {reshape(c, p, Ints{0, 0, heads, -1}, true), c.const_i64({0, 2, 1, 3})});
   };
-  PortRef q = split_heads(parts[0]), k = split_heads(parts[1]), v = split_heads(parts[2]);
+  // Q's width: qkv_hidden_sizes[0], else a third of the weights' columns.
+  std::optional<int64_t> head_size;
+  const Type& wt = c.node().inputs()[1]->type();
+  if (!sizes.empty()) head_size = sizes[0] / heads;
+  else if (wt.is_tensor() && wt.shape && wt.shape->size() == 2 && (*wt.shape)[1].is_static() && (*wt.shape)[1].value % (3 * heads) == 0)
+    head_size = (*wt.shape)[1].value / (3 * heads);
+  PortRef y = ms_attend(c, split_heads(parts[0]), split_heads(parts[1]), split_heads(parts[2]), 3, 5, c.attr_int("unidirectional", 0) != 0, false,
+                        head_size);
+  y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
+  c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
+}
+
+}  // namespace
+
+// softmax(q kᵀ · scale + mask) v with q [B, N, S, h], k and v [B, N, T, h] → [B, N, S, h], the
+// core of com.microsoft Attention and MultiHeadAttention: `scale` and `mask_filter_value` are
+// the node's attributes, the mask built from the node's mask input `mask_i` (mask_index /
+// key_padding_mask) and attention-bias input `bias_i`, `causal` (unidirectional) with queries
+// aligned to the last keys.
+PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i, size_t bias_i, bool causal, bool keys_may_outnumber_queries,
+                  std::optional<int64_t> head_size) {
+  ElemType t = c.type(q);
   PortRef scale;
   if (c.has_attr("scale") && c.attr_float("scale", 0.f) != 0.f) {
     scale = c.scalar(t, c.attr_float("scale", 1.f));
+  } else if (head_size && *head_size > 0) {
+    scale = c.scalar(t, 1.0 / std::sqrt(static_cast<double>(*head_size)));
   } else {
     // 1/sqrt(head size), from Q's last dim.
     PortRef h = c.convert(c.op("Gather", "opset8", {shape_of(c, q), c.scalar_i64(3), c.scalar_i64(0)}, {{"batch_dims", "0"}}), t);
@@ -131,27 +157,30 @@ void lower_attention(NodeContext& c) {
   }
   PortRef bias;
   double filter = c.attr_float("mask_filter_value", -10000.f);
-  if (c.has_input(3)) {
-    PortRef m = c.input(3);
-    auto rank = c.input_rank(3);
+  if (c.has_input(mask_i)) {
+    PortRef m = c.input(mask_i);
+    auto rank = c.input_rank(mask_i);
     if (!rank || *rank < 1 || *rank > 3) c.unsupported("mask_index of rank 1, 2 or 3 (and known) is supported");
-    PortRef keep;  // 1 where a key may be attended
     if (*rank == 1) {
-      PortRef keys = c.op("Gather", "opset8", {shape_of(c, k), c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
-      PortRef j = c.op("Range", "opset4", {c.scalar_i64(0), keys, c.scalar_i64(1)}, {{"output_type", "i64"}}, ElemType::kI64);
-      PortRef ends = reshape(c, c.convert(m, ElemType::kI64), Ints{-1, 1});
-      keep = c.convert(c.op("Less", "opset1", {j, ends}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean), t);  // [B, T]
+      // Valid key counts [B]: key j of row b is masked from j = count on, compared in the
+      // mask's own int32 ([1, T] < [B, 1, 1, 1] → [B, 1, 1, T]).
+      ElemType mt = c.type(m);
+      PortRef shape_k = c.op("ShapeOf", "opset3", {k}, {{"output_type", elem_name(mt)}}, mt);
+      PortRef keys = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
+      PortRef j = c.op("Range", "opset4", {c.scalar(mt, 0), keys, c.scalar(mt, 1)}, {{"output_type", elem_name(mt)}}, mt);
+      PortRef live = c.op("Less", "opset1", {j, reshape(c, m, Ints{-1, 1, 1, 1})}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+      bias = c.op("Select", "opset1", {live, c.scalar(t, 0.0), c.scalar(t, filter)}, {{"auto_broadcast", "numpy"}}, t);
     } else {
-      keep = c.convert(m, t);
+      PortRef keep = c.convert(m, t);  // 1 where a key may be attended
+      bias = binary(c, "Multiply", binary(c, "Subtract", c.scalar(t, 1.0), keep), c.scalar(t, filter));
+      // [B, T] → [B, 1, 1, T]; [B, S, T] → [B, 1, S, T]
+      bias = c.op("Unsqueeze", "opset1", {bias, c.const_i64(*rank == 3 ? Ints{1} : Ints{1, 2})});
     }
-    bias = binary(c, "Multiply", binary(c, "Subtract", c.scalar(t, 1.0), keep), c.scalar(t, filter));
-    // [B, T] → [B, 1, 1, T]; [B, S, T] → [B, 1, S, T]
-    bias = c.op("Unsqueeze", "opset1", {bias, c.const_i64(*rank == 3 ? Ints{1} : Ints{1, 2})});
   }
-  if (c.has_input(5)) bias = bias.valid() ? binary(c, "Add", bias, c.input(5)) : c.input(5);
-  bool causal = c.attr_int("unidirectional", 0) != 0;
-  if (causal && bias.valid()) {
-    // OpenVINO's causal flag ignores an explicit mask: add the causal one to it.
+  if (c.has_input(bias_i)) bias = bias.valid() ? binary(c, "Add", bias, c.input(bias_i)) : c.input(bias_i);
+  if (causal && (bias.valid() || keys_may_outnumber_queries)) {
+    // OpenVINO's causal flag ignores an explicit mask and aligns queries to the first keys: an
+    // explicit causal mask instead.
     PortRef shape_k = shape_of(c, k);
     PortRef rows = c.op("Gather", "opset8", {shape_of(c, q), c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
     PortRef cols = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
@@ -160,14 +189,15 @@ void lower_attention(NodeContext& c) {
     // Query i sits at key position i + (T - S) (past keys first).
     PortRef offset = binary(c, "Subtract", cols, rows);
     PortRef later = c.op("Greater", "opset1", {j, binary(c, "Add", i, offset)}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
-    bias = binary(c, "Add", bias, binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter)));
+    PortRef causal_bias = binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter));
+    bias = bias.valid() ? binary(c, "Add", bias, causal_bias) : causal_bias;
     causal = false;
   }
   PortRef mask = bias.valid() ? bias : c.scalar(t, 0);
-  PortRef y = c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", causal ? "true" : "false"}});
-  y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
-  c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
+  return c.op("ScaledDotProductAttention", "opset13", {q, k, v, mask, scale}, {{"causal", causal ? "true" : "false"}});
 }
+
+namespace {
 
 // EmbedLayerNormalization(input_ids, segment_ids?, word_embedding, position_embedding,
 // segment_embedding?, gamma, beta, mask?, position_ids?) → (output, mask_index?, embedding_sum?):
@@ -222,6 +252,7 @@ void register_ms_transformer_ops(LowerRegistry& r) {
   r.add("SimplifiedLayerNormalization", lower_simplified_norm, kMs);
   // onnxruntime registers (and its optimizer writes) this one in the default domain.
   r.add("SimplifiedLayerNormalization", lower_simplified_norm);
+  register_ms_attention_ops(r);
 }
 
 }  // namespace irforge::ov

@@ -370,6 +370,11 @@ void lower_dequantize_linear(NodeContext& c) {
   int64_t axis = c.opset() >= 13 || !c.node().domain().empty() ? c.attr_int("axis", 1) : 1;
   int64_t block = c.attr_int("block_size", 0);
   if (lower_qdq_pair(c, axis, block)) return;
+  if (block == 0 && c.type(c.input_keep_precision(1)) == ElemType::kF32 && !c.attr_elem_type("output_dtype"))
+    if (auto y = dequantized_requantization(c, c.input_keep_precision(0), 1, 2)) {  // after a QLinear op
+      c.set_output(0, *y);
+      return;
+    }
   if (const Tensor* st = c.const_input(1)) {
     std::optional<ElemType> out = from_onnx(st->dtype());
     if (auto t = c.attr_elem_type("output_dtype")) out = *t;
@@ -400,16 +405,68 @@ void lower_dynamic_quantize_linear(NodeContext& c) {
 
 // (q - zp) * s as f32 for input `q` with scale input `si` and zero point input `zi` (optional),
 // the pair broadcast along `axis` when 1-D.
+// The one f32 value of Const layer `l`, if it is one.
+std::optional<float> scalar_f32(const Layer& l) {
+  if (l.type != "Const" || !l.constant || l.constant->source_type != ElemType::kF32 || l.constant->nbytes() != sizeof(float)) return std::nullopt;
+  float v;
+  std::memcpy(&v, l.constant->data(), sizeof v);
+  return v;
+}
+
+// When `p` is a result requantized by set_requantized (FakeQuantize to the integer levels
+// [lo, hi], then Convert to that integer type) and the scale / zero point at `si` / `zi` are
+// constants per tensor: that FakeQuantize with the output range [(lo - zp)·s, (hi - zp)·s], which
+// is the dequantized value. Between QLinear ops (QOperator models) this is one layer for
+// FakeQuantize → Convert → Convert → Subtract → Multiply, the FakeQuantize that a QDQ model's
+// QuantizeLinear → DequantizeLinear pair gets (lower_qdq_pair); the old chain is pruned when
+// nothing else reads it.
+std::optional<PortRef> dequantized_requantization(NodeContext& c, PortRef p, size_t si, size_t zi) {
+  const OvGraph& g = c.graph();
+  const Layer& convert = g.layers[static_cast<size_t>(p.layer)];
+  if (convert.type != "Convert" || convert.inputs.size() != 1) return std::nullopt;
+  const Layer& fq = g.layers[static_cast<size_t>(convert.inputs[0].layer)];
+  auto range = int_range(c.type(p));
+  if (fq.type != "FakeQuantize" || fq.inputs.size() != 5 || !range || c.type(fq.inputs[0]) != ElemType::kF32) return std::nullopt;
+  auto lo = scalar_f32(g.layers[static_cast<size_t>(fq.inputs[3].layer)]), hi = scalar_f32(g.layers[static_cast<size_t>(fq.inputs[4].layer)]);
+  if (!lo || !hi || *lo != range->first || *hi != range->second) return std::nullopt;
+  if (c.input_rank(si).value_or(1) != 0 || (c.has_input(zi) && c.input_rank(zi).value_or(1) != 0)) return std::nullopt;
+  auto s = c.const_floats(si);
+  std::optional<std::vector<double>> z;
+  if (c.has_input(zi)) z = c.const_floats(zi);
+  if (!s || s->size() != 1 || (c.has_input(zi) && (!z || z->size() != 1))) return std::nullopt;
+  const float scale = static_cast<float>((*s)[0]), zero = z ? static_cast<float>((*z)[0]) : 0.f;
+  const float out_lo = (static_cast<float>(range->first) - zero) * scale, out_hi = (static_cast<float>(range->second) - zero) * scale;
+  // A tensor read by several QLinear ops with the same parameters gets one FakeQuantize.
+  for (size_t i = static_cast<size_t>(p.layer) + 1; i < g.layers.size(); ++i) {
+    const Layer& l = g.layers[i];
+    if (l.type == "FakeQuantize" && l.inputs.size() == 5 && l.data == fq.data && std::equal(l.inputs.begin(), l.inputs.begin() + 3, fq.inputs.begin(),
+        [](PortRef a, PortRef b) { return a.layer == b.layer && a.port == b.port; }) &&
+        scalar_f32(g.layers[static_cast<size_t>(l.inputs[3].layer)]) == out_lo && scalar_f32(g.layers[static_cast<size_t>(l.inputs[4].layer)]) == out_hi)
+      return PortRef{static_cast<int>(i), 0};
+  }
+  // Copies: adding layers moves g.layers.
+  const NodeContext::Attrs attrs = fq.data;
+  const std::vector<PortRef> in(fq.inputs.begin(), fq.inputs.begin() + 3);
+  PortRef lo_out = c.const_f32({out_lo}, Ints{}), hi_out = c.const_f32({out_hi}, Ints{});
+  return c.op("FakeQuantize", "opset1", {in[0], in[1], in[2], lo_out, hi_out}, attrs);
+}
+
 PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank) {
   auto along = [&](PortRef p, size_t i) {
     if (c.input_rank(i).value_or(0) != 1) return p;
     Ints target(static_cast<size_t>(rank - norm_axis(axis, rank)), 1);
+    // A constant parameter (per-channel weight scales) is a Const of that shape, no Reshape.
+    if (const Tensor* t = c.const_input(i)) {
+      target[0] = static_cast<int64_t>(t->element_count());
+      if (auto k = c.reshaped_constant(p, target)) return *k;
+    }
     target[0] = -1;
     return c.op("Reshape", "opset1", {p, c.const_i64(target)}, {{"special_zero", "false"}});
   };
+  if (auto y = dequantized_requantization(c, c.input_keep_precision(q), si, zi)) return *y;
   PortRef y = c.convert(c.input_keep_precision(q), ElemType::kF32);
-  if (c.has_input(zi) && !nn::all_zero_bytes(c.const_input(zi))) y = bin(c, "Subtract", y, along(c.convert(c.input_keep_precision(zi), ElemType::kF32), zi));
-  return bin(c, "Multiply", y, along(c.convert(c.input_keep_precision(si), ElemType::kF32), si));
+  if (c.has_input(zi) && !nn::all_zero_bytes(c.const_input(zi))) y = bin(c, "Subtract", y, c.convert(along(c.input_keep_precision(zi), zi), ElemType::kF32));
+  return bin(c, "Multiply", y, c.convert(along(c.input_keep_precision(si), si), ElemType::kF32));
 }
 
 // Requantizes an f32 result with the output scale/zero point at inputs `si`, `zi` (per tensor;
@@ -485,7 +542,18 @@ void lower_qlinear_conv(NodeContext& c) {
     w = c.op("Reshape", "opset1", {w, c.const_i64(target)}, {{"special_zero", "false"}});
     y = c.op("GroupConvolution", "opset1", {x, w}, nn::conv_attrs(win));
   }
-  if (c.has_input(8)) {
+  auto bias_q = c.const_ints(8);
+  auto xs = c.const_floats(1), ws = c.const_floats(4);
+  if (bias_q && xs && ws && xs->size() == 1 && (ws->size() == 1 || ws->size() == bias_q->size())) {
+    // All constant (what quantize_static writes): the float bias computed here, in f32 as
+    // onnxruntime does, one Const [1, M, 1, ..] instead of Convert / Multiply / Reshape layers.
+    std::vector<float> bias(bias_q->size());
+    for (size_t m = 0; m < bias.size(); ++m)
+      bias[m] = static_cast<float>((*bias_q)[m]) * (static_cast<float>((*xs)[0]) * static_cast<float>((*ws)[ws->size() == 1 ? 0 : m]));
+    Ints shape(static_cast<size_t>(n + 2), 1);
+    shape[1] = static_cast<int64_t>(bias.size());
+    y = bin(c, "Add", y, c.const_f32(bias, shape));
+  } else if (c.has_input(8)) {
     PortRef bs = bin(c, "Multiply", c.convert(c.input_keep_precision(1), ElemType::kF32), c.convert(c.input_keep_precision(4), ElemType::kF32));
     PortRef bias = bin(c, "Multiply", c.convert(c.input_keep_precision(8), ElemType::kF32), bs);
     y = bin(c, "Add", y, nn::per_channel(c, bias, n + 2));

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <array>
+#include <optional>
+#include <vector>
 
 #include "io/openvino/lowering.h"
 
@@ -12,6 +14,9 @@ namespace irforge::ov {
 // all-zero constant one subtracts nothing), the pair broadcast along `axis` of a rank-`rank` q
 // when 1-D.
 PortRef dequantize_f32(NodeContext& c, size_t q, size_t si, size_t zi, int64_t axis, int64_t rank);
+// When `p` is a result requantized by set_requantized and the scale / zero point at inputs `si` /
+// `zi` are constants per tensor: its dequantized value as one FakeQuantize (ops/quant.cc).
+std::optional<PortRef> dequantized_requantization(NodeContext& c, PortRef p, size_t si, size_t zi);
 // Sets output 0 to f32 `y` requantized with the scale / zero point at inputs `si`, `zi` (per
 // tensor; without a zero point, to input 0's type with zero point 0).
 void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi);
@@ -20,7 +25,8 @@ void set_requantized(NodeContext& c, PortRef y, size_t si, size_t zi);
 std::array<PortRef, 3> dynamic_quantize(NodeContext& c, PortRef x);
 
 // DynamicQuantizeLSTM's int8 weights W [dirs, in, 4 * hidden] (input `wi`, scale `si`, zero
-// point `zi`: per direction or per direction and column) as ONNX LSTM's f32 [dirs, 4 * hidden, in].
-PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi);
+// point `zi`: per direction or per direction and column) as f32 [dirs, 4 * hidden, in] with the
+// gate blocks reordered on the bytes: output block k is ONNX's block gate_order[k].
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi, const std::vector<int>& gate_order);
 
 }  // namespace irforge::ov

@@ -181,26 +181,47 @@ void lower_matmul_nbits(NodeContext& c) {
 
 }  // namespace
 
-PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi) {
+PortRef lstm_quantized_weights(NodeContext& c, size_t wi, size_t si, size_t zi, const std::vector<int>& gate_order) {
   const Tensor* w = c.const_input(wi);
   if (!w || w->dims().size() != 3 || !w->data() || (w->dtype() != DataType::kInt8 && w->dtype() != DataType::kUint8))
     c.unsupported("the quantized weights must be 3-D int8 / uint8 constants [dirs, in, 4 * hidden]");
   const int64_t dirs = w->dims()[0], rows = w->dims()[1], cols = w->dims()[2];
+  const auto gates = static_cast<int64_t>(gate_order.size());
   if (w->nbytes() != static_cast<size_t>(dirs * rows * cols)) c.invalid("the weights hold " + std::to_string(w->nbytes()) + " bytes, not dirs * in * 4 * hidden");
-  // The int8 bytes transposed here to ONNX LSTM's [dirs, 4 * hidden, in] (a copy, one byte per
-  // weight), so that the IR has no Transpose behind the decompression.
+  if (gates == 0 || cols % gates != 0) c.invalid("the weights' last dim " + std::to_string(cols) + " is not " + std::to_string(gates) + " gates wide");
+  const int64_t block = cols / gates;
+  // Output column k (OpenVINO's gate order) reads input column source(k) (ONNX's).
+  auto source = [&](int64_t k) { return gate_order[static_cast<size_t>(k / block)] * block + k % block; };
+  // The int8 bytes transposed here to LSTM's [dirs, 4 * hidden, in] with the gate blocks already
+  // in `gate_order` (a copy, one byte per weight), so that the IR has no Transpose and no gate
+  // Split/Concat behind the decompression.
   std::vector<uint8_t> t(w->nbytes());
   const uint8_t* src = w->data();
   for (int64_t d = 0; d < dirs; ++d)
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t k = 0; k < cols; ++k) t[static_cast<size_t>((d * cols + k) * rows + i)] = src[(d * rows + i) * cols + k];
+    for (int64_t k = 0; k < cols; ++k)
+      for (int64_t i = 0; i < rows; ++i) t[static_cast<size_t>((d * cols + k) * rows + i)] = src[(d * rows + i) * cols + source(k)];
   const ElemType qt = w->dtype() == DataType::kInt8 ? ElemType::kI8 : ElemType::kU8;
-  // Per direction [dirs] or per direction and gate column [dirs, 4 * hidden]: broadcast over `in`.
+  // Per direction [dirs] or per direction and gate column [dirs, 4 * hidden]: broadcast over `in`;
+  // a per-column one has its columns reordered like the weights.
   auto param = [&](size_t i) -> PortRef {
     PortRef p = c.input_keep_precision(i);
-    Ints shape = c.input_rank(i) == 1 ? Ints{dirs, 1, 1} : Ints{dirs, cols, 1};
-    if (auto k = c.reshaped_constant(p, shape)) return *k;
-    return c.op("Reshape", "opset1", {p, c.const_i64(shape)}, {{"special_zero", "false"}});
+    if (c.input_rank(i) == 1) {
+      if (auto k = c.reshaped_constant(p, {dirs, 1, 1})) return *k;
+      return c.op("Reshape", "opset1", {p, c.const_i64({dirs, 1, 1})}, {{"special_zero", "false"}});
+    }
+    const Tensor* k = c.const_input(i);
+    if (k && k->data() && k->element_count() == static_cast<uint64_t>(dirs * cols)) {
+      const size_t width = k->nbytes() / static_cast<size_t>(dirs * cols);
+      std::vector<uint8_t> bytes(k->nbytes());
+      for (int64_t d = 0; d < dirs; ++d)
+        for (int64_t col = 0; col < cols; ++col)
+          std::memcpy(bytes.data() + static_cast<size_t>(d * cols + col) * width, k->data() + static_cast<size_t>(d * cols + source(col)) * width, width);
+      return c.const_bytes(c.type(p), {dirs, cols, 1}, std::move(bytes));
+    }
+    Ints order(static_cast<size_t>(cols));
+    for (int64_t col = 0; col < cols; ++col) order[static_cast<size_t>(col)] = source(col);
+    PortRef reordered = c.op("Gather", "opset8", {p, c.const_i64(order), c.scalar_i64(1)}, {{"batch_dims", "0"}});
+    return c.op("Reshape", "opset1", {reordered, c.const_i64({dirs, cols, 1})}, {{"special_zero", "false"}});
   };
   PortRef y = c.convert(c.const_bytes(qt, {dirs, cols, rows}, std::move(t)), ElemType::kF32);
   const Tensor* z = c.has_input(zi) ? c.const_input(zi) : nullptr;

@@ -32,6 +32,8 @@ const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
 
 enum class Cell { kRnn, kGru, kLstm };
 
+const std::vector<int> kFico = {2, 0, 3, 1};  // OpenVINO's LSTM gate blocks from ONNX's iofc
+
 // Composed with a Transpose in front (another RNN's output layout), or none when they cancel.
 PortRef transpose(NodeContext& c, PortRef x, const Ints& perm) { return tensor_util::transpose_composed(c, x, perm); }
 
@@ -111,6 +113,7 @@ struct Recurrent {
   bool batch_major = false;
   std::vector<std::vector<Activation>> acts;  // per direction: f (, g (, h))
   float clip = 0.f;                           // 0: none
+  bool w_r_in_ov_gate_order = false;          // W and R already reordered (DynamicQuantizeLSTM)
   PortRef x, h0, c0, lens, w, r, b, p;        // x [batch, seq, input]; h0/c0 [batch, dirs, hidden]
 };
 
@@ -181,9 +184,10 @@ void lower_native(NodeContext& c, const Recurrent& rc) {
   int gates = rc.cell == Cell::kLstm ? 4 : rc.cell == Cell::kGru ? 3 : 1;
   bool lbr = rc.cell == Cell::kGru && c.attr_int("linear_before_reset", 0) != 0;
   int64_t gh = gates * rc.hidden;
-  const std::vector<int> fico = {2, 0, 3, 1};  // LSTM gate blocks from iofc
+  const std::vector<int>& fico = kFico;
   // W and R [dirs, gates·hidden, cols]: gate blocks reordered on the bytes when constant.
   auto matrix = [&](size_t i, PortRef p) {
+    if (rc.w_r_in_ov_gate_order) return p;
     const Tensor* t = c.const_input(i);
     if (t && t->dims().size() == 3)
       if (auto v = const_f32_input(c, i, {rc.dirs, gh, t->dims()[2]})) {
@@ -479,12 +483,6 @@ void lower_recurrent(NodeContext& c, Cell cell) {
   rc.h0 = state(5);
   if (cell == Cell::kLstm) rc.c0 = state(6);
   rc.lens = c.has_input(4) ? c.input(4) : full_lens;
-  rc.w = c.input(1);
-  rc.r = c.input(2);
-  if (c.node().domain() == "com.microsoft") {  // DynamicQuantizeLSTM: int8 W, R (ops/quant_contrib.cc)
-    rc.w = lstm_quantized_weights(c, 1, 8, 9);
-    rc.r = lstm_quantized_weights(c, 2, 10, 11);
-  }
   if (c.has_input(3)) rc.b = c.input(3);
   if (cell == Cell::kLstm && c.has_input(7)) rc.p = c.input(7);
 
@@ -493,6 +491,16 @@ void lower_recurrent(NodeContext& c, Cell cell) {
   for (const auto& dir : rc.acts)
     for (size_t k = 0; k < dir.size(); ++k)
       native = native && native_activation(dir[k]) && dir[k].name == rc.acts[0][k].name;
+  rc.w = c.input(1);
+  rc.r = c.input(2);
+  if (c.node().domain() == "com.microsoft") {
+    // DynamicQuantizeLSTM: int8 W, R (ops/quant_contrib.cc) transposed on the bytes, their gate
+    // blocks put in LSTMSequence's order there too; the step Loop reads ONNX's order.
+    const std::vector<int> order = native ? kFico : std::vector<int>{0, 1, 2, 3};
+    rc.w = lstm_quantized_weights(c, 1, 8, 9, order);
+    rc.r = lstm_quantized_weights(c, 2, 10, 11, order);
+    rc.w_r_in_ov_gate_order = native;
+  }
   if (native) lower_native(c, rc);
   else lower_step_loop(c, rc);
 }
