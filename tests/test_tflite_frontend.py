@@ -17,7 +17,11 @@ Budgets (elementwise, over all outputs of 4 random inputs):
   three in both runtimes; its softmax 2-4 steps, 62-88%. BERT 5-15 steps, 48-77% (the integer
   MEAN/RSQRT/softmax/GELU kernels round differently from float math between Q/DQ). So the
   budget is the interpreter's own spread (builtin vs XNNPACK): max error within 1.5x the
-  spread's max (+1 step), share within one step at least 0.75x the spread's.
+  spread's max (+1 step), share within one step at least 0.75x the spread's. MobileNetV2 in
+  OpenVINO is held to what it achieves (<= 20 steps, mean <= 5, >= 35% within one): its int8
+  path is bit-exact with XNNPACK except where a requantized value lies within an ulp of a .5
+  tie, and the network amplifies such a flip; onnxruntime's exactness on these 4 samples is
+  the same luck (on 16 other samples it flips too: exact on 12, up to 15 steps).
 - dynamic range: the interpreter's hybrid kernels quantize activations to int8 on the fly, which
   irforge (like ovc) does not: weights are dequantized and activations stay float. The check is
   that this stays as close to the float32 model as the interpreter's own dynamic-range result
@@ -171,6 +175,15 @@ def test_int8_models_within_the_interpreters_own_spread(tflite_files, tmp_path, 
             assert within >= 0.75 * min(0.999, float((spread <= 1.001).mean()))
             if name == "mobilenet_v2" and runtime == "onnxruntime":  # float requantization on both sides
                 assert within >= 0.999, f"{within:.2%} within one step of XNNPACK"
+            if name == "mobilenet_v2" and runtime == "openvino":
+                # Measured 13 steps max, 2.6 mean, 60% within one (two of the four samples bit-exact).
+                # The rest is the CPU plugin's fused requantization, round(acc*A + B), landing one
+                # ulp on the other side of a .5 tie from XNNPACK's round((acc + bias)*M) on ~1e-5
+                # of the elements; this random-weight network amplifies one flipped step to 10-17.
+                # Which inputs hit a tie depends on the CPU's kernels: the bounds leave room for a
+                # third of the four samples to flip (~5 steps mean, ~20% within one for each).
+                assert err.max() <= 20, f"{err.max():.1f} steps from XNNPACK"
+                assert err.mean() <= 5.0 and within >= 0.35, f"mean {err.mean():.2f} steps, {within:.2%} within one"
 
 
 @pytest.mark.parametrize("name", MODELS)
