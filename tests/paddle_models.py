@@ -6,7 +6,7 @@ dy2static, which needs the source of these classes: hence a module of its own.
 
 saves every model as OUT_DIR/<name>/model.{json|pdmodel,pdiparams} plus io.npz (inputs and
 Paddle inference outputs). PIR: paddle.jit.save, Paddle 3's default. Legacy: in Paddle 3.3.1
-paddle.jit.save with FLAGS_enable_pir_api=0 fails in dy2static for most models (its converted
+paddle.jit.save with FLAGS_enable_pir_api=0 fails in dy2static for most models (JIT_LEGACY: not all) (its converted
 code calls PIR-only _C_ops), so the same layers are built in a legacy static Program and written
 by paddle.static.save_inference_model (the caller sets FLAGS_enable_pir_api=0 before paddle is
 imported).
@@ -177,13 +177,34 @@ class Branchy(nn.Layer):
         return paddle.static.nn.cond(paddle.mean(x) > 0, lambda: F.relu(self.fc(x)), lambda: x * 2.0 - 1.0)
 
 
+class Loopy(nn.Layer):
+    """A tensor-conditioned Python `while` with two loop-carried tensors: dy2static makes it a
+    pd_op.while (PIR) / while op with a sub_block (legacy). mean(y * y) grows about 2.25x per
+    step, so the iteration count depends on the input's magnitude."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = x
+        steps = paddle.zeros([1], "int64")
+        while paddle.mean(y * y) < 100.0:
+            y = y * 1.5 + self.fc(y) * 0.1
+            steps = steps + 1
+        return y, steps
+
+
 MODELS = {
     # name: (class, input shape given to paddle.jit.save (None = dynamic batch), test input shape)
     "lcnet": (LCNet, [None, 3, 32, 32], [2, 3, 32, 32]),
     "dbnet": (DBNet, [None, 3, 32, 32], [1, 3, 32, 32]),
     "svtr": (SVTR, [None, 3, 8, 32], [2, 3, 8, 32]),
     "branchy": (Branchy, [None, 8], [3, 8]),
+    "loopy": (Loopy, [None, 4], [2, 4]),
 }
+# Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op.
+JIT_LEGACY = {"loopy"}
 
 
 def inputs_for(name, seed=0):
@@ -192,6 +213,9 @@ def inputs_for(name, seed=0):
     if name == "branchy":  # one input per branch
         x = rs.randn(*shape).astype("float32")
         return [np.abs(x) + 0.1, -np.abs(x) - 0.1]
+    if name == "loopy":  # two iteration counts
+        x = rs.randn(*shape).astype("float32")
+        return [x, x * 4]
     return [rs.randn(*shape).astype("float32")]
 
 
@@ -250,7 +274,7 @@ def save_all(out_dir, fmt, names=None):
         net.eval()
         prefix = os.path.join(out_dir, name, "model")
         try:
-            if fmt == "pir":
+            if fmt == "pir" or name in JIT_LEGACY:
                 paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec(spec_shape, "float32", "x")])
             else:
                 save_legacy(net, prefix, spec_shape)

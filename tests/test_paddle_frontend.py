@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow  # Paddle saves and runs the models in two subproc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = ("pir", "legacy")
-NAMES = ("lcnet", "dbnet", "svtr", "branchy")
+NAMES = ("lcnet", "dbnet", "svtr", "branchy", "loopy")
 CASES = [(f, n) for f in FORMATS for n in NAMES if (f, n) != ("legacy", "branchy")]
 
 
@@ -74,6 +74,19 @@ def test_matches_paddle_inference(paddle_files, tmp_path, fmt, name):
         feed = {info["inputs"][0]: x}
         _close(exp, run_openvino(model, feed), f"{fmt}/{name} OpenVINO")
         _close(exp, run_onnxruntime(onnx_path, feed), f"{fmt}/{name} onnxruntime")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_while_runs_paddles_iteration_counts(paddle_files, fmt):
+    """The while model's two inputs run different iteration counts in Paddle (its second output
+    counts them), so test_matches_paddle_inference checks the Loop stops where Paddle's does."""
+    info = paddle_files[fmt, "loopy"]
+    assert isinstance(info, dict), info
+    _, expected = _io(info)
+    counts = [int(e[1].item()) for e in expected]
+    assert counts[0] != counts[1] and min(counts) >= 1, counts
+    program = open(info["file"], "rb").read()
+    assert (b'"1.while"' if fmt == "pir" else b"while") in program
 
 
 def test_names_and_forms(paddle_files, tmp_path):

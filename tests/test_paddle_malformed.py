@@ -110,3 +110,66 @@ def test_bad_pir_json(tmp_path):
 def test_parameter_missing_from_the_file(tmp_path):
     with pytest.raises(irforge.InvalidModelError, match=r"variable 'w' .*truncated"):
         irforge.convert_model(_write(tmp_path, params=seeds.tensor([2], [1.0, 2.0])))
+
+
+def _loop_reference(x, w):
+    y, n = x, 0
+    while np.mean(y * y) < 100.0:
+        y, n = y @ w, n + 1
+    return y, n
+
+
+def _while_weights(tmp_path, stem):
+    w = (1.5 * np.eye(4) + 0.1 * np.arange(16).reshape(4, 4) / 16).astype(np.float32)
+    (tmp_path / f"{stem}.pdiparams").write_bytes(seeds.tensor([4, 4], list(w.ravel())))
+    return w
+
+
+@pytest.mark.parametrize("form", ["legacy", "pir"])
+def test_hand_encoded_while_runs_paddles_iterations(tmp_path, form):
+    """The while seeds convert to a Loop that stops when Paddle's would (two iteration counts)."""
+    from irforge.testing import run_onnxruntime, run_openvino
+
+    w = _while_weights(tmp_path, "loop")
+    path = tmp_path / ("loop.pdmodel" if form == "legacy" else "loop.json")
+    path.write_bytes(seeds.while_program() if form == "legacy" else seeds.pir_while_json())
+    model = irforge.convert_model(str(path))
+    irforge.save_model(model, str(tmp_path / "loop.onnx"))
+    counts = set()
+    for scale in (1.0, 6.0):
+        x = (np.random.RandomState(2).randn(2, 4) * scale).astype(np.float32)
+        y, n = _loop_reference(x, w)
+        counts.add(n)
+        for got in (run_openvino(model, {"x": x}), run_onnxruntime(str(tmp_path / "loop.onnx"), {"x": x})):
+            np.testing.assert_allclose(got[0], y, rtol=1e-5)
+            assert int(got[1].item()) == n
+    assert len(counts) == 2
+
+
+def test_while_sub_block_that_is_not_a_child(tmp_path):
+    _while_weights(tmp_path, "model")
+    for bad in (0, 5):
+        path = _write(tmp_path, program=seeds.while_program(sub_block=bad), params=seeds.tensor([4, 4], [0.0] * 16))
+        with pytest.raises(irforge.InvalidModelError, match=rf"model\.pdmodel: block 0 op 6 \(while\): sub_block {bad} is not a child block of block 0"):
+            irforge.convert_model(path)
+
+
+def test_while_that_never_sets_its_condition(tmp_path):
+    path = _write(tmp_path, program=seeds.while_program(sets_condition=False), params=seeds.tensor([4, 4], [0.0] * 16))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 6 \(while\): its block 1 never sets the condition 'c'"):
+        irforge.convert_model(path)
+
+
+def test_pir_while_whose_values_do_not_match(tmp_path):
+    _while_weights(tmp_path, "loop")
+    doc = json.loads(seeds.pir_while_json())
+    loop = doc["program"]["regions"][0]["blocks"][0]["ops"][7]
+    assert loop["#"] == "1.while"
+    loop["regions"][0]["blocks"][0]["args"].pop()
+    (tmp_path / "loop.json").write_text(json.dumps(doc))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 7 \(pd_op\.while\): 2 initial values, 1 block arguments and 2 results"):
+        irforge.convert_model(str(tmp_path / "loop.json"))
+    loop["regions"][0]["blocks"][0]["args"].append({"%": -2})  # an argument's id belongs under "#"
+    (tmp_path / "loop.json").write_text(json.dumps(doc))
+    with pytest.raises(irforge.InvalidModelError, match=r"loop\.json: block 0 op 7 \(pd_op\.while\) region 0 args: has no '#'"):
+        irforge.convert_model(str(tmp_path / "loop.json"))

@@ -1,5 +1,6 @@
 """Seeds for fuzz_paddle_reader: a small legacy ProgramDesc (feed, conv2d, batch_norm, pool2d,
-matmul_v2, fetch), a PIR JSON program with an `if` region, and a two-tensor parameter file,
+matmul_v2, fetch), a PIR JSON program with an `if` region, a `while` loop in both forms (legacy
+sub_block, PIR region with block arguments), and a two-tensor parameter file,
 hand-encoded (no Paddle needed). Deterministic.
 
     python3 tests/fuzz/make_corpus_fuzz_paddle_reader.py OUT_DIR
@@ -69,6 +70,49 @@ def program():
     return field(1, block) + field(4, vint(1, 0))
 
 
+def attr_bool(name, value):
+    return field(1, name.encode()) + vint(2, 6) + vint(10, int(value))
+
+
+def attr_block(name, index):
+    return field(1, name.encode()) + vint(2, 8) + vint(12, index)
+
+
+def block(idx, parent, vars_, ops):
+    return vint(1, idx) + vint(2, parent) + b"".join(field(3, v) for v in vars_) + b"".join(field(4, o) for o in ops)
+
+
+def while_program(sub_block=1, sets_condition=True):
+    """y = x; n = 0; while mean(y * y) < 100: y = y @ w; n += 1 -- the legacy form: a while op
+    whose sub_block (block 1) rewrites its Out variables (y, n and the condition) in place."""
+    lim = attr_float("value", 100.0)
+    ops0 = [
+        op("feed", [("X", ["feed"])], [("Out", ["x"])], [attr_int("col", 0)]),
+        op("fill_constant", [], [("Out", ["n"])], [attr_int("dtype", 3), attr_ints("shape", [1]), attr_float("value", 0.0)]),
+        op("fill_constant", [], [("Out", ["lim"])], [attr_int("dtype", 5), attr_ints("shape", []), lim]),
+        op("elementwise_mul", [("X", ["x"]), ("Y", ["x"])], [("Out", ["sq"])], [attr_int("axis", -1)]),
+        op("reduce_mean", [("X", ["sq"])], [("Out", ["m"])], [attr_bool("reduce_all", True)]),
+        op("less_than", [("X", ["m"]), ("Y", ["lim"])], [("Out", ["c"])]),
+        op("while", [("Condition", ["c"]), ("X", ["x", "n", "w"])], [("Out", ["x", "c", "n"]), ("StepScopes", ["scopes"])],
+           [attr_block("sub_block", sub_block), attr_bool("is_test", True)]),
+        op("fetch", [("X", ["x"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
+        op("fetch", [("X", ["n"])], [("Out", ["fetch"])], [attr_int("col", 1)]),
+    ]
+    ops1 = [
+        op("matmul_v2", [("X", ["x"]), ("Y", ["w"])], [("Out", ["y1"])]),
+        op("scale", [("X", ["n"])], [("Out", ["n1"])], [attr_float("scale", 1.0), attr_float("bias", 1.0)]),
+        op("elementwise_mul", [("X", ["y1"]), ("Y", ["y1"])], [("Out", ["sq1"])], [attr_int("axis", -1)]),
+        op("reduce_mean", [("X", ["sq1"])], [("Out", ["m1"])], [attr_bool("reduce_all", True)]),
+        op("less_than", [("X", ["m1"]), ("Y", ["lim"])], [("Out", ["c1"])]),
+        op("assign", [("X", ["y1"])], [("Out", ["x"])]),
+        op("assign", [("X", ["n1"])], [("Out", ["n"])]),
+    ] + ([op("assign", [("X", ["c1"])], [("Out", ["c"])])] if sets_condition else [])
+    vars0 = [var("x", [-1, 4]), var("w", [4, 4], True), var("n", [1], dtype=3), var("lim", []), var("sq", [-1, 4]), var("m", []),
+             var("c", [], dtype=0)]
+    vars1 = [var("y1", [-1, 4]), var("n1", [1], dtype=3), var("sq1", [-1, 4]), var("m1", []), var("c1", [], dtype=0)]
+    return field(1, block(0, -1, vars0, ops0)) + field(1, block(1, 0, vars1, ops1)) + field(4, vint(1, 0))
+
+
 def tensor(dims, values):
     desc = vint(1, 5) + b"".join(vint(2, d) for d in dims)
     return (struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + struct.pack(f"<{len(values)}f", *values))
@@ -102,11 +146,49 @@ def pir_json():
     return json.dumps(doc, sort_keys=True).encode()
 
 
+def pir_while_json():
+    """The same loop in PIR: pd_op.while(cond, y, n) whose block arguments (ids under "#",
+    negative) are the loop variables and whose cf.yield gives (cond, y, n)."""
+    def t(i, dims, dt="0.t_f32", key="%"):
+        return {key: i, "TT": {"#": "0.t_dtensor", "D": [{"#": dt}, dims, "NCHW", [], 0]}}
+    full = lambda i, shape, value, dt: {"#": "1.full", "I": [], "O": [t(i, shape, dt)], "A": [  # noqa: E731
+        {"AT": {"#": "1.a_intarray", "D": shape}, "N": "shape"}, {"AT": {"#": "0.a_f64", "D": value}, "N": "value"},
+        {"AT": {"#": "1.a_dtype", "D": "float32" if dt == "0.t_f32" else "int64"}, "N": "dtype"}]}
+    mean_sq = lambda src, sq, m: [  # noqa: E731
+        {"#": "1.multiply", "A": [], "I": [{"%": src}, {"%": src}], "O": [t(sq, [-1, 4])]},
+        {"#": "1.mean", "A": [{"AT": {"#": "0.a_bool", "D": False}, "N": "keepdim"}], "I": [{"%": sq}], "O": [t(m, [])]}]
+    ops = [
+        {"#": "p", "A": [0, 1, 1, "w"], "DA": [], "O": t(1, [4, 4]), "OA": [1, 0, 1], "QA": []},
+        {"#": "1.data", "A": [{"AT": {"#": "0.a_str", "D": "x"}, "N": "name"}, {"AT": {"#": "1.a_intarray", "D": [-1, 4]}, "N": "shape"},
+                              {"AT": {"#": "1.a_dtype", "D": "float32"}, "N": "dtype"}], "I": [], "O": [t(2, [-1, 4])]},
+        full(3, [1], 0.0, "0.t_i64"), full(4, [], 100.0, "0.t_f32"), *mean_sq(2, 5, 6),
+        {"#": "1.less_than", "A": [], "I": [{"%": 6}, {"%": 4}], "O": [t(7, [], "0.t_bool")]},
+        {"#": "1.while", "A": [], "I": [{"%": 7}, {"%": 2}, {"%": 3}], "O": [t(8, [-1, 4]), t(9, [1], "0.t_i64")], "regions": [
+            {"#": "region_1", "blocks": [{"#": "block_1", "args": [t(-1, [-1, 4], key="#"), t(-2, [1], "0.t_i64", "#")], "ops": [
+                {"#": "1.matmul", "A": [{"AT": {"#": "0.a_bool", "D": False}, "N": "transpose_x"}], "I": [{"%": -1}, {"%": 1}],
+                 "O": [t(10, [-1, 4])]},
+                full(11, [1], 1.0, "0.t_i64"),
+                {"#": "1.add", "A": [], "I": [{"%": -2}, {"%": 11}], "O": [t(12, [1], "0.t_i64")]},
+                *mean_sq(10, 13, 14),
+                {"#": "1.less_than", "A": [], "I": [{"%": 14}, {"%": 4}], "O": [t(15, [], "0.t_bool")]},
+                {"#": "2.yield", "A": [], "I": [{"%": 15}, {"%": 10}, {"%": 12}], "O": []}]}]}]},
+        {"#": "1.fetch", "A": [{"AT": {"#": "0.a_str", "D": "y"}, "N": "name"}, {"AT": {"#": "0.a_i32", "D": 0}, "N": "col"}],
+         "I": [{"%": 8}], "O": [t(16, [-1, 4])]},
+        {"#": "1.fetch", "A": [{"AT": {"#": "0.a_str", "D": "n"}, "N": "name"}, {"AT": {"#": "0.a_i32", "D": 1}, "N": "col"}],
+         "I": [{"%": 9}], "O": [t(17, [1], "0.t_i64")]},
+    ]
+    doc = {"base_code": {"magic": "pir", "trainable": True, "version": 4},
+           "program": {"regions": [{"#": "region_0", "blocks": [{"#": "block_0", "args": [], "ops": ops}]}]}}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     seeds = {
         "program.seed": b"\x00" + program(),
         "pir.seed": b"\x01" + pir_json(),
+        "while_program.seed": b"\x00" + while_program(),
+        "pir_while.seed": b"\x01" + pir_while_json(),
         "params.seed": b"\x02" + bytes([2]) + tensor([2, 2], [1, 2, 3, 4]) + tensor([3], [5, 6, 7]),
     }
     for name, data in seeds.items():

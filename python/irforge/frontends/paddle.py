@@ -118,6 +118,7 @@ class Converter:
         self.graph = None
         self.enclosing: List[int] = []  # ids of the graphs around the current one (If bodies)
         self.outputs: List[tuple] = []
+        self.block_stack: List[int] = [0]  # legacy blocks being translated (sub_block checks)
 
     # ---- values ----
     def fail(self, op: _Op, rule: str):
@@ -186,12 +187,26 @@ class Converter:
 
     def _unknown_in_regions(self, blk) -> set:
         out = set()
-        for raw in blk["ops"]:
-            for bi in raw["blocks"]:
+        for i, raw in enumerate(blk["ops"]):
+            for bi in self.sub_blocks(raw, blk["idx"], f"block {blk['idx']} op {i}"):
                 sub = self.p["blocks"][bi]
                 out |= {r["type"] for r in sub["ops"] if not self._known(_Op(r, self.pir, ""))}
                 out |= self._unknown_in_regions(sub)
         return out
+
+    def sub_blocks(self, raw: dict, owner: int, where: str) -> List[int]:
+        """The blocks an op runs: PIR regions, or a legacy while/conditional_block's sub_block.
+        A legacy sub_block must be a child of the op's own block with a higher index, so that
+        walking them always ends (a file may claim any index)."""
+        if self.pir:
+            return list(raw["blocks"])
+        attr = raw["attrs"].get("sub_block")
+        if raw["type"] not in _LEGACY_BLOCK_OPS or attr is None:
+            return []
+        bi = attr[1] if isinstance(attr, tuple) else attr
+        if not isinstance(bi, int) or not owner < bi < len(self.p["blocks"]) or self.p["blocks"][bi]["parent"] != owner:
+            raise InvalidModelError(f"{self.label}: {where} ({raw['type']}): sub_block {bi} is not a child block of block {owner}")
+        return [bi]
 
     def _known(self, op: _Op) -> bool:
         return op.kind in _TRANSLATORS or op.raw["type"] in _STRUCTURAL
@@ -223,10 +238,17 @@ class Converter:
                 self.vectors[names[0]] = vec
                 continue
             for n, v in zip(names, results):
-                if isinstance(v, np.ndarray):
+                if isinstance(v, np.ndarray) and not self._held(n):
                     self.consts[n] = v
+                elif isinstance(v, np.ndarray):
+                    # A legacy name written again (a loop variable): the new value must shadow the
+                    # one the graphs already hold, so it becomes a constant of this graph.
+                    self.set(n, self.const(v, n))
                 else:
                     self.set(n, v)
+
+    def _held(self, name: str) -> bool:
+        return any((g, name) in self.values for g in [self._gid()] + self.enclosing)
 
     def x(self, op: _Op, slot: str, i: int = 0):
         names = op.names(slot)
@@ -332,6 +354,94 @@ def _if(c: Converter, op: _Op):
         c.set(n, v)
 
 
+def _scalar_bool(c: Converter, v):
+    # Paddle's loop condition is a bool of shape [] or [1]; Loop takes a scalar.
+    return c.node("Reshape", [v, c.i64([])])[0]
+
+
+def _loop(c: Converter, op: _Op, cond, inits: list, carried: List[str], body) -> list:
+    """An ONNX Loop without a trip count, running while `cond` holds. Inside the body graph the
+    loop variables are named `carried` (Paddle's names for them there); body() translates the
+    body's ops and returns (the next condition, the next value of each loop variable)."""
+    tag = f"while_{op.where.replace(' ', '_')}_{len(c.values)}"
+    outer = c.graph
+    g = c.b.subgraph(tag, parent=outer)
+    c.enclosing.append(c._gid())
+    c.graph = g
+    c.b.input(f"{tag}_iter", "int64", [], graph=g)
+    c.b.input(f"{tag}_cond", "bool", [], graph=g)
+    for i, n in enumerate(carried):
+        dims = c.dims_of(n)
+        c.set(n, c.b.input(f"{tag}_in{i}", c.dtype_of(n), None if dims is None else [None] * len(dims), graph=g))
+        c.consts.pop(n, None)  # its value changes from one iteration to the next
+    keep, nexts = body()
+    c.b.output(_scalar_bool(c, keep), f"{tag}_keep", graph=g)
+    for i, v in enumerate(nexts):
+        # Each body output is a value of its own graph (Identity when it comes from outside).
+        c.b.output(c.node("Identity", [v])[0], f"{tag}_out{i}", graph=g)
+    c.graph = outer
+    c.enclosing.pop()
+    return c.node("Loop", [None, _scalar_bool(c, cond)] + inits, outputs=len(inits), body=g)
+
+
+def _while_legacy(c: Converter, op: _Op):
+    """Legacy `while`: its sub_block rewrites, in place, the variables named in its Out slot
+    (the condition among them); they are the loop variables."""
+    owner = c.block_stack[-1]
+    bi = c.sub_blocks(op.raw, owner, op.where)[0]
+    cond_names = op.names("Condition")
+    if len(cond_names) != 1:
+        c.fail(op, "it needs exactly one Condition")
+    cond_name = cond_names[0]
+    carried = list(dict.fromkeys(n for n in op.out_names() if n != cond_name))
+    try:
+        cond = c.value(cond_name)
+        inits = [c.value(n) for n in carried]
+    except KeyError as e:
+        c.fail(op, f"loop variable {e} has no value before the loop")
+    blk = c.p["blocks"][bi]
+
+    def body():
+        c.block_stack.append(bi)
+        c._block([_Op(raw, False, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])])
+        c.block_stack.pop()
+        if (c._gid(), cond_name) not in c.values:
+            c.fail(op, f"its block {bi} never sets the condition '{cond_name}' (the loop would not end)")
+        return c.value(cond_name), [c.value(n) for n in carried]
+
+    for n, v in zip(carried, _loop(c, op, cond, inits, carried, body)):
+        c.set(n, v)
+        c.consts.pop(n, None)
+
+
+def _while_pir(c: Converter, op: _Op):
+    """PIR `pd_op.while(cond, inits...)`: its block's arguments are the loop variables and its
+    cf.yield gives (next condition, next values...)."""
+    ins = [a[0] if a else None for _, a in op.raw["inputs"]]
+    if not ins or None in ins or len(op.raw["blocks"]) != 1:
+        c.fail(op, "a while needs a condition, defined loop values and one region")
+    bi = op.raw["blocks"][0]
+    blk = c.p["blocks"][bi]
+    args = list(blk["args"])
+    outs = op.out_names()
+    if len(args) != len(ins) - 1 or len(outs) != len(args):
+        c.fail(op, f"{len(ins) - 1} initial values, {len(args)} block arguments and {len(outs)} results do not match")
+    inits = [c.value(n) for n in ins[1:]]
+
+    def body():
+        ops = [_Op(raw, True, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])]
+        if not ops or ops[-1].raw["type"] != "cf.yield":
+            raise InvalidModelError(f"{c.label}: block {bi} of a while does not end with cf.yield")
+        c._block(ops[:-1])
+        ys = [a[0] for _, a in ops[-1].raw["inputs"] if a]
+        if len(ys) != len(args) + 1:
+            raise InvalidModelError(f"{c.label}: block {bi} of a while yields {len(ys)} values, not {len(args) + 1}")
+        return c.value(ys[0]), [c.value(n) for n in ys[1:]]
+
+    for n, v in zip(outs, _loop(c, op, c.value(ins[0]), inits, args, body)):
+        c.set(n, v)
+
+
 def _skip(c: Converter, op: _Op):
     pass
 
@@ -339,7 +449,9 @@ def _skip(c: Converter, op: _Op):
 _STRUCTURAL = {
     "feed": _feed, "fetch": _fetch, "pd_op.data": _feed, "pd_op.fetch": _fetch, "builtin.parameter": _parameter,
     "builtin.combine": _combine, "builtin.split": _split_vector, "pd_op.if": _if, "cf.yield": _skip,
+    "while": _while_legacy, "pd_op.while": _while_pir,
 }
+_LEGACY_BLOCK_OPS = ("while", "conditional_block")
 
 
 # ---- translators: each returns the op's outputs (Values, or numpy arrays for known values) ------
