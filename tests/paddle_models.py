@@ -38,6 +38,26 @@ def _legacy_op(op_type, inputs, attrs, like):
     return out
 
 
+def _legacy_logical_not():
+    """Paddle 3.3.1's legacy static cond (conditional_block + select_input) negates its predicate
+    with paddle.logical_not, which only takes PIR values there ("must be Value, but got
+    Variable"): this appends the legacy logical_not op instead, so paddle.jit.save can write a
+    legacy if/else at all. Everything else is Paddle's own dy2static and cond."""
+    from paddle.base.layer_helper import LayerHelper
+
+    pir_logical_not = paddle.logical_not
+
+    def logical_not(x, out=None, name=None):
+        if isinstance(x, paddle.static.Variable) and not paddle.framework.in_pir_mode():
+            helper = LayerHelper("logical_not")
+            y = helper.create_variable_for_type_inference("bool")
+            helper.append_op(type="logical_not", inputs={"X": x}, outputs={"Out": y})
+            return y
+        return pir_logical_not(x, out=out, name=name)
+
+    paddle.logical_not = logical_not
+
+
 def sigmoid(x):
     return _legacy_op("sigmoid", {"X": x}, {}, x) if _legacy_static() else F.sigmoid(x)
 
@@ -203,8 +223,9 @@ MODELS = {
     "branchy": (Branchy, [None, 8], [3, 8]),
     "loopy": (Loopy, [None, 4], [2, 4]),
 }
-# Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op.
-JIT_LEGACY = {"loopy"}
+# Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op
+# (with _legacy_logical_not for cond).
+JIT_LEGACY = {"loopy", "branchy"}
 
 
 def inputs_for(name, seed=0):
@@ -294,5 +315,7 @@ if __name__ == "__main__":
     import json
 
     out, fmt = sys.argv[1], sys.argv[2]
+    if fmt == "legacy":
+        _legacy_logical_not()
     names = sys.argv[3].split(",") if len(sys.argv) > 3 else None
     print("RESULT " + json.dumps(save_all(out, fmt, names)))

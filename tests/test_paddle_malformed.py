@@ -173,3 +173,25 @@ def test_pir_while_whose_values_do_not_match(tmp_path):
     (tmp_path / "loop.json").write_text(json.dumps(doc))
     with pytest.raises(irforge.InvalidModelError, match=r"loop\.json: block 0 op 7 \(pd_op\.while\) region 0 args: has no '#'"):
         irforge.convert_model(str(tmp_path / "loop.json"))
+
+
+def test_hand_encoded_conditional_blocks_take_each_branch(tmp_path):
+    from irforge.testing import run_onnxruntime, run_openvino
+
+    w = _while_weights(tmp_path, "cond")
+    (tmp_path / "cond.pdmodel").write_bytes(seeds.cond_program())
+    model = irforge.convert_model(str(tmp_path / "cond.pdmodel"))
+    irforge.save_model(model, str(tmp_path / "cond.onnx"))
+    x = np.abs(np.random.RandomState(3).randn(2, 4)).astype(np.float32) + 0.1
+    for xx, expected in ((x, x @ w), (-x, -x * 2 - 1)):
+        for (y,) in (run_openvino(model, {"x": xx}), run_onnxruntime(str(tmp_path / "cond.onnx"), {"x": xx})):
+            np.testing.assert_allclose(y, expected, rtol=1e-5)
+
+
+def test_conditional_block_errors(tmp_path):
+    _while_weights(tmp_path, "model")
+    params = seeds.tensor([4, 4], [0.0] * 16)
+    with pytest.raises(irforge.UnsupportedError, match=r"model\.pdmodel: block 0 op 4 \(conditional_block\): only a scalar Cond is supported"):
+        irforge.convert_model(_write(tmp_path, program=seeds.cond_program(scalar=False), params=params))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 4 \(conditional_block\): its block 1 never sets t"):
+        irforge.convert_model(_write(tmp_path, program=seeds.cond_program(then_sets=False), params=params))

@@ -1,6 +1,6 @@
 """Seeds for fuzz_paddle_reader: a small legacy ProgramDesc (feed, conv2d, batch_norm, pool2d,
 matmul_v2, fetch), a PIR JSON program with an `if` region, a `while` loop in both forms (legacy
-sub_block, PIR region with block arguments), and a two-tensor parameter file,
+sub_block, PIR region with block arguments), a legacy if/else (conditional_block, select_input), and a two-tensor parameter file,
 hand-encoded (no Paddle needed). Deterministic.
 
     python3 tests/fuzz/make_corpus_fuzz_paddle_reader.py OUT_DIR
@@ -113,6 +113,34 @@ def while_program(sub_block=1, sets_condition=True):
     return field(1, block(0, -1, vars0, ops0)) + field(1, block(1, 0, vars1, ops1)) + field(4, vint(1, 0))
 
 
+def cond_program(scalar=True, then_sets=True):
+    """y = mean(x) > 0 ? x @ w : x * 2 - 1 -- the legacy if/else: a conditional_block per branch
+    (the second on logical_not of the predicate), then select_input on the predicate as int."""
+    def cblock(cond, sub, out, inputs):
+        return op("conditional_block", [("Cond", [cond]), ("Input", inputs)], [("Out", [out]), ("Scope", [out + "_scope"])],
+                  [attr_bool("is_scalar_condition", scalar), attr_block("sub_block", sub)])
+    ops0 = [
+        op("feed", [("X", ["feed"])], [("Out", ["x"])], [attr_int("col", 0)]),
+        op("reduce_mean", [("X", ["x"])], [("Out", ["m"])], [attr_bool("reduce_all", True)]),
+        op("fill_constant", [], [("Out", ["zero"])], [attr_int("dtype", 5), attr_ints("shape", []), attr_float("value", 0.0)]),
+        op("greater_than", [("X", ["m"]), ("Y", ["zero"])], [("Out", ["c"])]),
+        cblock("c", 1, "t", ["x", "w"]),
+        op("logical_not", [("X", ["c"])], [("Out", ["nc"])]),
+        cblock("nc", 2, "f", ["x"]),
+        op("cast", [("X", ["c"])], [("Out", ["ci"])], [attr_int("in_dtype", 0), attr_int("out_dtype", 2)]),
+        op("select_input", [("Mask", ["ci"]), ("X", ["f", "t"])], [("Out", ["y"])]),
+        op("fetch", [("X", ["y"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
+    ]
+    ops1 = [op("matmul_v2", [("X", ["x"]), ("Y", ["w"])], [("Out", ["t1"])])] + (
+        [op("assign", [("X", ["t1"])], [("Out", ["t"])])] if then_sets else [])
+    ops2 = [op("scale", [("X", ["x"])], [("Out", ["f1"])], [attr_float("scale", 2.0), attr_float("bias", -1.0)]),
+            op("assign", [("X", ["f1"])], [("Out", ["f"])])]
+    vars0 = [var("x", [-1, 4]), var("w", [4, 4], True), var("m", []), var("zero", []), var("c", [], dtype=0), var("nc", [], dtype=0),
+             var("t", [-1, 4]), var("f", [-1, 4]), var("ci", [], dtype=2), var("y", [-1, 4])]
+    return (field(1, block(0, -1, vars0, ops0)) + field(1, block(1, 0, [var("t1", [-1, 4])], ops1))
+            + field(1, block(2, 0, [var("f1", [-1, 4])], ops2)) + field(4, vint(1, 0)))
+
+
 def tensor(dims, values):
     desc = vint(1, 5) + b"".join(vint(2, d) for d in dims)
     return (struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + struct.pack(f"<{len(values)}f", *values))
@@ -189,6 +217,7 @@ def main(out):
         "pir.seed": b"\x01" + pir_json(),
         "while_program.seed": b"\x00" + while_program(),
         "pir_while.seed": b"\x01" + pir_while_json(),
+        "cond_program.seed": b"\x00" + cond_program(),
         "params.seed": b"\x02" + bytes([2]) + tensor([2, 2], [1, 2, 3, 4]) + tensor([3], [5, 6, 7]),
     }
     for name, data in seeds.items():

@@ -442,6 +442,80 @@ def _while_pir(c: Converter, op: _Op):
         c.set(n, v)
 
 
+def _branch_graph(c: Converter, tag: str, build) -> object:
+    """A subgraph of the current graph whose outputs are build()'s values (each through an
+    Identity, so that a value of an enclosing graph is one of its own)."""
+    outer = c.graph
+    g = c.b.subgraph(tag, parent=outer)
+    c.enclosing.append(c._gid())
+    c.graph = g
+    for i, v in enumerate(build()):
+        c.b.output(c.node("Identity", [v])[0], f"{tag}_{i}", graph=g)
+    c.graph = outer
+    c.enclosing.pop()
+    return g
+
+
+def _conditional_block(c: Converter, op: _Op):
+    """Legacy `conditional_block`: its sub_block runs when the scalar Cond holds and sets the
+    variables of its Out slot. An If: the sub_block, else the variables as they were (a variable
+    first defined by the block is an empty placeholder then; Paddle leaves it uninitialized and
+    the select_input after the two blocks of an if/else never reads it)."""
+    bi = c.sub_blocks(op.raw, c.block_stack[-1], op.where)[0]
+    if not op.attr("is_scalar_condition", False):
+        raise UnsupportedError(f"{c.label}: {op.where} (conditional_block): only a scalar Cond is supported "
+                               "(is_scalar_condition=False tests that all Cond tensors are non-empty)")
+    cond = c.value(c.first_name(op, "Cond"))
+    outs = list(dict.fromkeys(op.out_names()))
+    if not outs:
+        return  # sets nothing: nothing to compute
+    tag = f"cond_{op.where.replace(' ', '_')}_{len(c.values)}"
+    blk = c.p["blocks"][bi]
+
+    def then_values():
+        c.block_stack.append(bi)
+        c._block([_Op(raw, False, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])])
+        c.block_stack.pop()
+        missing = [n for n in outs if (c._gid(), n) not in c.values and n not in c.consts]
+        if missing:
+            c.fail(op, f"its block {bi} never sets {', '.join(missing)}")
+        return [c.value(n) for n in outs]
+
+    def else_values():
+        vals = []
+        for n in outs:
+            if c._held(n) or n in c.consts:
+                vals.append(c.value(n))
+            else:
+                dims = c.dims_of(n)
+                dtype = c.dtype_of(n)
+                vals.append(c.const(np.zeros([0] * (len(dims) if dims else 1), dtype if dtype != "bfloat16" else "float32")))
+        return vals
+
+    then_g = _branch_graph(c, tag + "_then", then_values)
+    else_g = _branch_graph(c, tag + "_else", else_values)
+    for n, v in zip(outs, c.node("If", [_scalar_bool(c, cond)], outputs=len(outs), then_branch=then_g, else_branch=else_g)):
+        c.set(n, v)
+        c.consts.pop(n, None)
+
+
+def t_select_input(c: Converter, op: _Op):
+    """Out = X[Mask] (Mask an int scalar): after the two conditional_blocks of an if/else, the
+    value of the branch that ran. A chain of Ifs, so only the chosen value is read."""
+    names = op.names("X")
+    if not names:
+        c.fail(op, "it has no X operand")
+    mask = c.node("Reshape", [c.node("Cast", [c.x(op, "Mask")], to=7)[0], c.i64([])])[0]
+    result = c.value(names[-1])
+    for k in range(len(names) - 2, -1, -1):
+        chosen, rest = c.value(names[k]), result
+        tag = f"select_{op.where.replace(' ', '_')}_{k}"
+        then_g = _branch_graph(c, tag + "_then", lambda: [chosen])
+        else_g = _branch_graph(c, tag + "_else", lambda: [rest])
+        result = c.node("If", [c.node("Equal", [mask, c.i64(k)])[0]], then_branch=then_g, else_branch=else_g)[0]
+    return [result]
+
+
 def _skip(c: Converter, op: _Op):
     pass
 
@@ -449,7 +523,7 @@ def _skip(c: Converter, op: _Op):
 _STRUCTURAL = {
     "feed": _feed, "fetch": _fetch, "pd_op.data": _feed, "pd_op.fetch": _fetch, "builtin.parameter": _parameter,
     "builtin.combine": _combine, "builtin.split": _split_vector, "pd_op.if": _if, "cf.yield": _skip,
-    "while": _while_legacy, "pd_op.while": _while_pir,
+    "while": _while_legacy, "pd_op.while": _while_pir, "conditional_block": _conditional_block,
 }
 _LEGACY_BLOCK_OPS = ("while", "conditional_block")
 
@@ -933,7 +1007,7 @@ _TRANSLATORS = {
     "cast": t_cast, "dropout": t_dropout, "assign": _unary("Identity"),
     "greater_than": _binary("Greater"), "less_than": _binary("Less"), "equal": _binary("Equal"),
     "greater_equal": _binary("GreaterOrEqual"), "less_equal": _binary("LessOrEqual"), "logical_not": _unary("Not"),
-    "logical_and": _binary("And"), "logical_or": _binary("Or"),
+    "logical_and": _binary("And"), "logical_or": _binary("Or"), "select_input": t_select_input,
 }
 
 
