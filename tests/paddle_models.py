@@ -215,6 +215,58 @@ class Loopy(nn.Layer):
         return y, steps
 
 
+def multiclass_nms(bboxes, scores, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized, nms_eta=1.0,
+                   background_label=-1):
+    """PaddleDetection's ppdet.modeling.ops.multiclass_nms: the multiclass_nms3 op (PIR: its
+    _C_ops call; legacy static: the op appended with all three outputs)."""
+    if not _legacy_static():
+        from paddle import _C_ops
+
+        return _C_ops.multiclass_nms3(bboxes, scores, None, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized,
+                                      nms_eta, background_label)
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper("multiclass_nms3")
+    out = helper.create_variable_for_type_inference(bboxes.dtype)
+    index = helper.create_variable_for_type_inference("int32")
+    rois_num = helper.create_variable_for_type_inference("int32")
+    helper.append_op(type="multiclass_nms3", inputs={"BBoxes": bboxes, "Scores": scores},
+                     outputs={"Out": out, "Index": index, "NmsRoisNum": rois_num},
+                     attrs={"background_label": background_label, "score_threshold": score_threshold, "nms_top_k": nms_top_k,
+                            "nms_threshold": nms_threshold, "keep_top_k": keep_top_k, "nms_eta": nms_eta, "normalized": normalized})
+    return out, index, rois_num
+
+
+class YoloHead(nn.Layer):
+    """A PP-YOLOE-style head on an 8x8 feature map: per-cell class scores (sigmoid) and a box
+    per cell (corner = sigmoid offset, size = sigmoid extent, in pixels), then multiclass_nms3
+    with nms_top_k and keep_top_k both cutting (64 cells, 3 classes)."""
+
+    NMS = dict(score_threshold=0.3, nms_top_k=20, keep_top_k=12, nms_threshold=0.4, normalized=False)
+    SCALE = 8.0  # box coordinates in pixels
+
+    def __init__(self):
+        super().__init__()
+        self.cls = nn.Conv2D(8, 3, 3, padding=1)
+        self.reg = nn.Conv2D(8, 4, 3, padding=1)
+
+    def forward(self, x):
+        scores = paddle.reshape(sigmoid(self.cls(x)), [0, 3, -1])  # [N, 3, 64]
+        reg = paddle.transpose(paddle.reshape(sigmoid(self.reg(x)), [0, 4, -1]), [0, 2, 1])  # [N, 64, 4]
+        corner = reg[:, :, :2] * self.SCALE
+        boxes = paddle.concat([corner, corner + reg[:, :, 2:] * (self.SCALE * 0.375)], axis=-1)
+        return multiclass_nms(boxes, scores, **self.NMS)
+
+
+class YoloHeadEta(YoloHead):
+    """The same head with normalized boxes, adaptive NMS (nms_eta < 1), class 1 as background
+    and no keep_top_k."""
+
+    NMS = dict(score_threshold=0.2, nms_top_k=-1, keep_top_k=-1, nms_threshold=0.7, normalized=True, nms_eta=0.8,
+               background_label=1)
+    SCALE = 1.0
+
+
 MODELS = {
     # name: (class, input shape given to paddle.jit.save (None = dynamic batch), test input shape)
     "lcnet": (LCNet, [None, 3, 32, 32], [2, 3, 32, 32]),
@@ -222,10 +274,12 @@ MODELS = {
     "svtr": (SVTR, [None, 3, 8, 32], [2, 3, 8, 32]),
     "branchy": (Branchy, [None, 8], [3, 8]),
     "loopy": (Loopy, [None, 4], [2, 4]),
+    "yolohead": (YoloHead, [None, 8, 8, 8], [2, 8, 8, 8]),
+    "yolohead_eta": (YoloHeadEta, [None, 8, 8, 8], [2, 8, 8, 8]),
 }
 # Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op
 # (with _legacy_logical_not for cond).
-JIT_LEGACY = {"loopy", "branchy"}
+JIT_LEGACY = {"loopy", "branchy", "yolohead", "yolohead_eta"}
 
 
 def inputs_for(name, seed=0):

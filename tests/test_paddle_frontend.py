@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = ("pir", "legacy")
 NAMES = ("lcnet", "dbnet", "svtr", "branchy", "loopy")
 CASES = [(f, n) for f in FORMATS for n in NAMES]
+NMS_CASES = [(f, n) for f in FORMATS for n in ("yolohead", "yolohead_eta")]
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +89,26 @@ def test_while_runs_paddles_iteration_counts(paddle_files, fmt):
     assert counts[0] != counts[1] and min(counts) >= 1, counts
     program = open(info["file"], "rb").read()
     assert (b'"1.while"' if fmt == "pir" else b"while") in program
+
+
+@pytest.mark.parametrize("fmt, name", NMS_CASES)
+def test_multiclass_nms3_matches_paddle(paddle_files, tmp_path, fmt, name):
+    """multiclass_nms3 -> OpenVINO MulticlassNms: the same detections as Paddle, in Paddle's order
+    (per image, by class then score), the same flat box indices and per-image counts. The heads'
+    scores are distinct, so the order is defined. ONNX cannot express it: saving refuses."""
+    info = paddle_files[fmt, name]
+    assert isinstance(info, dict), info
+    model = irforge.convert_model(info["file"])
+    feeds, expected = _io(info)
+    out, index, counts = expected[0]
+    assert out.shape[0] > 20 and len(np.unique(out[:, 1])) == out.shape[0], "detections with distinct scores"
+    got = run_openvino(model, {info["inputs"][0]: feeds[0]})
+    assert [g.shape for g in got] == [e.shape for e in expected[0]]
+    _close([out], [got[0]], f"{fmt}/{name} Out")
+    np.testing.assert_array_equal(got[1], index)
+    np.testing.assert_array_equal(got[2], counts)
+    with pytest.raises(irforge.UnsupportedError, match=r"irforge::MulticlassNms .*save the model as OpenVINO IR"):
+        irforge.save_model(model, str(tmp_path / "m.onnx"))
 
 
 def test_legacy_branch_is_a_conditional_block(paddle_files):

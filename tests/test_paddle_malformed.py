@@ -195,3 +195,31 @@ def test_conditional_block_errors(tmp_path):
         irforge.convert_model(_write(tmp_path, program=seeds.cond_program(scalar=False), params=params))
     with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 4 \(conditional_block\): its block 1 never sets t"):
         irforge.convert_model(_write(tmp_path, program=seeds.cond_program(then_sets=False), params=params))
+
+
+def _nms_model(tmp_path, **kw):
+    (tmp_path / "nms.pdmodel").write_bytes(seeds.nms_program(**kw))
+    (tmp_path / "nms.pdiparams").write_bytes(b"")
+    return str(tmp_path / "nms.pdmodel")
+
+
+def test_hand_encoded_multiclass_nms3(tmp_path):
+    """Worked by hand: class 0 keeps boxes 0 and 2 (box 1 overlaps box 0 by IoU 0.9), class 1
+    keeps 1 and 2; keep_top_k 3 drops the lowest (class 1, box 2); rows by class, then score."""
+    from irforge.testing import run_openvino
+
+    boxes = np.array([[[0, 0, 1, 1], [0, 0, 1, 0.9], [2, 2, 3, 3]]], np.float32)
+    scores = np.array([[[0.9, 0.8, 0.7], [0.1, 0.6, 0.5]]], np.float32)
+    out, index, num = run_openvino(irforge.convert_model(_nms_model(tmp_path)), {"boxes": boxes, "scores": scores})
+    np.testing.assert_allclose(out, [[0, 0.9, 0, 0, 1, 1], [0, 0.7, 2, 2, 3, 3], [1, 0.6, 0, 0, 1, 0.9]], rtol=1e-6)
+    assert index.ravel().tolist() == [0, 2, 1] and num.tolist() == [3]
+
+
+def test_multiclass_nms3_errors(tmp_path):
+    with pytest.raises(irforge.UnsupportedError, match=r"nms\.pdmodel: block 0 op 2 \(multiclass_nms3\): boxes given per RoI \(RoisNum\)"):
+        irforge.convert_model(_nms_model(tmp_path, rois_num=True))
+    with pytest.raises(irforge.InvalidModelError, match=r"nms\.pdmodel: block 0 op 2 \(multiclass_nms3\): BBoxes has rank 2, not 3"):
+        irforge.convert_model(_nms_model(tmp_path, box_dims=(3, 4)))
+    model = irforge.convert_model(_nms_model(tmp_path, nms_threshold=1.5))
+    with pytest.raises(irforge.InvalidModelError, match=r"MulticlassNms.*nms_threshold must be in \[0, 1\]"):
+        irforge.save_model(model, str(tmp_path / "nms.xml"))

@@ -1,6 +1,6 @@
 """Seeds for fuzz_paddle_reader: a small legacy ProgramDesc (feed, conv2d, batch_norm, pool2d,
 matmul_v2, fetch), a PIR JSON program with an `if` region, a `while` loop in both forms (legacy
-sub_block, PIR region with block arguments), a legacy if/else (conditional_block, select_input), and a two-tensor parameter file,
+sub_block, PIR region with block arguments), a legacy if/else (conditional_block, select_input), multiclass_nms3, and a two-tensor parameter file,
 hand-encoded (no Paddle needed). Deterministic.
 
     python3 tests/fuzz/make_corpus_fuzz_paddle_reader.py OUT_DIR
@@ -141,6 +141,25 @@ def cond_program(scalar=True, then_sets=True):
             + field(1, block(2, 0, [var("f1", [-1, 4])], ops2)) + field(4, vint(1, 0)))
 
 
+def nms_program(rois_num=False, nms_threshold=0.5, box_dims=(-1, 3, 4)):
+    """multiclass_nms3 on fed boxes [N, 3, 4] and scores [N, 2, 3] (keep_top_k 3, no background),
+    its three outputs fetched."""
+    ins = [("BBoxes", ["boxes"]), ("Scores", ["scores"])] + ([("RoisNum", ["boxes"])] if rois_num else [])
+    ops0 = [
+        op("feed", [("X", ["feed"])], [("Out", ["boxes"])], [attr_int("col", 0)]),
+        op("feed", [("X", ["feed"])], [("Out", ["scores"])], [attr_int("col", 1)]),
+        op("multiclass_nms3", ins, [("Out", ["out"]), ("Index", ["index"]), ("NmsRoisNum", ["num"])],
+           [attr_float("score_threshold", 0.3), attr_int("nms_top_k", -1), attr_int("keep_top_k", 3), attr_float("nms_threshold", nms_threshold),
+            attr_bool("normalized", True), attr_float("nms_eta", 1.0), attr_int("background_label", -1)]),
+        op("fetch", [("X", ["out"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
+        op("fetch", [("X", ["index"])], [("Out", ["fetch"])], [attr_int("col", 1)]),
+        op("fetch", [("X", ["num"])], [("Out", ["fetch"])], [attr_int("col", 2)]),
+    ]
+    vars0 = [var("boxes", list(box_dims)), var("scores", [-1, 2, 3]), var("out", [-1, 6]), var("index", [-1, 1], dtype=2),
+             var("num", [-1], dtype=2)]
+    return field(1, block(0, -1, vars0, ops0)) + field(4, vint(1, 0))
+
+
 def tensor(dims, values):
     desc = vint(1, 5) + b"".join(vint(2, d) for d in dims)
     return (struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + struct.pack(f"<{len(values)}f", *values))
@@ -218,6 +237,7 @@ def main(out):
         "while_program.seed": b"\x00" + while_program(),
         "pir_while.seed": b"\x01" + pir_while_json(),
         "cond_program.seed": b"\x00" + cond_program(),
+        "nms_program.seed": b"\x00" + nms_program(),
         "params.seed": b"\x02" + bytes([2]) + tensor([2, 2], [1, 2, 3, 4]) + tensor([3], [5, 6, 7]),
     }
     for name, data in seeds.items():

@@ -37,7 +37,8 @@ PIR_OPERANDS = {
     "squeeze": ["X", "axis"], "unsqueeze": ["X", "axis"], "scale": ["X", "scale"], "clip": ["X", "min", "max"],
     "bilinear_interp": ["X", "OutSize", "SizeTensor", "Scale"], "nearest_interp": ["X", "OutSize", "SizeTensor", "Scale"],
     "gather": ["X", "Index", "axis"], "argmax": ["X", "axis"], "shape": ["Input"], "shape64": ["Input"],
-    "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"], "tile": ["X", "repeat_times"],
+    "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"],
+    "multiclass_nms3": ["BBoxes", "Scores", "RoisNum"], "tile": ["X", "repeat_times"],
 }
 # PIR names that differ from the legacy ones (after dropping pd_op. and a trailing inplace "_").
 _PIR_ALIASES = {
@@ -50,6 +51,7 @@ _PIR_ALIASES = {
 }
 _LEGACY_OUTPUTS = {"conv2d": "Output", "depthwise_conv2d": "Output", "conv2d_transpose": "Output", "depthwise_conv2d_transpose": "Output",
                    "batch_norm": "Y", "layer_norm": "Y"}
+_LEGACY_MULTI_OUTPUTS = {"multiclass_nms3": ["Out", "Index", "NmsRoisNum"]}
 
 
 class _Op:
@@ -92,6 +94,9 @@ class _Op:
     def out_names(self) -> List[str]:
         if self.pir:
             return [a[0] for _, a in self.raw["outputs"] if a]
+        if self.kind in _LEGACY_MULTI_OUTPUTS:  # one name per slot, None for a slot left out
+            slots = {param: args for param, args in self.raw["outputs"]}
+            return [(slots.get(slot) or [None])[0] for slot in _LEGACY_MULTI_OUTPUTS[self.kind]]
         slot = _LEGACY_OUTPUTS.get(self.kind, "Out")
         for param, args in self.raw["outputs"]:
             if param == slot:
@@ -238,6 +243,8 @@ class Converter:
                 self.vectors[names[0]] = vec
                 continue
             for n, v in zip(names, results):
+                if n is None:
+                    continue
                 if isinstance(v, np.ndarray) and not self._held(n):
                     self.consts[n] = v
                 elif isinstance(v, np.ndarray):
@@ -977,6 +984,23 @@ def _reduce(onnx_op):
     return t
 
 
+def t_multiclass_nms3(c, op):
+    """irforge::MulticlassNms (cpp/io/openvino/ops/multiclass_nms.cc): OpenVINO's MulticlassNms
+    has Paddle's semantics; the ONNX writer refuses it (NonMaxSuppression cannot express it)."""
+    if op.names("RoisNum"):
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): boxes given per RoI (RoisNum) are not supported, "
+                               "only BBoxes [N, M, 4] with Scores [N, C, M]")
+    for slot, rank in (("BBoxes", 3), ("Scores", 3)):
+        dims = c.dims_of(c.first_name(op, slot))
+        if dims is not None and len(dims) != rank:
+            c.fail(op, f"{slot} has rank {len(dims)}, not {rank}")
+    attrs = dict(score_threshold=float(op.attr("score_threshold", 0.0)), nms_top_k=int(op.attr("nms_top_k", -1)),
+                 keep_top_k=int(op.attr("keep_top_k", -1)), nms_threshold=float(op.attr("nms_threshold", 0.3)),
+                 normalized=int(bool(op.attr("normalized", True))), nms_eta=float(op.attr("nms_eta", 1.0)),
+                 background_label=int(op.attr("background_label", 0)))
+    return c.b.node("MulticlassNms", [c.x(op, "BBoxes"), c.x(op, "Scores")], attrs, outputs=3, domain="irforge", graph=c.graph)
+
+
 def t_cast(c, op):
     return c.node("Cast", [c.x(op, "X")], to=_onnx_type(_paddle_dtype(op.attr("out_dtype", op.attr("dtype", 5)))))
 
@@ -1008,6 +1032,7 @@ _TRANSLATORS = {
     "greater_than": _binary("Greater"), "less_than": _binary("Less"), "equal": _binary("Equal"),
     "greater_equal": _binary("GreaterOrEqual"), "less_equal": _binary("LessOrEqual"), "logical_not": _unary("Not"),
     "logical_and": _binary("And"), "logical_or": _binary("Or"), "select_input": t_select_input,
+    "multiclass_nms3": t_multiclass_nms3,
 }
 
 
