@@ -215,6 +215,19 @@ class Loopy(nn.Layer):
         return y, steps
 
 
+class AdaPool(nn.Layer):
+    """Adaptive average and max pooling to sizes that do not divide the input (8x13 -> 3x5):
+    Paddle's cells overlap and differ in size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(2, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return paddle.concat([F.adaptive_avg_pool2d(y, [3, 5]), F.adaptive_max_pool2d(y, [3, 5])], axis=1)
+
+
 def multiclass_nms(bboxes, scores, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized, nms_eta=1.0,
                    background_label=-1):
     """PaddleDetection's ppdet.modeling.ops.multiclass_nms: the multiclass_nms3 op (PIR: its
@@ -276,10 +289,11 @@ MODELS = {
     "loopy": (Loopy, [None, 4], [2, 4]),
     "yolohead": (YoloHead, [None, 8, 8, 8], [2, 8, 8, 8]),
     "yolohead_eta": (YoloHeadEta, [None, 8, 8, 8], [2, 8, 8, 8]),
+    "adapool": (AdaPool, [None, 2, 8, 13], [2, 2, 8, 13]),
 }
 # Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op
 # (with _legacy_logical_not for cond).
-JIT_LEGACY = {"loopy", "branchy", "yolohead", "yolohead_eta"}
+JIT_LEGACY = {"loopy", "branchy", "yolohead", "yolohead_eta", "adapool"}
 
 
 def inputs_for(name, seed=0):

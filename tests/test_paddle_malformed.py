@@ -223,3 +223,30 @@ def test_multiclass_nms3_errors(tmp_path):
     model = irforge.convert_model(_nms_model(tmp_path, nms_threshold=1.5))
     with pytest.raises(irforge.InvalidModelError, match=r"MulticlassNms.*nms_threshold must be in \[0, 1\]"):
         irforge.save_model(model, str(tmp_path / "nms.xml"))
+
+
+def _pool_program(op_type, dims, adaptive=True):
+    s = seeds
+    ops0 = [
+        s.op("feed", [("X", ["feed"])], [("Out", ["x"])], [s.attr_int("col", 0)]),
+        s.op(op_type, [("X", ["x"])], [("Out", ["p"]), ("Mask", ["mask"])],
+             [s.attr_str("pooling_type", "avg"), s.attr_ints("ksize", [3, 5]), s.attr_bool("adaptive", adaptive)]),
+        s.op("fetch", [("X", ["p"])], [("Out", ["fetch"])], [s.attr_int("col", 0)]),
+    ]
+    return s.field(1, s.block(0, -1, [s.var("x", dims), s.var("p", [-1, 2, 3, 5])], ops0)) + s.field(4, s.vint(1, 0))
+
+
+def test_adaptive_pooling_errors(tmp_path):
+    from irforge.testing import run_openvino
+
+    x = np.random.RandomState(4).randn(1, 2, 8, 13).astype(np.float32)
+    model = irforge.convert_model(_write(tmp_path, program=_pool_program("pool2d", [-1, 2, 8, 13]), params=b""))
+    (y,) = run_openvino(model, {"x": x})
+    # Paddle's cells: rows [0,3) [2,6) [5,8), columns [0,3) [2,6) [5,8) [7,11) [10,13)
+    rows, cols = [(0, 3), (2, 6), (5, 8)], [(0, 3), (2, 6), (5, 8), (7, 11), (10, 13)]
+    expected = np.array([[x[0, :, a:b, p:q].mean(axis=(1, 2)) for p, q in cols] for a, b in rows]).transpose(2, 0, 1)[None]
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 1 \(pool2d\): adaptive pooling to \[3, 5\] needs static input heights"):
+        irforge.convert_model(_write(tmp_path, program=_pool_program("pool2d", [-1, 2, -1, 13]), params=b""))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 1 \(max_pool2d_with_index\): only adaptive max_pool2d_with_index"):
+        irforge.convert_model(_write(tmp_path, program=_pool_program("max_pool2d_with_index", [-1, 2, 8, 13], adaptive=False), params=b""))

@@ -599,11 +599,7 @@ def t_pool2d(c, op):
     if op.attr("global_pooling", False) or (op.attr("adaptive", False) and ksize == [1, 1]):
         return c.node("GlobalMaxPool" if kind == "max" else "GlobalAveragePool", [x])
     if op.attr("adaptive", False):
-        dims = c.dims_of(op.names("X")[0])
-        if not dims or any(d is None or d < 0 for d in dims[2:]) or any(d % k for d, k in zip(dims[2:], ksize)):
-            c.fail(op, f"adaptive pooling to {ksize} needs static input sizes divisible by it")
-        k = [d // o for d, o in zip(dims[2:], ksize)]
-        return c.node("MaxPool" if kind == "max" else "AveragePool", [x], kernel_shape=k, strides=k)
+        return [_adaptive_pool(c, op, x, ksize, kind)]
     a = dict(kernel_shape=ksize, strides=list(op.attr("strides", [1, 1])), ceil_mode=int(bool(op.attr("ceil_mode", False))))
     algo = op.attr("padding_algorithm", "EXPLICIT")
     if algo == "SAME":
@@ -614,6 +610,42 @@ def t_pool2d(c, op):
         a["count_include_pad"] = int(not op.attr("exclusive", True))
         return c.node("AveragePool", [x], **a)
     return c.node("MaxPool", [x], **a)
+
+
+def _adaptive_pool(c, op, x, sizes, kind):
+    """Adaptive pooling to `sizes`: output cell i of an axis of length d covers
+    [floor(i * d / o), ceil((i + 1) * d / o)). Equal cells are one pooling; otherwise the axes
+    are pooled one after the other (a mean or max over a rectangle is one over its rows of one
+    over its columns), one Slice + Reduce per output row/column."""
+    dims = c.dims_of(op.names("X")[0])
+    if not dims or len(dims) != 4 or any(d is None or d < 0 for d in dims[2:]):
+        c.fail(op, f"adaptive pooling to {sizes} needs static input heights and widths")
+    if len(sizes) != 2 or any(int(o) <= 0 for o in sizes):
+        c.fail(op, f"adaptive output size {sizes} is not two positive sizes")
+    sizes = [int(o) for o in sizes]
+    if all(d % o == 0 for d, o in zip(dims[2:], sizes)):
+        k = [d // o for d, o in zip(dims[2:], sizes)]
+        return c.node("MaxPool" if kind == "max" else "AveragePool", [x], kernel_shape=k, strides=k)[0]
+    reduce = "ReduceMax" if kind == "max" else "ReduceMean"
+    for axis, (d, o) in zip((2, 3), zip(dims[2:], sizes)):
+        if d == o:
+            continue
+        cells = []
+        for i in range(o):
+            start, end = (i * d) // o, -((-(i + 1) * d) // o)
+            part = c.node("Slice", [x, c.i64([start]), c.i64([end]), c.i64([axis])])[0]
+            cells.append(c.node(reduce, [part, c.i64([axis])], keepdims=1)[0])
+        x = cells[0] if o == 1 else c.node("Concat", cells, axis=axis)[0]
+    return x
+
+
+def t_max_pool2d_with_index(c, op):
+    """Max pooling that also returns each maximum's position in its plane (Mask): only the
+    adaptive form's pooled values are translated; a model reading Mask fails where it does."""
+    if not op.attr("adaptive", False):
+        c.fail(op, "only adaptive max_pool2d_with_index is supported")
+    ksize = list(op.attr("ksize", op.attr("kernel_size", [])) or [])
+    return [_adaptive_pool(c, op, c.x(op, "X"), ksize, "max")]
 
 
 def _swap_last(c, op, name, v):
@@ -1032,7 +1064,7 @@ _TRANSLATORS = {
     "greater_than": _binary("Greater"), "less_than": _binary("Less"), "equal": _binary("Equal"),
     "greater_equal": _binary("GreaterOrEqual"), "less_equal": _binary("LessOrEqual"), "logical_not": _unary("Not"),
     "logical_and": _binary("And"), "logical_or": _binary("Or"), "select_input": t_select_input,
-    "multiclass_nms3": t_multiclass_nms3,
+    "multiclass_nms3": t_multiclass_nms3, "max_pool2d_with_index": t_max_pool2d_with_index,
 }
 
 
