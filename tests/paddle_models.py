@@ -215,6 +215,22 @@ class Loopy(nn.Layer):
         return y, steps
 
 
+class CRNN(nn.Layer):
+    """CRNN-style recognizer: conv features collapsed over height into a sequence, a two-layer
+    bidirectional LSTM (paddle.nn.LSTM -> the rnn op), per-step class scores."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.conv = ConvBNAct(3, 8, 3, stride=2, act="relu")
+        self.lstm = nn.LSTM(8, 12, num_layers=2, direction="bidirect")
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        f = paddle.mean(self.conv(x), axis=2)  # [N, C, W/2]
+        y, _ = self.lstm(paddle.transpose(f, [0, 2, 1]))
+        return F.softmax(self.fc(y), axis=-1)
+
+
 class AdaPool(nn.Layer):
     """Adaptive average and max pooling to sizes that do not divide the input (8x13 -> 3x5):
     Paddle's cells overlap and differ in size."""
@@ -290,6 +306,7 @@ MODELS = {
     "yolohead": (YoloHead, [None, 8, 8, 8], [2, 8, 8, 8]),
     "yolohead_eta": (YoloHeadEta, [None, 8, 8, 8], [2, 8, 8, 8]),
     "adapool": (AdaPool, [None, 2, 8, 13], [2, 2, 8, 13]),
+    "crnn": (CRNN, [None, 3, 8, 32], [2, 3, 8, 32]),
 }
 # Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op
 # (with _legacy_logical_not for cond).

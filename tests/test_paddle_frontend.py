@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow  # Paddle saves and runs the models in two subproc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMATS = ("pir", "legacy")
-NAMES = ("lcnet", "dbnet", "svtr", "branchy", "loopy", "adapool")
+NAMES = ("lcnet", "dbnet", "svtr", "crnn", "branchy", "loopy", "adapool")
 CASES = [(f, n) for f in FORMATS for n in NAMES]
 NMS_CASES = [(f, n) for f in FORMATS for n in ("yolohead", "yolohead_eta")]
 

@@ -395,8 +395,19 @@ struct PirDecoder {
           PdAttr a;
           a.name = "parameter_name", a.kind = PdAttr::kString, a.s = attrs->array.back().string;
           op.attrs.push_back(std::move(a));
+          // "OA": [persistable, stop_gradient, trainable]. A non-persistable parameter (an RNN's
+          // dropout state) is not in the parameter file.
+          bool persistable = true;
+          if (const json::Value* oa = o.find("OA"); oa && oa->is_array() && !oa->array.empty()) {
+            const json::Value& p = oa->array[0];
+            if (p.kind == json::Value::Kind::kBool) persistable = p.boolean;
+            else if (p.is_number() && p.is_int) persistable = p.integer != 0;
+          }
+          PdAttr pa;
+          pa.name = "persistable", pa.kind = PdAttr::kBoolean, pa.i = persistable;
+          op.attrs.push_back(std::move(pa));
           for (auto& v : local.vars)
-            if (!op.outputs.empty() && v.name == op.outputs[0].arguments[0]) v.persistable = true;
+            if (!op.outputs.empty() && v.name == op.outputs[0].arguments[0]) v.persistable = persistable;
         } else {
           for (const auto& item : attrs->array) {
             PdAttr a;

@@ -38,7 +38,8 @@ PIR_OPERANDS = {
     "bilinear_interp": ["X", "OutSize", "SizeTensor", "Scale"], "nearest_interp": ["X", "OutSize", "SizeTensor", "Scale"],
     "gather": ["X", "Index", "axis"], "argmax": ["X", "axis"], "shape": ["Input"], "shape64": ["Input"],
     "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"],
-    "multiclass_nms3": ["BBoxes", "Scores", "RoisNum"], "tile": ["X", "repeat_times"],
+    "multiclass_nms3": ["BBoxes", "Scores", "RoisNum"],
+    "rnn": ["Input", "PreState", "WeightList", "SequenceLength"], "full_with_tensor": ["value", "shape"], "tile": ["X", "repeat_times"],
 }
 # PIR names that differ from the legacy ones (after dropping pd_op. and a trailing inplace "_").
 _PIR_ALIASES = {
@@ -158,7 +159,7 @@ class Converter:
             if (gid, name) in self.values:
                 return self.values[(gid, name)]
         if name in self.consts:
-            arr = np.ascontiguousarray(self.consts[name])
+            arr = np.require(self.consts[name], requirements="C")  # ascontiguousarray makes 0-d 1-d
             v = self.b.constant(name, arr, graph=self.graph)
             self.values[key] = v
             return v
@@ -171,7 +172,7 @@ class Converter:
         return self.b.node(op_type, inputs, attrs, outputs=outputs, graph=self.graph)
 
     def const(self, arr, name="c"):
-        arr = np.ascontiguousarray(arr)
+        arr = np.require(arr, requirements="C")
         return self.b.constant(name, arr, graph=self.graph)
 
     def i64(self, values):
@@ -275,7 +276,9 @@ class Converter:
         if not names:
             return None
         if self.pir and names[0] in self.vectors:
-            parts = [self.consts.get(n) for n in self.vectors[names[0]]]
+            names = self.vectors[names[0]]
+        if len(names) > 1:  # a list operand (a PIR vector, a legacy ...TensorList slot): known if all its items are
+            parts = [self.consts.get(n) for n in names]
             return None if any(p is None for p in parts) else np.concatenate([np.ravel(p) for p in parts])
         return self.consts.get(names[0])
 
@@ -311,6 +314,8 @@ def _fetch(c: Converter, op: _Op):
 
 def _parameter(c: Converter, op: _Op):
     pname = op.attr("parameter_name")
+    if not op.attr("persistable", True):
+        return  # not in the file (an RNN's dropout state): an op reading it fails where it does
     if (0, pname) not in c.values:
         raise InvalidModelError(f"{c.label}: {op.where}: parameter '{pname}' is not in the parameter file")
     c.set(op.out_names()[0], c.values[(0, pname)], global_=True)
@@ -523,6 +528,76 @@ def t_select_input(c: Converter, op: _Op):
     return [result]
 
 
+def _rnn(c: Converter, op: _Op):
+    """`rnn` in LSTM mode (paddle.nn.LSTM; time-major input [T, N, I]): one ONNX LSTM per layer,
+    both directions in one. WeightList holds every (weight_ih, weight_hh) pair by layer and
+    direction, then every (bias_ih, bias_hh) pair; Paddle's gates are (i, f, g, o), ONNX's
+    (i, o, f, c). Dropout between layers does not act at inference."""
+    mode = op.attr("mode", "LSTM")
+    if mode != "LSTM":
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): rnn mode '{mode}' is not supported (LSTM only)")
+    if op.names("SequenceLength"):
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): a SequenceLength operand is not supported")
+    layers, hidden = int(op.attr("num_layers", 1)), int(op.attr("hidden_size", 0))
+    dirs = 2 if op.attr("is_bidirec", False) else 1
+    weights, states = c.xs(op, "WeightList"), c.xs(op, "PreState")
+    if layers < 1 or hidden < 1 or len(weights) != 4 * layers * dirs or len(states) != 2:
+        c.fail(op, f"{len(weights)} weights and {len(states)} initial states do not fit {layers} layer(s), "
+                   f"{dirs} direction(s) of hidden size {hidden} (4 weights per layer and direction; h and c)")
+    half = 2 * layers * dirs
+
+    def gates(w):  # (i, f, g, o) blocks along axis 0 -> (i, o, f, g)
+        i, f, g, o = c.node("Split", [w, c.i64([hidden] * 4)], outputs=4, axis=0)
+        return c.node("Concat", [i, o, f, g], axis=0)[0]
+
+    def per_dir(vals):
+        return c.node("Concat", [c.node("Unsqueeze", [v, c.i64([0])])[0] for v in vals], axis=0)[0] if len(vals) > 1 \
+            else c.node("Unsqueeze", [vals[0], c.i64([0])])[0]
+
+    x = c.x(op, "Input")
+    hs, cs = [], []
+    for layer in range(layers):
+        ks = [layer * dirs + d for d in range(dirs)]
+        w = per_dir([gates(weights[2 * k]) for k in ks])
+        r = per_dir([gates(weights[2 * k + 1]) for k in ks])
+        b = per_dir([c.node("Concat", [gates(weights[half + 2 * k]), gates(weights[half + 2 * k + 1])], axis=0)[0] for k in ks])
+        lo, hi = c.i64([layer * dirs]), c.i64([(layer + 1) * dirs])
+        h0 = c.node("Slice", [states[0], lo, hi, c.i64([0])])[0]
+        c0 = c.node("Slice", [states[1], lo, hi, c.i64([0])])[0]
+        y, yh, yc = c.node("LSTM", [x, w, r, b, None, h0, c0], outputs=3, hidden_size=hidden,
+                           direction="bidirectional" if dirs == 2 else "forward")
+        # Y [T, dirs, N, H] -> [T, N, dirs * H], the next layer's input and the op's Out
+        x = c.node("Reshape", [c.node("Transpose", [y], perm=[0, 2, 1, 3])[0], c.i64([0, 0, -1])])[0]
+        hs.append(yh)
+        cs.append(yc)
+    h = hs[0] if layers == 1 else c.node("Concat", hs, axis=0)[0]
+    cl = cs[0] if layers == 1 else c.node("Concat", cs, axis=0)[0]
+    if op.pir:
+        outs = op.out_names()  # out, dropout_state_out, state (a vector), reserve
+        c.set(outs[0], x)
+        if len(outs) > 2:
+            c.vectors[outs[2]] = [outs[2] + "#0", outs[2] + "#1"]
+            c.set(outs[2] + "#0", h)
+            c.set(outs[2] + "#1", cl)
+    else:
+        slots = {param: args for param, args in op.raw["outputs"]}
+        for n, v in zip(slots.get("Out", [])[:1] + slots.get("State", [])[:2], [x, h, cl]):
+            c.set(n, v)
+
+
+def t_stack(c, op):
+    axis = int(op.attr("axis", 0))
+    return c.node("Concat", [c.node("Unsqueeze", [v, c.i64([axis])])[0] for v in c.xs(op, "X")], axis=axis)
+
+
+def t_full_with_tensor(c, op):
+    value = c.x(op, "value")
+    shape, tensor = _int_operand(c, op, "shape", "shape")
+    dtype = _paddle_dtype(op.attr("dtype", "float32"))
+    v = c.node("Cast", [c.node("Reshape", [value, c.i64([])])[0]], to=_onnx_type(dtype))[0]
+    return c.node("Expand", [v, tensor if tensor is not None else c.i64(shape)])
+
+
 def _skip(c: Converter, op: _Op):
     pass
 
@@ -531,6 +606,7 @@ _STRUCTURAL = {
     "feed": _feed, "fetch": _fetch, "pd_op.data": _feed, "pd_op.fetch": _fetch, "builtin.parameter": _parameter,
     "builtin.combine": _combine, "builtin.split": _split_vector, "pd_op.if": _if, "cf.yield": _skip,
     "while": _while_legacy, "pd_op.while": _while_pir, "conditional_block": _conditional_block,
+    "rnn": _rnn, "pd_op.rnn": _rnn,
 }
 _LEGACY_BLOCK_OPS = ("while", "conditional_block")
 
@@ -764,7 +840,9 @@ def _int_operand(c, op, slot, attr_name, tensor_slots=()):
             vals = c.xs(op, s)
             if len(vals) == 1:
                 return None, c.node("Cast", [vals[0]], to=7)[0]
-            return None, c.node("Concat", [c.node("Cast", [v], to=7)[0] for v in vals], axis=0)[0]
+            # list items are [1] or 0-d (a dim taken from a shape with decrease_axis)
+            items = [c.node("Reshape", [c.node("Cast", [v], to=7)[0], c.i64([1])])[0] for v in vals]
+            return None, c.node("Concat", items, axis=0)[0]
     v = op.attr(attr_name, [])
     return [int(i) for i in (v if isinstance(v, list) else [v])], None
 
@@ -955,11 +1033,18 @@ def t_interp(c, op):
 def t_fill_constant(c, op):
     dtype = _paddle_dtype(op.attr("dtype", 5))
     shape = op.attr("shape", [])
-    if op.names("ShapeTensor") or op.names("ShapeTensorList"):
-        c.fail(op, "a computed shape is not supported")
+    if op.names("ValueTensor"):
+        c.fail(op, "a computed ValueTensor is not supported")
     value = op.attr("value", 0.0)
     if not op.pir and op.attr("str_value"):
         value = float(op.attr("str_value"))
+    if op.names("ShapeTensor") or op.names("ShapeTensorList"):
+        # a shape computed from the input (an RNN's zero initial state for the batch)
+        known, tensor = _int_operand(c, op, "ShapeTensor", "shape", ("ShapeTensorList",))
+        if tensor is not None:
+            fill = np.array(value, dtype=dtype if dtype != "bfloat16" else "float32")
+            return c.node("Expand", [c.const(fill), tensor])
+        shape = known
     return [np.full([int(d) for d in shape], value, dtype=dtype if dtype != "bfloat16" else "float32")]
 
 
@@ -1065,6 +1150,7 @@ _TRANSLATORS = {
     "greater_equal": _binary("GreaterOrEqual"), "less_equal": _binary("LessOrEqual"), "logical_not": _unary("Not"),
     "logical_and": _binary("And"), "logical_or": _binary("Or"), "select_input": t_select_input,
     "multiclass_nms3": t_multiclass_nms3, "max_pool2d_with_index": t_max_pool2d_with_index,
+    "stack": t_stack, "full_with_tensor": t_full_with_tensor,
 }
 
 
@@ -1075,7 +1161,7 @@ def _persistable_names(program: dict) -> List[str]:
         names = set()
         for blk in program["blocks"]:
             for op in blk["ops"]:
-                if op["type"] == "builtin.parameter":
+                if op["type"] == "builtin.parameter" and op["attrs"].get("persistable", True):
                     names.add(op["attrs"]["parameter_name"])
         return sorted(names)
     skip = {"feed", "fetch"}
