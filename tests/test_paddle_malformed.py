@@ -250,3 +250,43 @@ def test_adaptive_pooling_errors(tmp_path):
         irforge.convert_model(_write(tmp_path, program=_pool_program("pool2d", [-1, 2, -1, 13]), params=b""))
     with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 1 \(max_pool2d_with_index\): only adaptive max_pool2d_with_index"):
         irforge.convert_model(_write(tmp_path, program=_pool_program("max_pool2d_with_index", [-1, 2, 8, 13], adaptive=False), params=b""))
+
+
+def _rnn_files(tmp_path, **kw):
+    rs = np.random.RandomState(5)
+    w = {"w_ih": rs.randn(8, 3), "w_hh": rs.randn(8, 2), "b_ih": rs.randn(8), "b_hh": rs.randn(8)}
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    # parameters in sorted-name order: b_hh, b_ih, w_hh, w_ih
+    (tmp_path / "rnn.pdiparams").write_bytes(b"".join(seeds.tensor(list(w[k].shape), list(w[k].ravel())) for k in sorted(w)))
+    (tmp_path / "rnn.pdmodel").write_bytes(seeds.rnn_program(**kw))
+    return str(tmp_path / "rnn.pdmodel"), w
+
+
+def test_hand_encoded_lstm_matches_paddles_cell(tmp_path):
+    """Paddle's LSTM cell, gates (i, f, g, o) in its weights: c = f c + i tanh(g), h = o tanh(c)."""
+    from irforge.testing import run_onnxruntime, run_openvino
+
+    path, w = _rnn_files(tmp_path)
+    x = np.random.RandomState(6).randn(4, 1, 3).astype(np.float32)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h, c, ys = np.zeros((1, 2)), np.zeros((1, 2)), []
+    for t in range(4):
+        i, f, g, o = np.split(x[t] @ w["w_ih"].T + w["b_ih"] + h @ w["w_hh"].T + w["b_hh"], 4, axis=1)
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        h = sig(o) * np.tanh(c)
+        ys.append(h)
+    model = irforge.convert_model(path)
+    irforge.save_model(model, str(tmp_path / "rnn.onnx"))
+    for y, yh, yc in (run_openvino(model, {"x": x}), run_onnxruntime(str(tmp_path / "rnn.onnx"), {"x": x})):
+        np.testing.assert_allclose(y, np.stack(ys), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(yh, h[None], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(yc, c[None], rtol=1e-5, atol=1e-6)
+
+
+def test_rnn_errors(tmp_path):
+    path, _ = _rnn_files(tmp_path, mode="GRU")
+    with pytest.raises(irforge.UnsupportedError, match=r"rnn\.pdmodel: block 0 op 3 \(rnn\): rnn mode 'GRU' is not supported"):
+        irforge.convert_model(path)
+    path, _ = _rnn_files(tmp_path, weights=("w_ih", "w_hh", "b_ih"))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 3 \(rnn\): 3 weights and 2 initial states do not fit 1 layer"):
+        irforge.convert_model(path)

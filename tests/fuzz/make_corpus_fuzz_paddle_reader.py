@@ -1,6 +1,6 @@
 """Seeds for fuzz_paddle_reader: a small legacy ProgramDesc (feed, conv2d, batch_norm, pool2d,
 matmul_v2, fetch), a PIR JSON program with an `if` region, a `while` loop in both forms (legacy
-sub_block, PIR region with block arguments), a legacy if/else (conditional_block, select_input), multiclass_nms3, and a two-tensor parameter file,
+sub_block, PIR region with block arguments), a legacy if/else (conditional_block, select_input), multiclass_nms3, an LSTM (rnn), and a two-tensor parameter file,
 hand-encoded (no Paddle needed). Deterministic.
 
     python3 tests/fuzz/make_corpus_fuzz_paddle_reader.py OUT_DIR
@@ -160,6 +160,26 @@ def nms_program(rois_num=False, nms_threshold=0.5, box_dims=(-1, 3, 4)):
     return field(1, block(0, -1, vars0, ops0)) + field(4, vint(1, 0))
 
 
+def rnn_program(mode="LSTM", weights=("w_ih", "w_hh", "b_ih", "b_hh")):
+    """A one-layer forward LSTM (the rnn op) over x [T, 1, 3], hidden size 2, zero initial
+    states; Out and the final h and c fetched."""
+    ops0 = [
+        op("feed", [("X", ["feed"])], [("Out", ["x"])], [attr_int("col", 0)]),
+        op("fill_constant", [], [("Out", ["h0"])], [attr_int("dtype", 5), attr_ints("shape", [1, 1, 2]), attr_float("value", 0.0)]),
+        op("fill_constant", [], [("Out", ["c0"])], [attr_int("dtype", 5), attr_ints("shape", [1, 1, 2]), attr_float("value", 0.0)]),
+        op("rnn", [("Input", ["x"]), ("PreState", ["h0", "c0"]), ("WeightList", list(weights)), ("SequenceLength", [])],
+           [("Out", ["y"]), ("State", ["h", "c"]), ("DropoutState", ["ds"]), ("Reserve", ["rs"])],
+           [attr_str("mode", mode), attr_int("hidden_size", 2), attr_int("input_size", 3), attr_int("num_layers", 1),
+            attr_bool("is_bidirec", False), attr_bool("is_test", True), attr_float("dropout_prob", 0.0)]),
+        op("fetch", [("X", ["y"])], [("Out", ["fetch"])], [attr_int("col", 0)]),
+        op("fetch", [("X", ["h"])], [("Out", ["fetch"])], [attr_int("col", 1)]),
+        op("fetch", [("X", ["c"])], [("Out", ["fetch"])], [attr_int("col", 2)]),
+    ]
+    vars0 = [var("x", [-1, 1, 3]), var("w_ih", [8, 3], True), var("w_hh", [8, 2], True), var("b_ih", [8], True), var("b_hh", [8], True),
+             var("h0", [1, 1, 2]), var("c0", [1, 1, 2]), var("y", [-1, 1, 2]), var("h", [1, 1, 2]), var("c", [1, 1, 2])]
+    return field(1, block(0, -1, vars0, ops0)) + field(4, vint(1, 0))
+
+
 def tensor(dims, values):
     desc = vint(1, 5) + b"".join(vint(2, d) for d in dims)
     return (struct.pack("<IQI", 0, 0, 0) + struct.pack("<i", len(desc)) + desc + struct.pack(f"<{len(values)}f", *values))
@@ -238,6 +258,7 @@ def main(out):
         "pir_while.seed": b"\x01" + pir_while_json(),
         "cond_program.seed": b"\x00" + cond_program(),
         "nms_program.seed": b"\x00" + nms_program(),
+        "rnn_program.seed": b"\x00" + rnn_program(),
         "params.seed": b"\x02" + bytes([2]) + tensor([2, 2], [1, 2, 3, 4]) + tensor([3], [5, 6, 7]),
     }
     for name, data in seeds.items():
