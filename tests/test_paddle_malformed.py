@@ -290,3 +290,13 @@ def test_rnn_errors(tmp_path):
     path, _ = _rnn_files(tmp_path, weights=("w_ih", "w_hh", "b_ih"))
     with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 3 \(rnn\): 3 weights and 2 initial states do not fit 1 layer"):
         irforge.convert_model(path)
+
+
+def test_elementwise_axis_outside_the_rank(tmp_path):
+    """Found by mutating the while seed: a huge elementwise axis made the broadcast's Unsqueeze
+    list endless (a hang); it is an invalid model."""
+    data = seeds.while_program().replace(seeds.attr_int("axis", -1), seeds.attr_int("axis", -(1 << 31)), 1)
+    assert data != seeds.while_program()
+    path = _write(tmp_path, program=data, params=seeds.tensor([4, 4], [0.0] * 16))
+    with pytest.raises(irforge.InvalidModelError, match=r"block 0 op 3 \(elementwise_mul\): axis -2147483648 is outside the rank 2 of X"):
+        irforge.convert_model(path)

@@ -746,6 +746,8 @@ def _binary(onnx_op):
         axis = op.attr("axis", -1)
         if not op.pir and axis not in (-1, None):
             rx, ry = c.rank_of(op, op.names("X")[0]), c.rank_of(op, op.names("Y")[0])
+            if not -rx <= axis < max(rx, 1):  # a file may hold any number: range() below would not end
+                c.fail(op, f"axis {axis} is outside the rank {rx} of X")
             if axis < 0:
                 axis += rx
             trailing = rx - axis - ry
