@@ -8,7 +8,7 @@ Each conversion runs in a fresh process under /usr/bin/time (wall seconds, max R
 --repeat runs is kept. Layer counts are the IR's non-Const layers. Needs /work/venv's paddle and
 paddle2onnx (PADDLE_PYTHON, PADDLE2ONNX), openvino (ovc) and irforge importable.
 
-    python bench/paddle_frontend.py [--repeat 3] [--keep DIR]
+    python bench/paddle_frontend.py [--repeat 3] [--keep DIR] [--names lcnet,dbnet,svtr]
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ def layers(xml_path):
     return sum(collections.Counter(l.get("type") for l in root.find("layers") if l.get("type") != "Const").values())
 
 
-def save_models(folder):
+def save_models(folder, names):
     for fmt in ("pir", "legacy"):
-        if all(os.path.isdir(os.path.join(folder, fmt, n)) for n in NAMES):
+        if all(os.path.isdir(os.path.join(folder, fmt, n)) for n in names):
             continue
         env = dict(os.environ, FLAGS_enable_pir_api="1" if fmt == "pir" else "0", GLOG_minloglevel="2")
-        subprocess.run([PADDLE_PYTHON, os.path.join(TESTS, "paddle_models.py"), os.path.join(folder, fmt), fmt, ",".join(NAMES)],
+        subprocess.run([PADDLE_PYTHON, os.path.join(TESTS, "paddle_models.py"), os.path.join(folder, fmt), fmt, ",".join(names)],
                        check=True, env=env, capture_output=True)
 
 
@@ -65,13 +65,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder for the Paddle models (default: a temporary one)")
+    ap.add_argument("--names", default=",".join(NAMES), help="models of tests/paddle_models.py (e.g. crnn,loopy,branchy,yolohead)")
     args = ap.parse_args()
+    names = args.names.split(",")
     folder = args.keep or tempfile.mkdtemp(prefix="paddle_bench_")
-    save_models(folder)
+    save_models(folder, names)
     ovc = shutil.which("ovc")
     irforge = [sys.executable, "-m", "irforge", "convert"]
     rows = []
-    for name in NAMES:
+    for name in names:
         legacy = os.path.join(folder, "legacy", name, "model.pdmodel")
         pir = os.path.join(folder, "pir", name, "model.json")
         out = os.path.join(folder, f"{name}_")

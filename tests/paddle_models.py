@@ -6,7 +6,7 @@ dy2static, which needs the source of these classes: hence a module of its own.
 
 saves every model as OUT_DIR/<name>/model.{json|pdmodel,pdiparams} plus io.npz (inputs and
 Paddle inference outputs). PIR: paddle.jit.save, Paddle 3's default. Legacy: in Paddle 3.3.1
-paddle.jit.save with FLAGS_enable_pir_api=0 fails in dy2static for most models (its converted
+paddle.jit.save with FLAGS_enable_pir_api=0 fails in dy2static for most models (JIT_LEGACY: not all) (its converted
 code calls PIR-only _C_ops), so the same layers are built in a legacy static Program and written
 by paddle.static.save_inference_model (the caller sets FLAGS_enable_pir_api=0 before paddle is
 imported).
@@ -36,6 +36,26 @@ def _legacy_op(op_type, inputs, attrs, like):
     out = helper.create_variable_for_type_inference(like.dtype)
     helper.append_op(type=op_type, inputs=inputs, outputs={"Out": out}, attrs=attrs)
     return out
+
+
+def _legacy_logical_not():
+    """Paddle 3.3.1's legacy static cond (conditional_block + select_input) negates its predicate
+    with paddle.logical_not, which only takes PIR values there ("must be Value, but got
+    Variable"): this appends the legacy logical_not op instead, so paddle.jit.save can write a
+    legacy if/else at all. Everything else is Paddle's own dy2static and cond."""
+    from paddle.base.layer_helper import LayerHelper
+
+    pir_logical_not = paddle.logical_not
+
+    def logical_not(x, out=None, name=None):
+        if isinstance(x, paddle.static.Variable) and not paddle.framework.in_pir_mode():
+            helper = LayerHelper("logical_not")
+            y = helper.create_variable_for_type_inference("bool")
+            helper.append_op(type="logical_not", inputs={"X": x}, outputs={"Out": y})
+            return y
+        return pir_logical_not(x, out=out, name=name)
+
+    paddle.logical_not = logical_not
 
 
 def sigmoid(x):
@@ -177,13 +197,120 @@ class Branchy(nn.Layer):
         return paddle.static.nn.cond(paddle.mean(x) > 0, lambda: F.relu(self.fc(x)), lambda: x * 2.0 - 1.0)
 
 
+class Loopy(nn.Layer):
+    """A tensor-conditioned Python `while` with two loop-carried tensors: dy2static makes it a
+    pd_op.while (PIR) / while op with a sub_block (legacy). mean(y * y) grows about 2.25x per
+    step, so the iteration count depends on the input's magnitude."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = x
+        steps = paddle.zeros([1], "int64")
+        while paddle.mean(y * y) < 100.0:
+            y = y * 1.5 + self.fc(y) * 0.1
+            steps = steps + 1
+        return y, steps
+
+
+class CRNN(nn.Layer):
+    """CRNN-style recognizer: conv features collapsed over height into a sequence, a two-layer
+    bidirectional LSTM (paddle.nn.LSTM -> the rnn op), per-step class scores."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.conv = ConvBNAct(3, 8, 3, stride=2, act="relu")
+        self.lstm = nn.LSTM(8, 12, num_layers=2, direction="bidirect")
+        self.fc = nn.Linear(24, classes)
+
+    def forward(self, x):
+        f = paddle.mean(self.conv(x), axis=2)  # [N, C, W/2]
+        y, _ = self.lstm(paddle.transpose(f, [0, 2, 1]))
+        return F.softmax(self.fc(y), axis=-1)
+
+
+class AdaPool(nn.Layer):
+    """Adaptive average and max pooling to sizes that do not divide the input (8x13 -> 3x5):
+    Paddle's cells overlap and differ in size."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2D(2, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return paddle.concat([F.adaptive_avg_pool2d(y, [3, 5]), F.adaptive_max_pool2d(y, [3, 5])], axis=1)
+
+
+def multiclass_nms(bboxes, scores, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized, nms_eta=1.0,
+                   background_label=-1):
+    """PaddleDetection's ppdet.modeling.ops.multiclass_nms: the multiclass_nms3 op (PIR: its
+    _C_ops call; legacy static: the op appended with all three outputs)."""
+    if not _legacy_static():
+        from paddle import _C_ops
+
+        return _C_ops.multiclass_nms3(bboxes, scores, None, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized,
+                                      nms_eta, background_label)
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper("multiclass_nms3")
+    out = helper.create_variable_for_type_inference(bboxes.dtype)
+    index = helper.create_variable_for_type_inference("int32")
+    rois_num = helper.create_variable_for_type_inference("int32")
+    helper.append_op(type="multiclass_nms3", inputs={"BBoxes": bboxes, "Scores": scores},
+                     outputs={"Out": out, "Index": index, "NmsRoisNum": rois_num},
+                     attrs={"background_label": background_label, "score_threshold": score_threshold, "nms_top_k": nms_top_k,
+                            "nms_threshold": nms_threshold, "keep_top_k": keep_top_k, "nms_eta": nms_eta, "normalized": normalized})
+    return out, index, rois_num
+
+
+class YoloHead(nn.Layer):
+    """A PP-YOLOE-style head on an 8x8 feature map: per-cell class scores (sigmoid) and a box
+    per cell (corner = sigmoid offset, size = sigmoid extent, in pixels), then multiclass_nms3
+    with nms_top_k and keep_top_k both cutting (64 cells, 3 classes)."""
+
+    NMS = dict(score_threshold=0.3, nms_top_k=20, keep_top_k=12, nms_threshold=0.4, normalized=False)
+    SCALE = 8.0  # box coordinates in pixels
+
+    def __init__(self):
+        super().__init__()
+        self.cls = nn.Conv2D(8, 3, 3, padding=1)
+        self.reg = nn.Conv2D(8, 4, 3, padding=1)
+
+    def forward(self, x):
+        scores = paddle.reshape(sigmoid(self.cls(x)), [0, 3, -1])  # [N, 3, 64]
+        reg = paddle.transpose(paddle.reshape(sigmoid(self.reg(x)), [0, 4, -1]), [0, 2, 1])  # [N, 64, 4]
+        corner = reg[:, :, :2] * self.SCALE
+        boxes = paddle.concat([corner, corner + reg[:, :, 2:] * (self.SCALE * 0.375)], axis=-1)
+        return multiclass_nms(boxes, scores, **self.NMS)
+
+
+class YoloHeadEta(YoloHead):
+    """The same head with normalized boxes, adaptive NMS (nms_eta < 1), class 1 as background
+    and no keep_top_k."""
+
+    NMS = dict(score_threshold=0.2, nms_top_k=-1, keep_top_k=-1, nms_threshold=0.7, normalized=True, nms_eta=0.8,
+               background_label=1)
+    SCALE = 1.0
+
+
 MODELS = {
     # name: (class, input shape given to paddle.jit.save (None = dynamic batch), test input shape)
     "lcnet": (LCNet, [None, 3, 32, 32], [2, 3, 32, 32]),
     "dbnet": (DBNet, [None, 3, 32, 32], [1, 3, 32, 32]),
     "svtr": (SVTR, [None, 3, 8, 32], [2, 3, 8, 32]),
     "branchy": (Branchy, [None, 8], [3, 8]),
+    "loopy": (Loopy, [None, 4], [2, 4]),
+    "yolohead": (YoloHead, [None, 8, 8, 8], [2, 8, 8, 8]),
+    "yolohead_eta": (YoloHeadEta, [None, 8, 8, 8], [2, 8, 8, 8]),
+    "adapool": (AdaPool, [None, 2, 8, 13], [2, 2, 8, 13]),
+    "crnn": (CRNN, [None, 3, 8, 32], [2, 3, 8, 32]),
 }
+# Saved by paddle.jit.save in the legacy format too: their dy2static code uses no PIR-only op
+# (with _legacy_logical_not for cond).
+JIT_LEGACY = {"loopy", "branchy", "yolohead", "yolohead_eta", "adapool"}
 
 
 def inputs_for(name, seed=0):
@@ -192,6 +319,9 @@ def inputs_for(name, seed=0):
     if name == "branchy":  # one input per branch
         x = rs.randn(*shape).astype("float32")
         return [np.abs(x) + 0.1, -np.abs(x) - 0.1]
+    if name == "loopy":  # two iteration counts
+        x = rs.randn(*shape).astype("float32")
+        return [x, x * 4]
     return [rs.randn(*shape).astype("float32")]
 
 
@@ -250,7 +380,7 @@ def save_all(out_dir, fmt, names=None):
         net.eval()
         prefix = os.path.join(out_dir, name, "model")
         try:
-            if fmt == "pir":
+            if fmt == "pir" or name in JIT_LEGACY:
                 paddle.jit.save(net, prefix, input_spec=[paddle.static.InputSpec(spec_shape, "float32", "x")])
             else:
                 save_legacy(net, prefix, spec_shape)
@@ -270,5 +400,7 @@ if __name__ == "__main__":
     import json
 
     out, fmt = sys.argv[1], sys.argv[2]
+    if fmt == "legacy":
+        _legacy_logical_not()
     names = sys.argv[3].split(",") if len(sys.argv) > 3 else None
     print("RESULT " + json.dumps(save_all(out, fmt, names)))

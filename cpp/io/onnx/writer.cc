@@ -408,6 +408,12 @@ void refuse_openvino_only(const Graph& g, const std::string& where) {
     if (n->domain() == "irforge" && n->op_type() == "DetectionOutput")
       fail(ErrorKind::kUnsupported, where + "node '" + n->name() + "' is irforge::DetectionOutput (SSD), which has no ONNX form; " +
                                         "save the model as OpenVINO IR (.xml)");
+  // irforge::MulticlassNms (Paddle's multiclass_nms3, io/openvino/ops/multiclass_nms.cc): ONNX's
+  // NonMaxSuppression has no per-image keep_top_k across classes, nms_eta or pixel-box areas.
+  for (const auto& n : g.nodes())
+    if (n->domain() == "irforge" && n->op_type() == "MulticlassNms")
+      fail(ErrorKind::kUnsupported, where + "node '" + n->name() + "' is irforge::MulticlassNms (Paddle multiclass_nms3), which " +
+                                        "ONNX's NonMaxSuppression cannot express exactly; save the model as OpenVINO IR (.xml)");
 }
 
 }  // namespace

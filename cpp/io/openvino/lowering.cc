@@ -380,6 +380,7 @@ const LowerRegistry& lower_registry() {
     register_ms_transformer_ops(r);
 
     register_detection_ops(r);
+    register_multiclass_nms_ops(r);
     return r;
   }();
   return registry;

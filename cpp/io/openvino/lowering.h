@@ -215,5 +215,6 @@ void register_training_ops(LowerRegistry& r);
 void register_state_ops(LowerRegistry& r);
 void register_ms_transformer_ops(LowerRegistry& r);  // com.microsoft transformers-optimizer ops
 void register_detection_ops(LowerRegistry& r);
+void register_multiclass_nms_ops(LowerRegistry& r);  // ops/multiclass_nms.cc (Paddle's multiclass_nms3)
 
 }  // namespace irforge::ov

@@ -252,14 +252,16 @@ struct PirDecoder {
     if (!v) bad(where, std::string("has no '") + key + "'");
     return *v;
   }
-  std::string value_name(const json::Value& v, const std::string& where) {
-    const json::Value& id = member(v, "%", where);
+  // Op operands/results carry their id under "%"; block arguments (a while's loop variables)
+  // under "#", numbered negative so they never meet an op result's id.
+  std::string value_name(const json::Value& v, const std::string& where, const char* key = "%") {
+    const json::Value& id = member(v, key, where);
     if (!id.is_number() || !id.is_int) bad(where, "a value id is not an integer");
     return "%" + std::to_string(id.integer);
   }
-  PdVar var_of(const json::Value& v, const std::string& where) {
+  PdVar var_of(const json::Value& v, const std::string& where, const char* key = "%") {
     PdVar var;
-    var.name = value_name(v, where);
+    var.name = value_name(v, where, key);
     const json::Value* tt = v.find("TT");
     if (tt && tt->is_object()) {
       const json::Value* kind = tt->find("#");
@@ -352,8 +354,8 @@ struct PirDecoder {
     if (const json::Value* args = b.find("args")) {
       if (!args->is_array()) bad(where, "block args are not a list");
       for (const auto& a : args->array) {
-        local.args.push_back(value_name(a, where + " args"));
-        local.vars.push_back(var_of(a, where + " args"));
+        local.args.push_back(value_name(a, where + " args", "#"));
+        local.vars.push_back(var_of(a, where + " args", "#"));
       }
     }
     const json::Value& ops = member(b, "ops", where);
@@ -393,8 +395,19 @@ struct PirDecoder {
           PdAttr a;
           a.name = "parameter_name", a.kind = PdAttr::kString, a.s = attrs->array.back().string;
           op.attrs.push_back(std::move(a));
+          // "OA": [persistable, stop_gradient, trainable]. A non-persistable parameter (an RNN's
+          // dropout state) is not in the parameter file.
+          bool persistable = true;
+          if (const json::Value* oa = o.find("OA"); oa && oa->is_array() && !oa->array.empty()) {
+            const json::Value& p = oa->array[0];
+            if (p.kind == json::Value::Kind::kBool) persistable = p.boolean;
+            else if (p.is_number() && p.is_int) persistable = p.integer != 0;
+          }
+          PdAttr pa;
+          pa.name = "persistable", pa.kind = PdAttr::kBoolean, pa.i = persistable;
+          op.attrs.push_back(std::move(pa));
           for (auto& v : local.vars)
-            if (!op.outputs.empty() && v.name == op.outputs[0].arguments[0]) v.persistable = true;
+            if (!op.outputs.empty() && v.name == op.outputs[0].arguments[0]) v.persistable = persistable;
         } else {
           for (const auto& item : attrs->array) {
             PdAttr a;

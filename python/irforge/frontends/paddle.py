@@ -37,7 +37,9 @@ PIR_OPERANDS = {
     "squeeze": ["X", "axis"], "unsqueeze": ["X", "axis"], "scale": ["X", "scale"], "clip": ["X", "min", "max"],
     "bilinear_interp": ["X", "OutSize", "SizeTensor", "Scale"], "nearest_interp": ["X", "OutSize", "SizeTensor", "Scale"],
     "gather": ["X", "Index", "axis"], "argmax": ["X", "axis"], "shape": ["Input"], "shape64": ["Input"],
-    "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"], "tile": ["X", "repeat_times"],
+    "mean": ["X", "axis"], "sum": ["X", "axis"], "max": ["X", "axis"], "pow": ["X"], "if": ["Cond"], "expand": ["X", "shape"],
+    "multiclass_nms3": ["BBoxes", "Scores", "RoisNum"],
+    "rnn": ["Input", "PreState", "WeightList", "SequenceLength"], "full_with_tensor": ["value", "shape"], "tile": ["X", "repeat_times"],
 }
 # PIR names that differ from the legacy ones (after dropping pd_op. and a trailing inplace "_").
 _PIR_ALIASES = {
@@ -50,6 +52,7 @@ _PIR_ALIASES = {
 }
 _LEGACY_OUTPUTS = {"conv2d": "Output", "depthwise_conv2d": "Output", "conv2d_transpose": "Output", "depthwise_conv2d_transpose": "Output",
                    "batch_norm": "Y", "layer_norm": "Y"}
+_LEGACY_MULTI_OUTPUTS = {"multiclass_nms3": ["Out", "Index", "NmsRoisNum"]}
 
 
 class _Op:
@@ -92,6 +95,9 @@ class _Op:
     def out_names(self) -> List[str]:
         if self.pir:
             return [a[0] for _, a in self.raw["outputs"] if a]
+        if self.kind in _LEGACY_MULTI_OUTPUTS:  # one name per slot, None for a slot left out
+            slots = {param: args for param, args in self.raw["outputs"]}
+            return [(slots.get(slot) or [None])[0] for slot in _LEGACY_MULTI_OUTPUTS[self.kind]]
         slot = _LEGACY_OUTPUTS.get(self.kind, "Out")
         for param, args in self.raw["outputs"]:
             if param == slot:
@@ -118,6 +124,7 @@ class Converter:
         self.graph = None
         self.enclosing: List[int] = []  # ids of the graphs around the current one (If bodies)
         self.outputs: List[tuple] = []
+        self.block_stack: List[int] = [0]  # legacy blocks being translated (sub_block checks)
 
     # ---- values ----
     def fail(self, op: _Op, rule: str):
@@ -152,7 +159,7 @@ class Converter:
             if (gid, name) in self.values:
                 return self.values[(gid, name)]
         if name in self.consts:
-            arr = np.ascontiguousarray(self.consts[name])
+            arr = np.require(self.consts[name], requirements="C")  # ascontiguousarray makes 0-d 1-d
             v = self.b.constant(name, arr, graph=self.graph)
             self.values[key] = v
             return v
@@ -165,7 +172,7 @@ class Converter:
         return self.b.node(op_type, inputs, attrs, outputs=outputs, graph=self.graph)
 
     def const(self, arr, name="c"):
-        arr = np.ascontiguousarray(arr)
+        arr = np.require(arr, requirements="C")
         return self.b.constant(name, arr, graph=self.graph)
 
     def i64(self, values):
@@ -186,12 +193,26 @@ class Converter:
 
     def _unknown_in_regions(self, blk) -> set:
         out = set()
-        for raw in blk["ops"]:
-            for bi in raw["blocks"]:
+        for i, raw in enumerate(blk["ops"]):
+            for bi in self.sub_blocks(raw, blk["idx"], f"block {blk['idx']} op {i}"):
                 sub = self.p["blocks"][bi]
                 out |= {r["type"] for r in sub["ops"] if not self._known(_Op(r, self.pir, ""))}
                 out |= self._unknown_in_regions(sub)
         return out
+
+    def sub_blocks(self, raw: dict, owner: int, where: str) -> List[int]:
+        """The blocks an op runs: PIR regions, or a legacy while/conditional_block's sub_block.
+        A legacy sub_block must be a child of the op's own block with a higher index, so that
+        walking them always ends (a file may claim any index)."""
+        if self.pir:
+            return list(raw["blocks"])
+        attr = raw["attrs"].get("sub_block")
+        if raw["type"] not in _LEGACY_BLOCK_OPS or attr is None:
+            return []
+        bi = attr[1] if isinstance(attr, tuple) else attr
+        if not isinstance(bi, int) or not owner < bi < len(self.p["blocks"]) or self.p["blocks"][bi]["parent"] != owner:
+            raise InvalidModelError(f"{self.label}: {where} ({raw['type']}): sub_block {bi} is not a child block of block {owner}")
+        return [bi]
 
     def _known(self, op: _Op) -> bool:
         return op.kind in _TRANSLATORS or op.raw["type"] in _STRUCTURAL
@@ -223,10 +244,19 @@ class Converter:
                 self.vectors[names[0]] = vec
                 continue
             for n, v in zip(names, results):
-                if isinstance(v, np.ndarray):
+                if n is None:
+                    continue
+                if isinstance(v, np.ndarray) and not self._held(n):
                     self.consts[n] = v
+                elif isinstance(v, np.ndarray):
+                    # A legacy name written again (a loop variable): the new value must shadow the
+                    # one the graphs already hold, so it becomes a constant of this graph.
+                    self.set(n, self.const(v, n))
                 else:
                     self.set(n, v)
+
+    def _held(self, name: str) -> bool:
+        return any((g, name) in self.values for g in [self._gid()] + self.enclosing)
 
     def x(self, op: _Op, slot: str, i: int = 0):
         names = op.names(slot)
@@ -246,7 +276,9 @@ class Converter:
         if not names:
             return None
         if self.pir and names[0] in self.vectors:
-            parts = [self.consts.get(n) for n in self.vectors[names[0]]]
+            names = self.vectors[names[0]]
+        if len(names) > 1:  # a list operand (a PIR vector, a legacy ...TensorList slot): known if all its items are
+            parts = [self.consts.get(n) for n in names]
             return None if any(p is None for p in parts) else np.concatenate([np.ravel(p) for p in parts])
         return self.consts.get(names[0])
 
@@ -282,6 +314,8 @@ def _fetch(c: Converter, op: _Op):
 
 def _parameter(c: Converter, op: _Op):
     pname = op.attr("parameter_name")
+    if not op.attr("persistable", True):
+        return  # not in the file (an RNN's dropout state): an op reading it fails where it does
     if (0, pname) not in c.values:
         raise InvalidModelError(f"{c.label}: {op.where}: parameter '{pname}' is not in the parameter file")
     c.set(op.out_names()[0], c.values[(0, pname)], global_=True)
@@ -332,6 +366,238 @@ def _if(c: Converter, op: _Op):
         c.set(n, v)
 
 
+def _scalar_bool(c: Converter, v):
+    # Paddle's loop condition is a bool of shape [] or [1]; Loop takes a scalar.
+    return c.node("Reshape", [v, c.i64([])])[0]
+
+
+def _loop(c: Converter, op: _Op, cond, inits: list, carried: List[str], body) -> list:
+    """An ONNX Loop without a trip count, running while `cond` holds. Inside the body graph the
+    loop variables are named `carried` (Paddle's names for them there); body() translates the
+    body's ops and returns (the next condition, the next value of each loop variable)."""
+    tag = f"while_{op.where.replace(' ', '_')}_{len(c.values)}"
+    outer = c.graph
+    g = c.b.subgraph(tag, parent=outer)
+    c.enclosing.append(c._gid())
+    c.graph = g
+    c.b.input(f"{tag}_iter", "int64", [], graph=g)
+    c.b.input(f"{tag}_cond", "bool", [], graph=g)
+    for i, n in enumerate(carried):
+        dims = c.dims_of(n)
+        c.set(n, c.b.input(f"{tag}_in{i}", c.dtype_of(n), None if dims is None else [None] * len(dims), graph=g))
+        c.consts.pop(n, None)  # its value changes from one iteration to the next
+    keep, nexts = body()
+    c.b.output(_scalar_bool(c, keep), f"{tag}_keep", graph=g)
+    for i, v in enumerate(nexts):
+        # Each body output is a value of its own graph (Identity when it comes from outside).
+        c.b.output(c.node("Identity", [v])[0], f"{tag}_out{i}", graph=g)
+    c.graph = outer
+    c.enclosing.pop()
+    return c.node("Loop", [None, _scalar_bool(c, cond)] + inits, outputs=len(inits), body=g)
+
+
+def _while_legacy(c: Converter, op: _Op):
+    """Legacy `while`: its sub_block rewrites, in place, the variables named in its Out slot
+    (the condition among them); they are the loop variables."""
+    owner = c.block_stack[-1]
+    bi = c.sub_blocks(op.raw, owner, op.where)[0]
+    cond_names = op.names("Condition")
+    if len(cond_names) != 1:
+        c.fail(op, "it needs exactly one Condition")
+    cond_name = cond_names[0]
+    carried = list(dict.fromkeys(n for n in op.out_names() if n != cond_name))
+    try:
+        cond = c.value(cond_name)
+        inits = [c.value(n) for n in carried]
+    except KeyError as e:
+        c.fail(op, f"loop variable {e} has no value before the loop")
+    blk = c.p["blocks"][bi]
+
+    def body():
+        c.block_stack.append(bi)
+        c._block([_Op(raw, False, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])])
+        c.block_stack.pop()
+        if (c._gid(), cond_name) not in c.values:
+            c.fail(op, f"its block {bi} never sets the condition '{cond_name}' (the loop would not end)")
+        return c.value(cond_name), [c.value(n) for n in carried]
+
+    for n, v in zip(carried, _loop(c, op, cond, inits, carried, body)):
+        c.set(n, v)
+        c.consts.pop(n, None)
+
+
+def _while_pir(c: Converter, op: _Op):
+    """PIR `pd_op.while(cond, inits...)`: its block's arguments are the loop variables and its
+    cf.yield gives (next condition, next values...)."""
+    ins = [a[0] if a else None for _, a in op.raw["inputs"]]
+    if not ins or None in ins or len(op.raw["blocks"]) != 1:
+        c.fail(op, "a while needs a condition, defined loop values and one region")
+    bi = op.raw["blocks"][0]
+    blk = c.p["blocks"][bi]
+    args = list(blk["args"])
+    outs = op.out_names()
+    if len(args) != len(ins) - 1 or len(outs) != len(args):
+        c.fail(op, f"{len(ins) - 1} initial values, {len(args)} block arguments and {len(outs)} results do not match")
+    inits = [c.value(n) for n in ins[1:]]
+
+    def body():
+        ops = [_Op(raw, True, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])]
+        if not ops or ops[-1].raw["type"] != "cf.yield":
+            raise InvalidModelError(f"{c.label}: block {bi} of a while does not end with cf.yield")
+        c._block(ops[:-1])
+        ys = [a[0] for _, a in ops[-1].raw["inputs"] if a]
+        if len(ys) != len(args) + 1:
+            raise InvalidModelError(f"{c.label}: block {bi} of a while yields {len(ys)} values, not {len(args) + 1}")
+        return c.value(ys[0]), [c.value(n) for n in ys[1:]]
+
+    for n, v in zip(outs, _loop(c, op, c.value(ins[0]), inits, args, body)):
+        c.set(n, v)
+
+
+def _branch_graph(c: Converter, tag: str, build) -> object:
+    """A subgraph of the current graph whose outputs are build()'s values (each through an
+    Identity, so that a value of an enclosing graph is one of its own)."""
+    outer = c.graph
+    g = c.b.subgraph(tag, parent=outer)
+    c.enclosing.append(c._gid())
+    c.graph = g
+    for i, v in enumerate(build()):
+        c.b.output(c.node("Identity", [v])[0], f"{tag}_{i}", graph=g)
+    c.graph = outer
+    c.enclosing.pop()
+    return g
+
+
+def _conditional_block(c: Converter, op: _Op):
+    """Legacy `conditional_block`: its sub_block runs when the scalar Cond holds and sets the
+    variables of its Out slot. An If: the sub_block, else the variables as they were (a variable
+    first defined by the block is an empty placeholder then; Paddle leaves it uninitialized and
+    the select_input after the two blocks of an if/else never reads it)."""
+    bi = c.sub_blocks(op.raw, c.block_stack[-1], op.where)[0]
+    if not op.attr("is_scalar_condition", False):
+        raise UnsupportedError(f"{c.label}: {op.where} (conditional_block): only a scalar Cond is supported "
+                               "(is_scalar_condition=False tests that all Cond tensors are non-empty)")
+    cond = c.value(c.first_name(op, "Cond"))
+    outs = list(dict.fromkeys(op.out_names()))
+    if not outs:
+        return  # sets nothing: nothing to compute
+    tag = f"cond_{op.where.replace(' ', '_')}_{len(c.values)}"
+    blk = c.p["blocks"][bi]
+
+    def then_values():
+        c.block_stack.append(bi)
+        c._block([_Op(raw, False, f"block {bi} op {i}") for i, raw in enumerate(blk["ops"])])
+        c.block_stack.pop()
+        missing = [n for n in outs if (c._gid(), n) not in c.values and n not in c.consts]
+        if missing:
+            c.fail(op, f"its block {bi} never sets {', '.join(missing)}")
+        return [c.value(n) for n in outs]
+
+    def else_values():
+        vals = []
+        for n in outs:
+            if c._held(n) or n in c.consts:
+                vals.append(c.value(n))
+            else:
+                dims = c.dims_of(n)
+                dtype = c.dtype_of(n)
+                vals.append(c.const(np.zeros([0] * (len(dims) if dims else 1), dtype if dtype != "bfloat16" else "float32")))
+        return vals
+
+    then_g = _branch_graph(c, tag + "_then", then_values)
+    else_g = _branch_graph(c, tag + "_else", else_values)
+    for n, v in zip(outs, c.node("If", [_scalar_bool(c, cond)], outputs=len(outs), then_branch=then_g, else_branch=else_g)):
+        c.set(n, v)
+        c.consts.pop(n, None)
+
+
+def t_select_input(c: Converter, op: _Op):
+    """Out = X[Mask] (Mask an int scalar): after the two conditional_blocks of an if/else, the
+    value of the branch that ran. A chain of Ifs, so only the chosen value is read."""
+    names = op.names("X")
+    if not names:
+        c.fail(op, "it has no X operand")
+    mask = c.node("Reshape", [c.node("Cast", [c.x(op, "Mask")], to=7)[0], c.i64([])])[0]
+    result = c.value(names[-1])
+    for k in range(len(names) - 2, -1, -1):
+        chosen, rest = c.value(names[k]), result
+        tag = f"select_{op.where.replace(' ', '_')}_{k}"
+        then_g = _branch_graph(c, tag + "_then", lambda: [chosen])
+        else_g = _branch_graph(c, tag + "_else", lambda: [rest])
+        result = c.node("If", [c.node("Equal", [mask, c.i64(k)])[0]], then_branch=then_g, else_branch=else_g)[0]
+    return [result]
+
+
+def _rnn(c: Converter, op: _Op):
+    """`rnn` in LSTM mode (paddle.nn.LSTM; time-major input [T, N, I]): one ONNX LSTM per layer,
+    both directions in one. WeightList holds every (weight_ih, weight_hh) pair by layer and
+    direction, then every (bias_ih, bias_hh) pair; Paddle's gates are (i, f, g, o), ONNX's
+    (i, o, f, c). Dropout between layers does not act at inference."""
+    mode = op.attr("mode", "LSTM")
+    if mode != "LSTM":
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): rnn mode '{mode}' is not supported (LSTM only)")
+    if op.names("SequenceLength"):
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): a SequenceLength operand is not supported")
+    layers, hidden = int(op.attr("num_layers", 1)), int(op.attr("hidden_size", 0))
+    dirs = 2 if op.attr("is_bidirec", False) else 1
+    weights, states = c.xs(op, "WeightList"), c.xs(op, "PreState")
+    if layers < 1 or hidden < 1 or len(weights) != 4 * layers * dirs or len(states) != 2:
+        c.fail(op, f"{len(weights)} weights and {len(states)} initial states do not fit {layers} layer(s), "
+                   f"{dirs} direction(s) of hidden size {hidden} (4 weights per layer and direction; h and c)")
+    half = 2 * layers * dirs
+
+    def gates(w):  # (i, f, g, o) blocks along axis 0 -> (i, o, f, g)
+        i, f, g, o = c.node("Split", [w, c.i64([hidden] * 4)], outputs=4, axis=0)
+        return c.node("Concat", [i, o, f, g], axis=0)[0]
+
+    def per_dir(vals):
+        return c.node("Concat", [c.node("Unsqueeze", [v, c.i64([0])])[0] for v in vals], axis=0)[0] if len(vals) > 1 \
+            else c.node("Unsqueeze", [vals[0], c.i64([0])])[0]
+
+    x = c.x(op, "Input")
+    hs, cs = [], []
+    for layer in range(layers):
+        ks = [layer * dirs + d for d in range(dirs)]
+        w = per_dir([gates(weights[2 * k]) for k in ks])
+        r = per_dir([gates(weights[2 * k + 1]) for k in ks])
+        b = per_dir([c.node("Concat", [gates(weights[half + 2 * k]), gates(weights[half + 2 * k + 1])], axis=0)[0] for k in ks])
+        lo, hi = c.i64([layer * dirs]), c.i64([(layer + 1) * dirs])
+        h0 = c.node("Slice", [states[0], lo, hi, c.i64([0])])[0]
+        c0 = c.node("Slice", [states[1], lo, hi, c.i64([0])])[0]
+        y, yh, yc = c.node("LSTM", [x, w, r, b, None, h0, c0], outputs=3, hidden_size=hidden,
+                           direction="bidirectional" if dirs == 2 else "forward")
+        # Y [T, dirs, N, H] -> [T, N, dirs * H], the next layer's input and the op's Out
+        x = c.node("Reshape", [c.node("Transpose", [y], perm=[0, 2, 1, 3])[0], c.i64([0, 0, -1])])[0]
+        hs.append(yh)
+        cs.append(yc)
+    h = hs[0] if layers == 1 else c.node("Concat", hs, axis=0)[0]
+    cl = cs[0] if layers == 1 else c.node("Concat", cs, axis=0)[0]
+    if op.pir:
+        outs = op.out_names()  # out, dropout_state_out, state (a vector), reserve
+        c.set(outs[0], x)
+        if len(outs) > 2:
+            c.vectors[outs[2]] = [outs[2] + "#0", outs[2] + "#1"]
+            c.set(outs[2] + "#0", h)
+            c.set(outs[2] + "#1", cl)
+    else:
+        slots = {param: args for param, args in op.raw["outputs"]}
+        for n, v in zip(slots.get("Out", [])[:1] + slots.get("State", [])[:2], [x, h, cl]):
+            c.set(n, v)
+
+
+def t_stack(c, op):
+    axis = int(op.attr("axis", 0))
+    return c.node("Concat", [c.node("Unsqueeze", [v, c.i64([axis])])[0] for v in c.xs(op, "X")], axis=axis)
+
+
+def t_full_with_tensor(c, op):
+    value = c.x(op, "value")
+    shape, tensor = _int_operand(c, op, "shape", "shape")
+    dtype = _paddle_dtype(op.attr("dtype", "float32"))
+    v = c.node("Cast", [c.node("Reshape", [value, c.i64([])])[0]], to=_onnx_type(dtype))[0]
+    return c.node("Expand", [v, tensor if tensor is not None else c.i64(shape)])
+
+
 def _skip(c: Converter, op: _Op):
     pass
 
@@ -339,7 +605,10 @@ def _skip(c: Converter, op: _Op):
 _STRUCTURAL = {
     "feed": _feed, "fetch": _fetch, "pd_op.data": _feed, "pd_op.fetch": _fetch, "builtin.parameter": _parameter,
     "builtin.combine": _combine, "builtin.split": _split_vector, "pd_op.if": _if, "cf.yield": _skip,
+    "while": _while_legacy, "pd_op.while": _while_pir, "conditional_block": _conditional_block,
+    "rnn": _rnn, "pd_op.rnn": _rnn,
 }
+_LEGACY_BLOCK_OPS = ("while", "conditional_block")
 
 
 # ---- translators: each returns the op's outputs (Values, or numpy arrays for known values) ------
@@ -406,11 +675,7 @@ def t_pool2d(c, op):
     if op.attr("global_pooling", False) or (op.attr("adaptive", False) and ksize == [1, 1]):
         return c.node("GlobalMaxPool" if kind == "max" else "GlobalAveragePool", [x])
     if op.attr("adaptive", False):
-        dims = c.dims_of(op.names("X")[0])
-        if not dims or any(d is None or d < 0 for d in dims[2:]) or any(d % k for d, k in zip(dims[2:], ksize)):
-            c.fail(op, f"adaptive pooling to {ksize} needs static input sizes divisible by it")
-        k = [d // o for d, o in zip(dims[2:], ksize)]
-        return c.node("MaxPool" if kind == "max" else "AveragePool", [x], kernel_shape=k, strides=k)
+        return [_adaptive_pool(c, op, x, ksize, kind)]
     a = dict(kernel_shape=ksize, strides=list(op.attr("strides", [1, 1])), ceil_mode=int(bool(op.attr("ceil_mode", False))))
     algo = op.attr("padding_algorithm", "EXPLICIT")
     if algo == "SAME":
@@ -421,6 +686,42 @@ def t_pool2d(c, op):
         a["count_include_pad"] = int(not op.attr("exclusive", True))
         return c.node("AveragePool", [x], **a)
     return c.node("MaxPool", [x], **a)
+
+
+def _adaptive_pool(c, op, x, sizes, kind):
+    """Adaptive pooling to `sizes`: output cell i of an axis of length d covers
+    [floor(i * d / o), ceil((i + 1) * d / o)). Equal cells are one pooling; otherwise the axes
+    are pooled one after the other (a mean or max over a rectangle is one over its rows of one
+    over its columns), one Slice + Reduce per output row/column."""
+    dims = c.dims_of(op.names("X")[0])
+    if not dims or len(dims) != 4 or any(d is None or d < 0 for d in dims[2:]):
+        c.fail(op, f"adaptive pooling to {sizes} needs static input heights and widths")
+    if len(sizes) != 2 or any(int(o) <= 0 for o in sizes):
+        c.fail(op, f"adaptive output size {sizes} is not two positive sizes")
+    sizes = [int(o) for o in sizes]
+    if all(d % o == 0 for d, o in zip(dims[2:], sizes)):
+        k = [d // o for d, o in zip(dims[2:], sizes)]
+        return c.node("MaxPool" if kind == "max" else "AveragePool", [x], kernel_shape=k, strides=k)[0]
+    reduce = "ReduceMax" if kind == "max" else "ReduceMean"
+    for axis, (d, o) in zip((2, 3), zip(dims[2:], sizes)):
+        if d == o:
+            continue
+        cells = []
+        for i in range(o):
+            start, end = (i * d) // o, -((-(i + 1) * d) // o)
+            part = c.node("Slice", [x, c.i64([start]), c.i64([end]), c.i64([axis])])[0]
+            cells.append(c.node(reduce, [part, c.i64([axis])], keepdims=1)[0])
+        x = cells[0] if o == 1 else c.node("Concat", cells, axis=axis)[0]
+    return x
+
+
+def t_max_pool2d_with_index(c, op):
+    """Max pooling that also returns each maximum's position in its plane (Mask): only the
+    adaptive form's pooled values are translated; a model reading Mask fails where it does."""
+    if not op.attr("adaptive", False):
+        c.fail(op, "only adaptive max_pool2d_with_index is supported")
+    ksize = list(op.attr("ksize", op.attr("kernel_size", [])) or [])
+    return [_adaptive_pool(c, op, c.x(op, "X"), ksize, "max")]
 
 
 def _swap_last(c, op, name, v):
@@ -445,6 +746,8 @@ def _binary(onnx_op):
         axis = op.attr("axis", -1)
         if not op.pir and axis not in (-1, None):
             rx, ry = c.rank_of(op, op.names("X")[0]), c.rank_of(op, op.names("Y")[0])
+            if not -rx <= axis < max(rx, 1):  # a file may hold any number: range() below would not end
+                c.fail(op, f"axis {axis} is outside the rank {rx} of X")
             if axis < 0:
                 axis += rx
             trailing = rx - axis - ry
@@ -539,7 +842,9 @@ def _int_operand(c, op, slot, attr_name, tensor_slots=()):
             vals = c.xs(op, s)
             if len(vals) == 1:
                 return None, c.node("Cast", [vals[0]], to=7)[0]
-            return None, c.node("Concat", [c.node("Cast", [v], to=7)[0] for v in vals], axis=0)[0]
+            # list items are [1] or 0-d (a dim taken from a shape with decrease_axis)
+            items = [c.node("Reshape", [c.node("Cast", [v], to=7)[0], c.i64([1])])[0] for v in vals]
+            return None, c.node("Concat", items, axis=0)[0]
     v = op.attr(attr_name, [])
     return [int(i) for i in (v if isinstance(v, list) else [v])], None
 
@@ -730,11 +1035,18 @@ def t_interp(c, op):
 def t_fill_constant(c, op):
     dtype = _paddle_dtype(op.attr("dtype", 5))
     shape = op.attr("shape", [])
-    if op.names("ShapeTensor") or op.names("ShapeTensorList"):
-        c.fail(op, "a computed shape is not supported")
+    if op.names("ValueTensor"):
+        c.fail(op, "a computed ValueTensor is not supported")
     value = op.attr("value", 0.0)
     if not op.pir and op.attr("str_value"):
         value = float(op.attr("str_value"))
+    if op.names("ShapeTensor") or op.names("ShapeTensorList"):
+        # a shape computed from the input (an RNN's zero initial state for the batch)
+        known, tensor = _int_operand(c, op, "ShapeTensor", "shape", ("ShapeTensorList",))
+        if tensor is not None:
+            fill = np.array(value, dtype=dtype if dtype != "bfloat16" else "float32")
+            return c.node("Expand", [c.const(fill), tensor])
+        shape = known
     return [np.full([int(d) for d in shape], value, dtype=dtype if dtype != "bfloat16" else "float32")]
 
 
@@ -791,6 +1103,23 @@ def _reduce(onnx_op):
     return t
 
 
+def t_multiclass_nms3(c, op):
+    """irforge::MulticlassNms (cpp/io/openvino/ops/multiclass_nms.cc): OpenVINO's MulticlassNms
+    has Paddle's semantics; the ONNX writer refuses it (NonMaxSuppression cannot express it)."""
+    if op.names("RoisNum"):
+        raise UnsupportedError(f"{c.label}: {op.where} ({op.raw['type']}): boxes given per RoI (RoisNum) are not supported, "
+                               "only BBoxes [N, M, 4] with Scores [N, C, M]")
+    for slot, rank in (("BBoxes", 3), ("Scores", 3)):
+        dims = c.dims_of(c.first_name(op, slot))
+        if dims is not None and len(dims) != rank:
+            c.fail(op, f"{slot} has rank {len(dims)}, not {rank}")
+    attrs = dict(score_threshold=float(op.attr("score_threshold", 0.0)), nms_top_k=int(op.attr("nms_top_k", -1)),
+                 keep_top_k=int(op.attr("keep_top_k", -1)), nms_threshold=float(op.attr("nms_threshold", 0.3)),
+                 normalized=int(bool(op.attr("normalized", True))), nms_eta=float(op.attr("nms_eta", 1.0)),
+                 background_label=int(op.attr("background_label", 0)))
+    return c.b.node("MulticlassNms", [c.x(op, "BBoxes"), c.x(op, "Scores")], attrs, outputs=3, domain="irforge", graph=c.graph)
+
+
 def t_cast(c, op):
     return c.node("Cast", [c.x(op, "X")], to=_onnx_type(_paddle_dtype(op.attr("out_dtype", op.attr("dtype", 5)))))
 
@@ -821,7 +1150,9 @@ _TRANSLATORS = {
     "cast": t_cast, "dropout": t_dropout, "assign": _unary("Identity"),
     "greater_than": _binary("Greater"), "less_than": _binary("Less"), "equal": _binary("Equal"),
     "greater_equal": _binary("GreaterOrEqual"), "less_equal": _binary("LessOrEqual"), "logical_not": _unary("Not"),
-    "logical_and": _binary("And"), "logical_or": _binary("Or"),
+    "logical_and": _binary("And"), "logical_or": _binary("Or"), "select_input": t_select_input,
+    "multiclass_nms3": t_multiclass_nms3, "max_pool2d_with_index": t_max_pool2d_with_index,
+    "stack": t_stack, "full_with_tensor": t_full_with_tensor,
 }
 
 
@@ -832,7 +1163,7 @@ def _persistable_names(program: dict) -> List[str]:
         names = set()
         for blk in program["blocks"]:
             for op in blk["ops"]:
-                if op["type"] == "builtin.parameter":
+                if op["type"] == "builtin.parameter" and op["attrs"].get("persistable", True):
                     names.add(op["attrs"]["parameter_name"])
         return sorted(names)
     skip = {"feed", "fetch"}
