@@ -1,8 +1,9 @@
 #include "io/openvino/custom_layers.h"
 
-#include <cstdio>
 #include <map>
 #include <mutex>
+
+#include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
@@ -18,12 +19,6 @@ std::map<std::pair<std::string, std::string>, std::string>& registry() {
   return r;
 }
 
-std::string float_text(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", f);
-  return buf;
-}
-
 // <data> text of an attribute; nullopt for kinds a layer attribute cannot hold (graphs, tensors).
 std::optional<std::string> attribute_text(const Attribute& a) {
   auto join = [](const auto& xs, auto fmt) {
@@ -33,10 +28,10 @@ std::optional<std::string> attribute_text(const Attribute& a) {
   };
   switch (a.kind) {
     case AttrKind::kInt: return std::to_string(a.i);
-    case AttrKind::kFloat: return float_text(a.f);
+    case AttrKind::kFloat: return nn::fmt_float(a.f);
     case AttrKind::kString: return a.s;
     case AttrKind::kInts: return join(a.ints, [](int64_t v) { return std::to_string(v); });
-    case AttrKind::kFloats: return join(a.floats, [](float v) { return float_text(v); });
+    case AttrKind::kFloats: return join(a.floats, [](float v) { return nn::fmt_float(v); });
     case AttrKind::kStrings: return join(a.strings, [](const std::string& v) { return v; });
     default: return std::nullopt;
   }

@@ -10,20 +10,14 @@
 //       variance_encoded_in_target (0/1: priors has 1 row and loc is not scaled by variances),
 //       confidence_threshold. Semantics are Caffe's DetectionOutputLayer with eta = 1.
 // The ONNX writer refuses a model holding it (io/onnx/writer.cc).
-#include <cstdio>
 
 #include "io/openvino/lowering.h"
+#include "io/openvino/ops/nn_common.h"
 #include "support/error.h"
 
 namespace irforge::ov {
 
 namespace {
-
-std::string float_text(float f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(f));
-  return buf;
-}
 
 void lower_detection_output(NodeContext& c) {
   if (c.num_inputs() != 3 || !c.has_input(0) || !c.has_input(1) || !c.has_input(2))
@@ -48,8 +42,8 @@ void lower_detection_output(NodeContext& c) {
                     {"keep_top_k", std::to_string(keep_top_k)},
                     {"code_type", "caffe.PriorBoxParameter." + code},
                     {"share_location", flag("share_location", 1)},
-                    {"nms_threshold", float_text(nms)},
-                    {"confidence_threshold", float_text(conf)},
+                    {"nms_threshold", nn::fmt_float(nms)},
+                    {"confidence_threshold", nn::fmt_float(conf)},
                     {"clip_after_nms", "false"},
                     {"clip_before_nms", "false"},
                     {"decrease_label_id", "false"},

@@ -2,10 +2,10 @@
 // ONNX broadcasting is numpy-style, as OpenVINO's auto_broadcast="numpy".
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 #include "io/openvino/lowering.h"
+#include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
@@ -130,13 +130,7 @@ void lower_clip(NodeContext& c) {
   if (!dynamic_bounds && is_float(t)) {
     double min = lo ? *lo : -std::numeric_limits<double>::infinity();
     double max = hi ? *hi : std::numeric_limits<double>::infinity();
-    auto fmt = [](double v) {
-      if (std::isinf(v)) return std::string(v > 0 ? "inf" : "-inf");
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.9g", v);
-      return std::string(buf);
-    };
-    c.set_output(0, c.op("Clamp", "opset1", {x}, {{"min", fmt(min)}, {"max", fmt(max)}}));
+    c.set_output(0, c.op("Clamp", "opset1", {x}, {{"min", nn::fmt_float(min)}, {"max", nn::fmt_float(max)}}));  // infinities print as inf
     return;
   }
   // Integer types or bounds computed at run time: Maximum/Minimum keep exact semantics.

@@ -9,20 +9,14 @@
 //   attrs score_threshold, nms_top_k (-1: all), keep_top_k (-1: all), nms_threshold, normalized
 //       (0: pixel boxes, areas with +1), nms_eta (1: plain NMS, below 1: adaptive threshold),
 //       background_label (-1: none).
-#include <cstdio>
 
 #include "io/openvino/lowering.h"
+#include "io/openvino/ops/nn_common.h"
 #include "support/error.h"
 
 namespace irforge::ov {
 
 namespace {
-
-std::string float_text(float f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(f));
-  return buf;
-}
 
 void lower_multiclass_nms(NodeContext& c) {
   if (c.num_inputs() != 2 || !c.has_input(0) || !c.has_input(1)) c.invalid("takes exactly two inputs (boxes, scores)");
@@ -42,10 +36,10 @@ void lower_multiclass_nms(NodeContext& c) {
                           {"nms_top_k", std::to_string(nms_top_k)},
                           {"keep_top_k", std::to_string(keep_top_k)},
                           {"sort_result_across_batch", "false"},
-                          {"iou_threshold", float_text(iou)},
-                          {"score_threshold", float_text(score)},
+                          {"iou_threshold", nn::fmt_float(iou)},
+                          {"score_threshold", nn::fmt_float(score)},
                           {"background_class", std::to_string(background)},
-                          {"nms_eta", float_text(eta)},
+                          {"nms_eta", nn::fmt_float(eta)},
                           {"normalized", c.attr_int("normalized", 1) ? "true" : "false"}},
                          {c.type(boxes), ElemType::kI32, ElemType::kI32});
   for (size_t i = 0; i < 3; ++i) c.set_output(i, outs[i]);

@@ -15,7 +15,6 @@
 // the int8 op before it.
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstring>
 
 #include "io/openvino/lowering.h"
@@ -148,10 +147,7 @@ std::optional<Ints> per_axis_shape(NodeContext& c, int64_t n, int64_t axis) {
 }
 
 PortRef clamp(NodeContext& c, PortRef x, double lo, double hi) {
-  char a[32], b[32];
-  std::snprintf(a, sizeof a, "%.9g", lo);
-  std::snprintf(b, sizeof b, "%.9g", hi);
-  return c.op("Clamp", "opset1", {x}, {{"min", a}, {"max", b}});
+  return c.op("Clamp", "opset1", {x}, {{"min", nn::fmt_float(lo)}, {"max", nn::fmt_float(hi)}});
 }
 
 // y = saturate(round(x / s) + zp) in type `out` (x, s, zp already broadcastable and in one

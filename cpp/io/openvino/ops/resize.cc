@@ -7,8 +7,8 @@
 // built at run time from the ONNX coordinate transform and kernel, so scales and sizes can be
 // run-time inputs too.
 #include <cmath>
-#include <cstdio>
 
+#include "io/openvino/ops/nn_common.h"
 #include "io/openvino/ops/tensor_util.h"
 
 namespace irforge::ov {
@@ -20,12 +20,6 @@ using namespace tensor_util;
 bool is_empty_const(NodeContext& c, size_t i) {
   const Tensor* t = c.const_input(i);
   return t && t->element_count() == 0;
-}
-
-std::string fmt(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
 }
 
 PortRef f32s(NodeContext& c, double v) { return c.scalar(ElemType::kF32, v); }
@@ -305,7 +299,7 @@ void lower_resize(NodeContext& c) {
                         {"antialias", "false"},
                         {"pads_begin", "0"},
                         {"pads_end", "0"},
-                        {"cube_coeff", fmt(a.cubic_a)}}));
+                        {"cube_coeff", nn::fmt_float(a.cubic_a)}}));
 }
 
 void lower_upsample(NodeContext& c) {
