@@ -168,7 +168,36 @@ bool min_max(const uint8_t* src, Source type, const Layout& l, const Unit& un, f
 template <bool Asym, bool Shared>
 void quantize_run(const float* w, const float* s, const uint8_t* z, int64_t n, float lo, float hi, int8_t* q) {
   const float s0 = s[0], z0 = Asym ? static_cast<float>(z[0]) : 0.f;
-  for (int64_t j = 0; j < n; ++j) {
+  int64_t j = 0;
+#ifdef __SSE2__
+  // SSE2 by hand, 16 values a step: the -O2 loop stayed scalar (divss) and was ~40% of an int4
+  // conversion (perf, 1.1B). divps, addps, maxps/minps and cvttps2dq give each lane the scalar
+  // loop's exact result (no NaN reaches here); packs saturate nothing, the values are in range.
+  const __m128 vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi), magic = _mm_set1_ps(12582912.0f);
+  const __m128 vs0 = _mm_set1_ps(s0), vz0 = _mm_set1_ps(z0);
+  const __m128i zero = _mm_setzero_si128();
+  for (; j + 16 <= n; j += 16) {
+    __m128i r[4];
+    for (int k = 0; k < 4; ++k) {
+      __m128 x = _mm_div_ps(_mm_loadu_ps(w + j + 4 * k), Shared ? vs0 : _mm_loadu_ps(s + j + 4 * k));
+      if (Asym) {
+        __m128 zf = vz0;
+        if (!Shared) {
+          int32_t zb;
+          std::memcpy(&zb, z + j + 4 * k, 4);
+          zf = _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(zb), zero), zero));
+        }
+        x = _mm_add_ps(x, zf);
+      }
+      x = _mm_min_ps(_mm_max_ps(x, vlo), vhi);
+      x = _mm_sub_ps(_mm_add_ps(x, magic), magic);
+      r[k] = _mm_cvttps_epi32(x);
+    }
+    __m128i a = _mm_packs_epi32(r[0], r[1]), b = _mm_packs_epi32(r[2], r[3]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + j), Asym ? _mm_packus_epi16(a, b) : _mm_packs_epi16(a, b));
+  }
+#endif
+  for (; j < n; ++j) {
     float x = w[j] / (Shared ? s0 : s[j]);  // a true division, as NNCF (never w * (1 / s))
     if (Asym) x += Shared ? z0 : static_cast<float>(z[j]);
     x = round_even(std::min(std::max(x, lo), hi));
@@ -282,7 +311,20 @@ void quantize(const uint8_t* src, Source type, const Layout& l, Scheme scheme, c
       std::memcpy(out + c0, q.data(), len);
     } else {
       uint8_t* o = out + c0 / 2;
-      for (size_t i = 0; i + 1 < len; i += 2) o[i / 2] = static_cast<uint8_t>((q[i] & 0x0F) | ((q[i + 1] & 0x0F) << 4));
+      size_t i = 0;
+#ifdef __SSE2__
+      // Each 16-bit lane holds a pair (first in the low byte): its low nibble | the second's low
+      // nibble << 4, 32 values a step (scalar at -O2, ~10% of an int4 conversion).
+      const __m128i lo_nibble = _mm_set1_epi16(0x000F), hi_nibble = _mm_set1_epi16(0x00F0);
+      for (; i + 32 <= len; i += 32) {
+        __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q.data() + i));
+        __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q.data() + i + 16));
+        a = _mm_or_si128(_mm_and_si128(a, lo_nibble), _mm_and_si128(_mm_srli_epi16(a, 4), hi_nibble));
+        b = _mm_or_si128(_mm_and_si128(b, lo_nibble), _mm_and_si128(_mm_srli_epi16(b, 4), hi_nibble));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i / 2), _mm_packus_epi16(a, b));
+      }
+#endif
+      for (; i + 1 < len; i += 2) o[i / 2] = static_cast<uint8_t>((q[i] & 0x0F) | ((q[i + 1] & 0x0F) << 4));
       if (len % 2) o[len / 2] = static_cast<uint8_t>(q[len - 1] & 0x0F);
     }
   });
