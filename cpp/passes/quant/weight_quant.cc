@@ -110,19 +110,40 @@ bool min_max(const uint8_t* src, Source type, const Layout& l, const Unit& un, f
   const int64_t r0 = un.g * l.group, r1 = r0 + l.group;
   if (l.B == 1) {
     int64_t off = un.a * l.R + r0;
-    const float* w = load(src, type, off, l.group, buf);
     float lo[8], hi[8], chk[8];
     for (int k = 0; k < 8; ++k) lo[k] = kInf, hi[k] = -kInf, chk[k] = 0.f;
     int64_t j = 0;
+#ifdef __SSE2__
+    // The same eight lanes in registers, bf16 widened in place: at -O2 the lane arrays went
+    // through the stack every step (~30% of an int4 conversion, perf, 1.1B). minps / maxps pick
+    // as `v < lo ? v : lo` / `v > hi ? v : hi` do.
+    if (type == Source::kBf16 && l.group >= 8) {
+      const uint8_t* h = src + off * 2;
+      const __m128i zero = _mm_setzero_si128();
+      const __m128 nought = _mm_setzero_ps();
+      __m128 lo0 = _mm_set1_ps(kInf), lo1 = lo0, hi0 = _mm_set1_ps(-kInf), hi1 = hi0, c0 = nought, c1 = nought;
+      for (; j + 8 <= l.group; j += 8) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 2 * j));
+        __m128 a = _mm_castsi128_ps(_mm_unpacklo_epi16(zero, v)), b = _mm_castsi128_ps(_mm_unpackhi_epi16(zero, v));
+        lo0 = _mm_min_ps(a, lo0), lo1 = _mm_min_ps(b, lo1);
+        hi0 = _mm_max_ps(a, hi0), hi1 = _mm_max_ps(b, hi1);
+        c0 = _mm_add_ps(c0, _mm_mul_ps(a, nought)), c1 = _mm_add_ps(c1, _mm_mul_ps(b, nought));
+      }
+      _mm_storeu_ps(lo, lo0), _mm_storeu_ps(lo + 4, lo1), _mm_storeu_ps(hi, hi0), _mm_storeu_ps(hi + 4, hi1);
+      _mm_storeu_ps(chk, c0), _mm_storeu_ps(chk + 4, c1);
+    }
+#endif
+    const int64_t done = j;  // the elements left, [done, group), are w[0..)
+    const float* w = load(src, type, off + done, l.group - done, buf);
     for (; j + 8 <= l.group; j += 8)
       for (int k = 0; k < 8; ++k) {
-        float v = w[j + k];
+        float v = w[j - done + k];
         lo[k] = v < lo[k] ? v : lo[k];
         hi[k] = v > hi[k] ? v : hi[k];
         chk[k] += v * 0.f;
       }
     for (; j < l.group; ++j) {
-      float v = w[j];
+      float v = w[j - done];
       lo[0] = v < lo[0] ? v : lo[0];
       hi[0] = v > hi[0] ? v : hi[0];
       chk[0] += v * 0.f;
@@ -132,6 +153,7 @@ bool min_max(const uint8_t* src, Source type, const Layout& l, const Unit& un, f
     mn[0] = a;
     mx[0] = b;
     if (c == 0.f) return true;
+    w = load(src, type, off, l.group, buf);
     for (int64_t i = 0; i < l.group; ++i)
       if (!std::isfinite(w[i])) {
         *bad = off + i;
