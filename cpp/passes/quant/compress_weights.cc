@@ -23,9 +23,10 @@ std::vector<uint8_t> encode_scales(const std::vector<float>& s, DataType t);
 std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four);
 }  // namespace
 
-// One compressed weight: its scales and zero points are computed on first demand (normally when
-// the writer reaches Q), and Q right after, while the weight's pages are still resident, so each
-// weight is read once per save and only one weight is resident at a time. The parameters are
+// One compressed weight: its scales and zero points are computed on first demand (the OpenVINO
+// writer asks for the scales just before Q), and Q with them block by block while each block's
+// pages are resident (see params_up_to; a weight whose Q exceeds 8 MiB is read a second time for
+// Q, in pieces), and only one weight is resident at a time. The parameters are
 // dropped again once Q, the scales and the zero points have each been produced up to their last
 // byte: held for every weight until the end they grew with the model (~380 MiB at 7B, int4).
 // A later read computes them again.
