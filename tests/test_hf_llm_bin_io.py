@@ -234,3 +234,42 @@ def test_grouped_scales_of_a_mapped_matmul_weight_match_the_unblocked_ones(tmp_p
     assert blocked.keys() == whole.keys()
     for name in whole:
         np.testing.assert_array_equal(blocked[name], whole[name], err_msg=name)
+
+
+
+def test_weights_quantized_with_their_scales_match_nncf_and_save_the_same_twice(tmp_path, monkeypatch):
+    """A weight whose Q is small is quantized block by block right after its scales, while its
+    source is read, and held until the writer asks for it. With 12000 tokens the LM head (int8,
+    per row) is two ~8 MiB source blocks whose Q is held: its integers and zero points must be
+    NNCF's, as must a grouped int4 weight's, and a second save of the same model (parameters
+    computed again) must give the same bytes."""
+    import irforge
+
+    monkeypatch.setattr(sys.modules[__name__], "VOCAB", 12000)
+    folder = write_checkpoint(str(tmp_path / "ckpt"))
+    model = irforge.compress_weights(irforge.convert_model(folder), "int4_asym", 128)
+    irs = []
+    for k in range(2):
+        os.makedirs(tmp_path / f"s{k}")
+        irforge.save_model(model, str(tmp_path / f"s{k}" / "openvino_model.xml"))
+        irs.append(read_ir(str(tmp_path / f"s{k}")))
+    assert irs[0] == irs[1]
+    xml, bin_bytes = irs[0]
+    values, rng = {}, np.random.default_rng(0)
+    for name, dims in _tensors():  # the checkpoint's values, regenerated in order
+        x = np.ones(dims, np.float32) if name.endswith("norm.weight") else rng.standard_normal(dims, dtype=np.float32) * np.float32(0.02)
+        values[name] = bf16_to_f32(to_bf16(x)).reshape(dims)
+    unpack4 = lambda b: np.stack([b & 15, b >> 4], -1).reshape(-1)  # noqa: E731 (first value in the low nibble)
+    for name, suffix, levels, group, unpack in (("model.layers.0.mlp.gate_proj.weight", "_quantized_1", 15, 128, unpack4),
+                                                ("lm_head.weight", "_quantized", 255, HIDDEN, lambda b: b)):
+        rows = values[name].shape[0]
+        packed, c = data(xml, bin_bytes, name + suffix, np.uint8)
+        assert c["element_type"] == ("u4" if levels == 15 else "u8") and c["shape"] == f"{rows},{HIDDEN}", c
+        zp_packed, _ = data(xml, bin_bytes, name + "_zero_point", np.uint8)
+        w = values[name].reshape(rows, HIDDEN // group, group)
+        mn, mx = np.minimum(w.min(-1), 0), np.maximum(w.max(-1), 0)
+        s = ((mx - mn) / np.float32(levels)).astype(np.float32)
+        zp = np.clip(-np.round(mn / s), 0, levels)
+        q = np.clip(np.round(w / s[..., None] + zp[..., None]), 0, levels)
+        assert np.array_equal(unpack(zp_packed), zp.reshape(-1).astype(np.uint8)), name
+        assert np.array_equal(unpack(packed), q.reshape(-1).astype(np.uint8)), name

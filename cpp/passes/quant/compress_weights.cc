@@ -23,9 +23,10 @@ std::vector<uint8_t> encode_scales(const std::vector<float>& s, DataType t);
 std::vector<uint8_t> encode_zero_points(const std::vector<uint8_t>& z, bool four);
 }  // namespace
 
-// One compressed weight: its scales and zero points are computed on first demand (normally when
-// the writer reaches Q), and Q right after, while the weight's pages are still resident, so each
-// weight is read once per save and only one weight is resident at a time. The parameters are
+// One compressed weight: its scales and zero points are computed on first demand (the OpenVINO
+// writer asks for the scales just before Q), and Q with them block by block while each block's
+// pages are resident (see params_up_to; a weight whose Q exceeds 8 MiB is read a second time for
+// Q, in pieces), and only one weight is resident at a time. The parameters are
 // dropped again once Q, the scales and the zero points have each been produced up to their last
 // byte: held for every weight until the end they grew with the model (~380 MiB at 7B, int4).
 // A later read computes them again.
@@ -43,16 +44,24 @@ class QuantizedWeight final : public ComputedStorage {
   enum Part : unsigned { kQ = 1, kScales = 2, kZeros = 4 };
 
   void produce(size_t offset, size_t n, uint8_t* out) const override {
-    std::shared_ptr<const quant::Params> p = params();
+    if (std::shared_ptr<const std::vector<uint8_t>> held = take_held_q(offset + n >= size())) {
+      std::memcpy(out, held->data() + offset, n);
+      if (offset + n >= size()) part_done(kQ);
+      return;
+    }
     const bool four = quant::bits(scheme_) == 4;
     const size_t esz = type_ == quant::Source::kF32 ? 4 : 2;
     // In pieces of ~8 MiB of source, each handed back once consumed (a later read maps it in
-    // again): a writer's 16 MiB request of int4 output covers 64 MiB of bf16 source.
+    // again): a writer's 16 MiB request of int4 output covers 64 MiB of bf16 source. A piece's
+    // scales are computed just before it is quantized, so its source is read while resident
+    // (one pass: computing all scales first mapped every page twice).
     const size_t step = (size_t{8} << 20) / esz / (four ? 2 : 1);
     for (size_t done = 0; done < n; done += step) {
       size_t len = std::min(step, n - done);
       auto begin = static_cast<int64_t>(four ? (offset + done) * 2 : offset + done);
       int64_t end = std::min(layout_.elements(), static_cast<int64_t>(four ? (offset + done + len) * 2 : offset + done + len));
+      const int64_t unit = unit_elements();
+      std::shared_ptr<const quant::Params> p = params_up_to((end + unit - 1) / unit, false, false);
       quant::quantize(src_->data(), type_, layout_, scheme_, *p, begin, end, out + done);
       if (src_->is_mapped()) src_->storage()->mapping()->release(src_->data() + begin * esz, static_cast<size_t>(end - begin) * esz);
     }
@@ -60,48 +69,80 @@ class QuantizedWeight final : public ComputedStorage {
   }
 
   // Scales and zero points (computed when absent; throws naming the weight on NaN / Inf).
-  std::shared_ptr<const quant::Params> params() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!params_) params_ = std::make_shared<const quant::Params>(compute_in_blocks());
-    return params_;
-  }
+  std::shared_ptr<const quant::Params> params() const { return params_up_to(unit_count(), true, false); }
+  // The same for the writer of the scales or zero points, which asks for Q next.
+  std::shared_ptr<const quant::Params> params_before_q() const { return params_up_to(unit_count(), true, true); }
 
-  // compute_params over ~8 MiB of source at a time, handing each block's pages back once read:
-  // over the whole weight at once, the largest one (the LM head, 262 MB at 7B) stayed resident
-  // until quantized, so peak RSS grew with the model. Every scale depends on its own group only,
-  // so the blocks give the same parameters.
-  quant::Params compute_in_blocks() const {
+  // The parameters are computed in units that are contiguous both in the source and in the
+  // [A, R/G, B] parameters: whole rows (A > 1), else whole groups along R. Every scale depends
+  // on its own group only, so computing them a few units at a time gives the same values.
+  bool by_rows() const { return layout_.A > 1; }
+  int64_t unit_elements() const { return by_rows() ? layout_.R * layout_.B : layout_.group * layout_.B; }
+  int64_t unit_count() const { return by_rows() ? layout_.A : layout_.groups(); }
+
+  // The parameters with at least their first `units` units computed. Over a mapped source they
+  // are computed ~8 MiB of source at a time; with `release`, each block's pages are handed back
+  // once read (over the whole weight at once, the largest one, the LM head, 262 MB at 7B, stayed
+  // resident until quantized, so peak RSS grew with the model). Without it the caller quantizes
+  // those elements next and releases them itself.
+  std::shared_ptr<const quant::Params> params_up_to(int64_t units, bool release, bool hold_q) const {
+    std::lock_guard<std::mutex> lock(mu_);
     const uint8_t* src = src_->data();
-    if (!src_->is_mapped()) return quant::compute_params(src, type_, layout_, scheme_, name_);
+    if (!params_) {
+      if (!src_->is_mapped()) {
+        params_ = std::make_shared<quant::Params>(quant::compute_params(src, type_, layout_, scheme_, name_));
+        ready_ = unit_count();
+        return params_;
+      }
+      params_ = std::make_shared<quant::Params>();
+      params_->scale.resize(static_cast<size_t>(layout_.params()));
+      if (quant::is_asym(scheme_)) params_->zero.resize(static_cast<size_t>(layout_.params()));
+      ready_ = 0;
+    }
     constexpr int64_t kBlockBytes = int64_t{8} << 20;
     const int64_t esz = type_ == quant::Source::kF32 ? 4 : 2;
-    // Blocks of whole rows (A > 1), else of whole groups along R: both are contiguous in the
-    // source and in the [A, R/G, B] parameters.
-    const bool by_rows = layout_.A > 1;
-    const int64_t unit = by_rows ? layout_.R * layout_.B : layout_.group * layout_.B;  // elements
-    const int64_t units = by_rows ? layout_.A : layout_.groups();
+    const int64_t unit = unit_elements();
+    const int64_t per_unit = layout_.params() / unit_count();  // parameters per unit
     const int64_t per_block = std::max<int64_t>(1, kBlockBytes / std::max<int64_t>(1, unit * esz));
-    quant::Params all;
-    all.scale.reserve(static_cast<size_t>(layout_.params()));
-    if (quant::is_asym(scheme_)) all.zero.reserve(static_cast<size_t>(layout_.params()));
-    for (int64_t u0 = 0; u0 < units; u0 += per_block) {
+    units = std::min(units, unit_count());
+    // The OpenVINO writer asks for the scales just before Q: when Q is small, each block is
+    // quantized right after its scales, while its pages are resident, and Q is held until asked
+    // for (one pass over the source instead of two; at most kHeldQBytes more RSS).
+    const bool four = quant::bits(scheme_) == 4;
+    if (hold_q && ready_ == 0 && units == unit_count() && !(done_ & kQ) && size() <= kHeldQBytes && (!four || unit % 2 == 0))
+      held_q_ = std::make_shared<std::vector<uint8_t>>(size());
+    while (ready_ < units) {
       quant::Layout sub = layout_;
-      int64_t n = std::min(per_block, units - u0);
-      if (by_rows) sub.A = n;
+      int64_t n = std::min(per_block, units - ready_);
+      if (by_rows()) sub.A = n;
       else sub.R = n * layout_.group;
-      const uint8_t* p = src + u0 * unit * esz;
+      const uint8_t* p = src + ready_ * unit * esz;
       quant::Params part;
       try {
         part = quant::compute_params(p, type_, sub, scheme_, name_);
       } catch (const Error&) {
+        params_.reset(), held_q_.reset(), ready_ = 0;  // nothing half-computed is kept
         quant::compute_params(src, type_, layout_, scheme_, name_);  // throws naming the element's index in the whole weight
         throw;
       }
-      all.scale.insert(all.scale.end(), part.scale.begin(), part.scale.end());
-      all.zero.insert(all.zero.end(), part.zero.begin(), part.zero.end());
-      src_->storage()->mapping()->release(p, static_cast<size_t>(sub.elements() * esz));
+      std::copy(part.scale.begin(), part.scale.end(), params_->scale.begin() + ready_ * per_unit);
+      std::copy(part.zero.begin(), part.zero.end(), params_->zero.begin() + ready_ * per_unit);
+      if (held_q_) {
+        int64_t begin = ready_ * unit, end = begin + sub.elements();
+        quant::quantize(src, type_, layout_, scheme_, *params_, begin, end, held_q_->data() + (four ? begin / 2 : begin));
+      }
+      if (release) src_->storage()->mapping()->release(p, static_cast<size_t>(sub.elements() * esz));
+      ready_ += n;
     }
-    return all;
+    return params_;
+  }
+
+  // Q quantized along with the scales (null when it was not); dropped once read to its end.
+  std::shared_ptr<const std::vector<uint8_t>> take_held_q(bool last) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<const std::vector<uint8_t>> held = held_q_;
+    if (last) held_q_.reset();
+    return held;
   }
 
   // A part has been produced to its end; when all have, the parameters are released.
@@ -111,6 +152,8 @@ class QuantizedWeight final : public ComputedStorage {
     unsigned all = kQ | kScales | (quant::is_asym(scheme_) ? kZeros : 0u);
     if ((done_ & all) == all) {
       params_.reset();
+      held_q_.reset();
+      ready_ = 0;
       done_ = 0;
     }
   }
@@ -131,7 +174,11 @@ class QuantizedWeight final : public ComputedStorage {
   Scheme scheme_;
   std::string name_;
   mutable std::mutex mu_;
-  mutable std::shared_ptr<const quant::Params> params_;
+  // Filled in place, units [0, ready_) so far: readers only look at units they asked for.
+  mutable std::shared_ptr<quant::Params> params_;
+  mutable int64_t ready_ = 0;
+  static constexpr size_t kHeldQBytes = size_t{8} << 20;
+  mutable std::shared_ptr<std::vector<uint8_t>> held_q_;
   mutable unsigned done_ = 0;
 };
 
@@ -145,7 +192,7 @@ class ParamBytes final : public ComputedStorage {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!bytes_) {
-        std::shared_ptr<const quant::Params> p = q_->params();
+        std::shared_ptr<const quant::Params> p = q_->params_before_q();
         bytes_ = std::make_shared<const std::vector<uint8_t>>(zero_ ? encode_zero_points(p->zero, quant::bits(q_->scheme()) == 4)
                                                                     : encode_scales(p->scale, q_->source_dtype()));
       }
