@@ -41,7 +41,7 @@ uint64_t sample_hash(const uint8_t* p, size_t n) {
 class BinWriter {
  public:
   BinWriter(int fd, std::string path, const std::function<void(uint64_t, uint64_t)>& progress, uint64_t total)
-      : sink_(fd, std::move(path)), progress_(progress), total_(total) {}
+      : sink_(fd, std::move(path), total), progress_(progress), total_(total) {}
 
   BinStats stats;
 

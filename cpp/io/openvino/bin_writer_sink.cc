@@ -21,9 +21,16 @@ bool direct_io_allowed() {
 }
 }  // namespace
 
-BinSink::BinSink(int fd, std::string path) : fd_(fd), saved_flags_(::fcntl(fd, F_GETFL)), path_(std::move(path)) {
+size_t BinSink::block_for(uint64_t expected_bytes) {
+  size_t block = size_t{4} << 20;
+  while (block > (size_t{256} << 10) && block * 128 > expected_bytes) block /= 2;
+  return block;
+}
+
+BinSink::BinSink(int fd, std::string path, uint64_t expected_bytes)
+    : fd_(fd), saved_flags_(::fcntl(fd, F_GETFL)), path_(std::move(path)), block_(block_for(expected_bytes)) {
   for (uint8_t*& b : buf_) {
-    b = static_cast<uint8_t*>(std::aligned_alloc(kAlign, kBlock));
+    b = static_cast<uint8_t*>(std::aligned_alloc(kAlign, block_));
     if (!b) throw std::bad_alloc();
   }
   // Only a regular file at offset 0 is written direct (a pipe or character device stays as is).
@@ -56,19 +63,19 @@ void BinSink::write(const uint8_t* p, size_t n) {
 }
 
 uint8_t* BinSink::space(size_t want, size_t* got) {
-  if (len_ == kBlock) submit();
-  *got = std::min(want, kBlock - len_);
+  if (len_ == block_) submit();
+  *got = std::min(want, block_ - len_);
   return buf_[cur_] + len_;
 }
 
 void BinSink::commit(size_t n) {
   len_ += n;
-  if (len_ == kBlock) submit();
+  if (len_ == block_) submit();
 }
 
 void BinSink::submit() {
   wait_idle();
-  if (!mark_saved_ && mark_ >= base_ && mark_ < base_ + kBlock) {
+  if (!mark_saved_ && mark_ >= base_ && mark_ < base_ + block_) {
     uint64_t at = mark_ & ~static_cast<uint64_t>(kAlign - 1);
     std::memcpy(saved_, buf_[cur_] + (at - base_), static_cast<size_t>(mark_ - at));
     mark_saved_ = true;
@@ -80,7 +87,7 @@ void BinSink::submit() {
   }
   cv_.notify_all();
   cur_ ^= 1;  // free: its previous job finished before this one was handed over
-  base_ += kBlock;
+  base_ += block_;
   len_ = 0;
 }
 
@@ -156,7 +163,7 @@ void BinSink::run() {
     uint64_t at = job_at_;
     bool skip = error_ != 0 || stop_;  // after an error (or when abandoned) the output is discarded anyway
     lock.unlock();
-    if (!skip) write_at(p, kBlock, at);
+    if (!skip) write_at(p, block_, at);
     lock.lock();
     job_ = nullptr;
     cv_.notify_all();

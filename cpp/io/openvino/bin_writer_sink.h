@@ -1,5 +1,5 @@
-// Where the .bin writer's bytes go: gathered into 4 MiB aligned blocks that a background thread
-// writes with O_DIRECT while the caller converts the next block.
+// Where the .bin writer's bytes go: gathered into aligned blocks (up to 4 MiB; see block_for) that
+// a background thread writes with O_DIRECT while the caller converts the next block.
 //
 // Why: buffered write() of a multi-GB .bin spent ~70% of the conversion in the kernel copying
 // into the page cache (perf, 1.1B LLM), and the final fsync then waited for all of it. Direct
@@ -20,7 +20,8 @@ namespace irforge::ov {
 class BinSink {
  public:
   // `fd` is an empty file opened for writing; its flags are restored when the sink is destroyed.
-  BinSink(int fd, std::string path);
+  // `expected_bytes` (the .bin's size as far as known) sizes the blocks.
+  BinSink(int fd, std::string path, uint64_t expected_bytes);
   ~BinSink();
   BinSink(const BinSink&) = delete;
   BinSink& operator=(const BinSink&) = delete;
@@ -39,8 +40,10 @@ class BinSink {
   void finish();
 
  private:
-  static constexpr size_t kBlock = size_t{4} << 20;
   static constexpr size_t kAlign = 4096;  // covers every logical block size O_DIRECT asks for
+  // 4 MiB blocks for large files; smaller ones (down to 256 KiB) for small files, so that the two
+  // buffers stay under ~1.6% of the weights (the PyTorch frontend's memory target is 10% of them).
+  static size_t block_for(uint64_t expected_bytes);
   void submit();  // hands the full current buffer to the writer thread
   void wait_idle();  // waits for the writer thread; throws its error, if any
   void write_at(const uint8_t* p, size_t n, uint64_t at);  // on the writer thread or at finish
@@ -49,6 +52,7 @@ class BinSink {
 
   int fd_, saved_flags_;
   std::string path_;
+  size_t block_;
   bool direct_ = false;
   uint8_t* buf_[2] = {nullptr, nullptr};
   int cur_ = 0;
