@@ -87,6 +87,12 @@ def test_integer_lstm_without_its_hidden_intermediate(tmp_path):
         convert(tmp_path, tw.integer_lstm(intermediates=4))
 
 
+def test_integer_lstm_8x8_8_kernel_is_unsupported_not_invalid(tmp_path):
+    # Twelve intermediates select TFLite's other integer LSTM kernel: a valid model irforge lacks.
+    with pytest.raises(irforge.UnsupportedError, match=r"m\.tflite: operator UNIDIRECTIONAL_SEQUENCE_LSTM#1: the 8x8_8 integer LSTM kernel"):
+        convert(tmp_path, tw.integer_lstm(intermediates=12))
+
+
 def test_integer_lstm_cell_scale_not_a_power_of_two(tmp_path):
     with pytest.raises(irforge.InvalidModelError, match=r"m\.tflite: operator UNIDIRECTIONAL_SEQUENCE_LSTM#1: cell state scale 0\.000030 .* is not a power of two"):
         convert(tmp_path, tw.integer_lstm(cell_scale=3e-5))

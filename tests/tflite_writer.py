@@ -292,9 +292,10 @@ def integer_lstm(steps: int = 5, batch: int = 2, n_in: int = 4, cells: int = 6, 
     ]
     first_inter = len(ts)
     ts += [Tensor(f"inter{k}", [0]) for k in range(4)] + [Tensor("hidden", [0], INT8, scale=[h_scale], zero_point=[h_zp])]
+    ts += [Tensor(f"inter{k}", [0]) for k in range(5, intermediates)]  # 12: the 8x8_8 kernel's count
     x, xq, w, b, h, c, yq, y = 0, 1, 2, 10, 14, 15, 16, 17
     lstm_in = [xq] + list(range(w, w + 8)) + [-1] * 3 + list(range(b, b + 4)) + [-1, -1, h, c] + [-1] * 4
     opts = {0: ("b", 4), 1: ("f", cell_clip), 3: ("B", int(time_major))}  # tanh, cell_clip, time_major
-    inter = list(range(first_inter, first_inter + 5))[:intermediates]
+    inter = list(range(first_inter, first_inter + max(5, intermediates)))[:intermediates]
     ops = [Op(QUANTIZE, [x], [xq]), Op(UNIDIRECTIONAL_SEQUENCE_LSTM, lstm_in, [yq], opts, inter), Op(DEQUANTIZE, [yq], [y])]
     return build(ts, ops, [x], [y])

@@ -61,6 +61,7 @@ void integer_lstm(OpContext& c) {
   if (c.opt<int8_t>(4, kActTanh) != kActTanh) c.unsupported("an LSTM activation other than tanh");
   for (size_t i = 1; i <= 15; ++i)
     if ((i <= 8 || i >= 12) && !c.is_const(i)) c.unsupported("input " + std::to_string(i) + " (a weight or bias) is not a constant");
+  if (c.op.intermediates.size() == 12) c.unsupported("the 8x8_8 integer LSTM kernel (12 intermediates; only the int16-cell 8x8_16 kernel is supported)");
   if (c.op.intermediates.size() != 5)
     c.invalid("has " + std::to_string(c.op.intermediates.size()) + " intermediate tensors; the int8 LSTM kernel needs 5 (the hidden scale is the fifth)");
   for (size_t i = 1; i <= 8; ++i) {
