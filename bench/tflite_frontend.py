@@ -6,7 +6,7 @@ own TFLite frontend), both CLIs writing an fp16-compressed IR (both tools' defau
 Each conversion runs in a fresh process under /usr/bin/time (wall seconds, max RSS); the best of
 --repeat runs is kept. Needs tensorflow (to make the files), openvino (ovc) and irforge importable.
 
-    python bench/tflite_frontend.py [--repeat 3] [--keep DIR]
+    python bench/tflite_frontend.py [--repeat 3] [--keep DIR] [--only lstm bert ...]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ CASES = [
     ("mobilenet_v2", tflite_models.mobilenet_v2, ("float32", "dynamic")),
     ("efficientnet_lite", tflite_models.efficientnet_lite, ("float32", "int8")),
     ("bert", tflite_models.bert_encoder, ("float32", "int8")),
-    ("lstm", tflite_models.lstm_model, ("float32",)),
+    ("lstm", tflite_models.lstm_model, ("float32", "int8")),
 ]
 
 
@@ -58,12 +58,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="folder for the .tflite files (default: a temporary one)")
+    ap.add_argument("--only", nargs="*", help="model names to run (default: all)")
     args = ap.parse_args()
     folder = args.keep or tempfile.mkdtemp(prefix="tflite_bench_")
     os.makedirs(folder, exist_ok=True)
     ovc = shutil.which("ovc")
     rows = []
     for name, builder, modes in CASES:
+        if args.only and name not in args.only:
+            continue
         model = None
         for mode in modes:
             path = os.path.join(folder, f"{name}_{mode}.tflite")

@@ -81,6 +81,51 @@ def test_bad_window_is_an_error_naming_the_operator(tmp_path):
         convert(tmp_path, data)
 
 
+def test_integer_lstm_without_its_hidden_intermediate(tmp_path):
+    # The fifth intermediate carries the hidden state's scale: without it there is no hidden grid.
+    with pytest.raises(irforge.InvalidModelError, match=r"m\.tflite: operator UNIDIRECTIONAL_SEQUENCE_LSTM#1: has 4 intermediate tensors; the int8 LSTM kernel needs 5"):
+        convert(tmp_path, tw.integer_lstm(intermediates=4))
+
+
+def test_integer_lstm_8x8_8_kernel_is_unsupported_not_invalid(tmp_path):
+    # Twelve intermediates select TFLite's other integer LSTM kernel: a valid model irforge lacks.
+    with pytest.raises(irforge.UnsupportedError, match=r"m\.tflite: operator UNIDIRECTIONAL_SEQUENCE_LSTM#1: the 8x8_8 integer LSTM kernel"):
+        convert(tmp_path, tw.integer_lstm(intermediates=12))
+
+
+def test_integer_lstm_cell_scale_not_a_power_of_two(tmp_path):
+    with pytest.raises(irforge.InvalidModelError, match=r"m\.tflite: operator UNIDIRECTIONAL_SEQUENCE_LSTM#1: cell state scale 0\.000030 .* is not a power of two"):
+        convert(tmp_path, tw.integer_lstm(cell_scale=3e-5))
+
+
+def test_integer_lstm_intermediate_out_of_range(tmp_path):
+    data = tw.integer_lstm()
+    # Rewrite the intermediates vector [18, 19, 20, 21, 22] so its last index points past the tensors.
+    at = data.index(np.array([18, 19, 20, 21, 22], np.int32).tobytes())
+    damaged = bytearray(data)
+    damaged[at + 16:at + 20] = np.int32(400).tobytes()
+    with pytest.raises(irforge.InvalidModelError, match=r"m\.tflite: subgraph 0 operator 1 intermediates: tensor index 400 is out of range"):
+        convert(tmp_path, bytes(damaged))
+
+
+def test_integer_lstm_corruptions_are_clean_errors(tmp_path):
+    # 200 random single-byte corruptions of the integer LSTM: each converts or raises a
+    # ConversionError (options, quantization and the intermediates are read from the damaged file).
+    data = tw.integer_lstm(steps=3)
+    rng = np.random.default_rng(1)
+    outcomes = {"ok": 0, "error": 0}
+    for k in range(200):
+        d = bytearray(data)
+        d[int(rng.integers(0, len(d)))] = int(rng.integers(0, 256))
+        try:
+            convert(tmp_path, bytes(d), f"l{k}.tflite")
+            outcomes["ok"] += 1
+        except irforge.ConversionError as e:
+            assert f"l{k}.tflite" in str(e)
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0 and outcomes["ok"] > 0
+
+
 def test_every_truncation_and_byte_flip_is_a_clean_error(tmp_path):
     # Every prefix length, and 300 random single-byte corruptions: each either converts or raises
     # a ConversionError (a crash would take the test process down).

@@ -15,10 +15,11 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-FLOAT32, FLOAT16, INT32, UINT8, INT64, INT8 = 0, 1, 2, 3, 4, 9
-NP_TYPE = {FLOAT32: np.float32, FLOAT16: np.float16, INT32: np.int32, UINT8: np.uint8, INT64: np.int64, INT8: np.int8}
+FLOAT32, FLOAT16, INT32, UINT8, INT64, INT16, INT8 = 0, 1, 2, 3, 4, 7, 9
+NP_TYPE = {FLOAT32: np.float32, FLOAT16: np.float16, INT32: np.int32, UINT8: np.uint8, INT64: np.int64, INT16: np.int16, INT8: np.int8}
 ADD, CONV_2D, FULLY_CONNECTED, RESHAPE, DEQUANTIZE, QUANTIZE, GELU, SOFTMAX = 0, 3, 9, 22, 6, 114, 150, 25
-OPTIONS = {ADD: 11, CONV_2D: 1, FULLY_CONNECTED: 8, SOFTMAX: 9, GELU: 124}  # BuiltinOptions union types
+UNIDIRECTIONAL_SEQUENCE_LSTM = 44
+OPTIONS = {ADD: 11, CONV_2D: 1, FULLY_CONNECTED: 8, SOFTMAX: 9, GELU: 124, UNIDIRECTIONAL_SEQUENCE_LSTM: 71}  # BuiltinOptions union types
 
 
 class _Writer:
@@ -106,6 +107,7 @@ class Tensor:
     zero_point: Optional[List[int]] = None
     quantized_dimension: int = 0
     shape_signature: Optional[List[int]] = None
+    is_variable: bool = False
 
 
 @dataclass
@@ -114,6 +116,7 @@ class Op:
     inputs: List[int]
     outputs: List[int]
     options: Dict[int, tuple] = field(default_factory=dict)  # field index -> (fmt, value)
+    intermediates: Optional[List[int]] = None
 
 
 def build(tensors: List[Tensor], ops: List[Op], inputs: List[int], outputs: List[int], *,
@@ -151,6 +154,8 @@ def build(tensors: List[Tensor], ops: List[Op], inputs: List[int], outputs: List
             f[4] = ("off", quant(t))
         if t.shape_signature is not None:
             f[7] = ("off", lambda: w.vector("i", t.shape_signature))
+        if t.is_variable:
+            f[5] = ("B", 1)
         return lambda: w.table(f)
 
     def operator(op):
@@ -158,6 +163,8 @@ def build(tensors: List[Tensor], ops: List[Op], inputs: List[int], outputs: List
         if op.code in OPTIONS:
             f[3] = ("B", OPTIONS[op.code])
             f[4] = ("off", lambda: w.table(op.options))
+        if op.intermediates is not None:
+            f[8] = ("off", lambda: w.vector("i", op.intermediates))
         return lambda: w.table(f)
 
     def subgraph():
@@ -258,3 +265,37 @@ def quantized_fc(batch: int = 1, k: int = 8, n: int = 4, seed: int = 5) -> bytes
     ]
     ops = [Op(FULLY_CONNECTED, [0, 1, 2], [3], {0: ("b", 1)}), Op(DEQUANTIZE, [3], [4])]
     return build(ts, ops, [0], [4])
+
+
+def integer_lstm(steps: int = 5, batch: int = 2, n_in: int = 4, cells: int = 6, cell_scale: float = 2.0**-12,
+                 cell_clip: float = 0.0, time_major: bool = False, intermediates: int = 5, seed: int = 3) -> bytes:
+    """A full-integer UNIDIRECTIONAL_SEQUENCE_LSTM as TFLiteConverter writes one (int8 input and
+    output, per-tensor int8 weights, int32 biases at input x weight scale, int8 output state and
+    int16 cell state as variable tensors, five intermediates of which the fifth carries the hidden
+    scale) between QUANTIZE and DEQUANTIZE."""
+    rng = np.random.default_rng(seed)
+    x_scale, h_scale, h_zp = 1 / 128, 1 / 127, 1
+    w_scales = rng.uniform(0.004, 0.012, 8).astype(np.float32)
+    shape = [steps, batch, n_in] if time_major else [batch, steps, n_in]
+    out_shape = [steps, batch, cells] if time_major else [batch, steps, cells]
+    ts = [Tensor("x", shape), Tensor("xq", shape, INT8, scale=[x_scale], zero_point=[0])]
+    for k in range(8):  # input weights i, f, g, o, then recurrent weights
+        cols = n_in if k < 4 else cells
+        ts.append(Tensor(f"w{k}", [cells, cols], INT8, data=rng.integers(-127, 128, (cells, cols)), scale=[float(w_scales[k])], zero_point=[0]))
+    for k in range(4):
+        ts.append(Tensor(f"b{k}", [cells], INT32, data=rng.integers(-3000, 3000, cells), scale=[x_scale * float(w_scales[k])], zero_point=[0]))
+    ts += [
+        Tensor("h", [batch, cells], INT8, scale=[h_scale], zero_point=[h_zp], is_variable=True),
+        Tensor("c", [batch, cells], INT16, scale=[cell_scale], zero_point=[0], is_variable=True),
+        Tensor("yq", out_shape, INT8, scale=[h_scale], zero_point=[h_zp]),
+        Tensor("y", out_shape),
+    ]
+    first_inter = len(ts)
+    ts += [Tensor(f"inter{k}", [0]) for k in range(4)] + [Tensor("hidden", [0], INT8, scale=[h_scale], zero_point=[h_zp])]
+    ts += [Tensor(f"inter{k}", [0]) for k in range(5, intermediates)]  # 12: the 8x8_8 kernel's count
+    x, xq, w, b, h, c, yq, y = 0, 1, 2, 10, 14, 15, 16, 17
+    lstm_in = [xq] + list(range(w, w + 8)) + [-1] * 3 + list(range(b, b + 4)) + [-1, -1, h, c] + [-1] * 4
+    opts = {0: ("b", 4), 1: ("f", cell_clip), 3: ("B", int(time_major))}  # tanh, cell_clip, time_major
+    inter = list(range(first_inter, first_inter + max(5, intermediates)))[:intermediates]
+    ops = [Op(QUANTIZE, [x], [xq]), Op(UNIDIRECTIONAL_SEQUENCE_LSTM, lstm_in, [yq], opts, inter), Op(DEQUANTIZE, [yq], [y])]
+    return build(ts, ops, [x], [y])

@@ -1,7 +1,8 @@
 """Writes the seed corpus of fuzz_tflite_reader (deterministic; not committed: scripts/fuzz.sh
 generates it into the build folder). Small models from tests/tflite_writer.py in each file form
-(inline buffers, buffers after the flatbuffer, builtin_code only, with a signature), a quantized
-one, and one per translated operator family that needs no options.
+(inline buffers, buffers after the flatbuffer, builtin_code only, with a signature), quantized
+ones (a FULLY_CONNECTED, the integer LSTM in both of its hidden-state paths) and one per
+translated operator family that needs no options.
 
     python3 tests/fuzz/make_corpus_fuzz_tflite_reader.py OUT_DIR
 """
@@ -32,6 +33,8 @@ def main(out: str) -> None:
         "small_cnn_builtin_code": tw.small_cnn(deprecated_codes=False),
         "small_cnn_signature": tw.small_cnn(signature={"inputs": {"image": 0}, "outputs": {"scores": 10}}),
         "quantized_fc": tw.quantized_fc(),
+        "integer_lstm": tw.integer_lstm(steps=3),
+        "integer_lstm_time_major_clip": tw.integer_lstm(steps=2, time_major=True, cell_clip=0.5, cell_scale=2.0**-16),
     }
     models.update(dict(unary_models()))
     for name, data in models.items():

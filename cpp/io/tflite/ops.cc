@@ -443,10 +443,9 @@ void lstm(OpContext& c) {
   // inputs: 0 x, 1-4 input weights (i, f, c, o), 5-8 recurrent weights, 9-11 peepholes,
   // 12-15 gate biases, 16-17 projection, 18 output state, 19 cell state, 20-23 layer norm.
   if (c.num_inputs() < 20) c.invalid("has " + std::to_string(c.num_inputs()) + " inputs, expected at least 20");
-  // The integer kernel quantizes every gate (int16 intermediates, its own fixed-point tanh and
-  // sigmoid); one float LSTM between Q/DQ pairs would be tens of steps off, so it is refused.
-  if (is_quantized_int(c.in_tensor(0)))
-    c.unsupported("a fully integer-quantized LSTM (int8/int16 activations) is not supported; convert it with float or dynamic-range LSTM weights");
+  // The integer kernel rounds inside the recurrence (lstm_integer.cc): one float LSTM node
+  // between Q/DQ pairs would be tens of steps off.
+  if (is_quantized_int(c.in_tensor(0))) return integer_lstm(c);
   if (!c.has_input(1)) c.unsupported("coupled input and forget gates (CIFG)");
   for (size_t i : {9, 10, 11, 16, 17, 20, 21, 22, 23})
     if (c.has_input(i)) c.unsupported("peephole, projection or layer-norm LSTM");

@@ -178,6 +178,7 @@ ModelDef parse_tflite(const flatbuf::Buffer& buf, const ParseLimits& limits) {
         fail_invalid(ow + ": opcode_index " + std::to_string(od.opcode_index) + " is out of range (the model has " + std::to_string(m.operator_codes.size()) + " operator codes)");
       od.inputs = tensor_list(o, slot::kOperatorInputs, "Operator.inputs", ow + " (" + op_name(m.operator_codes[od.opcode_index].builtin) + ") inputs", true);
       od.outputs = tensor_list(o, slot::kOperatorOutputs, "Operator.outputs", ow + " (" + op_name(m.operator_codes[od.opcode_index].builtin) + ") outputs", false);
+      od.intermediates = tensor_list(o, slot::kOperatorIntermediates, "Operator.intermediates", ow + " intermediates", false);
       od.options_type = o.scalar<uint8_t>(slot::kOperatorOptionsType, 0);
       od.options = o.table(slot::kOperatorOptions, "Operator.builtin_options");
       sg.operators.push_back(std::move(od));

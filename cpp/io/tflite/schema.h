@@ -92,6 +92,7 @@ struct TensorDef {
 struct OperatorDef {
   uint32_t opcode_index = 0;
   std::vector<int32_t> inputs, outputs;  // -1: an omitted optional input
+  std::vector<int32_t> intermediates;    // quantization carriers of the integer LSTM kernel
   uint8_t options_type = 0;
   flatbuf::Table options;  // may be invalid (absent): translators then use the defaults
 };

@@ -90,6 +90,9 @@ using TranslateFn = std::function<void(OpContext&)>;
 // The translator table (ops.cc): builtin code -> translator.
 const std::map<int32_t, TranslateFn>& translators();
 
+// UNIDIRECTIONAL_SEQUENCE_LSTM with int8 activations and an int16 cell (lstm_integer.cc).
+void integer_lstm(OpContext& c);
+
 // Control flow and resource variables (control_flow.cc).
 void if_op(OpContext& c);
 void while_op(OpContext& c);
