@@ -188,6 +188,9 @@ class GraphLowering {
 
 // Shared helpers for op families.
 std::string join_ints(const Ints& v);
+// A float attribute value exactly as OpenVINO parses it back ("%.9g"; std::to_string would
+// print 1e-9 as 0.000000).
+std::string fmt_float(double v);
 // Normalizes a possibly negative axis against a rank.
 int64_t norm_axis(int64_t axis, int64_t rank);
 
