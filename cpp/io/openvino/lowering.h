@@ -113,6 +113,10 @@ class NodeContext {
   GraphLowering& lowering() { return g_; }
 
  private:
+  // The Const layer of const_tensor and const_bytes: `data` (a view or owned bytes) of element
+  // type `type` in `shape`, named `name` (already unique).
+  PortRef add_const_layer(std::shared_ptr<ConstData> data, ElemType type, const Ints& shape, const std::string& name);
+
   GraphLowering& g_;
   const Node& node_;
   int64_t opset_;
