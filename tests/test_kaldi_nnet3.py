@@ -138,25 +138,31 @@ def test_nnet3_malformed_text(tmp_path, model, edits, error, message):
         irforge.convert_model(path)
 
 
+# Malformed components, written as text and binary: ({component: its new type, or {field
+# index: new (field, value)}}, error, message).
+COMPONENT_EDITS = [
+    ({"output.affine": {2: ("BiasParams", np.zeros(5, np.float32))}}, irforge.InvalidModelError,
+     r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"),
+    # Unsupported components are listed together.
+    ({"tdnn2.sigmoid": "GruNonlinearityComponent", "prefinal.tanh": "TdnnComponent"}, irforge.UnsupportedError,
+     r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"),
+]
+
+
 @pytest.mark.parametrize("binary", [False, True])
-def test_nnet3_bias_does_not_match_weights(tmp_path, binary):
+@pytest.mark.parametrize("edits, error, message", COMPONENT_EDITS, ids=["bias-length", "unsupported-types"])
+def test_nnet3_malformed_components(tmp_path, binary, edits, error, message):
     net, _ = nnet3_tdnn()
-    for name, type_, fields in net.components:
-        if name == "output.affine":
-            fields[2] = ("BiasParams", np.zeros(5, np.float32))
+    assert set(edits) <= {name for name, _, _ in net.components}  # the edits change the model
+    for k, (name, type_, fields) in enumerate(net.components):
+        edit = edits.get(name)
+        if isinstance(edit, str):
+            net.components[k] = (name, edit, fields)
+        elif edit:
+            for index, field in edit.items():
+                fields[index] = field
     path = _write(tmp_path, "bad.raw", net.write(binary))
-    with pytest.raises(irforge.InvalidModelError, match=r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"):
-        irforge.convert_model(path)
-
-
-@pytest.mark.parametrize("binary", [False, True])
-def test_nnet3_unsupported_listed_together(tmp_path, binary):
-    net, _ = nnet3_tdnn()
-    for name, type_, fields in list(net.components):
-        if name in ("tdnn2.sigmoid", "prefinal.tanh"):
-            net.components[net.components.index((name, type_, fields))] = (name, "GruNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
-    path = _write(tmp_path, "unsup.raw", net.write(binary))
-    with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
+    with pytest.raises(error, match=message):
         irforge.convert_model(path)
 
 
