@@ -13,15 +13,14 @@ converted by ovc and irforge (compress_to_fp16=False) and run against onnxruntim
 [2, 13] tokens (a padded row in the mask). tests/test_wild_contrib_models.py uses the builders.
 """
 
-import argparse
 import os
 import sys
-import tempfile
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import ovc_table  # noqa: E402  (the table of this bench and wild_quant.py)
 import wild_quant  # noqa: E402  (the shared comparison against ovc and onnxruntime)
 
 
@@ -75,24 +74,7 @@ def compare(name, d):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--details", action="store_true")
-    args = ap.parse_args()
-    print("| model | irforge | ovc | irforge / ovc | irforge max rel err | ovc max rel err |")
-    print("|---|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as d:
-        for name in args.models.split(","):
-            r = compare(name, d)
-            if args.details:
-                print(f"## {name}\nonnx: {dict(r['onnx'])}", file=sys.stderr)
-                keys = sorted(set(r["ovc_types"]) | set(r["irforge_types"]))
-                print(f"irforge vs ovc differing types: { {k: (r['irforge_types'][k], r['ovc_types'][k]) for k in keys if r['irforge_types'][k] != r['ovc_types'][k]} }",
-                      file=sys.stderr)
-            if r["ovc"] is None:
-                print(f"| {name} | {r['irforge']} | fails | – | {r['irforge_err']:.1e} | – |")
-            else:
-                print(f"| {name} | {r['irforge']} | {r['ovc']} | {r['irforge'] / r['ovc']:.2f} | {r['irforge_err']:.1e} | {r['ovc_err']:.1e} |")
+    ovc_table.main(MODELS, compare)
 
 
 if __name__ == "__main__":

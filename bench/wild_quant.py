@@ -13,16 +13,15 @@ quantized model, on inputs of two shapes (the batch / sequence dims are dynamic)
 markdown table. tests/test_wild_quant.py uses the builders and the comparison below.
 """
 
-import argparse
 import collections
 import os
 import sys
-import tempfile
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(HERE, "..", "python"))
+import ovc_table  # noqa: E402  (the table of this bench and wild_contrib.py)
 from layer_count import layer_types, rel_err, run_ir  # noqa: E402  (shared bench helpers)
 
 
@@ -311,31 +310,7 @@ def compare(name, d, build=None):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--details", action="store_true")
-    args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as d:
-        for name in args.models.split(","):
-            try:
-                rows.append(compare(name, d))
-            except Exception as e:  # a failing converter is a row, not the end of the table
-                print(f"{name}: {type(e).__name__}: {str(e)[:300]}", file=sys.stderr)
-                continue
-            r = rows[-1]
-            if args.details:
-                print(f"## {name}\nonnx: {dict(r['onnx'])}", file=sys.stderr)
-                keys = sorted(set(r["ovc_types"]) | set(r["irforge_types"]))
-                diff = {k: (r["irforge_types"][k], r["ovc_types"][k]) for k in keys if r["irforge_types"][k] != r["ovc_types"][k]}
-                print(f"irforge vs ovc differing types: {diff}", file=sys.stderr)
-    print("| model | irforge | ovc | irforge / ovc | irforge max rel err | ovc max rel err |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        if r["ovc"] is None:
-            print(f"| {r['model']} | {r['irforge']} | fails | – | {r['irforge_err']:.1e} | – |")
-        else:
-            print(f"| {r['model']} | {r['irforge']} | {r['ovc']} | {r['irforge'] / r['ovc']:.2f} | {r['irforge_err']:.1e} | {r['ovc_err']:.1e} |")
+    ovc_table.main(MODELS, compare)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import irforge  # noqa: E402
 from kaldi_models import tdnn  # noqa: E402
+from random_damage import conversion_errors, damaged  # noqa: E402
 from test_caffe_frontend import run_ir  # noqa: E402
 
 
@@ -67,22 +68,14 @@ def test_random_damage_only_raises_conversion_errors(tmp_path, encoding):
     net, _ = tdnn()
     data = net.text() if encoding == "text" else net.binary()
     rng = np.random.default_rng(0)
-    errors = 0
     path = os.path.join(str(tmp_path), "f.nnet")
-    for _ in range(80):
-        d = bytearray(data)
-        for _ in range(int(rng.integers(1, 4))):
-            pos = int(rng.integers(2, len(d)))
-            if rng.random() < 0.2:
-                del d[pos:]
-            else:
-                d[pos] = int(rng.integers(0, 256))
-        open(path, "wb").write(bytes(d))
-        try:
-            irforge.convert_model(path)
-        except irforge.ConversionError:
-            errors += 1
-    assert errors > 0
+
+    def attempt(_):
+        with open(path, "wb") as f:
+            f.write(damaged(data, rng, keep_prefix=2))  # binary files start with "\0B"
+        irforge.convert_model(path)
+
+    assert conversion_errors(attempt, 80) > 0
 
 
 def counts_to_log_priors(counts):

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import irforge  # noqa: E402
 from kaldi_models import nnet3_tdnn  # noqa: E402
+from random_damage import conversion_errors, damaged  # noqa: E402
 from test_caffe_frontend import run_ir  # noqa: E402
 from test_kaldi_frontend import counts_to_log_priors  # noqa: E402
 
@@ -67,14 +68,6 @@ def test_nnet3_counts_and_remove_output_softmax(tmp_path, remove_softmax):
     assert _close(got, forward(x, log_softmax=False)) <= 1e-4
 
 
-def _text(tmp_path, edit):
-    net, _ = nnet3_tdnn()
-    text = net.write(False).decode()
-    new = edit(text)
-    assert new != text
-    return _write(tmp_path, "bad.raw", new.encode())
-
-
 def test_nnet3_truncated(tmp_path):
     net, _ = nnet3_tdnn()
     for binary in (False, True):
@@ -85,75 +78,92 @@ def test_nnet3_truncated(tmp_path):
                 irforge.convert_model(path)
 
 
-def test_nnet3_malformed_components(tmp_path):
+_RENORM_INPUT = "input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))"
+_LSTM_C_INPUT = "input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))"
+
+# Malformed text models: (model, {old: new} for the first occurrence of each old, error, message).
+TEXT_EDITS = [
     # A bad token inside a component names it.
-    path = _text(tmp_path, lambda t: t.replace("<BiasParams>  [", "BiasParams  [", 1))
-    with pytest.raises(irforge.InvalidModelError, match=r"component lda \(<FixedAffineComponent>\): expected a field or </FixedAffineComponent>, found 'BiasParams'"):
-        irforge.convert_model(path)
-    # The bias does not match the weights.
-    net, _ = nnet3_tdnn()
-    for name, type_, fields in net.components:
-        if name == "output.affine":
-            fields[2] = ("BiasParams", np.zeros(5, np.float32))
-    for binary in (False, True):
-        path = _write(tmp_path, "bad.raw", net.write(binary))
-        with pytest.raises(irforge.InvalidModelError, match=r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"):
-            irforge.convert_model(path)
+    ("tdnn", {"<BiasParams>  [": "BiasParams  ["}, irforge.InvalidModelError,
+     r"component lda \(<FixedAffineComponent>\): expected a field or </FixedAffineComponent>, found 'BiasParams'"),
     # The config's input to a component does not fit the component.
-    path = _text(tmp_path, lambda t: t.replace(", Offset(tdnn1.batchnorm, 3))", ")"))
-    with pytest.raises(irforge.InvalidModelError, match=r"line 6 \(component-node tdnn2\.affine\): its input gives 32 values but component tdnn2\.affine \(<AffineComponent>\) takes 48"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("<Dim> 8 <ValueAvg>", "<Dim> 7 <ValueAvg>"))
-    with pytest.raises(irforge.InvalidModelError, match=r"component-node prefinal\.noop\): its input gives 8 values but component prefinal\.noop \(<NoOpComponent>\) takes 7"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("component=tdnn1.relu", "component=tdnn1.rleu"))
-    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn1\.relu\): no component named 'tdnn1\.rleu'"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("input=tdnn2.affine", "input=tdnn2.afine"))
-    with pytest.raises(irforge.InvalidModelError, match=r"component-node tdnn2\.sigmoid\): no node named 'tdnn2\.afine'"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("<InputDim> 12 <BlockDim> 6", "<InputDim> 12 <BlockDim> 5"))
-    with pytest.raises(irforge.InvalidModelError, match=r"component tdnn2\.renorm \(<NormalizeComponent>\): <InputDim> 12 is not a multiple of <BlockDim> 5"):
-        irforge.convert_model(path)
-
-
-def test_nnet3_unsupported_listed_together(tmp_path):
-    net, _ = nnet3_tdnn()
-    for name, type_, fields in list(net.components):
-        if name in ("tdnn2.sigmoid", "prefinal.tanh"):
-            net.components[net.components.index((name, type_, fields))] = (name, "GruNonlinearityComponent" if name == "tdnn2.sigmoid" else "TdnnComponent", fields)
-    for binary in (False, True):
-        path = _write(tmp_path, "unsup.raw", net.write(binary))
-        with pytest.raises(irforge.UnsupportedError, match=r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"):
-            irforge.convert_model(path)
+    ("tdnn", {", Offset(tdnn1.batchnorm, 3))": ")"}, irforge.InvalidModelError,
+     r"line 6 \(component-node tdnn2\.affine\): its input gives 32 values but component tdnn2\.affine \(<AffineComponent>\) takes 48"),
+    ("tdnn", {"<Dim> 8 <ValueAvg>": "<Dim> 7 <ValueAvg>"}, irforge.InvalidModelError,
+     r"component-node prefinal\.noop\): its input gives 8 values but component prefinal\.noop \(<NoOpComponent>\) takes 7"),
+    ("tdnn", {"component=tdnn1.relu": "component=tdnn1.rleu"}, irforge.InvalidModelError, r"component-node tdnn1\.relu\): no component named 'tdnn1\.rleu'"),
+    ("tdnn", {"input=tdnn2.affine": "input=tdnn2.afine"}, irforge.InvalidModelError, r"component-node tdnn2\.sigmoid\): no node named 'tdnn2\.afine'"),
+    ("tdnn", {"<InputDim> 12 <BlockDim> 6": "<InputDim> 12 <BlockDim> 5"}, irforge.InvalidModelError,
+     r"component tdnn2\.renorm \(<NormalizeComponent>\): <InputDim> 12 is not a multiple of <BlockDim> 5"),
+    # Bad config lines.
+    ("tdnn", {"input-node name=input dim=4": "input-node name=input dim=four"}, irforge.InvalidModelError,
+     r"line 1 \(input-node input\): dim=four is not a valid size"),
+    ("tdnn", {"dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=2": "dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=8"},
+     irforge.InvalidModelError, r"dim-range-node prefinal\.part\): dims \[8, 11\) exceed the 10 of prefinal\.tanh"),
+    ("tdnn", {"Offset(input, -1)": "Offset(input, -1.5)"}, irforge.InvalidModelError, r"offset '-1\.5' is not an integer"),
+    ("tdnn", {"Append(Offset(input, -1), input,": "Append(Offset(input, -1) input,"}, irforge.InvalidModelError, r"expected ',' or '\)' in the descriptor"),
+    ("tdnn", {"output-node name=output": "outptu-node name=output"}, irforge.InvalidModelError, r"unknown kind of node 'outptu-node'"),
     # i-vector ReplaceIndex, loops without IfDefined, IfDefined that is no recurrence: named too.
-    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(ReplaceIndex(tdnn2.renorm, t, 0), tdnn2.renorm)"))
-    with pytest.raises(irforge.UnsupportedError, match=r"line 9 \(component-node prefinal\.linear\): descriptor ReplaceIndex\(\.\.\.\) is not supported"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(Offset(prefinal.tanh, -1), tdnn2.renorm)"))
-    with pytest.raises(irforge.UnsupportedError, match=r"depends on itself \(a recurrent network\)"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(tdnn2.renorm, -1)), tdnn2.renorm)"))
-    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined reads tdnn2\.renorm, which does not depend on this node: only recurrences"):
-        irforge.convert_model(path)
-    path = _text(tmp_path, lambda t: t.replace("input=Sum(Offset(tdnn2.renorm, -1), Scale(0.5, tdnn2.renorm))", "input=Sum(IfDefined(Offset(prefinal.tanh, 2)), tdnn2.renorm)"))
-    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\) with d > 0"):
+    ("tdnn", {_RENORM_INPUT: "input=Sum(ReplaceIndex(tdnn2.renorm, t, 0), tdnn2.renorm)"}, irforge.UnsupportedError,
+     r"line 9 \(component-node prefinal\.linear\): descriptor ReplaceIndex\(\.\.\.\) is not supported"),
+    ("tdnn", {_RENORM_INPUT: "input=Sum(Offset(prefinal.tanh, -1), tdnn2.renorm)"}, irforge.UnsupportedError, r"depends on itself \(a recurrent network\)"),
+    ("tdnn", {_RENORM_INPUT: "input=Sum(IfDefined(Offset(tdnn2.renorm, -1)), tdnn2.renorm)"}, irforge.UnsupportedError,
+     r"IfDefined reads tdnn2\.renorm, which does not depend on this node: only recurrences"),
+    ("tdnn", {_RENORM_INPUT: "input=Sum(IfDefined(Offset(prefinal.tanh, 2)), tdnn2.renorm)"}, irforge.UnsupportedError,
+     r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\) with d > 0"),
+    # xconfig's lstm-layer (nnet3_lstm, delay 3) with its recurrences broken.
+    ("lstm", {_LSTM_C_INPUT: "input=Append(lstm.W_all, IfDefined(Offset(lstm.m, -3)))",
+              "dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=5": "dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=4"},
+     irforge.InvalidModelError,
+     r"component-node lstm\.lstm_nonlin\): its input gives 24 values but component lstm\.lstm_nonlin \(<LstmNonlinearityComponent>\) takes 25"),
+    ("lstm", {_LSTM_C_INPUT: "input=Append(lstm.W_all, IfDefined(Offset(Offset(lstm.c_trunc, -3), 0)))"}, irforge.UnsupportedError,
+     r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\)"),
+    ("lstm", {_LSTM_C_INPUT: "input=Append(Offset(lstm.W_all, -1), IfDefined(Offset(lstm.c_trunc, -3)))"}, irforge.UnsupportedError,
+     r"line 5 \(component-node lstm\.lstm_nonlin\): a recurrent loop whose nodes cover different frames"),
+    ("lstm", {_LSTM_C_INPUT: "input=Append(Offset(lstm.W_all, 0), IfDefined(Offset(lstm.c_trunc, -3)))"}, irforge.UnsupportedError,
+     r"lstm\.lstm_nonlin\): a time offset inside a recurrent loop"),
+]
+
+
+@pytest.mark.parametrize("model, edits, error, message", TEXT_EDITS, ids=[f"{model}-{i}" for i, (model, *_) in enumerate(TEXT_EDITS)])
+def test_nnet3_malformed_text(tmp_path, model, edits, error, message):
+    from kaldi_models import nnet3_lstm
+
+    text = (nnet3_tdnn if model == "tdnn" else nnet3_lstm)()[0].write(False).decode()
+    for old, new in edits.items():
+        assert old in text  # the edit changes the model
+        text = text.replace(old, new, 1)
+    path = _write(tmp_path, "bad.raw", text.encode())
+    with pytest.raises(error, match=message):
         irforge.convert_model(path)
 
 
-def test_nnet3_bad_config(tmp_path):
-    cases = [
-        (lambda t: t.replace("input-node name=input dim=4", "input-node name=input dim=four"), r"line 1 \(input-node input\): dim=four is not a valid size"),
-        (lambda t: t.replace("dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=2", "dim-range-node name=prefinal.part input-node=prefinal.tanh dim-offset=8"),
-         r"dim-range-node prefinal\.part\): dims \[8, 11\) exceed the 10 of prefinal\.tanh"),
-        (lambda t: t.replace("Offset(input, -1)", "Offset(input, -1.5)"), r"offset '-1\.5' is not an integer"),
-        (lambda t: t.replace("Append(Offset(input, -1), input,", "Append(Offset(input, -1) input,"), r"expected ',' or '\)' in the descriptor"),
-        (lambda t: t.replace("output-node name=output", "outptu-node name=output"), r"unknown kind of node 'outptu-node'"),
-    ]
-    for edit, message in cases:
-        path = _text(tmp_path, edit)
-        with pytest.raises(irforge.InvalidModelError, match=message):
-            irforge.convert_model(path)
+# Malformed components, written as text and binary: ({component: its new type, or {field
+# index: new (field, value)}}, error, message).
+COMPONENT_EDITS = [
+    ({"output.affine": {2: ("BiasParams", np.zeros(5, np.float32))}}, irforge.InvalidModelError,
+     r"component output\.affine \(<AffineComponent>\): <BiasParams> has 5 values, expected 6"),
+    # Unsupported components are listed together.
+    ({"tdnn2.sigmoid": "GruNonlinearityComponent", "prefinal.tanh": "TdnnComponent"}, irforge.UnsupportedError,
+     r"components of types irforge does not convert: tdnn2\.sigmoid \(GruNonlinearityComponent\), prefinal\.tanh \(TdnnComponent\) \(supported: Affine"),
+]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("edits, error, message", COMPONENT_EDITS, ids=["bias-length", "unsupported-types"])
+def test_nnet3_malformed_components(tmp_path, binary, edits, error, message):
+    net, _ = nnet3_tdnn()
+    assert set(edits) <= {name for name, _, _ in net.components}  # the edits change the model
+    for k, (name, type_, fields) in enumerate(net.components):
+        edit = edits.get(name)
+        if isinstance(edit, str):
+            net.components[k] = (name, edit, fields)
+        elif edit:
+            for index, field in edit.items():
+                fields[index] = field
+    path = _write(tmp_path, "bad.raw", net.write(binary))
+    with pytest.raises(error, match=message):
+        irforge.convert_model(path)
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -161,23 +171,14 @@ def test_nnet3_random_damage_only_raises_conversion_errors(tmp_path, binary):
     net, _ = nnet3_tdnn()
     data = net.write(binary)
     rng = np.random.default_rng(5)
-    errors = 0
     path = os.path.join(str(tmp_path), "f.raw")
-    for _ in range(60):
-        d = bytearray(data)
-        for _ in range(int(rng.integers(1, 4))):
-            pos = int(rng.integers(2, len(d)))
-            if rng.random() < 0.2:
-                del d[pos:]
-            else:
-                d[pos] = int(rng.integers(0, 256))
+
+    def attempt(_):
         with open(path, "wb") as f:
-            f.write(bytes(d))
-        try:
-            irforge.convert_model(path)
-        except irforge.ConversionError:
-            errors += 1
-    assert errors > 0
+            f.write(damaged(data, rng, keep_prefix=2))  # binary files start with "\0B"
+        irforge.convert_model(path)
+
+    assert conversion_errors(attempt, 60) > 0
 
 
 def test_convert_model_kaldi_options(tmp_path):
@@ -246,23 +247,3 @@ def test_lstm_nnet3(tmp_path, binary, delay):
         x = np.random.default_rng(frames).standard_normal((frames, 4)).astype(np.float32)
         got = run_ir(model, {"input": x}, ["output"], tmp_path)["output"]
         assert _close(got, forward(x)) <= 1e-4, frames
-
-
-def test_lstm_nnet3_malformed(tmp_path):
-    from kaldi_models import nnet3_lstm
-
-    net, _ = nnet3_lstm()
-    text = net.write(False).decode()
-    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(lstm.m, -3)))")
-    bad = bad.replace("dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=5", "dim-range-node name=lstm.m input-node=lstm.lstm_nonlin dim-offset=5 dim=4")
-    with pytest.raises(irforge.InvalidModelError, match=r"component-node lstm\.lstm_nonlin\): its input gives 24 values but component lstm\.lstm_nonlin \(<LstmNonlinearityComponent>\) takes 25"):
-        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
-    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(lstm.W_all, IfDefined(Offset(Offset(lstm.c_trunc, -3), 0)))")
-    with pytest.raises(irforge.UnsupportedError, match=r"IfDefined is supported as IfDefined\(Offset\(node, -d\)\)"):
-        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
-    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, -1), IfDefined(Offset(lstm.c_trunc, -3)))")
-    with pytest.raises(irforge.UnsupportedError, match=r"line 5 \(component-node lstm\.lstm_nonlin\): a recurrent loop whose nodes cover different frames"):
-        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))
-    bad = text.replace("input=Append(lstm.W_all, IfDefined(Offset(lstm.c_trunc, -3)))", "input=Append(Offset(lstm.W_all, 0), IfDefined(Offset(lstm.c_trunc, -3)))")
-    with pytest.raises(irforge.UnsupportedError, match=r"lstm\.lstm_nonlin\): a time offset inside a recurrent loop"):
-        irforge.convert_model(_write(tmp_path, "bad.raw", bad.encode()))

@@ -6,9 +6,9 @@
 #include <pybind11/stl.h>
 
 #include "bindings/builder_binding.h"
+#include "bindings/decode_mapped_file.h"
 #include "io/paddle/params.h"
 #include "io/paddle/program.h"
-#include "support/mapped_file.h"
 
 namespace py = pybind11;
 using namespace irforge;
@@ -78,42 +78,29 @@ py::dict program_to_py(const PdProgram& p) {
 namespace irforge::bindings {
 
 void register_paddle(py::module_& m) {
+  auto program = [](const PdProgram& p, const uint8_t*) { return program_to_py(p); };
   m.def(
       "pd_read_program",
-      [](const std::string& path) {
-        PdProgram p;
-        {
-          py::gil_scoped_release release;
-          auto file = MappedFile::open(path);
-          p = decode_program_desc(file->data(), file->size(), path);
-        }
-        return program_to_py(p);
-      },
+      [program](const std::string& path) { return decode_mapped_file(path, decode_program_desc, program); },
       py::arg("path"), "Decodes a legacy Paddle ProgramDesc (.pdmodel or __model__).");
   m.def(
       "pd_read_pir",
-      [](const std::string& path) {
-        PdProgram p;
-        {
-          py::gil_scoped_release release;
-          auto file = MappedFile::open(path);
-          p = decode_pir_json(std::string_view(reinterpret_cast<const char*>(file->data()), file->size()), path);
-        }
-        return program_to_py(p);
+      [program](const std::string& path) {
+        auto decode = [](const uint8_t* data, size_t size, const std::string& path) {
+          return decode_pir_json(std::string_view(reinterpret_cast<const char*>(data), size), path);
+        };
+        return decode_mapped_file(path, decode, program);
       },
       py::arg("path"), "Decodes a Paddle PIR JSON program (.json).");
   m.def(
       "pd_scan_params",
       [](const std::string& path, const std::vector<std::string>& names) {
-        std::vector<PdParam> params;
-        {
-          py::gil_scoped_release release;
-          auto file = MappedFile::open(path);
-          params = scan_params(file->data(), file->size(), names, path);
-        }
-        py::list out;
-        for (const auto& p : params) out.append(py::make_tuple(p.name, p.dtype, p.dims, p.offset, p.nbytes));
-        return out;
+        auto decode = [&names](const uint8_t* data, size_t size, const std::string& path) { return scan_params(data, size, names, path); };
+        return decode_mapped_file(path, decode, [](const std::vector<PdParam>& params, const uint8_t*) {
+          py::list out;
+          for (const auto& p : params) out.append(py::make_tuple(p.name, p.dtype, p.dims, p.offset, p.nbytes));
+          return out;
+        });
       },
       py::arg("path"), py::arg("names"),
       "(name, dtype, dims, offset, nbytes) of each tensor of a Paddle parameter file, named in order.");

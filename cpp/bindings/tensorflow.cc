@@ -7,11 +7,11 @@
 #include <pybind11/stl.h>
 
 #include "bindings/builder_binding.h"
+#include "bindings/decode_mapped_file.h"
 #include "io/tensorflow/bundle.h"
 #include "io/tensorflow/proto.h"
 #include "io/tensorflow/text_format.h"
 #include "support/error.h"
-#include "support/mapped_file.h"
 
 namespace py = pybind11;
 using namespace irforge;
@@ -154,19 +154,6 @@ py::dict meta_graph_to_py(const TfMetaGraph& m, const uint8_t* base) {
   return d;
 }
 
-// Decodes a whole file without the GIL, then builds the Python objects with it.
-template <typename T, typename Decode, typename ToPy>
-py::object decode_file(const std::string& path, Decode&& decode, ToPy&& to_py) {
-  std::shared_ptr<MappedFile> file;
-  T decoded;
-  {
-    py::gil_scoped_release release;
-    file = MappedFile::open(path);
-    decoded = decode(file->data(), file->size(), path);
-  }
-  return to_py(decoded, file->data());
-}
-
 }  // namespace
 
 namespace irforge::bindings {
@@ -174,16 +161,16 @@ namespace irforge::bindings {
 void register_tensorflow(py::module_& m) {
   m.def(
       "tf_read_graph_def",
-      [](const std::string& path) { return decode_file<TfGraph>(path, decode_graph_def, graph_to_py); },
+      [](const std::string& path) { return decode_mapped_file(path, decode_graph_def, graph_to_py); },
       py::arg("path"), "Decodes a binary GraphDef (.pb): {'nodes': [...], 'functions': {...}}.");
   m.def(
       "tf_read_meta_graph",
-      [](const std::string& path) { return decode_file<TfMetaGraph>(path, decode_meta_graph, meta_graph_to_py); },
+      [](const std::string& path) { return decode_mapped_file(path, decode_meta_graph, meta_graph_to_py); },
       py::arg("path"), "Decodes a MetaGraphDef (.meta of a TF1 checkpoint).");
   m.def(
       "tf_read_saved_model",
       [](const std::string& path) {
-        return decode_file<std::vector<TfMetaGraph>>(path, decode_saved_model, [](const std::vector<TfMetaGraph>& v, const uint8_t* base) {
+        return decode_mapped_file(path, decode_saved_model, [](const std::vector<TfMetaGraph>& v, const uint8_t* base) {
           py::list out;
           for (const auto& mg : v) out.append(meta_graph_to_py(mg, base));
           return out;
@@ -194,13 +181,10 @@ void register_tensorflow(py::module_& m) {
   m.def(
       "tf_text_graph_to_binary",
       [](const std::string& path) {
-        std::string out;
-        {
-          py::gil_scoped_release release;
-          auto file = MappedFile::open(path);
-          out = text_graph_def_to_binary(reinterpret_cast<const char*>(file->data()), file->size(), path);
-        }
-        return py::bytes(out);
+        auto decode = [](const uint8_t* data, size_t size, const std::string& path) {
+          return text_graph_def_to_binary(reinterpret_cast<const char*>(data), size, path);
+        };
+        return decode_mapped_file(path, decode, [](const std::string& binary, const uint8_t*) { return py::bytes(binary); });
       },
       py::arg("path"), "A text-format GraphDef (.pbtxt) re-encoded as a binary GraphDef.");
 

@@ -3,8 +3,6 @@
 #include <map>
 #include <mutex>
 
-#include "io/openvino/ops/nn_common.h"
-
 namespace irforge::ov {
 
 namespace {
@@ -28,10 +26,10 @@ std::optional<std::string> attribute_text(const Attribute& a) {
   };
   switch (a.kind) {
     case AttrKind::kInt: return std::to_string(a.i);
-    case AttrKind::kFloat: return nn::fmt_float(a.f);
+    case AttrKind::kFloat: return fmt_float(a.f);
     case AttrKind::kString: return a.s;
     case AttrKind::kInts: return join(a.ints, [](int64_t v) { return std::to_string(v); });
-    case AttrKind::kFloats: return join(a.floats, [](float v) { return nn::fmt_float(v); });
+    case AttrKind::kFloats: return join(a.floats, [](float v) { return fmt_float(v); });
     case AttrKind::kStrings: return join(a.strings, [](const std::string& v) { return v; });
     default: return std::nullopt;
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -20,6 +21,12 @@ std::string join_ints(const Ints& v) {
 }
 
 int64_t norm_axis(int64_t axis, int64_t rank) { return axis < 0 ? axis + rank : axis; }
+
+std::string fmt_float(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
 
 namespace {
 
@@ -202,13 +209,11 @@ std::vector<PortRef> NodeContext::op_multi(const std::string& type, const std::s
   return ports;
 }
 
-PortRef NodeContext::const_tensor(std::shared_ptr<const Tensor> t, ElemType type, const Ints& shape, const std::string& name) {
-  Layer& l = graph().add("Const", "opset1", lowering().unique_name(name));
-  auto cd = std::make_shared<ConstData>();
-  cd->tensor = std::move(t);
-  cd->source_type = type;
-  cd->stored_type = type;
-  l.constant = cd;
+PortRef NodeContext::add_const_layer(std::shared_ptr<ConstData> data, ElemType type, const Ints& shape, const std::string& name) {
+  data->source_type = type;
+  data->stored_type = type;
+  Layer& l = graph().add("Const", "opset1", name);
+  l.constant = std::move(data);
   l.data = {{"element_type", elem_name(type)}, {"shape", join_ints(shape)}};
   OutPort port;
   port.type = type;
@@ -217,22 +222,19 @@ PortRef NodeContext::const_tensor(std::shared_ptr<const Tensor> t, ElemType type
   return PortRef{l.id, 0};
 }
 
+PortRef NodeContext::const_tensor(std::shared_ptr<const Tensor> t, ElemType type, const Ints& shape, const std::string& name) {
+  auto data = std::make_shared<ConstData>();
+  data->tensor = std::move(t);
+  return add_const_layer(std::move(data), type, shape, lowering().unique_name(name));
+}
+
 PortRef NodeContext::const_bytes(ElemType t, const Ints& shape, std::vector<uint8_t> bytes) {
-  Layer& l = graph().add("Const", "opset1", layer_name());
-  auto c = std::make_shared<ConstData>();
+  auto data = std::make_shared<ConstData>();
   // An empty constant still gets one byte, as OpenVINO's own writer does: with size="0" the
   // reader leaves its data pointer null and shape inference of e.g. ReduceSum(x, []) fails.
   if (bytes.empty()) bytes.push_back(0);
-  c->owned = std::move(bytes);
-  c->source_type = t;
-  c->stored_type = t;
-  l.constant = c;
-  l.data = {{"element_type", elem_name(t)}, {"shape", join_ints(shape)}};
-  OutPort p;
-  p.type = t;
-  p.shape = shape;
-  l.outputs.push_back(p);
-  return PortRef{l.id, 0};
+  data->owned = std::move(bytes);
+  return add_const_layer(std::move(data), t, shape, layer_name());
 }
 
 PortRef NodeContext::const_i64(const Ints& values, std::optional<Ints> shape) {

@@ -113,6 +113,10 @@ class NodeContext {
   GraphLowering& lowering() { return g_; }
 
  private:
+  // The Const layer of const_tensor and const_bytes: `data` (a view or owned bytes) of element
+  // type `type` in `shape`, named `name` (already unique).
+  PortRef add_const_layer(std::shared_ptr<ConstData> data, ElemType type, const Ints& shape, const std::string& name);
+
   GraphLowering& g_;
   const Node& node_;
   int64_t opset_;
@@ -188,6 +192,9 @@ class GraphLowering {
 
 // Shared helpers for op families.
 std::string join_ints(const Ints& v);
+// A float attribute value exactly as OpenVINO parses it back ("%.9g"; std::to_string would
+// print 1e-9 as 0.000000).
+std::string fmt_float(double v);
 // Normalizes a possibly negative axis against a rank.
 int64_t norm_axis(int64_t axis, int64_t rank);
 

@@ -22,7 +22,7 @@ CAFFE = "caffe"  # .prototxt net (+ .caffemodel weights)
 CAFFE_WEIGHTS = "caffe-weights"  # a .caffemodel given alone
 MXNET = "mxnet"  # -symbol.json (+ .params)
 MXNET_PARAMS = "mxnet-params"  # a .params file given alone
-KALDI = "kaldi-nnet1"  # a Kaldi nnet1 or nnet3 model (.raw, .mdl), text or binary
+KALDI = "kaldi"  # a Kaldi nnet1 or nnet3 model (.nnet, .raw, .mdl), text or binary
 HF_LLM = "huggingface-llm"  # a folder with config.json + *.safetensors (frontends/hf_llm.py)
 
 TENSORFLOW_FILE = "tensorflow"  # SavedModel folder, frozen GraphDef .pb, TF1 .meta + checkpoint

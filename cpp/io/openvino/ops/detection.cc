@@ -12,7 +12,6 @@
 // The ONNX writer refuses a model holding it (io/onnx/writer.cc).
 
 #include "io/openvino/lowering.h"
-#include "io/openvino/ops/nn_common.h"
 #include "support/error.h"
 
 namespace irforge::ov {
@@ -42,8 +41,8 @@ void lower_detection_output(NodeContext& c) {
                     {"keep_top_k", std::to_string(keep_top_k)},
                     {"code_type", "caffe.PriorBoxParameter." + code},
                     {"share_location", flag("share_location", 1)},
-                    {"nms_threshold", nn::fmt_float(nms)},
-                    {"confidence_threshold", nn::fmt_float(conf)},
+                    {"nms_threshold", fmt_float(nms)},
+                    {"confidence_threshold", fmt_float(conf)},
                     {"clip_after_nms", "false"},
                     {"clip_before_nms", "false"},
                     {"decrease_label_id", "false"},

@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "io/openvino/lowering.h"
-#include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
@@ -130,7 +129,7 @@ void lower_clip(NodeContext& c) {
   if (!dynamic_bounds && is_float(t)) {
     double min = lo ? *lo : -std::numeric_limits<double>::infinity();
     double max = hi ? *hi : std::numeric_limits<double>::infinity();
-    c.set_output(0, c.op("Clamp", "opset1", {x}, {{"min", nn::fmt_float(min)}, {"max", nn::fmt_float(max)}}));  // infinities print as inf
+    c.set_output(0, c.op("Clamp", "opset1", {x}, {{"min", fmt_float(min)}, {"max", fmt_float(max)}}));  // infinities print as inf
     return;
   }
   // Integer types or bounds computed at run time: Maximum/Minimum keep exact semantics.

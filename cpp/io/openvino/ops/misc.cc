@@ -3,7 +3,6 @@
 #include <limits>
 
 #include "io/openvino/lowering.h"
-#include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
@@ -101,7 +100,7 @@ void lower_roi_align(NodeContext& c) {
   if (mode == "half_pixel") aligned = "half_pixel_for_nn";
   else if (mode == "output_half_pixel") aligned = "asymmetric";
   else c.unsupported("coordinate_transformation_mode '" + mode + "' is not supported");
-  std::string scale = nn::fmt_float(c.attr_float("spatial_scale", 1.f));
+  std::string scale = fmt_float(c.attr_float("spatial_scale", 1.f));
   PortRef x = c.input(0);
   c.set_output(0, c.op("ROIAlign", "opset9", {x, c.convert_like(c.input(1), x), c.convert(c.input(2), ElemType::kI32)},
                        {{"pooled_h", std::to_string(c.attr_int("output_height", 1))},

@@ -11,7 +11,6 @@
 //       background_label (-1: none).
 
 #include "io/openvino/lowering.h"
-#include "io/openvino/ops/nn_common.h"
 #include "support/error.h"
 
 namespace irforge::ov {
@@ -36,10 +35,10 @@ void lower_multiclass_nms(NodeContext& c) {
                           {"nms_top_k", std::to_string(nms_top_k)},
                           {"keep_top_k", std::to_string(keep_top_k)},
                           {"sort_result_across_batch", "false"},
-                          {"iou_threshold", nn::fmt_float(iou)},
-                          {"score_threshold", nn::fmt_float(score)},
+                          {"iou_threshold", fmt_float(iou)},
+                          {"score_threshold", fmt_float(score)},
                           {"background_class", std::to_string(background)},
-                          {"nms_eta", nn::fmt_float(eta)},
+                          {"nms_eta", fmt_float(eta)},
                           {"normalized", c.attr_int("normalized", 1) ? "true" : "false"}},
                          {c.type(boxes), ElemType::kI32, ElemType::kI32});
   for (size_t i = 0; i < 3; ++i) c.set_output(i, outs[i]);

@@ -2,19 +2,12 @@
 // other nn files share (nn_common.h). Convolutions are in conv.cc, MatMul/Gemm/Einsum in
 // matmul.cc, normalizations in norm.cc, pooling in pool.cc.
 #include <algorithm>
-#include <cstdio>
 
 #include "io/openvino/ops/nn_common.h"
 
 namespace irforge::ov {
 
 namespace nn {
-
-std::string fmt_float(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
 
 bool constant_all(NodeContext& c, size_t i, double v) {
   auto vals = c.const_floats(i);

@@ -13,9 +13,6 @@ namespace irforge::ov::nn {
 
 inline const NodeContext::Attrs kNumpy = {{"auto_broadcast", "numpy"}};
 
-// A float attribute value exactly as OpenVINO parses it back ("%.9g"; std::to_string would
-// print 1e-9 as 0.000000).
-std::string fmt_float(double v);
 inline std::string fmt_bool(bool b) { return b ? "true" : "false"; }
 
 // Small builders used everywhere in the family.

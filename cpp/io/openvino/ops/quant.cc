@@ -147,7 +147,7 @@ std::optional<Ints> per_axis_shape(NodeContext& c, int64_t n, int64_t axis) {
 }
 
 PortRef clamp(NodeContext& c, PortRef x, double lo, double hi) {
-  return c.op("Clamp", "opset1", {x}, {{"min", nn::fmt_float(lo)}, {"max", nn::fmt_float(hi)}});
+  return c.op("Clamp", "opset1", {x}, {{"min", fmt_float(lo)}, {"max", fmt_float(hi)}});
 }
 
 // y = saturate(round(x / s) + zp) in type `out` (x, s, zp already broadcastable and in one

@@ -8,7 +8,7 @@
 // run-time inputs too.
 #include <cmath>
 
-#include "io/openvino/ops/nn_common.h"
+#include "io/openvino/lowering.h"
 #include "io/openvino/ops/tensor_util.h"
 
 namespace irforge::ov {
@@ -299,7 +299,7 @@ void lower_resize(NodeContext& c) {
                         {"antialias", "false"},
                         {"pads_begin", "0"},
                         {"pads_end", "0"},
-                        {"cube_coeff", nn::fmt_float(a.cubic_a)}}));
+                        {"cube_coeff", fmt_float(a.cubic_a)}}));
 }
 
 void lower_upsample(NodeContext& c) {
