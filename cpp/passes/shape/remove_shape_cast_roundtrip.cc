@@ -2,13 +2,12 @@
 
 #include <cstdint>
 
+#include "passes/shape/dims_util.h"
 #include "passes/util.h"
 
 namespace irforge::passes {
 
 namespace {
-
-constexpr int kMaxDepth = 16;  // producer chains of shape arithmetic are short; bounds the walk
 
 bool is_cast_to(const Node* n, DataType t) {
   return n && n->op_type() == "Cast" && n->domain().empty() && n->inputs().size() == 1 && n->input(0) &&
@@ -16,31 +15,6 @@ bool is_cast_to(const Node* n, DataType t) {
 }
 
 bool elem_type_is(const Value* v, DataType t) { return v && v->type().is_tensor() && v->type().elem_type == t; }
-
-// True when every element of the int64 value `v` is a dim (0 <= d < 2^31 in any valid run).
-bool holds_dims(const Value* v, int depth = 0) {
-  if (!v || depth > kMaxDepth) return false;
-  if (auto k = constant_ints(v)) {
-    for (int64_t d : *k)
-      if (d < 0 || d > INT32_MAX) return false;
-    return elem_type_is(v, DataType::kInt64);
-  }
-  const Node* p = v->producer();
-  if (!p || !p->domain().empty() || p->num_outputs() != 1 || !elem_type_is(v, DataType::kInt64)) return false;
-  const std::string& op = p->op_type();
-  if (op == "Shape" || op == "Size") return true;
-  // Ops that only select or regroup elements of their first input (the others are indices,
-  // starts, axes: not part of the result).
-  if (op == "Slice" || op == "Gather" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" || op == "Reshape" ||
-      op == "Flatten")
-    return p->inputs().size() >= 1 && holds_dims(p->input(0), depth + 1);
-  if (op == "Concat") {
-    for (const Value* in : p->inputs())
-      if (!holds_dims(in, depth + 1)) return false;
-    return !p->inputs().empty();
-  }
-  return false;
-}
 
 // An op that selects elements of its first input only (the other inputs are indices, starts,
 // axes): taking it before the Casts gives the same elements in int64.
