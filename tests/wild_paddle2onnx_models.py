@@ -1,14 +1,14 @@
-"""Paddle models as found in the wild, exported to ONNX by paddle2onnx (issue 20), for
-tests/test_wild_paddle2onnx.py and bench/wild_paddle2onnx.py.
+"""Paddle models as found in the wild, for paddle2onnx (issue 20): tests/test_wild_paddle2onnx.py
+and bench/wild_paddle2onnx.py.
 
     python tests/wild_paddle2onnx_models.py OUT_DIR {pir,legacy} [NAMES]
 
 saves each model with Paddle 3.3.1 (PIR: paddle.jit.save -> .json; legacy: a static Program ->
-.pdmodel, see tests/paddle_models.py), runs Paddle's inference predictor on it at the model's
-test shapes, exports it with paddle2onnx (its Python API, what `paddle2onnx` the CLI calls) to
-OUT_DIR/<name>/p2o.onnx and writes OUT_DIR/<name>/io.npz (inputs and Paddle's outputs). The
-caller sets FLAGS_enable_pir_api before paddle is imported, hence a process of its own. Prints
-`RESULT {json}`: per model the .onnx path, or why Paddle or paddle2onnx failed.
+.pdmodel, see tests/paddle_models.py) as OUT_DIR/<name>/model.{json|pdmodel},pdiparams, runs
+Paddle's inference predictor on it at the model's two test shapes and writes
+OUT_DIR/<name>/io.npz (inputs and Paddle's outputs); the callers export it with the paddle2onnx
+CLI. The caller sets FLAGS_enable_pir_api before paddle is imported, hence a process of its own.
+Prints `RESULT {json}`: per model its file, input and output names, or why Paddle failed.
 
 Dims are dynamic where deployed models have them dynamic: batch and image size of the detectors,
 batch and text-line width of the recognizer.
