@@ -7,9 +7,7 @@ shapes, and have no more non-Const layers than ovc's IR of the same file (bench/
 the counts).
 """
 
-import collections
 import os
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ import tf2onnx
 
 import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
+from wild_layer_util import non_const_layers as _layers
 
 pytestmark = pytest.mark.slow  # ~60 s: TensorFlow import, tf2onnx and ovc conversions of four models
 
@@ -52,10 +51,6 @@ MODELS = {
     "gru": lambda: _rnn("GRU"),
     "bilstm": lambda: _rnn("LSTM", bidirectional=True),
 }
-
-
-def _layers(xml):
-    return collections.Counter(l.get("type") for l in ET.parse(xml).getroot().iter("layer") if l.get("type") != "Const")
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))

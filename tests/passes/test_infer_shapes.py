@@ -205,3 +205,57 @@ def test_empty_shape_value_broadcast_against_one_element(op):
     expected = run_onnxruntime(proto.SerializeToString(), feeds)
     actual = run_onnxruntime(model.to_onnx_bytes(), feeds)
     assert expected[0].shape == actual[0].shape == (0,)
+
+
+def _onnx_dims(proto, name):
+    out = {vi.name: vi for vi in onnx.shape_inference.infer_shapes(proto, data_prop=True).graph.output}[name]
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in out.type.tensor_type.shape.dim)
+
+
+@pytest.mark.parametrize("attrs", [{}, {"strides": [2, 2]}, {"strides": [2, 3], "pads": [1, 0, 0, 2], "output_padding": [1, 0]},
+                                   {"dilations": [2, 1], "group": 2}, {"strides": [2, 2], "auto_pad": "SAME_UPPER"}])
+def test_conv_transpose_output_shape(attrs):
+    """Channels from the weights x group, spatial dims by ONNX's formula where the attributes are
+    plain (what onnx's own inference gives); auto_pad leaves the spatial dims unknown."""
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.zeros((4, 3, 3, 2), np.float32), "w")
+    proto = _one_node("ConvTranspose", ["x", "w"], [["n", 4, 7, 5], None], [w], **attrs)
+    got = irforge.convert_model(proto, transform="infer-shapes", verify=True).outputs[0].shape
+    group = attrs.get("group", 1)
+    if "auto_pad" in attrs:
+        assert got == ("n", 3 * group, None, None)
+    else:
+        assert got == _onnx_dims(proto, "y") == ("n", 3 * group) + got[2:] and all(isinstance(d, int) for d in got[2:])
+
+
+def test_resize_output_takes_sizes_rebuilt_from_shapes():
+    """An FPN's upsampling as paddle2onnx writes it: sizes = Concat(Shape(x)[:2], Shape(lateral)[2:])
+    gives the lateral's dims, so the Add after it (and a zero bias after the next Conv) has a
+    known shape; scales of exactly 1 keep a dim, other scales leave it unknown."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    c = lambda name, v, t=np.int64: numpy_helper.from_array(np.asarray(v, t), name)  # noqa: E731
+    nodes = [
+        h.make_node("Shape", ["x"], ["sx"]),
+        h.make_node("Slice", ["sx", "s0", "s2"], ["nc"]),
+        h.make_node("Shape", ["lat"], ["sl"]),
+        h.make_node("Slice", ["sl", "s2", "big"], ["hw"]),
+        h.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+        h.make_node("Resize", ["x", "empty", "empty", "sizes"], ["up"], mode="nearest"),
+        h.make_node("Add", ["up", "lat"], ["y"]),
+        h.make_node("Resize", ["x", "empty", "scales"], ["z"], mode="nearest"),
+    ]
+    inits = [c("s0", [0]), c("s2", [2]), c("big", [2**31 - 1]), c("scales", [1, 1, 2, 1], np.float32),
+             c("empty", np.zeros(0), np.float32)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["n", 16, "h", "w"]),
+                                  h.make_tensor_value_info("lat", T.FLOAT, ["n", 16, "H", "W"])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None), h.make_tensor_value_info("z", T.FLOAT, None)], inits)
+    proto = h.make_model(g, opset_imports=[h.make_opsetid("", 11)])
+    model = irforge.convert_model(proto, transform="infer-shapes", verify=True)
+    assert {o.name: o.shape for o in model.outputs} == {"y": ("n", 16, "H", "W"), "z": ("n", 16, None, "w")}
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 16, 3, 4)).astype(np.float32),
+             "lat": np.random.default_rng(1).standard_normal((2, 16, 6, 8)).astype(np.float32)}
+    assert_outputs_close(run_onnxruntime(proto.SerializeToString(), feeds), run_onnxruntime(model.to_onnx_bytes(), feeds))

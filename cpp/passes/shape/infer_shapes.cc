@@ -1140,6 +1140,31 @@ void resize(Ctx& c) {
     if (p && p->size() == 1 && known((*p)[0]) && (*p)[0].value != 0 && static_cast<size_t>((*p)[0].value) != want)
       c.invalid(std::string(i == 2 ? "scales" : "sizes") + " has " + std::to_string((*p)[0].value) + " values for " + std::to_string(want) + " axes of " + c.shape_text(0));
   }
+  // The output keeps the input's rank (what later rewrites of the Conv biases and BatchNorms
+  // after an FPN's upsampling need). A resized axis takes its `sizes` value when that content is
+  // known (from constants or the shape values: sizes rebuilt from ShapeOf of other tensors), its
+  // input dim when the scale is exactly 1, else stays unknown; keep_aspect_ratio_policy other
+  // than stretch and tf_crop_and_resize change the sizes, so they leave every resized axis unknown.
+  auto rank = static_cast<int64_t>(s->size());
+  std::vector<int64_t> axes;
+  if (has_axes) axes = c.distinct_axes(c.n.attr_ints("axes"), rank);
+  else
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  bool plain = c.n.attr_string("keep_aspect_ratio_policy", "stretch") == "stretch" &&
+               c.n.attr_string("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize";
+  auto sizes = c.content(3);
+  if (sizes && sizes->empty()) sizes.reset();
+  std::optional<std::vector<double>> scales;
+  if (!sizes && c.n.inputs().size() > 2 && c.n.input(2))
+    if (const Tensor* t = constant_of(c.n.input(2))) scales = tensor_as_doubles(*t);
+  Dims out = *s;
+  for (size_t j = 0; j < axes.size(); ++j) {
+    Dim& d = out[static_cast<size_t>(axes[j])];
+    if (plain && sizes && sizes->size() == axes.size()) d = (*sizes)[j];
+    else if (plain && !sizes && scales && scales->size() == axes.size() && (*scales)[j] == 1.0) continue;
+    else d = unknown();
+  }
+  c.set(0, c.type(0), out);
 }
 
 void conv_transpose(Ctx& c) {
@@ -1161,6 +1186,26 @@ void conv_transpose(Ctx& c) {
     for (int64_t x : v)
       if (x < 1) c.invalid(std::string(name) + " " + ints_text(v) + " has " + std::to_string(x) + "; each must be at least 1");
   }
+  // The output: the batch, weights' dim 1 x group channels, and spatial dims where they are
+  // static and the attributes plain (explicit or no pads, no output_shape):
+  //   out = stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1 - pad_begin - pad_end
+  Dims out{(*s)[0], w && known((*w)[1]) ? Dim::of((*w)[1].value * group) : unknown()};
+  std::vector<int64_t> strides = c.n.attr_ints("strides"), dil = c.n.attr_ints("dilations"), kernel = c.n.attr_ints("kernel_shape"),
+                       pads = c.n.attr_ints("pads"), outpad = c.n.attr_ints("output_padding");
+  bool plain = c.n.attr("output_shape") == nullptr && c.n.attr_string("auto_pad", "NOTSET") == "NOTSET" &&
+               (pads.empty() || pads.size() == 2 * spatial) && (outpad.empty() || outpad.size() == spatial);
+  for (size_t i = 0; i < spatial; ++i) {
+    const Dim& d = (*s)[i + 2];
+    int64_t k = i < kernel.size() ? kernel[i] : (w && known((*w)[i + 2]) ? (*w)[i + 2].value : -1);
+    if (!plain || !known(d) || k < 1 || d.value > (int64_t{1} << 40) || k > (int64_t{1} << 20)) {
+      out.push_back(unknown());
+      continue;
+    }
+    __int128 st = strides.empty() ? 1 : strides[i], dl = dil.empty() ? 1 : dil[i];
+    __int128 o = st * (d.value - 1) + (outpad.empty() ? 0 : outpad[i]) + (k - 1) * dl + 1 - (pads.empty() ? 0 : static_cast<__int128>(pads[i]) + pads[i + spatial]);
+    out.push_back(o >= 1 && o < (static_cast<__int128>(1) << 40) ? Dim::of(static_cast<int64_t>(o)) : unknown());
+  }
+  c.set(0, c.type(0), out);
 }
 
 // Convolutions without a shape rule here: their group counts are still divided by downstream.
