@@ -3,7 +3,7 @@
 //   MultiHeadAttention   separate Q/K/V [B, S, N·h] (K/V also as [B, N, T, h]) + optional packed
 //                        bias, key padding mask, attention bias, past/present K/V, unidirectional
 //   GroupQueryAttention  N query heads over kv_num_heads K/V heads, causal over a KV cache whose
-//                        valid length per batch row is seqlens_k + 1, optional rotary (do_rotary),
+//                        valid length per batch row is seqlens_k + 1 (ragged pasts too), optional rotary (do_rotary),
 //                        local window; separate or packed QKV
 //   RotaryEmbedding      3D [B, S, N·h] or 4D [B, N, S, h] input, position ids or an offset
 // all → ScaledDotProductAttention-13 with the heads split by Reshape + Transpose (what the CPU
@@ -124,13 +124,41 @@ PortRef repeat_kv(NodeContext& c, PortRef x, int64_t kv_heads, int64_t reps, int
   return reshape(c, wide, Ints{0, kv_heads * reps, -1, head_size}, true);
 }
 
+// onnxruntime's present K/V for a KV cache: row b keeps its first past_b past entries, then its S
+// new ones, then zeros, over max(past length, total_sequence_length) positions. With a ragged
+// past (batched generation over padded prompts, seqlens_k differing per row) a row's new keys so
+// sit right after its own valid ones, not after the end of the shared past buffer.
+struct PresentLayout {
+  PortRef index;  // [B, T] position in Concat(past, new) that present position j takes
+  PortRef valid;  // [B, 1, T, 1] whether present position j holds a past or a new entry
+};
+
+PresentLayout present_layout(NodeContext& c, PortRef past, PortRef past_b, PortRef s) {
+  PortRef past_len = dim(c, past, 2);
+  PortRef total = c.has_input(6) ? reshape(c, c.convert(c.input(6), ElemType::kI64), Ints{}) : binary(c, "Add", past_len, s);
+  PortRef j = reshape(c, range(c, binary(c, "Maximum", past_len, total)), Ints{1, -1});  // [1, T]
+  PortRef start = reshape(c, past_b, Ints{-1, 1});                                        // [B, 1]
+  auto less = [&](PortRef a, PortRef b) { return c.op("Less", "opset1", {a, b}, kNumpy, ElemType::kBoolean); };
+  PortRef from_new = binary(c, "Add", binary(c, "Subtract", j, start), past_len);
+  PortRef index = c.op("Select", "opset1", {less(j, start), j, from_new}, kNumpy, ElemType::kI64);
+  index = binary(c, "Minimum", index, binary(c, "Subtract", binary(c, "Add", past_len, s), c.scalar_i64(1)));
+  PortRef valid = reshape(c, less(j, binary(c, "Add", start, s)), Ints{0, 1, -1, 1}, true);
+  return {index, valid};
+}
+
+PortRef present_of(NodeContext& c, const PresentLayout& at, PortRef past, PortRef fresh) {
+  PortRef joined = c.op("Concat", "opset1", {past, fresh}, {{"axis", "2"}});
+  PortRef placed = c.op("Gather", "opset8", {joined, at.index, c.scalar_i64(2)}, {{"batch_dims", "1"}});
+  return c.op("Select", "opset1", {at.valid, placed, c.scalar(c.type(fresh), 0)}, kNumpy, c.type(fresh));
+}
+
 // GroupQueryAttention(query, key, value, past_key, past_value, seqlens_k, total_sequence_length,
 // cos_cache, sin_cache, position_ids, attention_bias, head_sink, ...) → (output, present_key,
 // present_value, output_qk). As onnxruntime's CPU kernel: batch row b holds seqlens_k[b] + 1
 // valid keys, its new tokens start at past_b = max(0, seqlens_k[b] + 1 - S) (0 on a padded first
 // prompt); query i (position past_b + i) sees keys j <= past_b + i (causal), j <= seqlens_k[b],
-// and with local_window_size W also j > past_b + i - W (W keys). The present K/V are the past ones with
-// the new ones appended, so a KV cache is exact when past_b equals the past's length.
+// and with local_window_size W also j > past_b + i - W (W keys). The present K/V hold each row's
+// new keys at past_b.. (present_layout), so ragged pasts are exact too.
 void lower_group_query_attention(NodeContext& c) {
   const int64_t heads = c.attr_int("num_heads", 0), kv_heads = c.attr_int("kv_num_heads", 0);
   if (heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0) c.invalid("num_heads must be a positive multiple of a positive kv_num_heads");
@@ -191,8 +219,9 @@ void lower_group_query_attention(NodeContext& c) {
   if (c.has_input(3)) {
     for (size_t i : {size_t{3}, size_t{4}})
       if (c.input_type(i) != t) c.unsupported("a KV cache of another type than the query (quantized) is not supported");
-    k4 = c.op("Concat", "opset1", {c.input(3), k4}, {{"axis", "2"}});
-    v4 = c.op("Concat", "opset1", {c.input(4), v4}, {{"axis", "2"}});
+    PresentLayout at = present_layout(c, c.input(3), past_b, s);
+    k4 = present_of(c, at, c.input(3), k4);
+    v4 = present_of(c, at, c.input(4), v4);
   }
   if (c.output_used(1)) c.set_output(1, k4);
   if (c.output_used(2)) c.set_output(2, v4);
