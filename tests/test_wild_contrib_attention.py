@@ -190,3 +190,90 @@ def test_rotary_embedding(layout, interleaved, partial):
         pos = np.array([b + 1], np.int64) if offset else rng.integers(0, max_pos, (b, s)).astype(np.int64)
         sets.append({"x": x, "pos": pos})
     _check(model, sets)
+
+
+# onnxruntime's CPU kernel reads `scale` but only a regenerated cache would use it (it refuses
+# sequences longer than the cache), so the output is that of scale 1; a scalar position_ids is an
+# offset like [1]; without num_heads a 3-D input's head size is the cache's rotated width.
+@pytest.mark.parametrize("case", ["scale", "scale_partial_interleaved", "scalar_offset", "3d_no_num_heads"])
+def test_rotary_embedding_variants(case):
+    n, hd, max_pos = 2, 8, 32
+    rot = 4 if "partial" in case else hd
+    angles = np.arange(max_pos)[:, None] * (1.0 / 10000 ** (np.arange(rot // 2) / (rot // 2)))[None, :]
+    consts = {"cos": np.cos(angles).astype(np.float32), "sin": np.sin(angles).astype(np.float32)}
+    attrs = {"interleaved": int("interleaved" in case)}
+    if case != "3d_no_num_heads":
+        attrs["num_heads"] = n
+    if case.startswith("scale"):
+        attrs["scale"] = 0.5
+    if "partial" in case:
+        attrs["rotary_embedding_dim"] = rot
+    scalar = case == "scalar_offset"
+    model = _model("RotaryEmbedding", [("x", F, ["b", "s", n * hd]), ("pos", I64, [] if scalar else ["b", "s"])], ["y"], consts, **attrs)
+    sets = []
+    for b, s in [(1, 3), (2, 7)]:
+        rng = np.random.default_rng(b * 10 + s)
+        pos = np.array(b + 4, np.int64) if scalar else rng.integers(0, max_pos, (b, s)).astype(np.int64)
+        sets.append({"x": _f(rng, b, s, n * hd), "pos": pos})
+    if case.startswith("scale"):  # the attribute really is what the test claims it is
+        unscaled = onnx.ModelProto()
+        unscaled.CopyFrom(model)
+        del unscaled.graph.node[0].attribute[[a.name for a in unscaled.graph.node[0].attribute].index("scale")]
+        for f in sets:
+            assert_outputs_close(run_onnxruntime(unscaled.SerializeToString(), f), run_onnxruntime(model.SerializeToString(), f))
+    _check(model, sets)
+
+
+def _rotary_decoder(layers=2):
+    """Phi-style: q/k/v projections, partial RotaryEmbedding on q and k as onnxruntime-genai's
+    builder writes it (3-D, num_heads + rotary_embedding_dim, position_ids [B, S]; one layer
+    interleaved with a scale), then MultiHeadAttention with a 4-D KV cache, unidirectional."""
+    n, hd, d, rot, max_pos = 2, 16, 32, 8, 64
+    rng = np.random.default_rng(3)
+    angles = np.arange(max_pos)[:, None] * (1.0 / 10000 ** (np.arange(rot // 2) / (rot // 2)))[None, :]
+    inits = {"cos": np.cos(angles).astype(np.float32), "sin": np.sin(angles).astype(np.float32)}
+    ins = [h.make_tensor_value_info("x0", F, ["b", "s", d]), h.make_tensor_value_info("position_ids", I64, ["b", "s"])]
+    outs, nodes = [], []
+    for i in range(layers):
+        for p in "qkvo":
+            inits[f"{p}{i}_w"] = (rng.standard_normal((d, d)) / np.sqrt(d)).astype(np.float32)
+        for p in "qkv":
+            nodes.append(h.make_node("MatMul", [f"x{i}", f"{p}{i}_w"], [f"{p}{i}"]))
+        rot_attrs = {"num_heads": n, "rotary_embedding_dim": rot, "interleaved": i % 2}
+        if i % 2:
+            rot_attrs["scale"] = 0.25
+        for p in "qk":
+            nodes.append(h.make_node("RotaryEmbedding", [f"{p}{i}", "position_ids", "cos", "sin"], [f"{p}{i}_rot"], domain="com.microsoft", **rot_attrs))
+        past = [f"past_key_{i}", f"past_value_{i}"]
+        present = [f"present_key_{i}", f"present_value_{i}"]
+        ins += [h.make_tensor_value_info(p, F, ["b", n, "p", hd]) for p in past]
+        outs += [h.make_tensor_value_info(p, F, ["b", n, "t", hd]) for p in present]
+        nodes.append(h.make_node("MultiHeadAttention", [f"q{i}_rot", f"k{i}_rot", f"v{i}", "", "", ""] + past, [f"a{i}"] + present,
+                                 domain="com.microsoft", num_heads=n, unidirectional=1))
+        nodes.append(h.make_node("MatMul", [f"a{i}", f"o{i}_w"], [f"x{i + 1}"]))
+    outs.insert(0, h.make_tensor_value_info(f"x{layers}", F, ["b", "s", d]))
+    g = h.make_graph(nodes, "rotary_decoder", ins, outs, initializer=[onnx.numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m, n, hd, d
+
+
+@pytest.mark.parametrize("b,prompt", [(2, 5), (3, 2)])
+def test_rotary_decoder_prefill_and_decode(b, prompt, tmp_path):
+    model, n, hd, d = _rotary_decoder()
+    converted = irforge.convert_model(model)
+    out = str(tmp_path / "irforge.onnx")
+    irforge.save_model(converted, out)
+    assert sum(nd.op_type == "RotaryEmbedding" for nd in onnx.load(out).graph.node) == 4
+    rng = np.random.default_rng(b + prompt)
+    past = {f"past_{kv}_{i}": np.zeros((b, n, 0, hd), np.float32) for i in range(2) for kv in ("key", "value")}
+    start, s = 0, prompt
+    for _ in range(2):  # the prefill, then a decode step on its KV cache
+        f = {"x0": _f(rng, b, s, d), "position_ids": np.tile(np.arange(start, start + s, dtype=np.int64), (b, 1)), **past}
+        expected = run_onnxruntime(model.SerializeToString(), f)
+        assert len(expected) == 5 and all(e.size for e in expected)
+        assert_outputs_close(expected, run_openvino(converted, f), rtol=1e-4, atol=1e-5)
+        assert_outputs_close(expected, run_onnxruntime(out, f), rtol=1e-5, atol=1e-6)
+        past = {f"past_{kv}_{i}": expected[1 + 2 * i + j] for i in range(2) for j, kv in enumerate(("key", "value"))}
+        start, s = start + s, 1

@@ -252,12 +252,14 @@ void lower_group_query_attention(NodeContext& c) {
 }
 
 // RotaryEmbedding(input, position_ids, cos_cache, sin_cache): input [B, S, N·h] or [B, N, S, h];
-// position_ids [B, S], or [1] holding the first position (then positions offset + 0..S-1).
+// position_ids [B, S], or a scalar / [1] holding the first position (then offset + 0..S-1).
+// `scale` only scales a cos/sin cache that the kernel would regenerate for sequences longer than
+// the given one, which onnxruntime does not do (it refuses such input): with the caches as given
+// the output does not depend on it, so any scale is accepted.
 void lower_ms_rotary_embedding(NodeContext& c) {
   if (c.attr_int("is_packed_batching", 0) != 0) c.unsupported("is_packed_batching is not supported");
-  if (c.has_attr("scale") && c.attr_float("scale", 1.f) != 1.f) c.unsupported("a scale other than 1 is not supported");
   require_rank(c, 0, {3, 4}, "input");
-  require_rank(c, 1, {1, 2}, "position_ids");
+  require_rank(c, 1, {0, 1, 2}, "position_ids");
   const bool split = *c.input_rank(0) == 3;
   PortRef input = c.input(0), x = input;
   int64_t dim_attr = c.attr_int("rotary_embedding_dim", 0);
@@ -273,7 +275,7 @@ void lower_ms_rotary_embedding(NodeContext& c) {
     }
   }
   PortRef ids = c.convert(c.input(1), ElemType::kI64);
-  if (*c.input_rank(1) == 1) ids = reshape(c, binary(c, "Add", ids, range(c, dim(c, input, split ? 1 : 2))), Ints{1, -1});  // [1, S]
+  if (*c.input_rank(1) < 2) ids = reshape(c, binary(c, "Add", ids, range(c, dim(c, input, split ? 1 : 2))), Ints{1, -1});  // [1, S]
   const int64_t head_axis = split ? 2 : 1;  // [B, S, N, h] or [B, N, S, h]
   auto cached = [&](size_t i) {
     PortRef g = c.op("Gather", "opset8", {c.input(i), ids, c.scalar_i64(0)}, {{"batch_dims", "0"}});  // [B|1, S, r/2]
