@@ -77,3 +77,48 @@ def test_attention_qkv_hidden_sizes(unidirectional, tmp_path):
         rng = np.random.default_rng(b + s)
         (y,) = _compare(model, {"x": rng.standard_normal((b, s, 16)).astype(np.float32)}, tmp_path)
         assert y.shape == (b, s, 24)
+
+
+def _one_node(op, inputs, outputs, inits, **attrs):
+    node = h.make_node(op, [i if isinstance(i, str) else i.name for i in inputs], outputs, domain="com.microsoft", **attrs)
+    g = h.make_graph([node], "g", [i for i in inputs if not isinstance(i, str)], [h.make_tensor_value_info(o, T.FLOAT if "index" not in o else T.INT32, None)
+                                                                            for o in outputs if o],
+                     initializer=[onnx.numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+def test_embed_layer_normalization_position_ids_and_embedding_sum(tmp_path):
+    """BERT's embeddings with explicit position_ids (input 8), mask_index and the embedding_sum
+    output (2) that the optimizer's fused graphs read."""
+    rng = np.random.default_rng(8)
+    vocab, positions, hidden = 30, 16, 8
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    inits = {"word": f32(vocab, hidden), "pos": f32(positions, hidden), "seg": f32(2, hidden), "gamma": f32(hidden) * 0.1 + 1, "beta": f32(hidden)}
+    vi = lambda n: h.make_tensor_value_info(n, T.INT32, ["b", "s"])  # noqa: E731
+    model = _one_node("EmbedLayerNormalization", [vi("ids"), vi("segments"), "word", "pos", "seg", "gamma", "beta", vi("mask"), vi("position_ids")],
+                      ["y", "mask_index", "embedding_sum"], inits, epsilon=1e-12)
+    for b, s in [(1, 5), (2, 9)]:
+        mask = np.ones((b, s), np.int32)
+        mask[-1, s - 3:] = 0
+        feeds = {"ids": rng.integers(0, vocab, (b, s)).astype(np.int32), "segments": rng.integers(0, 2, (b, s)).astype(np.int32), "mask": mask,
+                 "position_ids": rng.integers(0, positions, (b, s)).astype(np.int32)}
+        expected = run_onnxruntime(model.SerializeToString(), feeds)
+        assert len(expected) == 3
+        assert_outputs_close(expected, run_openvino(irforge.convert_model(model), feeds), rtol=1e-4, atol=1e-5)
+
+
+def test_skip_simplified_layer_normalization_extra_outputs(tmp_path):
+    """T5/Llama's residual + RMSNorm with bias, its inv_std_var (2) and input_skip_bias_sum (3)."""
+    rng = np.random.default_rng(9)
+    c = 16
+    inits = {"gamma": (rng.standard_normal(c) * 0.1 + 1).astype(np.float32), "bias": (rng.standard_normal(c) * 0.1).astype(np.float32)}
+    vi = lambda n: h.make_tensor_value_info(n, T.FLOAT, ["b", "s", c])  # noqa: E731
+    model = _one_node("SkipSimplifiedLayerNormalization", [vi("x"), vi("skip"), "gamma", "bias"], ["y", "", "inv_std", "sum"], inits, epsilon=1e-6)
+    converted = irforge.convert_model(model)
+    for b, s in [(1, 3), (2, 7)]:
+        feeds = {"x": rng.standard_normal((b, s, c)).astype(np.float32), "skip": rng.standard_normal((b, s, c)).astype(np.float32)}
+        expected = run_onnxruntime(model.SerializeToString(), feeds)
+        assert len(expected) == 3 and all(e.size for e in expected)
+        assert_outputs_close(expected, run_openvino(converted, feeds), rtol=1e-4, atol=1e-5)
