@@ -4,6 +4,9 @@ batch / sequence dims, irforge's IR on the CPU plugin vs onnxruntime 1.32's CPU 
 input shapes each; what the lowering does not cover is refused naming the node and attribute.
 """
 
+import os
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -12,6 +15,9 @@ from onnx import helper as h
 
 import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from wild_contrib_decoders import rotary_steps  # noqa: E402
 
 F, I32, I64 = T.FLOAT, T.INT32, T.INT64
 
@@ -224,56 +230,18 @@ def test_rotary_embedding_variants(case):
     _check(model, sets)
 
 
-def _rotary_decoder(layers=2):
-    """Phi-style: q/k/v projections, partial RotaryEmbedding on q and k as onnxruntime-genai's
-    builder writes it (3-D, num_heads + rotary_embedding_dim, position_ids [B, S]; one layer
-    interleaved with a scale), then MultiHeadAttention with a 4-D KV cache, unidirectional."""
-    n, hd, d, rot, max_pos = 2, 16, 32, 8, 64
-    rng = np.random.default_rng(3)
-    angles = np.arange(max_pos)[:, None] * (1.0 / 10000 ** (np.arange(rot // 2) / (rot // 2)))[None, :]
-    inits = {"cos": np.cos(angles).astype(np.float32), "sin": np.sin(angles).astype(np.float32)}
-    ins = [h.make_tensor_value_info("x0", F, ["b", "s", d]), h.make_tensor_value_info("position_ids", I64, ["b", "s"])]
-    outs, nodes = [], []
-    for i in range(layers):
-        for p in "qkvo":
-            inits[f"{p}{i}_w"] = (rng.standard_normal((d, d)) / np.sqrt(d)).astype(np.float32)
-        for p in "qkv":
-            nodes.append(h.make_node("MatMul", [f"x{i}", f"{p}{i}_w"], [f"{p}{i}"]))
-        rot_attrs = {"num_heads": n, "rotary_embedding_dim": rot, "interleaved": i % 2}
-        if i % 2:
-            rot_attrs["scale"] = 0.25
-        for p in "qk":
-            nodes.append(h.make_node("RotaryEmbedding", [f"{p}{i}", "position_ids", "cos", "sin"], [f"{p}{i}_rot"], domain="com.microsoft", **rot_attrs))
-        past = [f"past_key_{i}", f"past_value_{i}"]
-        present = [f"present_key_{i}", f"present_value_{i}"]
-        ins += [h.make_tensor_value_info(p, F, ["b", n, "p", hd]) for p in past]
-        outs += [h.make_tensor_value_info(p, F, ["b", n, "t", hd]) for p in present]
-        nodes.append(h.make_node("MultiHeadAttention", [f"q{i}_rot", f"k{i}_rot", f"v{i}", "", "", ""] + past, [f"a{i}"] + present,
-                                 domain="com.microsoft", num_heads=n, unidirectional=1))
-        nodes.append(h.make_node("MatMul", [f"a{i}", f"o{i}_w"], [f"x{i + 1}"]))
-    outs.insert(0, h.make_tensor_value_info(f"x{layers}", F, ["b", "s", d]))
-    g = h.make_graph(nodes, "rotary_decoder", ins, outs, initializer=[onnx.numpy_helper.from_array(v, k) for k, v in inits.items()])
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    return m, n, hd, d
-
-
 @pytest.mark.parametrize("b,prompt", [(2, 5), (3, 2)])
 def test_rotary_decoder_prefill_and_decode(b, prompt, tmp_path):
-    model, n, hd, d = _rotary_decoder()
+    """Phi-style partial RotaryEmbedding (one layer interleaved with a scale) in front of
+    MultiHeadAttention with a KV cache (bench/wild_contrib_decoders.py): the prefill, then a decode
+    step on onnxruntime's present."""
+    model, feeds = rotary_steps(b, prompt, steps=1)
     converted = irforge.convert_model(model)
     out = str(tmp_path / "irforge.onnx")
     irforge.save_model(converted, out)
     assert sum(nd.op_type == "RotaryEmbedding" for nd in onnx.load(out).graph.node) == 4
-    rng = np.random.default_rng(b + prompt)
-    past = {f"past_{kv}_{i}": np.zeros((b, n, 0, hd), np.float32) for i in range(2) for kv in ("key", "value")}
-    start, s = 0, prompt
-    for _ in range(2):  # the prefill, then a decode step on its KV cache
-        f = {"x0": _f(rng, b, s, d), "position_ids": np.tile(np.arange(start, start + s, dtype=np.int64), (b, 1)), **past}
+    for f in feeds:
         expected = run_onnxruntime(model.SerializeToString(), f)
         assert len(expected) == 5 and all(e.size for e in expected)
         assert_outputs_close(expected, run_openvino(converted, f), rtol=1e-4, atol=1e-5)
         assert_outputs_close(expected, run_onnxruntime(out, f), rtol=1e-5, atol=1e-6)
-        past = {f"past_{kv}_{i}": expected[1 + 2 * i + j] for i in range(2) for j, kv in enumerate(("key", "value"))}
-        start, s = start + s, 1
