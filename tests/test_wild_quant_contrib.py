@@ -102,7 +102,7 @@ def test_matmul_nbits_variants(case, tmp_path):
     assert all(len(n.input) == (3 if "symmetric" in case and "asym" not in case else 4) for n in nodes)
     ours, theirs, size = _errors(model, tmp_path, ovc=True)
     # The CPU plugin runs u8 weights with a compressed kernel whose error ovc's IR shows as well.
-    assert ours <= max(theirs * 1.01, 1e-5 * size), (ours, theirs)
+    assert ours <= max(theirs * 1.1, 1e-5 * size), (ours, theirs)
 
 
 def _act_order_nbits(rng, zero_points, block=16):
@@ -196,8 +196,9 @@ def test_dynamic_quantize_matmul_and_matmul_integer_to_float(tmp_path):
     assert ops["com.microsoft::DynamicQuantizeMatMul"] == 1 and ops["com.microsoft::MatMulIntegerToFloat"] == 2, ops
     ours, theirs, size = _errors(model, tmp_path, ovc=True)
     # The CPU plugin requantizes the activations in its own float order, so a value can land on the
-    # neighbouring level; ovc's IR of the same model shows that error too (0.4% of the output here).
-    assert ours <= theirs, (ours, theirs, size)
+    # neighbouring level; ovc's IR of the same model shows that error too (0.4% of the output here,
+    # irforge's a little less). Another CPU's kernels may round otherwise: half as much again.
+    assert ours <= max(1.5 * theirs, 1e-4 * size), (ours, theirs, size)
 
 
 class _Reader:
@@ -225,7 +226,7 @@ def test_quantize_static_contrib_ops(fmt, tmp_path):
     assert expect <= set(_ops(model)), _ops(model)
     y_scale = [nh.to_array(i) for i in model.graph.initializer if i.name.startswith("y_scale")]
     ours, _, size = _errors(model, tmp_path)
-    # Requantized in float, a value may round to the neighbouring level at each of the requantized
-    # steps (six ops) before the last; what they add up to at the output's scale.
+    # The same integer levels as onnxruntime's (exact on this machine); a requantization that rounds
+    # the other way on another CPU moves the output by one level of its scale.
     step = float(y_scale[0]) if y_scale else size / 255
-    assert ours <= 6 * step, (ours, step, size)
+    assert ours <= step, (ours, step, size)
