@@ -122,3 +122,20 @@ def test_skip_simplified_layer_normalization_extra_outputs(tmp_path):
         expected = run_onnxruntime(model.SerializeToString(), feeds)
         assert len(expected) == 3 and all(e.size for e in expected)
         assert_outputs_close(expected, run_openvino(converted, feeds), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("form", ["ends_and_starts", "ends_other_dim_name"])
+def test_attention_mask_index_left_padding(form, tmp_path):
+    """mask_index [2B] (ends, then starts: left-padded rows) and [B] under a dim name that is not
+    the batch's (so which form it is is only known at run time)."""
+    n, hd = 2, 8
+    model = _attention(n, hd, past=False, mask=False, unidirectional=0)
+    model.graph.input.append(h.make_tensor_value_info("mask", T.INT32, ["m"]))
+    model.graph.node[0].input[3] = "mask"
+    for b, s in [(1, 5), (3, 6)]:
+        rng = np.random.default_rng(b * 7 + s)
+        ends = np.array([s, s - 1, s][:b], np.int32)
+        starts = np.array([0, 0, 2][:b], np.int32) if b > 1 else np.array([2], np.int32)
+        mask = np.concatenate([ends, starts]) if form == "ends_and_starts" else ends
+        (y,) = _compare(model, {"x": rng.standard_normal((b, s, n * hd)).astype(np.float32), "mask": mask}, tmp_path)
+        assert y.shape == (b, s, n * hd)

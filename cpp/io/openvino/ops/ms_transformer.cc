@@ -183,7 +183,29 @@ PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i
       PortRef shape_k = c.op("ShapeOf", "opset3", {k}, {{"output_type", elem_name(mt)}}, mt);
       PortRef keys = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
       PortRef j = c.op("Range", "opset4", {c.scalar(mt, 0), keys, c.scalar(mt, 1)}, {{"output_type", elem_name(mt)}}, mt);
-      PortRef live = c.op("Less", "opset1", {j, reshape(c, m, Ints{-1, 1, 1, 1})}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+      // [B] ends, or [2B] ends then starts (left padding); [B] when its dim is the query's batch
+      // dim (the optimizer's EmbedLayerNormalization → Attention), else told apart at run time.
+      auto dim0 = [&](size_t i) -> std::optional<Dim> {
+        const Type& ty = c.node().inputs()[i]->type();
+        if (!ty.is_tensor() || !ty.shape || ty.shape->empty()) return std::nullopt;
+        return (*ty.shape)[0];
+      };
+      auto mb = dim0(mask_i), qb = dim0(0);
+      const bool ends_only = mb && qb && *mb == *qb && (mb->is_static() || !mb->param.empty());
+      auto less = [&](PortRef x, PortRef y) { return c.op("Less", "opset1", {x, y}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean); };
+      PortRef live;
+      if (ends_only) {
+        live = less(j, reshape(c, m, Ints{-1, 1, 1, 1}));
+      } else {
+        // The starts are Concat(mask, zeros [B])[B : 2B]: zeros when the mask holds only the ends.
+        PortRef b = c.op("Gather", "opset8", {shape_of(c, q), c.const_i64({0}), c.scalar_i64(0)}, {{"batch_dims", "0"}});  // [1]
+        PortRef padded = c.op("Concat", "opset1", {m, c.op("Broadcast", "opset3", {c.scalar(mt, 0), b}, {{"mode", "numpy"}})}, {{"axis", "0"}});
+        auto part = [&](PortRef from, PortRef to) { return c.op("Slice", "opset8", {padded, from, to, c.const_i64({1}), c.const_i64({0})}); };
+        PortRef ends = reshape(c, part(c.const_i64({0}), b), Ints{-1, 1, 1, 1});
+        PortRef starts = reshape(c, part(b, binary(c, "Add", b, b)), Ints{-1, 1, 1, 1});
+        live = c.op("LogicalAnd", "opset1", {less(j, ends), c.op("LogicalNot", "opset1", {less(j, starts)}, {}, ElemType::kBoolean)},
+                    {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+      }
       bias = c.op("Select", "opset1", {live, c.scalar(t, 0.0), c.scalar(t, filter)}, {{"auto_broadcast", "numpy"}}, t);
     } else {
       PortRef keep = c.convert(m, t);  // 1 where a key may be attended
