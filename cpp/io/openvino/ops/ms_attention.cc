@@ -282,7 +282,7 @@ void lower_ms_rotary_embedding(NodeContext& c) {
     return c.convert_like(c.op("Unsqueeze", "opset1", {g, c.const_i64({head_axis})}), x);
   };
   PortRef y = apply_rotary(c, x, cached(2), cached(3), dim_attr, c.attr_int("interleaved", 0) != 0);
-  if (split) y = reshape(c, y, shape_of(c, input));
+  if (split) y = reshape(c, y, Ints{0, 0, -1}, true);  // [B, S, N, h] → [B, S, N·h]
   c.set_output(0, y);
 }
 
