@@ -51,3 +51,23 @@ def test_ragged_past_differs_from_appending(tmp_path):
     appended = run_onnxruntime(model.SerializeToString(), uniform)
     assert np.abs(expected[0][0] - appended[0][0]).max() < 1e-5  # the full row is the same
     assert np.abs(expected[0][1] - appended[0][1]).max() > 1e-2  # the short row is not
+
+
+def test_explicit_position_ids():
+    """GroupQueryAttention's position_ids input (9) for the rotary, positions other than those
+    seqlens_k implies: onnxruntime uses them (the output changes), and so does irforge."""
+    from test_wild_contrib_attention import _gqa_feeds, _gqa_model
+
+    n, nk, hd = 4, 2, 16
+    model = _gqa_model(n, nk, hd, past=True, rotary=True)
+    node = model.graph.node[0]
+    node.input.extend([""] * (10 - len(node.input)))
+    node.input[9] = "position_ids"
+    model.graph.input.append(onnx.helper.make_tensor_value_info("position_ids", onnx.TensorProto.INT64, ["b", "s"]))
+    converted = irforge.convert_model(model)
+    for b, s, p in [(1, 1, 5), (2, 1, 4)]:
+        f = dict(_gqa_feeds(n, nk, hd, b, s, p), position_ids=np.full((b, s), p + 3, np.int64))
+        expected = run_onnxruntime(model.SerializeToString(), f)
+        implied = run_onnxruntime(model.SerializeToString(), dict(f, position_ids=np.full((b, s), p, np.int64)))
+        assert np.abs(expected[0] - implied[0]).max() > 1e-2
+        assert_outputs_close(expected, run_openvino(converted, f), rtol=1e-4, atol=1e-5)
