@@ -226,7 +226,7 @@ PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i
     // Query i sits at key position i + (T - S) (past keys first).
     PortRef offset = binary(c, "Subtract", cols, rows);
     PortRef later = c.op("Greater", "opset1", {j, binary(c, "Add", i, offset)}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
-    PortRef causal_bias = binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter));
+    PortRef causal_bias = c.op("Select", "opset1", {later, c.scalar(t, filter), c.scalar(t, 0.0)}, {{"auto_broadcast", "numpy"}}, t);
     bias = bias.valid() ? binary(c, "Add", bias, causal_bias) : causal_bias;
     causal = false;
   }
