@@ -4,6 +4,9 @@ batch / sequence dims, irforge's IR on the CPU plugin vs onnxruntime 1.32's CPU 
 input shapes each; what the lowering does not cover is refused naming the node and attribute.
 """
 
+import os
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -12,6 +15,9 @@ from onnx import helper as h
 
 import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from wild_contrib_decoders import rotary_steps  # noqa: E402
 
 F, I32, I64 = T.FLOAT, T.INT32, T.INT64
 
@@ -190,3 +196,52 @@ def test_rotary_embedding(layout, interleaved, partial):
         pos = np.array([b + 1], np.int64) if offset else rng.integers(0, max_pos, (b, s)).astype(np.int64)
         sets.append({"x": x, "pos": pos})
     _check(model, sets)
+
+
+# onnxruntime's CPU kernel reads `scale` but only a regenerated cache would use it (it refuses
+# sequences longer than the cache), so the output is that of scale 1; a scalar position_ids is an
+# offset like [1]; without num_heads a 3-D input's head size is the cache's rotated width.
+@pytest.mark.parametrize("case", ["scale", "scale_partial_interleaved", "scalar_offset", "3d_no_num_heads"])
+def test_rotary_embedding_variants(case):
+    n, hd, max_pos = 2, 8, 32
+    rot = 4 if "partial" in case else hd
+    angles = np.arange(max_pos)[:, None] * (1.0 / 10000 ** (np.arange(rot // 2) / (rot // 2)))[None, :]
+    consts = {"cos": np.cos(angles).astype(np.float32), "sin": np.sin(angles).astype(np.float32)}
+    attrs = {"interleaved": int("interleaved" in case)}
+    if case != "3d_no_num_heads":
+        attrs["num_heads"] = n
+    if case.startswith("scale"):
+        attrs["scale"] = 0.5
+    if "partial" in case:
+        attrs["rotary_embedding_dim"] = rot
+    scalar = case == "scalar_offset"
+    model = _model("RotaryEmbedding", [("x", F, ["b", "s", n * hd]), ("pos", I64, [] if scalar else ["b", "s"])], ["y"], consts, **attrs)
+    sets = []
+    for b, s in [(1, 3), (2, 7)]:
+        rng = np.random.default_rng(b * 10 + s)
+        pos = np.array(b + 4, np.int64) if scalar else rng.integers(0, max_pos, (b, s)).astype(np.int64)
+        sets.append({"x": _f(rng, b, s, n * hd), "pos": pos})
+    if case.startswith("scale"):  # the attribute really is what the test claims it is
+        unscaled = onnx.ModelProto()
+        unscaled.CopyFrom(model)
+        del unscaled.graph.node[0].attribute[[a.name for a in unscaled.graph.node[0].attribute].index("scale")]
+        for f in sets:
+            assert_outputs_close(run_onnxruntime(unscaled.SerializeToString(), f), run_onnxruntime(model.SerializeToString(), f))
+    _check(model, sets)
+
+
+@pytest.mark.parametrize("b,prompt", [(2, 5), (3, 2)])
+def test_rotary_decoder_prefill_and_decode(b, prompt, tmp_path):
+    """Phi-style partial RotaryEmbedding (one layer interleaved with a scale) in front of
+    MultiHeadAttention with a KV cache (bench/wild_contrib_decoders.py): the prefill, then a decode
+    step on onnxruntime's present."""
+    model, feeds = rotary_steps(b, prompt, steps=1)
+    converted = irforge.convert_model(model)
+    out = str(tmp_path / "irforge.onnx")
+    irforge.save_model(converted, out)
+    assert sum(nd.op_type == "RotaryEmbedding" for nd in onnx.load(out).graph.node) == 4
+    for f in feeds:
+        expected = run_onnxruntime(model.SerializeToString(), f)
+        assert len(expected) == 5 and all(e.size for e in expected)
+        assert_outputs_close(expected, run_openvino(converted, f), rtol=1e-4, atol=1e-5)
+        assert_outputs_close(expected, run_onnxruntime(out, f), rtol=1e-5, atol=1e-6)

@@ -3,7 +3,7 @@
 //   MultiHeadAttention   separate Q/K/V [B, S, N·h] (K/V also as [B, N, T, h]) + optional packed
 //                        bias, key padding mask, attention bias, past/present K/V, unidirectional
 //   GroupQueryAttention  N query heads over kv_num_heads K/V heads, causal over a KV cache whose
-//                        valid length per batch row is seqlens_k + 1, optional rotary (do_rotary),
+//                        valid length per batch row is seqlens_k + 1 (ragged pasts too), optional rotary (do_rotary),
 //                        local window; separate or packed QKV
 //   RotaryEmbedding      3D [B, S, N·h] or 4D [B, N, S, h] input, position ids or an offset
 // all → ScaledDotProductAttention-13 with the heads split by Reshape + Transpose (what the CPU
@@ -124,13 +124,41 @@ PortRef repeat_kv(NodeContext& c, PortRef x, int64_t kv_heads, int64_t reps, int
   return reshape(c, wide, Ints{0, kv_heads * reps, -1, head_size}, true);
 }
 
+// onnxruntime's present K/V for a KV cache: row b keeps its first past_b past entries, then its S
+// new ones, then zeros, over max(past length, total_sequence_length) positions. With a ragged
+// past (batched generation over padded prompts, seqlens_k differing per row) a row's new keys so
+// sit right after its own valid ones, not after the end of the shared past buffer.
+struct PresentLayout {
+  PortRef index;  // [B, T] position in Concat(past, new) that present position j takes
+  PortRef valid;  // [B, 1, T, 1] whether present position j holds a past or a new entry
+};
+
+PresentLayout present_layout(NodeContext& c, PortRef past, PortRef past_b, PortRef s) {
+  PortRef past_len = dim(c, past, 2);
+  PortRef total = c.has_input(6) ? reshape(c, c.convert(c.input(6), ElemType::kI64), Ints{}) : binary(c, "Add", past_len, s);
+  PortRef j = reshape(c, range(c, binary(c, "Maximum", past_len, total)), Ints{1, -1});  // [1, T]
+  PortRef start = reshape(c, past_b, Ints{-1, 1});                                        // [B, 1]
+  auto less = [&](PortRef a, PortRef b) { return c.op("Less", "opset1", {a, b}, kNumpy, ElemType::kBoolean); };
+  PortRef from_new = binary(c, "Add", binary(c, "Subtract", j, start), past_len);
+  PortRef index = c.op("Select", "opset1", {less(j, start), j, from_new}, kNumpy, ElemType::kI64);
+  index = binary(c, "Minimum", index, binary(c, "Subtract", binary(c, "Add", past_len, s), c.scalar_i64(1)));
+  PortRef valid = reshape(c, less(j, binary(c, "Add", start, s)), Ints{0, 1, -1, 1}, true);
+  return {index, valid};
+}
+
+PortRef present_of(NodeContext& c, const PresentLayout& at, PortRef past, PortRef fresh) {
+  PortRef joined = c.op("Concat", "opset1", {past, fresh}, {{"axis", "2"}});
+  PortRef placed = c.op("Gather", "opset8", {joined, at.index, c.scalar_i64(2)}, {{"batch_dims", "1"}});
+  return c.op("Select", "opset1", {at.valid, placed, c.scalar(c.type(fresh), 0)}, kNumpy, c.type(fresh));
+}
+
 // GroupQueryAttention(query, key, value, past_key, past_value, seqlens_k, total_sequence_length,
 // cos_cache, sin_cache, position_ids, attention_bias, head_sink, ...) → (output, present_key,
 // present_value, output_qk). As onnxruntime's CPU kernel: batch row b holds seqlens_k[b] + 1
 // valid keys, its new tokens start at past_b = max(0, seqlens_k[b] + 1 - S) (0 on a padded first
 // prompt); query i (position past_b + i) sees keys j <= past_b + i (causal), j <= seqlens_k[b],
-// and with local_window_size W also j > past_b + i - W (W keys). The present K/V are the past ones with
-// the new ones appended, so a KV cache is exact when past_b equals the past's length.
+// and with local_window_size W also j > past_b + i - W (W keys). The present K/V hold each row's
+// new keys at past_b.. (present_layout), so ragged pasts are exact too.
 void lower_group_query_attention(NodeContext& c) {
   const int64_t heads = c.attr_int("num_heads", 0), kv_heads = c.attr_int("kv_num_heads", 0);
   if (heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0) c.invalid("num_heads must be a positive multiple of a positive kv_num_heads");
@@ -191,8 +219,9 @@ void lower_group_query_attention(NodeContext& c) {
   if (c.has_input(3)) {
     for (size_t i : {size_t{3}, size_t{4}})
       if (c.input_type(i) != t) c.unsupported("a KV cache of another type than the query (quantized) is not supported");
-    k4 = c.op("Concat", "opset1", {c.input(3), k4}, {{"axis", "2"}});
-    v4 = c.op("Concat", "opset1", {c.input(4), v4}, {{"axis", "2"}});
+    PresentLayout at = present_layout(c, c.input(3), past_b, s);
+    k4 = present_of(c, at, c.input(3), k4);
+    v4 = present_of(c, at, c.input(4), v4);
   }
   if (c.output_used(1)) c.set_output(1, k4);
   if (c.output_used(2)) c.set_output(2, v4);
@@ -223,12 +252,14 @@ void lower_group_query_attention(NodeContext& c) {
 }
 
 // RotaryEmbedding(input, position_ids, cos_cache, sin_cache): input [B, S, N·h] or [B, N, S, h];
-// position_ids [B, S], or [1] holding the first position (then positions offset + 0..S-1).
+// position_ids [B, S], or a scalar / [1] holding the first position (then offset + 0..S-1).
+// `scale` only scales a cos/sin cache that the kernel would regenerate for sequences longer than
+// the given one, which onnxruntime does not do (it refuses such input): with the caches as given
+// the output does not depend on it, so any scale is accepted.
 void lower_ms_rotary_embedding(NodeContext& c) {
   if (c.attr_int("is_packed_batching", 0) != 0) c.unsupported("is_packed_batching is not supported");
-  if (c.has_attr("scale") && c.attr_float("scale", 1.f) != 1.f) c.unsupported("a scale other than 1 is not supported");
   require_rank(c, 0, {3, 4}, "input");
-  require_rank(c, 1, {1, 2}, "position_ids");
+  require_rank(c, 1, {0, 1, 2}, "position_ids");
   const bool split = *c.input_rank(0) == 3;
   PortRef input = c.input(0), x = input;
   int64_t dim_attr = c.attr_int("rotary_embedding_dim", 0);
@@ -244,14 +275,14 @@ void lower_ms_rotary_embedding(NodeContext& c) {
     }
   }
   PortRef ids = c.convert(c.input(1), ElemType::kI64);
-  if (*c.input_rank(1) == 1) ids = reshape(c, binary(c, "Add", ids, range(c, dim(c, input, split ? 1 : 2))), Ints{1, -1});  // [1, S]
+  if (*c.input_rank(1) < 2) ids = reshape(c, binary(c, "Add", ids, range(c, dim(c, input, split ? 1 : 2))), Ints{1, -1});  // [1, S]
   const int64_t head_axis = split ? 2 : 1;  // [B, S, N, h] or [B, N, S, h]
   auto cached = [&](size_t i) {
     PortRef g = c.op("Gather", "opset8", {c.input(i), ids, c.scalar_i64(0)}, {{"batch_dims", "0"}});  // [B|1, S, r/2]
     return c.convert_like(c.op("Unsqueeze", "opset1", {g, c.const_i64({head_axis})}), x);
   };
   PortRef y = apply_rotary(c, x, cached(2), cached(3), dim_attr, c.attr_int("interleaved", 0) != 0);
-  if (split) y = reshape(c, y, shape_of(c, input));
+  if (split) y = reshape(c, y, Ints{0, 0, -1}, true);  // [B, S, N, h] → [B, S, N·h]
   c.set_output(0, y);
 }
 

@@ -99,12 +99,17 @@ void lower_simplified_norm(NodeContext& c) {
 // Attention(input [B,S,In], weights [In, Hq+Hk+Hv], bias?, mask_index?, past?, attention_bias?):
 // packed QKV projection, num_heads heads, softmax(Q Kᵀ · scale + mask) V; `unidirectional` is
 // causal. mask_index: [B] valid key counts (right padding), [B, T] or [B, S, T] raw 1/0 masks,
-// masked keys getting mask_filter_value. Past/present state is not lowered.
+// masked keys getting mask_filter_value. past [2, B, N, P, h] (keys, values; GPT-2 as the
+// transformers optimizer fuses it) comes before the new keys, present is both with the new ones
+// appended, and the queries are the last S of the P + S positions.
 void lower_attention(NodeContext& c) {
   int64_t heads = c.attr_int("num_heads", 0);
   if (heads <= 0) c.unsupported("num_heads must be positive");
-  if (c.has_input(4) || c.output_used(1)) c.unsupported("past/present key-value state is not supported");
-  if (c.has_input(6)) c.unsupported("past_sequence_length is not supported");
+  if (c.has_input(6)) c.unsupported("past_sequence_length (a shared past/present buffer) is not supported");
+  if (c.has_input(4)) {
+    auto r = c.input_rank(4);
+    if (!r || *r != 5) c.unsupported("past must have a known rank of 5 ([2, batch, heads, past length, head size])");
+  }
   if (c.attr_int("do_rotary", 0) != 0) c.unsupported("do_rotary is not supported");
   PortRef x = c.input(0);
   ElemType t = c.type(x);
@@ -129,8 +134,18 @@ void lower_attention(NodeContext& c) {
   if (!sizes.empty()) head_size = sizes[0] / heads;
   else if (wt.is_tensor() && wt.shape && wt.shape->size() == 2 && (*wt.shape)[1].is_static() && (*wt.shape)[1].value % (3 * heads) == 0)
     head_size = (*wt.shape)[1].value / (3 * heads);
-  PortRef y = ms_attend(c, split_heads(parts[0]), split_heads(parts[1]), split_heads(parts[2]), 3, 5, c.attr_int("unidirectional", 0) != 0, false,
-                        head_size);
+  PortRef k = split_heads(parts[1]), v = split_heads(parts[2]);
+  const bool past = c.has_input(4);
+  if (past) {
+    auto half = [&](int64_t i) { return c.op("Gather", "opset8", {c.input(4), c.scalar_i64(i), c.scalar_i64(0)}, {{"batch_dims", "0"}}); };
+    k = c.op("Concat", "opset1", {half(0), k}, {{"axis", "2"}});
+    v = c.op("Concat", "opset1", {half(1), v}, {{"axis", "2"}});
+  }
+  if (c.output_used(1)) {
+    auto front = [&](PortRef p) { return c.op("Unsqueeze", "opset1", {p, c.const_i64({0})}); };
+    c.set_output(1, c.op("Concat", "opset1", {front(k), front(v)}, {{"axis", "0"}}));
+  }
+  PortRef y = ms_attend(c, split_heads(parts[0]), k, v, 3, 5, c.attr_int("unidirectional", 0) != 0, past, head_size);
   y = c.op("Transpose", "opset1", {y, c.const_i64({0, 2, 1, 3})});
   c.set_output(0, reshape(c, y, Ints{0, 0, -1}, true));
 }
@@ -168,7 +183,29 @@ PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i
       PortRef shape_k = c.op("ShapeOf", "opset3", {k}, {{"output_type", elem_name(mt)}}, mt);
       PortRef keys = c.op("Gather", "opset8", {shape_k, c.scalar_i64(2), c.scalar_i64(0)}, {{"batch_dims", "0"}});
       PortRef j = c.op("Range", "opset4", {c.scalar(mt, 0), keys, c.scalar(mt, 1)}, {{"output_type", elem_name(mt)}}, mt);
-      PortRef live = c.op("Less", "opset1", {j, reshape(c, m, Ints{-1, 1, 1, 1})}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+      // [B] ends, or [2B] ends then starts (left padding); [B] when its dim is the query's batch
+      // dim (the optimizer's EmbedLayerNormalization → Attention), else told apart at run time.
+      auto dim0 = [&](size_t i) -> std::optional<Dim> {
+        const Type& ty = c.node().inputs()[i]->type();
+        if (!ty.is_tensor() || !ty.shape || ty.shape->empty()) return std::nullopt;
+        return (*ty.shape)[0];
+      };
+      auto mb = dim0(mask_i), qb = dim0(0);
+      const bool ends_only = mb && qb && *mb == *qb && (mb->is_static() || !mb->param.empty());
+      auto less = [&](PortRef x, PortRef y) { return c.op("Less", "opset1", {x, y}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean); };
+      PortRef live;
+      if (ends_only) {
+        live = less(j, reshape(c, m, Ints{-1, 1, 1, 1}));
+      } else {
+        // The starts are Concat(mask, zeros [B])[B : 2B]: zeros when the mask holds only the ends.
+        PortRef b = c.op("Gather", "opset8", {shape_of(c, q), c.const_i64({0}), c.scalar_i64(0)}, {{"batch_dims", "0"}});  // [1]
+        PortRef padded = c.op("Concat", "opset1", {m, c.op("Broadcast", "opset3", {c.scalar(mt, 0), b}, {{"mode", "numpy"}})}, {{"axis", "0"}});
+        auto part = [&](PortRef from, PortRef to) { return c.op("Slice", "opset8", {padded, from, to, c.const_i64({1}), c.const_i64({0})}); };
+        PortRef ends = reshape(c, part(c.const_i64({0}), b), Ints{-1, 1, 1, 1});
+        PortRef starts = reshape(c, part(b, binary(c, "Add", b, b)), Ints{-1, 1, 1, 1});
+        live = c.op("LogicalAnd", "opset1", {less(j, ends), c.op("LogicalNot", "opset1", {less(j, starts)}, {}, ElemType::kBoolean)},
+                    {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
+      }
       bias = c.op("Select", "opset1", {live, c.scalar(t, 0.0), c.scalar(t, filter)}, {{"auto_broadcast", "numpy"}}, t);
     } else {
       PortRef keep = c.convert(m, t);  // 1 where a key may be attended
@@ -189,7 +226,7 @@ PortRef ms_attend(NodeContext& c, PortRef q, PortRef k, PortRef v, size_t mask_i
     // Query i sits at key position i + (T - S) (past keys first).
     PortRef offset = binary(c, "Subtract", cols, rows);
     PortRef later = c.op("Greater", "opset1", {j, binary(c, "Add", i, offset)}, {{"auto_broadcast", "numpy"}}, ElemType::kBoolean);
-    PortRef causal_bias = binary(c, "Multiply", c.convert(later, t), c.scalar(t, filter));
+    PortRef causal_bias = c.op("Select", "opset1", {later, c.scalar(t, filter), c.scalar(t, 0.0)}, {{"auto_broadcast", "numpy"}}, t);
     bias = bias.valid() ? binary(c, "Add", bias, causal_bias) : causal_bias;
     causal = false;
   }

@@ -118,7 +118,10 @@ PortRef view_const(NodeContext& c, const Tensor& src, ElemType t, DataType dt, c
 // MatMulNBits: A [.., K] x dequantized B^T. B is uint8 [N, blocks, block * bits / 8] holding
 // `bits`-bit values low bits first (OpenVINO's u4 order); scales [N * blocks]; zero points
 // optional, packed like B per row ([N, ceil(blocks * bits / 8)]) or float [N * blocks], default
-// 2^(bits - 1). Only bits 4 and 8 without g_idx, and K a multiple of the block size.
+// 2^(bits - 1). Only bits 4 and 8, and K a multiple of the block size. g_idx (GPTQ act-order:
+// column k belongs to group g_idx[k]) is met by sorting the columns by group — B's permuted here,
+// A's by a Gather — so that the groups are contiguous again and B keeps the grouped compressed
+// form; that needs every group to have block_size columns, as act-order gives.
 void lower_matmul_nbits(NodeContext& c) {
   const int64_t K = c.attr_int("K", 0), N = c.attr_int("N", 0), bits = c.attr_int("bits", 4), block = c.attr_int("block_size", 0);
   if (K <= 0 || N <= 0 || block < 16 || (block & (block - 1)) != 0)
@@ -126,7 +129,24 @@ void lower_matmul_nbits(NodeContext& c) {
               " must be positive, block_size a power of two of at least 16");
   if (bits != 4 && bits != 8) c.unsupported("only 4- and 8-bit MatMulNBits weights are supported, not " + std::to_string(bits));
   if (K % block != 0) c.unsupported("K " + std::to_string(K) + " must be a multiple of block_size " + std::to_string(block));
-  if (c.has_input(4)) c.unsupported("g_idx (act-order weights) is not supported");
+  std::vector<int64_t> order;  // column j of the sorted B is column order[j] of B; empty: as it is
+  if (c.has_input(4)) {
+    const Tensor* g = c.const_input(4);
+    if (!g || !g->data() || g->dtype() != DataType::kInt32 || g->element_count() != static_cast<uint64_t>(K))
+      c.unsupported("g_idx must be a constant int32 tensor of K = " + std::to_string(K) + " values");
+    std::vector<int32_t> group(static_cast<size_t>(K));
+    std::memcpy(group.data(), g->data(), group.size() * sizeof(int32_t));
+    order.resize(group.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return group[static_cast<size_t>(x)] < group[static_cast<size_t>(y)]; });
+    bool identity = true;
+    for (int64_t j = 0; j < K; ++j) {
+      if (group[static_cast<size_t>(order[static_cast<size_t>(j)])] != j / block)
+        c.unsupported("g_idx must put block_size = " + std::to_string(block) + " columns in each of the K / block_size groups");
+      identity = identity && order[static_cast<size_t>(j)] == j;
+    }
+    if (identity) order.clear();
+  }
   const Tensor* b = c.const_input(1);
   const Tensor* s = c.const_input(2);
   if (!b || !s) c.unsupported("the weights and scales must be constants");
@@ -139,7 +159,23 @@ void lower_matmul_nbits(NodeContext& c) {
   const ElemType qt = bits == 4 ? ElemType::kU4 : ElemType::kU8;
   const DataType qd = bits == 4 ? DataType::kUint4 : DataType::kUint8;
   const Ints qshape = {N, blocks, block}, pshape = {N, blocks, 1};
-  PortRef w = c.convert(view_const(c, *b, qt, qd, qshape), ElemType::kF32);
+  PortRef packed;
+  if (order.empty()) {
+    packed = view_const(c, *b, qt, qd, qshape);
+  } else {
+    std::vector<uint8_t> sorted(static_cast<size_t>(wbytes), 0);
+    const uint8_t* src = b->data();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < K; ++j) {
+        auto from = static_cast<size_t>(n * K + order[static_cast<size_t>(j)]), to = static_cast<size_t>(n * K + j);
+        if (bits == 8)
+          sorted[to] = src[from];
+        else
+          sorted[to / 2] |= static_cast<uint8_t>(((src[from / 2] >> (4 * (from % 2))) & 0xF) << (4 * (to % 2)));
+      }
+    packed = c.const_bytes(qt, qshape, std::move(sorted));
+  }
+  PortRef w = c.convert(packed, ElemType::kF32);
   const auto levels_mid = static_cast<double>(int64_t{1} << (bits - 1));
   if (c.has_input(3)) {
     const Tensor* z = c.const_input(3);
@@ -174,6 +210,7 @@ void lower_matmul_nbits(NodeContext& c) {
   w = c.op("Reshape", "opset1", {w, c.const_i64({N, K})}, {{"special_zero", "false"}});
   PortRef a = c.input(0);
   ElemType at = c.type(a);
+  if (!order.empty()) a = c.op("Gather", "opset8", {a, c.const_i64(order), c.scalar_i64(-1)}, {{"batch_dims", "0"}});
   PortRef y = matmul(c, a, c.convert(w, at), false, true);
   if (c.has_input(5)) y = bin(c, "Add", y, c.input(5));
   c.set_output(0, y);
