@@ -30,6 +30,7 @@
 #include "passes/shape/clear_reshape_allowzero.h"
 #include "passes/shape/split_sizes_from_static_dim.h"
 #include "passes/shape/merge_reshape_transpose_reshape.h"
+#include "passes/simplify/merge_unstack_concat.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
 #include "passes/simplify/merge_concat_constants.h"
@@ -80,6 +81,7 @@ const std::vector<Entry>& entries() {
       {"clear-reshape-allowzero", [] { return std::make_unique<ClearReshapeAllowzero>(); }},
       {"split-sizes-from-static-dim", [] { return std::make_unique<SplitSizesFromStaticDim>(); }},
       {"merge-reshape-transpose-reshape", [] { return std::make_unique<MergeReshapeTransposeReshape>(); }},
+      {"merge-unstack-concat", [] { return std::make_unique<MergeUnstackConcat>(); }},
   };
   return kEntries;
 }
@@ -146,7 +148,8 @@ bool unregister_external_pass(const std::string& name) {
 // clear-reshape-allowzero comes first in the group: the rewrites after it that make Reshape
 // targets constant (0 = copy) or drop no-op Reshapes need allowzero=0, which the dynamo
 // exporter never writes. split-sizes-from-static-dim needs the split axis' size from inference,
-// merge-reshape-transpose-reshape the (symbolic) dims of the three ops' values.
+// merge-reshape-transpose-reshape the (symbolic) dims of the three ops' values, merge-unstack-concat
+// the static size of the unstacked axis (a bidirectional RNN's 2).
 // remove-neutral-elements (x+0, x*1, no-op Expand/Reshape/Slice, ...), remove-matmul-flatten and
 // merge-concat-constants (after simplify-shapes, which turns shape pieces into constants) run
 // inside the group too: both need inferred shapes and folded constants (a zero bias is often
@@ -170,7 +173,7 @@ bool unregister_external_pass(const std::string& name) {
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,clear-reshape-allowzero,split-sizes-from-static-dim,remove-identity,remove-neutral-elements,remove-matmul-flatten,merge-reshape-transpose-reshape,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
+  return "remove-identity,dce,(infer-shapes,clear-reshape-allowzero,split-sizes-from-static-dim,remove-identity,remove-neutral-elements,remove-matmul-flatten,merge-reshape-transpose-reshape,merge-unstack-concat,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-batchnorm-into-next-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
          "(sink-transposes,simplify-layout)*4,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";
