@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow  # ~100 s: ten dynamo exports, ovc conversions
+pytestmark = pytest.mark.slow  # ~170 s at load 11 on 2 cores (150 s of it the ten dynamo exports)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEQ = 5  # the example's sequence length

@@ -22,7 +22,7 @@ import irforge
 import openvino as ov
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
 
-pytestmark = pytest.mark.slow  # ~45 s: 45 small models, each also converted and run by ovc
+pytestmark = pytest.mark.slow  # ~115 s at load 11 on 2 cores: 45 small models, each also converted and run by ovc
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 HIDDEN, INPUT = 6, 5
