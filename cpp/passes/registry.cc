@@ -33,6 +33,7 @@
 #include "passes/shape/remove_shape_cast_roundtrip.h"
 #include "passes/shape/merge_rebuilt_shape.h"
 #include "passes/shape/shape_of_range.h"
+#include "passes/simplify/merge_unstack_concat.h"
 #include "support/error.h"
 #include "passes/shape/simplify_shapes.h"
 #include "passes/simplify/merge_concat_constants.h"
@@ -86,6 +87,7 @@ const std::vector<Entry>& entries() {
       {"remove-shape-cast-roundtrip", [] { return std::make_unique<RemoveShapeCastRoundtrip>(); }},
       {"merge-rebuilt-shape", [] { return std::make_unique<MergeRebuiltShape>(); }},
       {"shape-of-range", [] { return std::make_unique<ShapeOfRange>(); }},
+      {"merge-unstack-concat", [] { return std::make_unique<MergeUnstackConcat>(); }},
   };
   return kEntries;
 }
@@ -152,7 +154,8 @@ bool unregister_external_pass(const std::string& name) {
 // clear-reshape-allowzero comes first in the group: the rewrites after it that make Reshape
 // targets constant (0 = copy) or drop no-op Reshapes need allowzero=0, which the dynamo
 // exporter never writes. split-sizes-from-static-dim needs the split axis' size from inference,
-// merge-reshape-transpose-reshape the (symbolic) dims of the three ops' values.
+// merge-reshape-transpose-reshape the (symbolic) dims of the three ops' values, merge-unstack-concat
+// the static size of the unstacked axis (a bidirectional RNN's 2).
 // remove-shape-cast-roundtrip needs inferred types (int64 dims) and comes before simplify-shapes
 // and fold, which then see the sizes without the Cast pair in between; merge-rebuilt-shape
 // follows it, as the Concat of Shape slices it matches is behind such a pair in Paddle exports;
@@ -180,7 +183,7 @@ bool unregister_external_pass(const std::string& name) {
 // and fuse-mul-add-into-linear come last, after the activation/normalization/attention fusions:
 // folding GELU's trailing *0.5 or RMSNorm's weight into the next MatMul would break those patterns.
 const char* default_pipeline() {
-  return "remove-identity,dce,(infer-shapes,clear-reshape-allowzero,split-sizes-from-static-dim,remove-shape-cast-roundtrip,merge-rebuilt-shape,shape-of-range,remove-identity,remove-neutral-elements,remove-matmul-flatten,merge-reshape-transpose-reshape,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
+  return "remove-identity,dce,(infer-shapes,clear-reshape-allowzero,split-sizes-from-static-dim,remove-shape-cast-roundtrip,merge-rebuilt-shape,shape-of-range,remove-identity,remove-neutral-elements,remove-matmul-flatten,merge-reshape-transpose-reshape,merge-unstack-concat,simplify-shapes,merge-concat-constants,fold,prune-if,dedupe-weights,cse,dce)*4,"
          "simplify-layout,fuse-pad-into-conv,fuse-batchnorm-into-conv,fuse-batchnorm-into-linear,fuse-batchnorm-into-next-linear,fuse-split-convs,"
          "fuse-gelu,fuse-layer-norm,fuse-rms-norm,fuse-swish,fuse-hard-sigmoid,fuse-hard-swish,fuse-mish,fuse-attention,"
          "(sink-transposes,simplify-layout)*4,fuse-transpose-into-gemm,fuse-mul-add-into-linear,dce";

@@ -97,3 +97,29 @@ def test_must_not_fire_from_inside_a_subgraph():
              N("Greater", ["mx", "zero"], ["cond"]), N("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)]
     inits = [f32("w", (6, 4, 1, 1)), f32("w2", (6, 4, 1, 1)), f32("s", (1, 6, 1, 1)), f32("zero", np.array(0.0))]
     check_pass(model(nodes, {"x": [1, 4, 6, 6]}, inits), PIPE, fires=False)
+
+
+def test_add_after_a_shared_weight_gets_its_own_bias():
+    # An Add/Sub only adds a new bias: a weight and bias read by another Gemm too stay shared.
+    nodes = [N("Gemm", ["x", "w", "b"], ["g"], transB=1), N("Sub", ["g", "t"], ["y"]), N("Gemm", ["x", "w", "b"], ["z"], transB=1)]
+    inits = [f32("w", (6, 8)), f32("b", (6,)), f32("t", np.array(1.0))]
+    m = check_pass(model(nodes, {"x": [3, 8]}, inits, ("y", "z")), PIPE, fires=True, rtol=1e-5, atol=1e-6)
+    assert m.op_histogram == {"Gemm": 2}
+
+
+def test_sub_inside_both_branches_of_an_if_on_a_captured_gemm_weight():
+    # torch.cond(pred, lambda x: relu(lin(x)) * 3, lambda x: lin(x) - 1) as the dynamo exporter
+    # writes it: each branch has a Gemm of the captured lin.weight / lin.bias.
+    from onnx import TensorProto
+    out = helper.make_tensor_value_info("o", TensorProto.FLOAT, None)
+    then_g = helper.make_graph([N("Gemm", ["x", "w", "b"], ["g1"], transB=1), N("Relu", ["g1"], ["r"]), N("Mul", ["r", "three"], ["o"])],
+                               "then", [], [out])
+    else_g = helper.make_graph([N("Gemm", ["x", "w", "b"], ["g2"], transB=1), N("Sub", ["g2", "one"], ["o"])], "else", [], [out])
+    nodes = [N("ReduceMax", ["x"], ["mx"], keepdims=0), N("Greater", ["mx", "zero"], ["cond"]),
+             N("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)]
+    inits = [f32("w", (6, 8)), f32("b", (6,)), f32("three", np.array(3.0)), f32("one", np.array(1.0)), f32("zero", np.array(0.0))]
+    m = check_pass(model(nodes, {"x": [3, 8]}, inits), PIPE, fires=True, rtol=1e-5, atol=1e-6)
+    import onnx
+    (if_node,) = [n for n in onnx.load_from_string(m.to_onnx_bytes()).graph.node if n.op_type == "If"]
+    branches = {a.name: [n.op_type for n in a.g.node] for a in if_node.attribute}
+    assert branches == {"then_branch": ["Gemm", "Relu", "Mul"], "else_branch": ["Gemm"]}, branches

@@ -84,7 +84,8 @@ class Fuser {
     auto k = const_operand(m);
     if (!k || !used_only_by(k->x, m)) return false;
     Node* p = local_producer(k->x, m);
-    if (auto op = linear_op(p)) {
+    // An Add/Sub only replaces the bias by a new one, so the weight and old bias may be shared.
+    if (auto op = linear_op(p, !k->multiplicative)) {
       auto layout = out_layout(*op);
       if (!layout) return false;
       auto v = channel_values(*k, layout->first, layout->second, op->out_channels);

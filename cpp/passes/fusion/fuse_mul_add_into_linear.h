@@ -14,8 +14,9 @@
 // Must not fire when: the constant varies along any axis but the channel axis, or has a rank
 // above the tensor's (it would broadcast the result to a new shape); the before-Mul would
 // broadcast x along the channel axis; a divisor is 0; a constant (or its reciprocal) is not
-// finite; any tensor is not float32; the weight or
-// bias is read by another node (no weight is ever stored twice); the intermediate value has
+// finite; any tensor is not float32; for a Mul/Div, the weight or
+// bias is read by another node (no weight is ever stored twice; an Add/Sub gives the op a new
+// bias of its own and leaves the shared weight, as in both branches of an If); the intermediate value has
 // another user or is a graph output; Add after a bare MatMul (that pair is already the bias
 // form); ranks needed to line up the broadcast are unknown.
 #pragma once

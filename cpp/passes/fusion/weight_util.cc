@@ -87,15 +87,15 @@ std::optional<std::vector<float>> per_axis_values(const Value* c, int64_t out_ra
 namespace irforge::passes::fusion {
 
 namespace {
-const Tensor* exclusive_f32_constant(const Value* v, const Node* user) {
+const Tensor* exclusive_f32_constant(const Value* v, const Node* user, bool shared_ok = false) {
   const Tensor* t = constant_of(v);
-  if (!t || t->dtype() != DataType::kFloat || !used_only_by(v, user)) return nullptr;
+  if (!t || t->dtype() != DataType::kFloat || (!shared_ok && !used_only_by(v, user))) return nullptr;
   if (t->nbytes() != t->element_count() * 4) return nullptr;
   return t;
 }
 }  // namespace
 
-std::optional<LinearOp> linear_op(Node* n) {
+std::optional<LinearOp> linear_op(Node* n, bool shared_ok) {
   if (!n || n->num_outputs() != 1) return std::nullopt;
   const bool conv = is_op(n, "Conv"), convt = is_op(n, "ConvTranspose"), gemm = is_op(n, "Gemm"), matmul = is_op(n, "MatMul");
   if (!conv && !convt && !gemm && !matmul) return std::nullopt;
@@ -103,7 +103,7 @@ std::optional<LinearOp> linear_op(Node* n) {
   // fine; a stated other type is not.
   if (!n->input(0)) return std::nullopt;
   if (n->input(0)->type().is_tensor() && n->input(0)->type().elem_type != DataType::kUndefined && !is_f32(n->input(0))) return std::nullopt;
-  const Tensor* w = exclusive_f32_constant(n->input(1), n);
+  const Tensor* w = exclusive_f32_constant(n->input(1), n, shared_ok);
   if (!w) return std::nullopt;
   LinearOp op;
   op.node = n;
@@ -133,7 +133,7 @@ std::optional<LinearOp> linear_op(Node* n) {
   if (matmul) {
     if (n->inputs().size() != 2) return std::nullopt;
   } else if (n->input(2)) {
-    if (!exclusive_f32_constant(n->input(2), n)) return std::nullopt;
+    if (!exclusive_f32_constant(n->input(2), n, shared_ok)) return std::nullopt;
     if (conv || convt) {
       auto b = f32_constant_dims(n->input(2));
       if (b->size() != 1 || (*b)[0] != op.out_channels) return std::nullopt;

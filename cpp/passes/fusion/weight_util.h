@@ -45,13 +45,15 @@ std::optional<std::vector<float>> per_axis_values(const Value* c, int64_t out_ra
 
 // A Conv, ConvTranspose, Gemm or 2-D-weight MatMul whose float32 weight (and bias, when it has
 // one) are constants that no other node reads, so they may be replaced by rewritten copies.
+// With `shared_ok`, others may read them too: for a fusion that only adds a new bias (the
+// branches of an If each holding a Gemm of one captured weight and bias).
 struct LinearOp {
   Node* node = nullptr;
   int64_t out_channels = 0;  // Conv: M; ConvTranspose: (W dim 1) * group; Gemm/MatMul: N
   int64_t in_channels = 0;   // Conv: (W dim 1) * group; ConvTranspose: W dim 0; Gemm/MatMul: K
   std::vector<int64_t> weight_dims;
 };
-std::optional<LinearOp> linear_op(Node* n);
+std::optional<LinearOp> linear_op(Node* n, bool shared_ok = false);
 
 // The weight with every element scaled by s[channel], channel = its output channel
 // (`output` = true) or its input channel. Computed in double, rounded once to float.

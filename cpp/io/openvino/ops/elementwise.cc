@@ -96,7 +96,15 @@ void lower_cast(NodeContext& c) {
     c.set_output(0, c.lowering().constant_bf16_as_f32(*w, c.node().inputs()[0]->name()));
     return;
   }
-  c.set_output(0, saturated_convert(c, c.input(0), *to, c.attr_int("saturate", 1) != 0));
+  // A Shape cast to int32 (tf2onnx writes one per dynamic dim): a ShapeOf that outputs i32,
+  // one layer instead of two, as ovc folds it.
+  PortRef x = c.input(0);
+  const Layer& src = c.graph().layers[x.layer];
+  if (*to == ElemType::kI32 && src.type == "ShapeOf" && src.inputs.size() == 1) {
+    c.set_output(0, c.op("ShapeOf", "opset3", {src.inputs[0]}, {{"output_type", "i32"}}, ElemType::kI32));
+    return;
+  }
+  c.set_output(0, saturated_convert(c, x, *to, c.attr_int("saturate", 1) != 0));
 }
 
 void lower_cast_like(NodeContext& c) {
