@@ -696,6 +696,9 @@ void cast(Ctx& c) {
 // unknown (its last-window correction depends on the value). Attributes are checked by the caller.
 Dim window_dim(const std::string& p, int64_t kernel, int64_t stride, int64_t dil, int64_t pads, const std::string& auto_pad, bool ceil) {
   if (kernel < 1 || stride < 1 || dil < 1 || pads < 0 || kernel > (1 << 20) || dil > (1 << 20) || pads > (1 << 20)) return unknown();
+  // Each window nests the name once: past this length (hundreds of unpadded convs on a dynamic
+  // size) the dim stays unknown rather than the names growing with the depth.
+  if (p.size() > 256) return unknown();
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")
     return stride == 1 ? Dim::symbol(p) : Dim::symbol("ceil(" + p + "/" + std::to_string(stride) + ")");
   // o = floor((p + off) / stride) + 1, off = pads - window span
