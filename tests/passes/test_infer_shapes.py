@@ -299,3 +299,22 @@ def test_window_output_sizes_are_named_by_their_arithmetic():
     out = check_pass(proto, "infer-shapes,simplify-shapes,fold,dce", fires=True, feeds=feeds)
     ops = [n.op_type for n in onnx.load_from_string(out.to_onnx_bytes()).graph.node]
     assert "Shape" not in ops, ops
+
+
+def test_window_size_names_do_not_grow_without_bound():
+    """Each unpadded conv nests the name once ("(h-2)", "((h-2)-2)", ...); after 256 characters
+    the size stays unknown instead."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    depth = 80
+    nodes = [h.make_node("Conv", [f"x{i}", "w"], [f"x{i + 1}"]) for i in range(depth)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x0", T.FLOAT, ["n", 1, "h", "w"])],
+                     [h.make_tensor_value_info(f"x{depth}", T.FLOAT, None)],
+                     [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")])
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), transform="infer-shapes", verify=True)
+    shapes = _shapes(onnx.load_from_string(model.to_onnx_bytes()).graph)
+    assert shapes["x1"][1] == ["n", 1, "(h-2)", "(w-2)"]
+    assert shapes[f"x{depth}"][1] == ["n", 1, None, None]
+    assert max(len(d) for _, dims in shapes.values() for d in dims if isinstance(d, str)) <= 300
