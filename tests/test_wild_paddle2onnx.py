@@ -93,16 +93,12 @@ def test_irforge_matches_onnxruntime_at_two_shapes(exported, fmt, name):
         assert_outputs_close(expected, run_openvino(model, feed), rtol=1e-4, atol=1e-5)
 
 
-# Layers irforge's IR has beyond ovc's (bench/RESULTS.md, "paddle2onnx exports"), all in the
-# YOLO decode, whose box arithmetic paddle2onnx broadcasts as Reshape(t, Shape(other)): ovc
-# proves those shapes equal to pieces of the one ShapeOf of the conv output (its symbolic
-# labels: Gathers of it), irforge keeps a ShapeOf per operand, as the conv's spatial dims after
-# stride 2 have no name to compare (PIR: +2 ShapeOf, +2 Slice, +1 Concat, -4 Gather). The
-# legacy program works on an int32 Cast of that Shape: its meshgrid Ranges and the Reshape
-# target go through Squeeze/Reshape/Cast chains that shape-of-range and
-# remove-shape-cast-roundtrip do not follow (+4 ShapeOf, +2 Slice, +2 Reshape, +1 Convert,
-# -2 Gather).
-SURPLUS = {("pir", "yolo"): 1, ("legacy", "yolo"): 7}
+# Layers irforge's IR may have beyond ovc's: none since round 2 (bench/RESULTS.md, "paddle2onnx
+# exports"). The YOLO decode was above ovc: paddle2onnx broadcasts its box arithmetic as
+# Reshape(t, Shape(other)), which simplify-shapes makes constant once infer-shapes names the
+# strided convs' output sizes by their arithmetic; the legacy program's int32
+# Squeeze/Reshape/Cast chains are followed by remove-shape-cast-roundtrip and shape-of-range.
+SURPLUS = {}
 
 
 @pytest.mark.parametrize("fmt, name", CASES)

@@ -259,3 +259,62 @@ def test_resize_output_takes_sizes_rebuilt_from_shapes():
     feeds = {"x": np.random.default_rng(0).standard_normal((2, 16, 3, 4)).astype(np.float32),
              "lat": np.random.default_rng(1).standard_normal((2, 16, 6, 8)).astype(np.float32)}
     assert_outputs_close(run_onnxruntime(proto.SerializeToString(), feeds), run_onnxruntime(model.to_onnx_bytes(), feeds))
+
+
+def _windows_on_one_input():
+    """Convs and pools on x[n, 3, h, w]: a and b (different weights) both kernel 3, stride 2,
+    pad 1; c kernel 3, stride 1, pad 1 (size-keeping); d a max pool kernel 3, stride 2, no pad;
+    y = Reshape(a, Shape(b)) as paddle2onnx writes a broadcast (tests/test_wild_paddle2onnx.py)."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = lambda name: numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), name)  # noqa: E731
+    nodes = [h.make_node("Conv", ["x", "wa"], ["a"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             h.make_node("Conv", ["x", "wb"], ["b"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             h.make_node("Conv", ["x", "wc"], ["c"], pads=[1, 1, 1, 1]),
+             h.make_node("MaxPool", ["x"], ["d"], kernel_shape=[3, 3], strides=[2, 2]),
+             h.make_node("Shape", ["b"], ["sb"]), h.make_node("Reshape", ["a", "sb"], ["y"])]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["n", 3, "h", "w"])],
+                     [h.make_tensor_value_info(v, T.FLOAT, None) for v in "ycd"], [w("wa"), w("wb"), w("wc")])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+
+
+def test_window_output_sizes_are_named_by_their_arithmetic():
+    """The same window on the same symbolic dim gives the same name (so a Shape of one is a
+    Shape of the other and simplify-shapes makes the Reshape target constant); a size-keeping
+    window keeps the input's name; another window gets another name."""
+    from irforge.testing import check_pass
+
+    proto = _windows_on_one_input()
+    model = irforge.convert_model(proto, transform="infer-shapes", verify=True)
+    shapes = _shapes(onnx.load_from_string(model.to_onnx_bytes()).graph)
+    a, b, c, d = (shapes[v][1] for v in "abcd")
+    assert a == b and a[0] == "n" and all(isinstance(x, str) and x not in ("h", "w") for x in a[2:]), (a, b)
+    assert a[2] != a[3]  # from h and from w
+    assert c == ["n", 4, "h", "w"], c
+    assert d[2] != a[2] and d[2] is not None, d
+    feeds = {"x": np.random.default_rng(1).standard_normal((2, 3, 9, 6)).astype(np.float32)}
+    out = check_pass(proto, "infer-shapes,simplify-shapes,fold,dce", fires=True, feeds=feeds)
+    ops = [n.op_type for n in onnx.load_from_string(out.to_onnx_bytes()).graph.node]
+    assert "Shape" not in ops, ops
+
+
+def test_window_size_names_do_not_grow_without_bound():
+    """Each unpadded conv nests the name once ("(h-2)", "((h-2)-2)", ...); after 256 characters
+    the size stays unknown instead."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    depth = 80
+    nodes = [h.make_node("Conv", [f"x{i}", "w"], [f"x{i + 1}"]) for i in range(depth)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x0", T.FLOAT, ["n", 1, "h", "w"])],
+                     [h.make_tensor_value_info(f"x{depth}", T.FLOAT, None)],
+                     [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")])
+    model = irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), transform="infer-shapes", verify=True)
+    shapes = _shapes(onnx.load_from_string(model.to_onnx_bytes()).graph)
+    assert shapes["x1"][1] == ["n", 1, "(h-2)", "(w-2)"]
+    assert shapes[f"x{depth}"][1] == ["n", 1, None, None]
+    assert max(len(d) for _, dims in shapes.values() for d in dims if isinstance(d, str)) <= 300

@@ -71,3 +71,42 @@ def test_must_not_fire(case):
     else:
         proto = _cast_pair_on([h.make_node("Shape", ["x"], ["v"])], inner=T.INT16)
     check_pass(_typed(proto), "remove-shape-cast-roundtrip", fires=False, feeds=feeds, openvino=False)
+
+
+def _legacy_grid_sizes(chain_op="Squeeze"):
+    """The legacy Paddle YOLO decode's sizes (tests/test_wild_paddle2onnx.py): h from an int32
+    Cast of the Shape, Slice -> Squeeze to a scalar -> Reshape back to [1] -> Cast(int64) for a
+    Reshape target, and the same scalar under Cast(float) as a Range limit. chain_op="Abs" puts
+    arithmetic (not a selection) in the chain."""
+    i = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
+    f = lambda name, v: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
+    scalar = (h.make_node("Squeeze", ["h32"], ["hs"], axes=[0]) if chain_op == "Squeeze"
+              else h.make_node("Abs", ["h32"], ["hs"]))
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Cast", ["s"], ["s32"], to=T.INT32),
+             h.make_node("Slice", ["s32", "two", "three"], ["h32"]), scalar,
+             h.make_node("Reshape", ["hs", "one_shape"], ["h1"]), h.make_node("Cast", ["h1"], ["h64"], to=T.INT64),
+             h.make_node("Concat", ["lead", "h64"], ["target"], axis=0), h.make_node("Reshape", ["x", "target"], ["y"]),
+             h.make_node("Cast", ["hs"], ["hf"], to=T.FLOAT), h.make_node("Range", ["zero", "hf", "step"], ["r"])]
+    inits = [i("two", [2]), i("three", [3]), i("one_shape", [1]), i("lead", [0, 3, 1]), f("zero", 0.0), f("step", 1.0)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["n", 3, "h", 1])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None), h.make_tensor_value_info("r", T.FLOAT, None)], inits)
+    return _typed(h.make_model(g, opset_imports=[h.make_opsetid("", 11)]))
+
+
+def test_legacy_int32_selection_chain_reads_the_int64_shape():
+    """Cast(int64) and Cast(float) of Reshape(Squeeze(Slice(Cast(Shape, int32)))): the Slice is
+    taken from the int64 Shape, the Squeeze/Reshape back to [1] is not replayed, and no int32
+    value is left."""
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 3, 5, 1)).astype(np.float32)}
+    model = check_pass(_legacy_grid_sizes(), PIPELINE, fires=True, feeds=feeds)
+    nodes = onnx.load_from_string(model.to_onnx_bytes()).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("Cast") == 1 and all(n.attribute[0].i == T.FLOAT for n in nodes if n.op_type == "Cast"), ops
+    assert ops.count("Reshape") == 1, ops  # the data Reshape only
+
+
+def test_legacy_chain_through_arithmetic_must_not_fire():
+    """Abs is arithmetic, not a selection of dims (the pass does not reason about values): the
+    Casts stay."""
+    feeds = {"x": np.zeros((2, 3, 5, 1), np.float32)}
+    check_pass(_legacy_grid_sizes("Abs"), "remove-shape-cast-roundtrip", fires=False, feeds=feeds, openvino=False)

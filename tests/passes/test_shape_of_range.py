@@ -60,3 +60,26 @@ def test_must_not_fire(case):
         proto = _grid_model(False, from_shape=False)
         feeds["n"] = np.array([4, 6], np.int64)
     check_pass(proto, "shape-of-range", fires=False, feeds=feeds, openvino=False)
+
+
+def test_int32_limit_of_legacy_paddle():
+    """The legacy Paddle program's limit: Cast(float, Squeeze(Slice(Cast(Shape(x), int32)))).
+    shape-of-range gives Unsqueeze(Cast(int64, that int32 dim)), which remove-shape-cast-roundtrip
+    then reads from the int64 Shape: one Shape, no int32 left."""
+    i = lambda name, v: numpy_helper.from_array(np.asarray(v, np.int64), name)  # noqa: E731
+    f = lambda name, v: numpy_helper.from_array(np.asarray(v, np.float32), name)  # noqa: E731
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Cast", ["s"], ["s32"], to=T.INT32),
+             h.make_node("Slice", ["s32", "two", "three"], ["h32"]), h.make_node("Squeeze", ["h32"], ["hs"], axes=[0]),
+             h.make_node("Cast", ["hs"], ["hf"], to=T.FLOAT), h.make_node("Range", ["start", "hf", "delta"], ["r"]),
+             h.make_node("Shape", ["r"], ["sr"]), h.make_node("Expand", ["r", "sr"], ["y"])]
+    inits = [i("two", [2]), i("three", [3]), f("start", 0.0), f("delta", 1.0)]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, ["n", 3, "h", "w"])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    proto = onnx.load_from_string(irforge.convert_model(h.make_model(g, opset_imports=[h.make_opsetid("", 11)]),
+                                                        transform="infer-shapes").to_onnx_bytes())
+    feeds = {"x": np.zeros((1, 3, 5, 7), np.float32)}
+    model = check_pass(proto, "shape-of-range,remove-shape-cast-roundtrip,simplify-layout,dce", fires=True, feeds=feeds)
+    nodes = onnx.load_from_string(model.to_onnx_bytes()).graph.node
+    ops = [n.op_type for n in nodes]
+    assert ops.count("Shape") == 1, ops
+    assert not any(n.op_type == "Cast" and n.attribute[0].i == T.INT32 for n in nodes), ops

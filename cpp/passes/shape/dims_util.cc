@@ -1,5 +1,6 @@
 #include "passes/shape/dims_util.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "passes/util.h"
@@ -11,6 +12,13 @@ namespace {
 constexpr int kMaxDepth = 16;  // producer chains of shape arithmetic are short; bounds the walk
 
 bool elem_type_is(const Value* v, DataType t) { return v && v->type().is_tensor() && v->type().elem_type == t; }
+
+bool selects_elements(const Node* p) {
+  if (!p || !p->domain().empty() || p->num_outputs() != 1 || p->inputs().empty() || !p->input(0)) return false;
+  const std::string& op = p->op_type();
+  return op == "Slice" || op == "Gather" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" || op == "Reshape" ||
+         op == "Flatten";
+}
 
 bool dims_at_depth(const Value* v, int depth) {
   if (!v || depth > kMaxDepth) return false;
@@ -25,9 +33,7 @@ bool dims_at_depth(const Value* v, int depth) {
   if (op == "Shape" || op == "Size") return true;
   // Ops that only select or regroup elements of their first input (the others are indices,
   // starts, axes: not part of the result).
-  if (op == "Slice" || op == "Gather" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" || op == "Reshape" ||
-      op == "Flatten")
-    return p->inputs().size() >= 1 && dims_at_depth(p->input(0), depth + 1);
+  if (selects_elements(p)) return dims_at_depth(p->input(0), depth + 1);
   if (op == "Concat") {
     for (const Value* in : p->inputs())
       if (!dims_at_depth(in, depth + 1)) return false;
@@ -39,5 +45,23 @@ bool dims_at_depth(const Value* v, int depth) {
 }  // namespace
 
 bool holds_dims(const Value* v) { return dims_at_depth(v, 0); }
+
+std::optional<Int32Dims> int32_selection_of_dims(const Value* v) {
+  Int32Dims found;
+  for (int depth = 0; depth <= kMaxDepth && elem_type_is(v, DataType::kInt32); ++depth) {
+    const Node* p = v->producer();
+    if (p && p->op_type() == "Cast" && p->domain().empty() && p->inputs().size() == 1 &&
+        p->attr_int("to", -1) == static_cast<int64_t>(DataType::kInt32)) {
+      if (!holds_dims(p->input(0))) return std::nullopt;
+      found.dims = p->input(0);
+      std::reverse(found.chain.begin(), found.chain.end());
+      return found;
+    }
+    if (!selects_elements(p)) return std::nullopt;
+    found.chain.push_back(p);
+    v = p->input(0);
+  }
+  return std::nullopt;
+}
 
 }  // namespace irforge::passes

@@ -689,6 +689,29 @@ void cast(Ctx& c) {
   c.set(0, static_cast<DataType>(to), c.shape(0));
 }
 
+// The output size of a window (conv/pool) on a symbolic input size p, named by its arithmetic so
+// that equal sizes compare equal: two convolutions with the same kernel, stride, dilation and
+// padding on the same dim give the same name (a Shape of either then is a Shape of both), and
+// a size-keeping window (stride 1, pads = kernel - 1) keeps p. Ceil mode with a stride is left
+// unknown (its last-window correction depends on the value). Attributes are checked by the caller.
+Dim window_dim(const std::string& p, int64_t kernel, int64_t stride, int64_t dil, int64_t pads, const std::string& auto_pad, bool ceil) {
+  if (kernel < 1 || stride < 1 || dil < 1 || pads < 0 || kernel > (1 << 20) || dil > (1 << 20) || pads > (1 << 20)) return unknown();
+  // Each window nests the name once: past this length (hundreds of unpadded convs on a dynamic
+  // size) the dim stays unknown rather than the names growing with the depth.
+  if (p.size() > 256) return unknown();
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")
+    return stride == 1 ? Dim::symbol(p) : Dim::symbol("ceil(" + p + "/" + std::to_string(stride) + ")");
+  // o = floor((p + off) / stride) + 1, off = pads - window span
+  const int64_t off = (auto_pad == "VALID" ? 0 : pads) - ((kernel - 1) * dil + 1);
+  if (stride == 1) {
+    if (off + 1 == 0) return Dim::symbol(p);
+    return Dim::symbol("(" + p + (off + 1 > 0 ? "+" : "") + std::to_string(off + 1) + ")");
+  }
+  if (ceil) return unknown();
+  std::string sum = off == 0 ? p : p + (off > 0 ? "+" : "") + std::to_string(off);
+  return Dim::symbol("floor((" + sum + ")/" + std::to_string(stride) + ")+1");
+}
+
 // Spatial output size of convolution/pooling when the input and attributes are static. Refuses
 // attributes that cannot describe a window (zero strides, dilations or kernels, lists of the wrong
 // length), weights that do not match the input's channels and groups, and windows larger than the
@@ -756,7 +779,8 @@ void window(Ctx& c, bool is_conv) {
   for (size_t i = 0; i < spatial; ++i) {
     const Dim& d = (*s)[i + 2];
     if (!known(d)) {
-      out.push_back(unknown());
+      out.push_back(d.kind == Dim::Kind::kParam ? window_dim(d.param, kernel[i], strides[i], dil[i], pads[i] + pads[i + spatial], auto_pad, ceil)
+                                                : unknown());
       continue;
     }
     // In 128 bits: hostile kernels, dilations and pads overflow int64.

@@ -9,7 +9,11 @@
 //    d = Slice(Shape(x), 2, max); y = Cast(Cast(d, to=int32), to=int64)   ->   y := d
 // Legacy Paddle programs cast the Shape to int32 first and select from that:
 //    Cast(Slice(Cast(Shape(x), to=int32), 2, max), to=int64)   ->   Slice(Shape(x), 2, max)
-// (a new Slice on the int64 dims; Slice, Gather, Squeeze and Unsqueeze qualify).
+// (a new Slice on the int64 dims). The selection may be a chain of Slice, Gather, Squeeze,
+// Unsqueeze, Reshape, Flatten and Identity -- a legacy YOLO decode's
+//    Cast(Reshape(Squeeze(Slice(Cast(Shape(x), to=int32), 2, 3)), [1]), to=int64)
+// becomes Slice(Shape(x), 2, 3): a trailing run of reshaping ops (Squeeze, Unsqueeze, Reshape,
+// Flatten, Identity) that ends in the static shape it started from is not replayed.
 // The inner Casts stay for other users; dce drops them when none is left.
 // Must not fire when: the value may not be a dim (any other producer, a negative or >= 2^31
 // constant in a Concat), the inner Cast is to another type than int32 or the outer one does not

@@ -22,14 +22,17 @@ bool is_scalar(const Value* v) {
   return t.is_tensor() && t.shape && t.shape->empty();
 }
 
-// The int64 dim the Range's limit is (itself, or under a Cast to float/double), else nullptr.
+// The dim the Range's limit is (itself, or under a Cast to float/double), else nullptr: an int64
+// dim, or an int32 one selected from Cast(int32) of dims (legacy Paddle programs).
 Value* limit_dim(Value* limit) {
   if (!limit || !is_scalar(limit)) return nullptr;
   const Node* p = limit->producer();
   if (p && p->op_type() == "Cast" && p->domain().empty() && p->inputs().size() == 1 &&
       (p->attr_int("to", -1) == static_cast<int64_t>(DataType::kFloat) || p->attr_int("to", -1) == static_cast<int64_t>(DataType::kDouble)))
     limit = p->input(0);
-  return limit && is_scalar(limit) && holds_dims(limit) ? limit : nullptr;
+  if (!limit || !is_scalar(limit)) return nullptr;
+  if (holds_dims(limit) || int32_selection_of_dims(limit)) return limit;
+  return nullptr;
 }
 
 int64_t visit(Graph& g, Node* shape, NameGen& names, int64_t opset) {
@@ -45,6 +48,17 @@ int64_t visit(Graph& g, Node* shape, NameGen& names, int64_t opset) {
   // scalar. Its axes are an attribute before opset 13, an input from 13 on.
   Node* unsqueeze = g.insert_node_before(shape, "Unsqueeze");
   unsqueeze->set_name(names.fresh((shape->name().empty() ? std::string("Shape") : shape->name()) + "/range_length"));
+  Node* cast = nullptr;
+  if (n->type().elem_type != DataType::kInt64) {
+    // int32 (legacy Paddle): back to int64, which remove-shape-cast-roundtrip then takes from the
+    // int64 dims themselves.
+    cast = g.insert_node_before(unsqueeze, "Cast");
+    cast->set_name(names.fresh((shape->name().empty() ? std::string("Shape") : shape->name()) + "/range_length_int64"));
+    cast->add_input(n);
+    set_int_attr(cast, "to", static_cast<int64_t>(DataType::kInt64));
+    n = cast->add_output(names.fresh(shape->output(0)->name() + "/length_int64"));
+    n->set_type(Type::tensor(DataType::kInt64, Shape{}));
+  }
   unsqueeze->add_input(n);
   if (opset < 13) {
     set_ints_attr(unsqueeze, "axes", {0});
@@ -57,6 +71,7 @@ int64_t visit(Graph& g, Node* shape, NameGen& names, int64_t opset) {
   out->set_type(Type::tensor(DataType::kInt64, Shape{Dim::of(1)}));
   if (replace_value(g, shape->output(0), out)) return 1;
   g.remove_node(unsqueeze);
+  if (cast) g.remove_node(cast);
   return 0;
 }
 

@@ -8,8 +8,12 @@
 // own positions apart, so no model counts on it); double limits are exact to 2^53.
 //    r = Range(0.0, Cast(h, float), 1.0); s = Shape(r)   ->   s = Unsqueeze(h, 0)
 // (simplify-layout then cancels Unsqueeze(Squeeze(x)) into x where h was squeezed from a shape).
+// Legacy Paddle programs take h from an int32 Cast of the Shape (Squeeze(Slice(Cast(Shape(x),
+// int32)))): then s = Unsqueeze(Cast(h, int64), 0), and remove-shape-cast-roundtrip takes that
+// Cast's selection from the int64 Shape.
 // Must not fire when: start is not a constant 0 or delta not a constant 1, the limit is not a
-// scalar dim (holds_dims) or a float/double Cast of one, or the Shape has start/end.
+// scalar dim (holds_dims, or int32 selected from Cast(int32) of
+// dims) or a float/double Cast of one, or the Shape has start/end.
 #pragma once
 
 #include "passes/pass.h"
