@@ -22,12 +22,16 @@ case "$SANITIZER" in
     BUILD="${SANITIZE_BUILD:-$ROOT/build/sanitize}"
     CMAKE_FLAG=-DIRFORGE_SANITIZE=ON
     RUNTIME=libasan.so
+    # -O1 and line tables (-g1) instead of -O2 -g: the same checks, file:line in every report, half
+    # the compile time (infer_shapes.cc: 36 -> 18 s CPU); what ASan's docs suggest, as fuzz.sh does.
+    OPT_FLAGS="-O1 -g1 -DNDEBUG"
     [ $# -eq 0 ] && set -- "$ROOT/tests/test_onnx_io.py" "$ROOT/tests/test_malformed_inputs.py"
     ;;
   thread)
     BUILD="${SANITIZE_BUILD:-$ROOT/build/tsan}"
     CMAKE_FLAG=-DIRFORGE_SANITIZE_THREAD=ON
     RUNTIME=libtsan.so
+    OPT_FLAGS="-O2 -g -DNDEBUG"  # CMake's RelWithDebInfo flags, as before
     [ $# -eq 0 ] && set -- "$ROOT/tests/test_concurrency.py" "$ROOT/tests/test_determinism.py"
     ;;
   *) echo "sanitize.sh: IRFORGE_SANITIZER must be 'address' or 'thread'" >&2; exit 2 ;;
@@ -35,6 +39,10 @@ esac
 
 GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+# ccache, when installed, keeps the sanitized objects between CI runs: paths are hashed relative
+# to the checkout, so a later fresh clone (anywhere) reuses what an earlier one compiled.
+command -v ccache >/dev/null 2>&1 && GEN+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 # This build is configured by hand, not by pip: its build requirement pybind11 must be importable
 # (pip's isolated build environment of `pip install .` does not leave it behind in a fresh venv).
 if ! "$PY" -c 'import pybind11' 2>/dev/null; then
@@ -44,6 +52,7 @@ fi
 if [ ! -f "$BUILD/build.ninja" ] && [ ! -f "$BUILD/Makefile" ]; then
   cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$OPT_FLAGS" \
     -DCMAKE_CXX_COMPILER="${CXX:-g++}" \
     "$CMAKE_FLAG" \
     -DIRFORGE_BUILD_PYTHON=ON \

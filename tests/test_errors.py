@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -117,7 +118,8 @@ CONVERT_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs,match", CONVERT_OPTIONS, ids=[str(k)[:40] for k, _ in CONVERT_OPTIONS])
+# Ids without object addresses: pytest-xdist workers must collect the same names.
+@pytest.mark.parametrize("kwargs,match", CONVERT_OPTIONS, ids=[re.sub(r" at 0x[0-9a-f]+", "", str(k))[:40] for k, _ in CONVERT_OPTIONS])
 def test_convert_model_refuses_bad_options(model_path, kwargs, match):
     _usage(lambda: irforge.convert_model(model_path, **kwargs), match)
 

@@ -6,6 +6,9 @@ grouped-query attention), so their exports contain the subgraphs real models con
 """
 
 import math
+import os
+import shutil
+import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -355,8 +358,32 @@ def convmix():
 ARCHITECTURES = {"cnn": cnn, "bert": bert, "gpt": gpt, "vit": vit, "llama": llama, "convmix": convmix}
 
 
+# (name, dynamo) -> (file, feeds, torch RNG state after the export). Five test files export the
+# same seeded architectures, 29 exports of 12 distinct files in one run (a dynamo export takes
+# seconds to a minute): each is made once per process and copied.
+_EXPORTS = {}
+_EXPORT_DIR = None
+
+
 def export(name: str, path: str, dynamo: bool) -> tuple:
-    """Exports architecture `name` to `path`; returns the example inputs as numpy feeds."""
+    """Exports architecture `name` to `path`; returns the example inputs as numpy feeds. The
+    builders are seeded, so a repeated export is the first one's file, copied (the caller may
+    change its copy), and leaves torch's random state as the export did."""
+    global _EXPORT_DIR
+    key = (name, bool(dynamo))
+    if key not in _EXPORTS:
+        if _EXPORT_DIR is None:
+            _EXPORT_DIR = tempfile.TemporaryDirectory(prefix="irforge_torch_exports_")
+        first = os.path.join(_EXPORT_DIR.name, f"{name}_{'dynamo' if dynamo else 'torchscript'}.onnx")
+        feeds = _export(name, first, dynamo)
+        _EXPORTS[key] = (first, feeds, torch.get_rng_state())
+    first, feeds, rng = _EXPORTS[key]
+    shutil.copyfile(first, path)
+    torch.set_rng_state(rng)
+    return {n: a.copy() for n, a in feeds.items()}
+
+
+def _export(name: str, path: str, dynamo: bool) -> dict:
     module, inputs, names, axes = ARCHITECTURES[name]()
     with torch.no_grad():
         if dynamo:
