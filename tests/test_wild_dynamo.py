@@ -14,15 +14,14 @@ sequence length into the output Reshape of a time-major (batch_first=False) LSTM
 models are checked at two batch sizes with the example's sequence length.
 """
 
-import collections
 import json
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from wild_layer_util import non_const_layers
 
 pytestmark = pytest.mark.slow  # ~170 s at load 11 on 2 cores (150 s of it the ten dynamo exports)
 
@@ -45,16 +44,7 @@ COND_CASES = ["cond", "nested_cond", "lstm_cond"]
 def _modules():
     import torch
 
-    class Rnn(torch.nn.Module):
-        def __init__(self, kind, layers, bidirectional, batch_first, with_state):
-            super().__init__()
-            self.rnn = getattr(torch.nn, kind)(8, 16, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
-            self.kind, self.with_state = kind, with_state
-
-        def forward(self, x, *state):
-            if not self.with_state:
-                return self.rnn(x)[0]
-            return self.rnn(x, state if self.kind == "LSTM" else state[0])[0]
+    from torch_models.more_architectures import Rnn
 
     class Cond(torch.nn.Module):
         # sum(x) > 0 picks lin(x)·2 (or, nested, a second cond on mean(x) > 0.5), else tanh(x) + 1.
@@ -126,10 +116,6 @@ def export(case_json, path):
     with torch.no_grad():
         torch.onnx.export(net.eval(), tuple(torch.from_numpy(example[n]) for n in names), path, input_names=names, output_names=["y"],
                           dynamic_shapes=dynamic_shapes, dynamo=True)
-
-
-def _layers(xml):
-    return collections.Counter(l.get("type") for l in ET.parse(xml).getroot().iter("layer") if l.get("type") != "Const")
 
 
 def _name(case):
@@ -212,7 +198,7 @@ def test_no_more_layers_than_ovc(exported, tmp_path):
     ours, theirs = str(tmp_path / "irforge.xml"), str(tmp_path / "ovc.xml")
     irforge.save_model(irforge.convert_model(path), ours, compress_to_fp16=False)
     ov.save_model(ov.convert_model(path), theirs, compress_to_fp16=False)
-    a, b = _layers(ours), _layers(theirs)
+    a, b = non_const_layers(ours), non_const_layers(theirs)
     diff = {t: (a[t], b[t]) for t in set(a) | set(b) if a[t] != b[t]}
     print(f"{_name(case)}: irforge {sum(a.values())}, ovc {sum(b.values())}, {diff}")
     assert sum(a.values()) <= sum(b.values()), diff

@@ -24,6 +24,7 @@ from onnx.reference import ReferenceEvaluator
 import openvino as ov
 import irforge
 from irforge.testing import assert_outputs_close, run_onnxruntime, run_openvino
+from torch_models.more_architectures import Rnn
 
 
 def _layers(xml_path):
@@ -31,16 +32,6 @@ def _layers(xml_path):
     return collections.Counter(l.get("type") for l in root.find("layers") if l.get("type") != "Const")
 
 
-class _Net(torch.nn.Module):
-    def __init__(self, kind, layers, bidirectional, batch_first, with_state):
-        super().__init__()
-        self.rnn = getattr(torch.nn, kind)(8, 16, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
-        self.kind, self.with_state = kind, with_state
-
-    def forward(self, x, *state):
-        if not self.with_state:
-            return self.rnn(x)[0]
-        return self.rnn(x, state if self.kind == "LSTM" else state[0])[0]
 
 
 def _feeds(names, batch, seq, batch_first, states, seed):
@@ -80,7 +71,7 @@ CASES = [
 @pytest.mark.parametrize("kind,layers,bidirectional,batch_first,with_state", CASES)
 def test_torchscript_export_one_sequence_op_per_layer(kind, layers, bidirectional, batch_first, with_state, tmp_path):
     torch.manual_seed(0)
-    net = _Net(kind, layers, bidirectional, batch_first, with_state).eval()
+    net = Rnn(kind, layers, bidirectional, batch_first, with_state).eval()
     states = layers * (2 if bidirectional else 1)
     names = ["x"] + (["h0", "c0"] if kind == "LSTM" else ["h0"]) * with_state
     example = _feeds(names, 2, 5, batch_first, states, seed=0)
@@ -100,7 +91,7 @@ def test_torchscript_export_one_sequence_op_per_layer(kind, layers, bidirectiona
 @pytest.mark.slow
 def test_dynamo_export_bidirectional_lstm(tmp_path):
     torch.manual_seed(0)
-    net = _Net("LSTM", 2, True, True, False).eval()
+    net = Rnn("LSTM", 2, True, True, False).eval()
     path = str(tmp_path / "rnn.onnx")
     batch, seq = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("seq", min=2, max=256)
     torch.onnx.export(net, (torch.randn(2, 5, 8),), path, input_names=["x"], output_names=["y"],

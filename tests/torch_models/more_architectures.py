@@ -339,3 +339,18 @@ def detection():
 
 ARCHITECTURES = {"mobilenetv3": mobilenetv3, "efficientnet": efficientnet, "whisper": whisper,
                  "resnet_bottleneck": resnet_bottleneck, "detection": detection}
+
+
+class Rnn(nn.Module):
+    """nn.LSTM / nn.GRU / nn.RNN (8 -> 16) returning the output sequence, given initial states as
+    extra forward() arguments when `with_state` (the wild-model RNN tests of both exporters)."""
+
+    def __init__(self, kind, layers, bidirectional, batch_first, with_state):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(8, 16, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
+        self.kind, self.with_state = kind, with_state
+
+    def forward(self, x, *state):
+        if not self.with_state:
+            return self.rnn(x)[0]
+        return self.rnn(x, state if self.kind == "LSTM" else state[0])[0]
