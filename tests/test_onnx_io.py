@@ -166,3 +166,17 @@ def test_overwriting_the_input_in_place_keeps_weights(tmp_path):
     irforge.save_model(model, path)
     assert_outputs_close(expected, run_onnxruntime(str(path), _feeds()))
     assert [f for f in os.listdir(tmp_path)] == ["m.onnx"]
+
+
+def test_negative_dim_value_is_read_as_a_dynamic_dim():
+    # Some exporters write dim_value -1 for a dynamic dim; shapes with it used to reach the
+    # passes as a static size (a LayerNorm over a -8 wide axis made fuse-layer-norm size a
+    # vector by it: tests/fuzz/regressions/pipeline-layer-norm-negative-input-dim.onnx).
+    proto = _mlp()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1
+    model = irforge.convert_model(proto)
+    assert model.inputs[0].shape[0] not in (-1, 1) and model.inputs[0].shape[1] == 16
+    assert not [d for d in onnx.load_from_string(model.to_onnx_bytes()).graph.input[0].type.tensor_type.shape.dim
+                if d.HasField("dim_value") and d.dim_value < 0]
+    feeds = {"x": np.random.default_rng(1).standard_normal((5, 16)).astype(np.float32)}
+    assert_outputs_close(run_onnxruntime(model.to_onnx_bytes(), feeds), run_onnxruntime(_mlp().SerializeToString(), feeds))

@@ -399,7 +399,14 @@ class OnnxReader {
           Reader rd(d);
           Field e;
           while (rd.next(e)) {
-            if (e.number == 1) { dim.kind = Dim::Kind::kValue; dim.value = static_cast<int64_t>(e.varint); dim.param.clear(); }
+            if (e.number == 1) {
+              // Some exporters write -1 for a dynamic dim (OpenVINO's reader takes it so); any
+              // negative size is read as unknown, since the passes size vectors by static dims.
+              const auto v = static_cast<int64_t>(e.varint);
+              dim.kind = v < 0 ? Dim::Kind::kUnknown : Dim::Kind::kValue;
+              dim.value = v < 0 ? 0 : v;
+              dim.param.clear();
+            }
             else if (e.number == 2) { dim.kind = Dim::Kind::kParam; dim.param = str(e, "dim_param"); }
             else if (e.number == 3) dim.denotation = str(e, "denotation");
           }
