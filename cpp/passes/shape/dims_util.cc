@@ -11,8 +11,6 @@ namespace {
 
 constexpr int kMaxDepth = 16;  // producer chains of shape arithmetic are short; bounds the walk
 
-bool elem_type_is(const Value* v, DataType t) { return v && v->type().is_tensor() && v->type().elem_type == t; }
-
 bool selects_elements(const Node* p) {
   if (!p || !p->domain().empty() || p->num_outputs() != 1 || p->inputs().empty() || !p->input(0)) return false;
   const std::string& op = p->op_type();
@@ -44,14 +42,20 @@ bool dims_at_depth(const Value* v, int depth) {
 
 }  // namespace
 
+bool elem_type_is(const Value* v, DataType t) { return v && v->type().is_tensor() && v->type().elem_type == t; }
+
+bool is_cast_to(const Node* n, DataType t) {
+  return n && n->op_type() == "Cast" && n->domain().empty() && n->inputs().size() == 1 && n->input(0) &&
+         n->attr_int("to", -1) == static_cast<int64_t>(t);
+}
+
 bool holds_dims(const Value* v) { return dims_at_depth(v, 0); }
 
 std::optional<Int32Dims> int32_selection_of_dims(const Value* v) {
   Int32Dims found;
   for (int depth = 0; depth <= kMaxDepth && elem_type_is(v, DataType::kInt32); ++depth) {
     const Node* p = v->producer();
-    if (p && p->op_type() == "Cast" && p->domain().empty() && p->inputs().size() == 1 &&
-        p->attr_int("to", -1) == static_cast<int64_t>(DataType::kInt32)) {
+    if (is_cast_to(p, DataType::kInt32)) {
       if (!holds_dims(p->input(0))) return std::nullopt;
       found.dims = p->input(0);
       std::reverse(found.chain.begin(), found.chain.end());

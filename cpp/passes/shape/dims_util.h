@@ -8,6 +8,12 @@
 
 namespace irforge::passes {
 
+// A tensor value of element type `t`.
+bool elem_type_is(const Value* v, DataType t);
+
+// A default-domain Cast of one (present) input to `t`.
+bool is_cast_to(const Node* n, DataType t);
+
 // True when every element of the int64 value `v` is a dim: the output of Shape or Size, a
 // constant in [0, 2^31), or elements selected or regrouped from such values (Slice, Gather,
 // Squeeze, Unsqueeze, Identity, Reshape, Flatten of one; Concat of several). A dim of 2^31 or

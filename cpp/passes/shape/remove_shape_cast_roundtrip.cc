@@ -10,13 +10,6 @@ namespace irforge::passes {
 
 namespace {
 
-bool is_cast_to(const Node* n, DataType t) {
-  return n && n->op_type() == "Cast" && n->domain().empty() && n->inputs().size() == 1 && n->input(0) &&
-         n->attr_int("to", -1) == static_cast<int64_t>(t);
-}
-
-bool elem_type_is(const Value* v, DataType t) { return v && v->type().is_tensor() && v->type().elem_type == t; }
-
 bool only_reshapes(const Node* n) {
   const std::string& op = n->op_type();
   return op == "Squeeze" || op == "Unsqueeze" || op == "Reshape" || op == "Flatten" || op == "Identity";

@@ -27,9 +27,7 @@ bool is_scalar(const Value* v) {
 Value* limit_dim(Value* limit) {
   if (!limit || !is_scalar(limit)) return nullptr;
   const Node* p = limit->producer();
-  if (p && p->op_type() == "Cast" && p->domain().empty() && p->inputs().size() == 1 &&
-      (p->attr_int("to", -1) == static_cast<int64_t>(DataType::kFloat) || p->attr_int("to", -1) == static_cast<int64_t>(DataType::kDouble)))
-    limit = p->input(0);
+  if (is_cast_to(p, DataType::kFloat) || is_cast_to(p, DataType::kDouble)) limit = p->input(0);
   if (!limit || !is_scalar(limit)) return nullptr;
   if (holds_dims(limit) || int32_selection_of_dims(limit)) return limit;
   return nullptr;
